@@ -1,0 +1,81 @@
+# plumb - plain GNU make. Targets: all, check, check-unit, check-e2e, bench,
+# fuzz, install, deps, clean. Knobs: SANITIZE=address,undefined  WERROR=0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CC        ?= cc
+WERROR    ?= 1
+SANITIZE  ?=
+
+PKGS      := yaml-0.1 jansson libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(SANITIZE),)
+BUILD     := build
+SANFLAGS  :=
+else
+BUILD     := build-san
+SANFLAGS  := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+CFLAGS    ?= -O2 -g
+WARNINGS  := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wno-missing-field-initializers
+ifeq ($(WERROR),1)
+WARNINGS  += -Werror
+endif
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -D_FORTIFY_SOURCE=2 \
+              -fstack-protector-strong -fPIE $(WARNINGS) $(CFLAGS) $(SANFLAGS) \
+              -Iinclude $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
+LIBS      := $(PKG_LIBS) -lpthread
+
+LIB_SRCS  := $(sort $(wildcard src/*.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB       := $(BUILD)/libplumb.a
+BINS      := $(BUILD)/plumb
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all check check-unit check-e2e bench install deps clean
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/plumb: $(BUILD)/agent/plumb.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# The README's test command: installs what is missing, builds, runs every test.
+check: deps
+	$(MAKE) check-unit check-e2e
+
+check-unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+check-e2e: $(BINS)
+	@PLUMB=$(CURDIR)/$(BUILD)/plumb tests/e2e/run.sh
+
+bench: $(BINS)
+	PLUMB=$(CURDIR)/$(BUILD)/plumb tests/bench/bench.sh
+
+deps:
+	@packaging/deps.sh
+
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/plumb $(DESTDIR)$(PREFIX)/bin/plumb
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,174 @@
+/* plumb.c - the one-shot CLI: check, apply, status, verify, version.
+ * Parses arguments, loads the config, calls libplumb; nothing else. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plumb/config.h"
+#include "plumb/log.h"
+#include "plumb/run.h"
+#include "plumb/state.h"
+#include "plumb/version.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: plumb [options] COMMAND\n"
+		"\n"
+		"commands:\n"
+		"  check          report drift, change nothing (exit 0 compliant, 2 drift, 1 error)\n"
+		"  apply          revert drift (exit 0 none, 2 changes, 4 failures, 6 both, 1 error)\n"
+		"  verify         verify the signed baseline tip (needs a git source)\n"
+		"  status         show the last run's summary\n"
+		"  check-config   validate the configuration and exit\n"
+		"  version        print the version\n"
+		"\n"
+		"options:\n"
+		"  -c, --config FILE        agent configuration (default %s)\n"
+		"      --root DIR           the tree to manage (default: config root, or /)\n"
+		"      --state-dir DIR      plumb's own state (default: config state_dir, or %s)\n"
+		"      --baseline-dir DIR   read an UNSIGNED baseline from DIR (development mode)\n"
+		"      --json               print the report as JSON on stdout\n"
+		"  -v, --verbose            more log output (repeat for debug)\n"
+		"  -q, --quiet              errors only\n"
+		"  -h, --help               this text\n",
+		PLUMB_DEFAULT_CONFIG, PLUMB_DEFAULT_STATE_DIR);
+}
+
+static int print_report(json_t *report, int as_json)
+{
+	if (as_json) {
+		if (json_dumpf(report, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
+			return -1;
+		fputc('\n', stdout);
+	} else {
+		plumb_report_print_human(report, stdout);
+	}
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+static int cmd_status(const struct plumb_config *cfg, int as_json)
+{
+	struct plumb_state *st = NULL;
+	struct plumb_err err;
+	struct plumb_buf b;
+	json_error_t jerr;
+	json_t *report;
+	int r;
+
+	plumb_buf_init(&b, PLUMB_STATE_FILE_MAX);
+	if (plumb_state_open(&st, cfg->state_dir, 0, &err) != 0 ||
+	    plumb_state_read(st, PLUMB_LAST_REPORT, &b, &err) != 0) {
+		if (err.code == PLUMB_E_NOTFOUND)
+			plumb_log(PLUMB_LOG_ERROR, "no run recorded yet in '%s'", cfg->state_dir);
+		else
+			plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		plumb_state_free(st);
+		plumb_buf_release(&b);
+		return PLUMB_EXIT_ERROR;
+	}
+	plumb_state_free(st);
+	report = json_loadb(b.data, b.len, 0, &jerr);
+	plumb_buf_release(&b);
+	if (report == NULL) {
+		plumb_log(PLUMB_LOG_ERROR, "'%s/%s' is damaged: %s", cfg->state_dir, PLUMB_LAST_REPORT, jerr.text);
+		return PLUMB_EXIT_ERROR;
+	}
+	r = print_report(report, as_json);
+	json_decref(report);
+	return r == 0 ? PLUMB_EXIT_OK : PLUMB_EXIT_ERROR;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_ROOT = 256, OPT_STATE, OPT_BASELINE_DIR, OPT_JSON };
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"root", required_argument, NULL, OPT_ROOT},
+		{"state-dir", required_argument, NULL, OPT_STATE},
+		{"baseline-dir", required_argument, NULL, OPT_BASELINE_DIR},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = NULL, *root = NULL, *state_dir = NULL, *cmd;
+	struct plumb_run_opts ro = {0, NULL, 0};
+	struct plumb_config cfg;
+	struct plumb_err err;
+	int as_json = 0, verbosity = PLUMB_LOG_WARN, c, code;
+	json_t *report = NULL;
+
+	plumb_log_set_ident("plumb");
+	while ((c = getopt_long(argc, argv, "c:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case OPT_ROOT: root = optarg; break;
+		case OPT_STATE: state_dir = optarg; break;
+		case OPT_BASELINE_DIR: ro.baseline_dir = optarg; break;
+		case OPT_JSON: as_json = 1; break;
+		case 'v': if (verbosity < PLUMB_LOG_DEBUG) verbosity++; break;
+		case 'q': verbosity = PLUMB_LOG_ERROR; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return PLUMB_EXIT_ERROR;
+		}
+	}
+	plumb_log_set_level((enum plumb_log_level)verbosity);
+	if (optind != argc - 1) {
+		usage(stderr);
+		return PLUMB_EXIT_ERROR;
+	}
+	cmd = argv[optind];
+	if (strcmp(cmd, "version") == 0) {
+		printf("plumb %s\n", PLUMB_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "apply") != 0 && strcmp(cmd, "status") != 0 &&
+	    strcmp(cmd, "verify") != 0 && strcmp(cmd, "check-config") != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "unknown command '%s'", cmd);
+		usage(stderr);
+		return PLUMB_EXIT_ERROR;
+	}
+
+	if (plumb_config_defaults(&cfg) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "out of memory");
+		return PLUMB_EXIT_ERROR;
+	}
+	/* An explicit -c must exist; the default path may be missing (defaults). */
+	if (plumb_config_load(&cfg, config_path ? config_path : PLUMB_DEFAULT_CONFIG, &err) != 0 &&
+	    (config_path != NULL || err.code != PLUMB_E_NOTFOUND)) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		plumb_config_release(&cfg);
+		return PLUMB_EXIT_ERROR;
+	}
+	if ((root && plumb_config_set(&cfg.root, root) != 0) ||
+	    (state_dir && plumb_config_set(&cfg.state_dir, state_dir) != 0)) {
+		plumb_log(PLUMB_LOG_ERROR, "out of memory");
+		plumb_config_release(&cfg);
+		return PLUMB_EXIT_ERROR;
+	}
+
+	if (strcmp(cmd, "check-config") == 0) {
+		printf("configuration OK%s%s\n", cfg.path ? ": " : " (built-in defaults)", cfg.path ? cfg.path : "");
+		code = PLUMB_EXIT_OK;
+	} else if (strcmp(cmd, "status") == 0) {
+		code = cmd_status(&cfg, as_json);
+	} else if (strcmp(cmd, "verify") == 0) {
+		plumb_log(PLUMB_LOG_ERROR, "verify: signed git sources are not in this build yet");
+		code = PLUMB_EXIT_ERROR;
+	} else {
+		ro.apply = strcmp(cmd, "apply") == 0;
+		code = plumb_run(&cfg, &ro, &report, &err);
+		if (code == PLUMB_EXIT_ERROR)
+			plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		if (report != NULL && print_report(report, as_json) != 0) {
+			plumb_log(PLUMB_LOG_ERROR, "cannot write the report to stdout");
+			code = PLUMB_EXIT_ERROR;
+		}
+		json_decref(report);
+	}
+	plumb_config_release(&cfg);
+	return code;
+}

@@ -1,0 +1,77 @@
+/* baseline.h - the desired state: a parsed, validated baseline document
+ * (schema in baselines/SCHEMA.md). Parsing never touches the managed root. */
+#ifndef PLUMB_BASELINE_H
+#define PLUMB_BASELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "plumb/error.h"
+
+struct plumb_source;
+
+/* Hard caps. */
+#define PLUMB_BASELINE_MAX_FILES 100000
+#define PLUMB_CONTENT_MAX (1u << 20)      /* inline content: */
+#define PLUMB_SERIAL_MAX 0x7fffffffffffffffULL
+
+enum plumb_ftype {
+	PLUMB_FT_FILE,
+	PLUMB_FT_DIR,
+	PLUMB_FT_SYMLINK,
+};
+
+/* One `files:` entry. Unset optional fields are NULL / has_* = 0. */
+struct plumb_file_res {
+	char *path;             /* absolute, normalized */
+	enum plumb_ftype type;
+	int absent;             /* state: absent */
+	int has_content;
+	char *content;          /* inline content (may hold NULs: use content_len) */
+	size_t content_len;
+	char *source;           /* relative path of a baseline file */
+	char *target;           /* symlink target */
+	int has_mode;
+	unsigned mode;          /* permission bits, 07777 */
+	char *owner;            /* name or number, resolved against the root */
+	char *group;
+	int sensitive;          /* marked `sensitive: true` */
+	int warn;               /* `enforce: warn`: report, never repair */
+	size_t line, col;       /* where the entry starts */
+};
+
+struct plumb_firewall {
+	char *backend;          /* "nftables" or "iptables" */
+	char **tables;
+	size_t ntables;
+	char *ruleset;          /* relative path of a baseline file */
+	size_t line, col;
+};
+
+struct plumb_baseline {
+	char *name;             /* for messages */
+	uint64_t version;
+	int has_serial;
+	uint64_t serial;
+	int has_expires;
+	time_t expires;
+	struct plumb_file_res *files;   /* sorted by path */
+	size_t nfiles;
+	struct plumb_firewall *firewall;  /* NULL if absent */
+};
+
+/* Parses and validates a baseline document. Errors name name:line:col.
+ * Returns 0 or PLUMB_E_PARSE / PLUMB_E_INVALID / PLUMB_E_NOMEM. */
+int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
+			 const void *data, size_t len, struct plumb_err *err);
+
+/* Checks that every `source:` (and the firewall ruleset) names a regular
+ * file of src. Returns 0 or the first failure, naming its line:col. */
+int plumb_baseline_check_sources(const struct plumb_baseline *b, struct plumb_source *src,
+				 struct plumb_err *err);
+
+/* Frees a baseline. Accepts NULL. */
+void plumb_baseline_free(struct plumb_baseline *b);
+
+#endif

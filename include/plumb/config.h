@@ -1,0 +1,60 @@
+/* config.h - the agent configuration (agent.yaml): keys, defaults, limits.
+ * Unknown keys and bad values are errors naming file:line:col. */
+#ifndef PLUMB_CONFIG_H
+#define PLUMB_CONFIG_H
+
+#include <stdint.h>
+
+#include "plumb/error.h"
+
+#define PLUMB_DEFAULT_CONFIG "/etc/plumb/agent.yaml"
+#define PLUMB_DEFAULT_STATE_DIR "/var/lib/plumb"
+#define PLUMB_CONFIG_MAX (1u << 20)
+#define PLUMB_FULL_SCAN_MAX (30 * 60)          /* the 30-minute promise */
+#define PLUMB_QUARANTINE_DEFAULT (64ULL << 20)
+
+enum plumb_mode {
+	PLUMB_MODE_ENFORCE,
+	PLUMB_MODE_AUDIT,
+};
+
+struct plumb_config {
+	char *path;                 /* where it was read from, or NULL for defaults */
+	char *source_url;
+	char *source_ref;           /* default refs/heads/main */
+	char *source_allowed_signers;
+	char *source_baseline;      /* default baseline.yaml */
+	char *state_dir;            /* default /var/lib/plumb */
+	char *root;                 /* default / */
+	enum plumb_mode mode;       /* default enforce */
+	uint64_t poll;              /* seconds, default 300 */
+	uint64_t full_scan;         /* seconds, default 300, at most 1800 */
+	uint64_t quarantine_max;    /* bytes, default 64 MiB */
+	char *report_url;
+	char *report_token_file;
+	char *report_ca_file;
+	char *report_cert_file;
+	char *report_key_file;
+};
+
+/* Fills cfg with the defaults. Returns 0 or PLUMB_E_NOMEM. */
+int plumb_config_defaults(struct plumb_config *cfg);
+
+/* Parses YAML text over the defaults. Errors name name:line:col. */
+int plumb_config_parse(struct plumb_config *cfg, const char *name, const void *data, size_t len,
+		       struct plumb_err *err);
+
+/* Reads and parses a file. Returns 0, PLUMB_E_NOTFOUND if it does not exist,
+ * or another negative code; err filled. */
+int plumb_config_load(struct plumb_config *cfg, const char *path, struct plumb_err *err);
+
+/* Replaces *field with a copy of value. Returns 0 or PLUMB_E_NOMEM. */
+int plumb_config_set(char **field, const char *value);
+
+/* Frees every field. */
+void plumb_config_release(struct plumb_config *cfg);
+
+/* Parses a size such as "64M", "1G", "512K" or a byte count. */
+int plumb_size_parse(uint64_t *out, const char *s);
+
+#endif

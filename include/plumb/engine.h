@@ -1,0 +1,29 @@
+/* engine.h - runs a baseline's resources: resolve, inspect (in parallel),
+ * then in path order diff and, when enforcing, repair; one event per
+ * drifted or failed resource goes into the report. */
+#ifndef PLUMB_ENGINE_H
+#define PLUMB_ENGINE_H
+
+#include "plumb/baseline.h"
+#include "plumb/error.h"
+#include "plumb/report.h"
+
+struct plumb_source;
+struct plumb_quarantine;
+
+/* Most inspection threads used. */
+#define PLUMB_ENGINE_MAX_THREADS 8
+
+struct plumb_engine_opts {
+	int repair;       /* 0: observe only (check, audit) */
+	int threads;      /* inspection threads; 0 picks the number of CPUs */
+};
+
+/* Runs the file resources of b against the tree at rootfd, adding events
+ * and summary counts to rep. Resource failures are events, not errors.
+ * Returns 0, or a negative code for a failure of the run itself. */
+int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
+		     struct plumb_source *src, int rootfd, struct plumb_quarantine *q,
+		     const struct plumb_engine_opts *o, struct plumb_err *err);
+
+#endif

@@ -1,0 +1,61 @@
+/* files.h - the file resource provider (regular files, directories, symlinks,
+ * absent paths): inspect the actual state, diff it against the desired one,
+ * repair. Every path operation goes through fs.h, relative to the root fd. */
+#ifndef PLUMB_FILES_H
+#define PLUMB_FILES_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "plumb/baseline.h"
+#include "plumb/report.h"
+
+struct plumb_source;
+struct plumb_users;
+struct plumb_quarantine;
+
+/* The engine's working record for one file resource. */
+struct plumb_file_job {
+	const struct plumb_file_res *res;
+	/* desired owner and group, resolved against the root */
+	uid_t uid;
+	gid_t gid;
+	unsigned char has_uid, has_gid;
+	/* observed by inspect */
+	unsigned char inspected;   /* inspect completed (no error) */
+	unsigned char exists;
+	mode_t st_mode;
+	uid_t st_uid;
+	gid_t st_gid;
+	uint64_t size;
+	char *link;                /* actual symlink target, when a symlink */
+	unsigned drift;            /* PLUMB_DRIFT_* */
+	char *error;               /* why it cannot be inspected or repaired */
+};
+
+/* Resolves owner and group names. On failure sets job->error and returns
+ * a negative code; the resource is then reported as failed. */
+int plumb_file_resolve(struct plumb_file_job *job, const struct plumb_users *users);
+
+/* Observes the path and computes job->drift. Thread-safe across jobs: it
+ * reads only job, the root fd and the source. Sets job->error on failure. */
+void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_source *src);
+
+/* Repairs a drifted job. Fills ev->error and returns a negative code on
+ * failure; sets ev->quarantine when drifted content was kept. */
+int plumb_file_repair(struct plumb_file_job *job, int rootfd, struct plumb_source *src,
+		      struct plumb_quarantine *q, struct plumb_event *ev);
+
+/* Whether reports may carry only hashes and sizes for this resource. */
+int plumb_file_sensitive(const struct plumb_file_job *job);
+
+/* The desired and actual state as report objects (hashes only when the
+ * content drifted). NULL on allocation failure. */
+json_t *plumb_file_expected_json(const struct plumb_file_job *job, struct plumb_source *src);
+json_t *plumb_file_actual_json(const struct plumb_file_job *job, int rootfd);
+
+/* Frees what inspect allocated. */
+void plumb_file_job_release(struct plumb_file_job *job);
+
+#endif

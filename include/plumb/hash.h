@@ -1,0 +1,28 @@
+/* hash.h - SHA-256 over memory and file descriptors (OpenSSL EVP).
+ * Reports and the quarantine name content by these digests. */
+#ifndef PLUMB_HASH_H
+#define PLUMB_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLUMB_SHA256_LEN 32
+#define PLUMB_SHA256_HEX 65
+
+struct plumb_sha256;
+
+/* Returns a new context, or NULL on allocation failure. */
+struct plumb_sha256 *plumb_sha256_new(void);
+void plumb_sha256_update(struct plumb_sha256 *h, const void *p, size_t n);
+/* Writes the digest as hex and frees the context. */
+void plumb_sha256_final_hex(struct plumb_sha256 *h, char out[PLUMB_SHA256_HEX]);
+void plumb_sha256_free(struct plumb_sha256 *h);
+
+/* One-shot digest of memory as hex. Returns 0 or PLUMB_E_NOMEM. */
+int plumb_sha256_mem_hex(char out[PLUMB_SHA256_HEX], const void *p, size_t n);
+
+/* Digest of a file from offset 0 (pread), with its size. Returns 0,
+ * PLUMB_E_NOMEM or PLUMB_E_IO (errno kept). */
+int plumb_sha256_fd_hex(char out[PLUMB_SHA256_HEX], uint64_t *size, int fd);
+
+#endif

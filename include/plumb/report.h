@@ -1,0 +1,84 @@
+/* report.h - one run's findings: events and summary, serialized as the
+ * plumb.report/v1 JSON object (schema in docs/report.schema.json). */
+#ifndef PLUMB_REPORT_H
+#define PLUMB_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "plumb/error.h"
+
+#define PLUMB_REPORT_SCHEMA "plumb.report/v1"
+
+/* Drift kinds, as bits. */
+enum {
+	PLUMB_DRIFT_CONTENT = 1 << 0,
+	PLUMB_DRIFT_MODE = 1 << 1,
+	PLUMB_DRIFT_OWNER = 1 << 2,
+	PLUMB_DRIFT_GROUP = 1 << 3,
+	PLUMB_DRIFT_TYPE = 1 << 4,
+	PLUMB_DRIFT_TARGET = 1 << 5,
+	PLUMB_DRIFT_MISSING = 1 << 6,
+	PLUMB_DRIFT_PRESENT = 1 << 7,
+	PLUMB_DRIFT_RULES = 1 << 8,
+};
+
+enum plumb_action {
+	PLUMB_ACT_DETECTED,     /* audit, check, or enforce: warn */
+	PLUMB_ACT_REVERTED,
+	PLUMB_ACT_FAILED,
+	PLUMB_ACT_CONTESTED,
+	PLUMB_ACT_REFUSED,
+	PLUMB_ACT_ROLLED_BACK,
+};
+
+struct plumb_event {
+	char *resource;         /* "file:/etc/motd", "baseline" */
+	unsigned drift;         /* PLUMB_DRIFT_* bits */
+	enum plumb_action action;
+	json_t *expected;       /* owned; may be NULL */
+	json_t *actual;         /* owned; may be NULL */
+	char *error;            /* may be NULL */
+	char *quarantine;       /* sha256 of the kept drifted content, or NULL */
+	time_t at;
+};
+
+struct plumb_report {
+	char id[37];
+	char host[256];
+	const char *mode;       /* "enforce" | "audit" | "check" */
+	time_t started_at, finished_at;
+	char *commit, *signer, *fingerprint;   /* NULL when unsigned */
+	int has_serial;
+	uint64_t serial;
+	int stale;              /* the baseline's expires: has passed */
+	struct plumb_event *events;
+	size_t nevents, cap;
+	uint64_t resources, drifted, reverted, failed;
+};
+
+/* Starts a report: fresh UUID, host name, started_at = now. */
+int plumb_report_init(struct plumb_report *r, const char *mode, struct plumb_err *err);
+
+/* Appends an event, taking ownership of its pointers (also on failure,
+ * when they are freed). Returns 0 or PLUMB_E_NOMEM. */
+int plumb_report_add(struct plumb_report *r, struct plumb_event *ev);
+
+/* Builds the plumb.report/v1 JSON object. Returns NULL on allocation failure. */
+json_t *plumb_report_json(const struct plumb_report *r);
+
+/* Frees everything the report owns. */
+void plumb_report_release(struct plumb_report *r);
+
+/* Writes "content,mode" style names of drift bits into out. */
+void plumb_drift_names(char *out, size_t outlen, unsigned drift);
+
+const char *plumb_action_name(enum plumb_action a);
+
+/* Prints a report object (as built above, or read back from disk) for
+ * people: one line per event, then a summary line. */
+void plumb_report_print_human(const json_t *report, FILE *out);
+
+#endif

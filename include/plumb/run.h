@@ -1,0 +1,37 @@
+/* run.h - one complete run (check or apply) as both plumb and plumbd do it:
+ * lock state_dir, load and validate the baseline from its source, run the
+ * engine on the root, persist the report. Keeps agent/ mains thin. */
+#ifndef PLUMB_RUN_H
+#define PLUMB_RUN_H
+
+#include <jansson.h>
+
+#include "plumb/config.h"
+#include "plumb/error.h"
+#include "plumb/report.h"
+
+/* Exit codes (DESIGN.md contract; apply's after Puppet --detailed-exitcodes). */
+enum {
+	PLUMB_EXIT_OK = 0,
+	PLUMB_EXIT_ERROR = 1,
+	PLUMB_EXIT_CHANGES = 2,     /* check: drift found; apply: changes made or drift detected */
+	PLUMB_EXIT_FAILURES = 4,
+	PLUMB_EXIT_BOTH = 6,
+};
+
+struct plumb_run_opts {
+	int apply;                  /* 0: check */
+	const char *baseline_dir;   /* unsigned directory source, or NULL for the configured source */
+	int threads;                /* 0: one per CPU */
+};
+
+/* Performs one run. On return *report_out holds the run's report (also
+ * for refused baselines) or NULL when the run could not start; the return
+ * value is the process exit code, with err filled when it is 1. */
+int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
+	      json_t **report_out, struct plumb_err *err);
+
+/* The exit code a finished report stands for. */
+int plumb_run_exit_code(const struct plumb_report *r, int apply);
+
+#endif

@@ -1,0 +1,463 @@
+/* baseline.c - baseline document parser and validator.
+ * Recursive descent over strict YAML events straight into structs: no
+ * generic tree, so 20,000 entries cost what the entries themselves cost. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plumb/baseline.h"
+#include "plumb/path.h"
+#include "plumb/source.h"
+#include "plumb/util.h"
+#include "plumb/yread.h"
+#include "banned.h"
+
+/* Tracks which keys of one mapping were seen, to refuse duplicates. */
+static int seen_key(struct plumb_yread *y, const struct plumb_yev *key, unsigned *seen,
+		    unsigned bit, struct plumb_err *err)
+{
+	if (*seen & bit)
+		return plumb_yread_fail(y, key, PLUMB_E_INVALID, err, "duplicate key '%s'", key->value);
+	*seen |= bit;
+	return 0;
+}
+
+static void file_release(struct plumb_file_res *f)
+{
+	free(f->path);
+	free(f->content);
+	free(f->source);
+	free(f->target);
+	free(f->owner);
+	free(f->group);
+}
+
+static int check_name(struct plumb_yread *y, const struct plumb_yev *at, const char *key,
+		      const char *s, struct plumb_err *err)
+{
+	/* Owner/group: a number or a name of the usual shape. */
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return plumb_yread_fail(y, at, PLUMB_E_INVALID, err, "%s: '%s' is not a user or group name", key, s);
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.' || (c == '$' && i == n - 1)))
+			return plumb_yread_fail(y, at, PLUMB_E_INVALID, err,
+						"%s: '%s' is not a user or group name", key, s);
+	}
+	if (s[0] == '-')
+		return plumb_yread_fail(y, at, PLUMB_E_INVALID, err, "%s: '%s' is not a user or group name", key, s);
+	return 0;
+}
+
+enum {
+	K_PATH = 1 << 0, K_CONTENT = 1 << 1, K_SOURCE = 1 << 2, K_MODE = 1 << 3,
+	K_OWNER = 1 << 4, K_GROUP = 1 << 5, K_SENSITIVE = 1 << 6, K_ENFORCE = 1 << 7,
+	K_STATE = 1 << 8, K_TYPE = 1 << 9, K_TARGET = 1 << 10,
+};
+
+/* Reads one scalar event (for keys whose value we check ourselves). */
+static int read_scalar(struct plumb_yread *y, struct plumb_yev *ev, const char *key,
+		       struct plumb_err *err)
+{
+	return plumb_yread_expect(y, ev, PLUMB_Y_SCALAR, key, err);
+}
+
+static int parse_file(struct plumb_yread *y, struct plumb_file_res *f, const struct plumb_yev *start,
+		      struct plumb_err *err)
+{
+	struct plumb_yev key, ev;
+	unsigned seen = 0;
+	const char *why;
+	int r;
+
+	f->line = start->line;
+	f->col = start->col;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		char k[16];
+		struct plumb_yev at = key;
+
+		if (key.len >= sizeof(k))
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+		memcpy(k, key.value, key.len + 1);
+		if (strcmp(k, "path") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_PATH, err)) != 0 ||
+			    (r = read_scalar(y, &ev, k, err)) != 0)
+				return r;
+			if ((why = plumb_path_check_abs(ev.value, ev.len)) != NULL)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "path '%s': %s", ev.value, why);
+			if ((f->path = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		} else if (strcmp(k, "content") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_CONTENT, err)) != 0 ||
+			    (r = read_scalar(y, &ev, k, err)) != 0)
+				return r;
+			if (ev.plain && (strcmp(ev.value, "~") == 0 || strcmp(ev.value, "null") == 0 || ev.len == 0))
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"content: a value is required (write \"\" for an empty file)");
+			if (ev.len > PLUMB_CONTENT_MAX)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"content: longer than %u bytes; use source:", PLUMB_CONTENT_MAX);
+			if ((f->content = malloc(ev.len + 1)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			memcpy(f->content, ev.value, ev.len + 1);
+			f->content_len = ev.len;
+			f->has_content = 1;
+		} else if (strcmp(k, "source") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_SOURCE, err)) != 0 ||
+			    (r = read_scalar(y, &ev, k, err)) != 0)
+				return r;
+			if ((why = plumb_path_check_rel(ev.value, ev.len)) != NULL)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "source '%s': %s", ev.value, why);
+			if ((f->source = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		} else if (strcmp(k, "mode") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_MODE, err)) != 0 ||
+			    (r = read_scalar(y, &ev, k, err)) != 0)
+				return r;
+			if (plumb_parse_mode(&f->mode, ev.value) != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"mode: '%s' is not an octal mode such as \"0644\"", ev.value);
+			f->has_mode = 1;
+		} else if (strcmp(k, "owner") == 0 || strcmp(k, "group") == 0) {
+			int is_owner = k[0] == 'o';
+			char **dst = is_owner ? &f->owner : &f->group;
+
+			if ((r = seen_key(y, &at, &seen, is_owner ? K_OWNER : K_GROUP, err)) != 0 ||
+			    (r = plumb_yread_str(y, dst, k, 0, err)) != 0 ||
+			    (r = check_name(y, &at, k, *dst, err)) != 0)
+				return r;
+		} else if (strcmp(k, "sensitive") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_SENSITIVE, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &f->sensitive, k, err)) != 0)
+				return r;
+		} else if (strcmp(k, "enforce") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_ENFORCE, err)) != 0 ||
+			    (r = read_scalar(y, &ev, k, err)) != 0)
+				return r;
+			if (strcmp(ev.value, "warn") == 0)
+				f->warn = 1;
+			else if (strcmp(ev.value, "enforce") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
+		} else if (strcmp(k, "state") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_STATE, err)) != 0 ||
+			    (r = read_scalar(y, &ev, k, err)) != 0)
+				return r;
+			if (strcmp(ev.value, "absent") == 0)
+				f->absent = 1;
+			else if (strcmp(ev.value, "present") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"state: expected 'present' or 'absent', found '%s'", ev.value);
+		} else if (strcmp(k, "type") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_TYPE, err)) != 0 ||
+			    (r = read_scalar(y, &ev, k, err)) != 0)
+				return r;
+			if (strcmp(ev.value, "file") == 0)
+				f->type = PLUMB_FT_FILE;
+			else if (strcmp(ev.value, "directory") == 0)
+				f->type = PLUMB_FT_DIR;
+			else if (strcmp(ev.value, "symlink") == 0)
+				f->type = PLUMB_FT_SYMLINK;
+			else
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"type: expected file, directory or symlink, found '%s'", ev.value);
+		} else if (strcmp(k, "target") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_TARGET, err)) != 0 ||
+			    (r = plumb_yread_str(y, &f->target, k, 0, err)) != 0)
+				return r;
+			if (strlen(f->target) > PLUMB_PATH_MAX)
+				return plumb_yread_fail(y, &at, PLUMB_E_INVALID, err, "target: too long");
+		} else {
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", k);
+		}
+	}
+	if (r < 0)
+		return r;
+
+	/* Rules between keys. */
+	if (!(seen & K_PATH))
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "entry has no 'path'");
+	if (f->has_content && f->source)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
+					"'%s': give content or source, not both", f->path);
+	if (f->absent && (seen & ~(unsigned)(K_PATH | K_STATE | K_TYPE | K_ENFORCE | K_SENSITIVE)))
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
+					"'%s': state: absent takes no content, source, target, mode, owner or group",
+					f->path);
+	if (f->absent)
+		return 0;
+	switch (f->type) {
+	case PLUMB_FT_FILE:
+		if (f->target)
+			return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
+						"'%s': target is only for type: symlink", f->path);
+		break;
+	case PLUMB_FT_DIR:
+		if (f->has_content || f->source || f->target)
+			return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
+						"'%s': a directory takes no content, source or target", f->path);
+		break;
+	case PLUMB_FT_SYMLINK:
+		if (!f->target)
+			return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
+						"'%s': a symlink needs a target", f->path);
+		if (f->has_content || f->source || f->has_mode)
+			return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
+						"'%s': a symlink takes no content, source or mode", f->path);
+		break;
+	}
+	return 0;
+}
+
+static int parse_files(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
+{
+	struct plumb_yev ev;
+	size_t cap = 0;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "files", err)) != 0)
+		return r;
+	for (;;) {
+		struct plumb_file_res *f;
+
+		if ((r = plumb_yread_next(y, &ev, err)) != 0)
+			return r;
+		if (ev.kind == PLUMB_Y_SEQ_END)
+			return 0;
+		if (ev.kind != PLUMB_Y_MAP)
+			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "files: each entry must be a mapping");
+		if (b->nfiles == PLUMB_BASELINE_MAX_FILES)
+			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "files: more than %d entries",
+						PLUMB_BASELINE_MAX_FILES);
+		if (b->nfiles == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct plumb_file_res *nv = reallocarray(b->files, ncap, sizeof(*nv));
+
+			if (nv == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			b->files = nv;
+			cap = ncap;
+		}
+		f = &b->files[b->nfiles++];
+		memset(f, 0, sizeof(*f));
+		if ((r = parse_file(y, f, &ev, err)) != 0)
+			return r;
+	}
+}
+
+static int parse_firewall(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
+{
+	struct plumb_firewall *fw;
+	struct plumb_yev key, ev;
+	unsigned seen = 0;
+	const char *why;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_MAP, "firewall", err)) != 0)
+		return r;
+	if ((fw = b->firewall = calloc(1, sizeof(*fw))) == NULL)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	fw->line = ev.line;
+	fw->col = ev.col;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		struct plumb_yev at = key;
+
+		if (strcmp(key.value, "backend") == 0) {
+			if ((r = seen_key(y, &at, &seen, 1, err)) != 0 ||
+			    (r = plumb_yread_str(y, &fw->backend, "backend", 0, err)) != 0)
+				return r;
+			if (strcmp(fw->backend, "nftables") != 0 && strcmp(fw->backend, "iptables") != 0)
+				return plumb_yread_fail(y, &at, PLUMB_E_INVALID, err,
+							"backend: expected nftables or iptables, found '%s'", fw->backend);
+		} else if (strcmp(key.value, "tables") == 0) {
+			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 ||
+			    (r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "tables", err)) != 0)
+				return r;
+			for (;;) {
+				char **nv;
+
+				if ((r = plumb_yread_next(y, &ev, err)) != 0)
+					return r;
+				if (ev.kind == PLUMB_Y_SEQ_END)
+					break;
+				if (ev.kind != PLUMB_Y_SCALAR || ev.len == 0 || ev.len > 128 ||
+				    strlen(ev.value) != ev.len)
+					return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+								"tables: each entry must be a table name");
+				if (fw->ntables >= 64)
+					return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "tables: too many");
+				if ((nv = reallocarray(fw->tables, fw->ntables + 1, sizeof(*nv))) == NULL)
+					return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+				fw->tables = nv;
+				if ((fw->tables[fw->ntables] = strdup(ev.value)) == NULL)
+					return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+				fw->ntables++;
+			}
+		} else if (strcmp(key.value, "ruleset") == 0) {
+			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 ||
+			    (r = read_scalar(y, &ev, "ruleset", err)) != 0)
+				return r;
+			if ((why = plumb_path_check_rel(ev.value, ev.len)) != NULL)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "ruleset '%s': %s", ev.value, why);
+			if ((fw->ruleset = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		} else {
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+		}
+	}
+	if (r < 0)
+		return r;
+	if (seen != 7) {
+		struct plumb_yev at = { .line = fw->line, .col = fw->col };
+
+		return plumb_yread_fail(y, &at, PLUMB_E_INVALID, err,
+					"firewall: backend, tables and ruleset are all required");
+	}
+	return 0;
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(((const struct plumb_file_res *)a)->path, ((const struct plumb_file_res *)b)->path);
+}
+
+int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
+			 const void *data, size_t len, struct plumb_err *err)
+{
+	struct plumb_baseline *b = NULL;
+	struct plumb_yread *y = NULL;
+	struct plumb_yev ev, key;
+	unsigned seen = 0;
+	int r;
+
+	*out = NULL;
+	if ((b = calloc(1, sizeof(*b))) == NULL || (b->name = strdup(name)) == NULL) {
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = plumb_yread_open(&y, name, data, len, err)) != 0)
+		goto out;
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_MAP, "baseline", err)) != 0)
+		goto out;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		struct plumb_yev at = key;
+		char k[16];
+
+		if (key.len >= sizeof(k)) {
+			r = plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+			goto out;
+		}
+		memcpy(k, key.value, key.len + 1);
+		if (strcmp(k, "version") == 0) {
+			if ((r = seen_key(y, &at, &seen, 1, err)) != 0 ||
+			    (r = plumb_yread_u64(y, &b->version, 1000, k, err)) != 0)
+				goto out;
+			if (b->version != 1) {
+				r = plumb_yread_fail(y, &at, PLUMB_E_INVALID, err,
+						     "version: %llu is not supported (this plumb reads version 1)",
+						     (unsigned long long)b->version);
+				goto out;
+			}
+		} else if (strcmp(k, "serial") == 0) {
+			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 ||
+			    (r = plumb_yread_u64(y, &b->serial, PLUMB_SERIAL_MAX, k, err)) != 0)
+				goto out;
+			b->has_serial = 1;
+		} else if (strcmp(k, "expires") == 0) {
+			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 ||
+			    (r = read_scalar(y, &ev, k, err)) != 0)
+				goto out;
+			if (plumb_time_parse(&b->expires, ev.value) != 0) {
+				r = plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+						     "expires: '%s' is not an RFC 3339 time such as 2027-01-31T00:00:00Z",
+						     ev.value);
+				goto out;
+			}
+			b->has_expires = 1;
+		} else if (strcmp(k, "files") == 0) {
+			if ((r = seen_key(y, &at, &seen, 8, err)) != 0 || (r = parse_files(y, b, err)) != 0)
+				goto out;
+		} else if (strcmp(k, "firewall") == 0) {
+			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 || (r = parse_firewall(y, b, err)) != 0)
+				goto out;
+		} else {
+			r = plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", k);
+			goto out;
+		}
+	}
+	if (r < 0 || (r = plumb_yread_close(y, err)) != 0)
+		goto out;
+	if (!(seen & 1)) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: 'version: 1' is required", name);
+		goto out;
+	}
+	qsort(b->files, b->nfiles, sizeof(*b->files), cmp_path);
+	for (size_t i = 1; i < b->nfiles; i++) {
+		if (strcmp(b->files[i - 1].path, b->files[i].path) == 0) {
+			const struct plumb_file_res *a = &b->files[i - 1], *c = &b->files[i];
+			const struct plumb_file_res *later = (a->line > c->line) ? a : c;
+			const struct plumb_file_res *first = later == a ? c : a;
+
+			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate path '%s' (first at line %zu)",
+					  name, later->line, later->col, later->path, first->line);
+			goto out;
+		}
+	}
+	*out = b;
+	b = NULL;
+	r = 0;
+out:
+	plumb_yread_free(y);
+	plumb_baseline_free(b);
+	return r;
+}
+
+int plumb_baseline_check_sources(const struct plumb_baseline *b, struct plumb_source *src,
+				 struct plumb_err *err)
+{
+	struct plumb_err e;
+	int r;
+
+	for (size_t i = 0; i < b->nfiles; i++) {
+		const struct plumb_file_res *f = &b->files[i];
+		struct plumb_blob *blob;
+
+		if (f->source == NULL)
+			continue;
+		if ((r = plumb_source_blob_open(src, &blob, f->source, &e)) != 0)
+			return plumb_err_set(err, r, "%s:%zu:%zu: source of '%s': %s", b->name, f->line, f->col,
+					     f->path, e.msg);
+		plumb_blob_free(blob);
+	}
+	if (b->firewall != NULL) {
+		struct plumb_blob *blob;
+
+		if ((r = plumb_source_blob_open(src, &blob, b->firewall->ruleset, &e)) != 0)
+			return plumb_err_set(err, r, "%s:%zu:%zu: firewall ruleset: %s", b->name,
+					     b->firewall->line, b->firewall->col, e.msg);
+		plumb_blob_free(blob);
+	}
+	return 0;
+}
+
+void plumb_baseline_free(struct plumb_baseline *b)
+{
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->nfiles; i++)
+		file_release(&b->files[i]);
+	free(b->files);
+	if (b->firewall != NULL) {
+		free(b->firewall->backend);
+		for (size_t i = 0; i < b->firewall->ntables; i++)
+			free(b->firewall->tables[i]);
+		free(b->firewall->tables);
+		free(b->firewall->ruleset);
+		free(b->firewall);
+	}
+	free(b->name);
+	free(b);
+}

@@ -1,0 +1,161 @@
+/* engine.c - the resource loop shared by plumb and plumbd.
+ * Inspection is read-only and runs on worker threads; every write happens
+ * on the calling thread, in path order, so parents precede children. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plumb/engine.h"
+#include "plumb/files.h"
+#include "plumb/log.h"
+#include "plumb/users.h"
+#include "banned.h"
+
+struct pool {
+	struct plumb_file_job *jobs;
+	size_t n;
+	size_t next;          /* taken atomically */
+	int rootfd;
+	struct plumb_source *src;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+
+	for (;;) {
+		size_t i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+
+		if (i >= p->n)
+			return NULL;
+		if (p->jobs[i].error == NULL)
+			plumb_file_inspect(&p->jobs[i], p->rootfd, p->src);
+	}
+}
+
+static void inspect_all(struct pool *p, int threads)
+{
+	pthread_t tids[PLUMB_ENGINE_MAX_THREADS];
+	int started = 0;
+
+	if (threads <= 0) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = ncpu > 0 ? (int)ncpu : 1;
+	}
+	if (threads > PLUMB_ENGINE_MAX_THREADS)
+		threads = PLUMB_ENGINE_MAX_THREADS;
+	if ((size_t)threads > p->n / 32 + 1)     /* small baselines: not worth a thread */
+		threads = (int)(p->n / 32 + 1);
+	for (int i = 1; i < threads; i++) {
+		pthread_attr_t attr;
+
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+		if (pthread_create(&tids[started], &attr, worker, p) == 0)
+			started++;
+		pthread_attr_destroy(&attr);
+	}
+	worker(p);   /* the calling thread works too */
+	for (int i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+}
+
+static int add_event(struct plumb_report *rep, struct plumb_event *ev, struct plumb_err *err)
+{
+	if (plumb_report_add(rep, ev) != 0)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	return 0;
+}
+
+static char *resource_id(const char *path)
+{
+	size_t n = strlen(path);
+	char *s = malloc(n + 6);
+
+	if (s != NULL) {
+		memcpy(s, "file:", 5);
+		memcpy(s + 5, path, n + 1);
+	}
+	return s;
+}
+
+int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
+		     struct plumb_source *src, int rootfd, struct plumb_quarantine *q,
+		     const struct plumb_engine_opts *o, struct plumb_err *err)
+{
+	struct plumb_users *users = NULL;
+	struct plumb_file_job *jobs = NULL;
+	struct plumb_err e;
+	struct pool pool;
+	int r;
+
+	if (plumb_users_load(&users, rootfd, &e) != 0) {
+		/* Numbers and root still resolve; named owners fail per resource. */
+		plumb_log(PLUMB_LOG_WARN, "%s", e.msg);
+		users = NULL;
+	}
+	if (b->nfiles > 0 && (jobs = calloc(b->nfiles, sizeof(*jobs))) == NULL) {
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < b->nfiles; i++) {
+		jobs[i].res = &b->files[i];
+		plumb_file_resolve(&jobs[i], users);
+	}
+	pool.jobs = jobs;
+	pool.n = b->nfiles;
+	pool.next = 0;
+	pool.rootfd = rootfd;
+	pool.src = src;
+	inspect_all(&pool, o->threads);
+
+	for (size_t i = 0; i < b->nfiles; i++) {
+		struct plumb_file_job *job = &jobs[i];
+		struct plumb_event ev;
+
+		rep->resources++;
+		if (job->error == NULL && job->drift == 0)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.at = time(NULL);
+		ev.drift = job->drift;
+		if ((ev.resource = resource_id(job->res->path)) == NULL) {
+			r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			goto out;
+		}
+		if (job->error != NULL) {
+			ev.action = PLUMB_ACT_FAILED;
+			ev.error = job->error;
+			job->error = NULL;
+			ev.expected = plumb_file_expected_json(job, src);
+			rep->failed++;
+			if ((r = add_event(rep, &ev, err)) != 0)
+				goto out;
+			continue;
+		}
+		rep->drifted++;
+		ev.expected = plumb_file_expected_json(job, src);
+		ev.actual = plumb_file_actual_json(job, rootfd);
+		if (!o->repair || job->res->warn) {
+			ev.action = PLUMB_ACT_DETECTED;
+		} else if (plumb_file_repair(job, rootfd, src, q, &ev) == 0) {
+			ev.action = PLUMB_ACT_REVERTED;
+			rep->reverted++;
+		} else {
+			ev.action = PLUMB_ACT_FAILED;
+			rep->failed++;
+		}
+		if ((r = add_event(rep, &ev, err)) != 0)
+			goto out;
+	}
+	r = 0;
+out:
+	for (size_t i = 0; jobs != NULL && i < b->nfiles; i++)
+		plumb_file_job_release(&jobs[i]);
+	free(jobs);
+	plumb_users_free(users);
+	return r;
+}

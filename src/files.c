@@ -1,0 +1,673 @@
+/* files.c - inspect, diff and repair of file resources.
+ * Judges every object by fstat on an fd opened without following symlinks;
+ * writes only by atomic replace (fs.c); keeps drifted content in quarantine. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "plumb/files.h"
+#include "plumb/fs.h"
+#include "plumb/path.h"
+#include "plumb/hash.h"
+#include "plumb/quarantine.h"
+#include "plumb/source.h"
+#include "plumb/users.h"
+#include "banned.h"
+
+enum { CHUNK = 128 * 1024 };
+
+static void set_error(struct plumb_file_job *job, const char *msg)
+{
+	free(job->error);
+	job->error = strdup(msg);
+}
+
+void plumb_file_job_release(struct plumb_file_job *job)
+{
+	free(job->link);
+	free(job->error);
+	job->link = NULL;
+	job->error = NULL;
+}
+
+int plumb_file_resolve(struct plumb_file_job *job, const struct plumb_users *users)
+{
+	const struct plumb_file_res *f = job->res;
+	char msg[256];
+
+	if (f->owner) {
+		if (plumb_users_uid(users, f->owner, &job->uid) != 0) {
+			snprintf(msg, sizeof(msg), "unknown user '%s' (not in the root's /etc/passwd)", f->owner);
+			set_error(job, msg);
+			return PLUMB_E_NOTFOUND;
+		}
+		job->has_uid = 1;
+	}
+	if (f->group) {
+		if (plumb_users_gid(users, f->group, &job->gid) != 0) {
+			snprintf(msg, sizeof(msg), "unknown group '%s' (not in the root's /etc/group)", f->group);
+			set_error(job, msg);
+			return PLUMB_E_NOTFOUND;
+		}
+		job->has_gid = 1;
+	}
+	return 0;
+}
+
+int plumb_file_sensitive(const struct plumb_file_job *job)
+{
+	const struct plumb_file_res *f = job->res;
+
+	if (f->sensitive)
+		return 1;
+	if (f->has_mode)
+		return !(f->mode & S_IROTH);
+	return job->exists && !(job->st_mode & S_IROTH);
+}
+
+/* Compares the open regular file fd (of size) with the desired content.
+ * Returns 1 equal, 0 different, negative on error (errno kept). */
+static int same_content(int fd, uint64_t size, const struct plumb_file_res *f, struct plumb_blob *blob)
+{
+	unsigned char *a = NULL, *b = NULL;
+	uint64_t want = f->has_content ? f->content_len : blob->size;
+	uint64_t off = 0;
+	int r = -1;
+
+	if (size != want)
+		return 0;
+	if ((a = malloc(CHUNK)) == NULL || (!f->has_content && (b = malloc(CHUNK)) == NULL))
+		goto out;
+	while (off < want) {
+		size_t len = want - off < CHUNK ? (size_t)(want - off) : CHUNK;
+		ssize_t n = pread(fd, a, len, (off_t)off);
+		const void *cmp;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0) {     /* shrank under us */
+			r = 0;
+			goto out;
+		}
+		if (f->has_content) {
+			cmp = f->content + off;
+		} else {
+			long m = plumb_blob_pread(blob, b, (size_t)n, off);
+
+			if (m < 0)
+				goto out;
+			if (m != n) {
+				r = 0;
+				goto out;
+			}
+			cmp = b;
+		}
+		if (memcmp(a, cmp, (size_t)n) != 0) {
+			r = 0;
+			goto out;
+		}
+		off += (uint64_t)n;
+	}
+	{
+		/* A file longer than its size said: one more byte means different. */
+		char extra;
+		ssize_t n = pread(fd, &extra, 1, (off_t)off);
+
+		r = n == 0 ? 1 : (n < 0 ? -1 : 0);
+	}
+out:
+	free(a);
+	free(b);
+	return r;
+}
+
+static void inspect_meta(struct plumb_file_job *job, const struct stat *st)
+{
+	const struct plumb_file_res *f = job->res;
+
+	if (f->has_mode && f->type != PLUMB_FT_SYMLINK && (st->st_mode & 07777) != f->mode)
+		job->drift |= PLUMB_DRIFT_MODE;
+	if (job->has_uid && st->st_uid != job->uid)
+		job->drift |= PLUMB_DRIFT_OWNER;
+	if (job->has_gid && st->st_gid != job->gid)
+		job->drift |= PLUMB_DRIFT_GROUP;
+}
+
+static void inspect_content(struct plumb_file_job *job, int dirfd, const char *base,
+			    const struct stat *st, struct plumb_source *src)
+{
+	const struct plumb_file_res *f = job->res;
+	struct plumb_blob *blob = NULL;
+	struct plumb_err e;
+	struct stat st2;
+	char msg[PLUMB_ERR_MAX + 64];
+	int fd, same;
+
+	if (!f->has_content && f->source == NULL)
+		return;
+	if (f->source != NULL) {
+		if (plumb_source_blob_open(src, &blob, f->source, &e) != 0) {
+			snprintf(msg, sizeof(msg), "cannot open source '%s': %s", f->source, e.msg);
+			set_error(job, msg);
+			return;
+		}
+		if ((uint64_t)st->st_size != blob->size) {  /* no need to read */
+			job->drift |= PLUMB_DRIFT_CONTENT;
+			plumb_blob_free(blob);
+			return;
+		}
+	} else if ((uint64_t)st->st_size != f->content_len) {
+		job->drift |= PLUMB_DRIFT_CONTENT;
+		return;
+	}
+	fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st2) != 0 || !S_ISREG(st2.st_mode) || st2.st_ino != st->st_ino) {
+		snprintf(msg, sizeof(msg), "'%s' changed while being inspected", f->path);
+		set_error(job, msg);
+		goto out;
+	}
+	same = same_content(fd, (uint64_t)st2.st_size, f, blob);
+	if (same < 0) {
+		snprintf(msg, sizeof(msg), "cannot read '%s': %s", f->path, strerror(errno));
+		set_error(job, msg);
+	} else if (!same) {
+		job->drift |= PLUMB_DRIFT_CONTENT;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	plumb_blob_free(blob);
+}
+
+void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_source *src)
+{
+	const struct plumb_file_res *f = job->res;
+	const char *base;
+	struct plumb_err e;
+	struct stat st;
+	int dirfd, r;
+
+	job->drift = 0;
+	job->exists = 0;
+	r = plumb_fs_open_parent(&dirfd, &base, rootfd, f->path, 0, &e);
+	if (r == PLUMB_E_NOTFOUND) {
+		/* A missing parent: the path is missing too. */
+		if (!f->absent)
+			job->drift |= PLUMB_DRIFT_MISSING;
+		job->inspected = 1;
+		return;
+	}
+	if (r != 0) {
+		set_error(job, e.msg);
+		return;
+	}
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno != ENOENT) {
+			char msg[PLUMB_ERR_MAX];
+
+			snprintf(msg, sizeof(msg), "cannot inspect '%s': %s", f->path, strerror(errno));
+			set_error(job, msg);
+			close(dirfd);
+			return;
+		}
+		if (!f->absent)
+			job->drift |= PLUMB_DRIFT_MISSING;
+		job->inspected = 1;
+		close(dirfd);
+		return;
+	}
+	job->exists = 1;
+	job->st_mode = st.st_mode;
+	job->st_uid = st.st_uid;
+	job->st_gid = st.st_gid;
+	job->size = (uint64_t)st.st_size;
+	if (S_ISLNK(st.st_mode)) {
+		char buf[PLUMB_PATH_MAX + 2];
+		ssize_t n = readlinkat(dirfd, base, buf, sizeof(buf) - 1);
+
+		if (n >= 0) {
+			buf[n] = '\0';
+			job->link = strdup(buf);
+		}
+	}
+	if (f->absent) {
+		job->drift |= PLUMB_DRIFT_PRESENT;
+	} else if (f->type == PLUMB_FT_FILE) {
+		if (!S_ISREG(st.st_mode)) {
+			job->drift |= PLUMB_DRIFT_TYPE;
+		} else {
+			inspect_meta(job, &st);
+			inspect_content(job, dirfd, base, &st, src);
+		}
+	} else if (f->type == PLUMB_FT_DIR) {
+		if (!S_ISDIR(st.st_mode))
+			job->drift |= PLUMB_DRIFT_TYPE;
+		else
+			inspect_meta(job, &st);
+	} else {
+		if (!S_ISLNK(st.st_mode)) {
+			job->drift |= PLUMB_DRIFT_TYPE;
+		} else {
+			inspect_meta(job, &st);
+			if (job->link == NULL || strcmp(job->link, f->target) != 0)
+				job->drift |= PLUMB_DRIFT_TARGET;
+		}
+	}
+	if (job->error == NULL)
+		job->inspected = 1;
+	close(dirfd);
+}
+
+/* --- report objects ------------------------------------------------------ */
+
+static const char *type_name(mode_t m)
+{
+	if (S_ISREG(m)) return "file";
+	if (S_ISDIR(m)) return "directory";
+	if (S_ISLNK(m)) return "symlink";
+	if (S_ISFIFO(m)) return "fifo";
+	if (S_ISSOCK(m)) return "socket";
+	if (S_ISCHR(m)) return "character-device";
+	if (S_ISBLK(m)) return "block-device";
+	return "unknown";
+}
+
+static json_t *mode_json(unsigned mode)
+{
+	char buf[8];
+
+	snprintf(buf, sizeof(buf), "%04o", mode & 07777);
+	return json_string(buf);
+}
+
+static int blob_sha256(char out[PLUMB_SHA256_HEX], struct plumb_blob *b)
+{
+	unsigned char *buf = malloc(CHUNK);
+	struct plumb_sha256 *h = plumb_sha256_new();
+	uint64_t off = 0;
+
+	if (buf == NULL || h == NULL) {
+		free(buf);
+		plumb_sha256_free(h);
+		return -1;
+	}
+	for (;;) {
+		long n = plumb_blob_pread(b, buf, CHUNK, off);
+
+		if (n <= 0) {
+			free(buf);
+			if (n < 0) {
+				plumb_sha256_free(h);
+				return -1;
+			}
+			plumb_sha256_final_hex(h, out);
+			return 0;
+		}
+		plumb_sha256_update(h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+}
+
+json_t *plumb_file_expected_json(const struct plumb_file_job *job, struct plumb_source *src)
+{
+	const struct plumb_file_res *f = job->res;
+	json_t *o = json_object();
+	static const char *types[] = {"file", "directory", "symlink"};
+
+	if (o == NULL)
+		return NULL;
+	if (f->absent) {
+		json_object_set_new(o, "state", json_string("absent"));
+		return o;
+	}
+	json_object_set_new(o, "type", json_string(types[f->type]));
+	if (f->has_mode)
+		json_object_set_new(o, "mode", mode_json(f->mode));
+	if (job->has_uid)
+		json_object_set_new(o, "owner", json_integer(job->uid));
+	if (job->has_gid)
+		json_object_set_new(o, "group", json_integer(job->gid));
+	if (f->type == PLUMB_FT_SYMLINK)
+		json_object_set_new(o, "target", json_string(f->target));
+	if (job->drift & (PLUMB_DRIFT_CONTENT | PLUMB_DRIFT_MISSING | PLUMB_DRIFT_TYPE)) {
+		char hex[PLUMB_SHA256_HEX];
+
+		if (f->has_content && plumb_sha256_mem_hex(hex, f->content, f->content_len) == 0) {
+			json_object_set_new(o, "size", json_integer((json_int_t)f->content_len));
+			json_object_set_new(o, "sha256", json_string(hex));
+		} else if (f->source != NULL) {
+			struct plumb_blob *b;
+
+			if (plumb_source_blob_open(src, &b, f->source, NULL) == 0) {
+				if (blob_sha256(hex, b) == 0) {
+					json_object_set_new(o, "size", json_integer((json_int_t)b->size));
+					json_object_set_new(o, "sha256", json_string(hex));
+				}
+				plumb_blob_free(b);
+			}
+		}
+	}
+	if (plumb_file_sensitive(job))
+		json_object_set_new(o, "sensitive", json_true());
+	return o;
+}
+
+json_t *plumb_file_actual_json(const struct plumb_file_job *job, int rootfd)
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	if (!job->exists) {
+		json_object_set_new(o, "state", json_string("absent"));
+		return o;
+	}
+	json_object_set_new(o, "type", json_string(type_name(job->st_mode)));
+	if (!S_ISLNK(job->st_mode))
+		json_object_set_new(o, "mode", mode_json(job->st_mode));
+	json_object_set_new(o, "owner", json_integer(job->st_uid));
+	json_object_set_new(o, "group", json_integer(job->st_gid));
+	if (S_ISLNK(job->st_mode) && job->link != NULL)
+		json_object_set_new(o, "target", json_string(job->link));
+	if (S_ISREG(job->st_mode)) {
+		json_object_set_new(o, "size", json_integer((json_int_t)job->size));
+		if (job->drift & PLUMB_DRIFT_CONTENT) {
+			const char *base;
+			char hex[PLUMB_SHA256_HEX];
+			int dirfd, fd;
+
+			if (plumb_fs_open_parent(&dirfd, &base, rootfd, job->res->path, 0, NULL) == 0) {
+				fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+				if (fd >= 0) {
+					struct stat st;
+
+					if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+					    plumb_sha256_fd_hex(hex, NULL, fd) == 0)
+						json_object_set_new(o, "sha256", json_string(hex));
+					close(fd);
+				}
+				close(dirfd);
+			}
+		}
+	}
+	return o;
+}
+
+/* --- repair -------------------------------------------------------------- */
+
+struct fill_ctx {
+	const struct plumb_file_res *f;
+	struct plumb_source *src;
+};
+
+static int fill_content(void *vctx, int fd, struct plumb_err *err)
+{
+	struct fill_ctx *ctx = vctx;
+	struct plumb_blob *blob;
+	unsigned char *buf;
+	uint64_t off = 0;
+	int r;
+
+	if (ctx->f->has_content) {
+		struct plumb_fs_mem m = {ctx->f->content, ctx->f->content_len};
+
+		return plumb_fs_fill_mem(&m, fd, err);
+	}
+	if (ctx->f->source == NULL)
+		return 0;  /* metadata only, created empty */
+	if ((r = plumb_source_blob_open(ctx->src, &blob, ctx->f->source, err)) != 0)
+		return r;
+	if (blob->mem != NULL) {
+		r = plumb_fs_write_all(fd, blob->mem, (size_t)blob->size);
+		plumb_blob_free(blob);
+		return r ? plumb_err_errno(err, r, errno, "cannot write") : 0;
+	}
+	if ((buf = malloc(CHUNK)) == NULL) {
+		plumb_blob_free(blob);
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	}
+	r = 0;
+	for (;;) {
+		long n = plumb_blob_pread(blob, buf, CHUNK, off);
+
+		if (n < 0) {
+			r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot read source '%s'", ctx->f->source);
+			break;
+		}
+		if (n == 0)
+			break;
+		if (plumb_fs_write_all(fd, buf, (size_t)n) != 0) {
+			r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot write");
+			break;
+		}
+		off += (uint64_t)n;
+	}
+	free(buf);
+	plumb_blob_free(blob);
+	return r;
+}
+
+static int fail(struct plumb_event *ev, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct plumb_event *ev, int code, const char *fmt, ...)
+{
+	char msg[PLUMB_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	free(ev->error);
+	ev->error = strdup(msg);
+	return code;
+}
+
+/* Keeps the current regular file in the quarantine, if it still is one. */
+static void keep_old(int dirfd, const char *base, const struct stat *st, struct plumb_quarantine *q,
+		     struct plumb_event *ev)
+{
+	char id[PLUMB_SHA256_HEX];
+	struct stat st2;
+	int fd;
+
+	if (q == NULL || !S_ISREG(st->st_mode))
+		return;
+	fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st2) == 0 && S_ISREG(st2.st_mode) && plumb_quarantine_keep(q, fd, id, NULL) == 0) {
+		free(ev->quarantine);
+		ev->quarantine = strdup(id);
+	}
+	close(fd);
+}
+
+/* Sets owner, group and mode on an open fd, as far as the baseline says. */
+static int fix_meta_fd(int fd, const struct plumb_file_job *job, const char *path, struct plumb_event *ev)
+{
+	const struct plumb_file_res *f = job->res;
+
+	if ((job->has_uid || job->has_gid) &&
+	    fchown(fd, job->has_uid ? job->uid : (uid_t)-1, job->has_gid ? job->gid : (gid_t)-1) != 0)
+		return fail(ev, PLUMB_E_IO, "cannot change owner of '%s': %s", path, strerror(errno));
+	/* chown may clear set-id bits: set the mode after it, always. */
+	if (f->has_mode && fchmod(fd, f->mode) != 0)
+		return fail(ev, PLUMB_E_IO, "cannot change mode of '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static int repair_absent(int dirfd, const char *base, const struct plumb_file_res *f,
+			 struct plumb_quarantine *q, struct plumb_event *ev)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : fail(ev, PLUMB_E_IO, "cannot inspect '%s': %s", f->path, strerror(errno));
+	if (S_ISDIR(st.st_mode)) {
+		if (unlinkat(dirfd, base, AT_REMOVEDIR) != 0)
+			return fail(ev, PLUMB_E_UNSAFE, "cannot remove directory '%s': %s%s", f->path, strerror(errno),
+				    errno == ENOTEMPTY ? " (plumb never removes a directory tree)" : "");
+	} else {
+		keep_old(dirfd, base, &st, q, ev);
+		if (unlinkat(dirfd, base, 0) != 0)
+			return fail(ev, PLUMB_E_IO, "cannot remove '%s': %s", f->path, strerror(errno));
+	}
+	if (fsync(dirfd) != 0)
+		return fail(ev, PLUMB_E_IO, "cannot fsync the directory of '%s': %s", f->path, strerror(errno));
+	return 0;
+}
+
+static int repair_file(int dirfd, const char *base, struct plumb_file_job *job, struct plumb_source *src,
+		       struct plumb_quarantine *q, struct plumb_event *ev)
+{
+	const struct plumb_file_res *f = job->res;
+	int managed = f->has_content || f->source != NULL;
+	struct plumb_err e;
+	struct stat st;
+	int exists = 1, fd, r;
+
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno != ENOENT)
+			return fail(ev, PLUMB_E_IO, "cannot inspect '%s': %s", f->path, strerror(errno));
+		exists = 0;
+	}
+	if (exists && S_ISDIR(st.st_mode))
+		return fail(ev, PLUMB_E_UNSAFE, "'%s' is a directory; refusing to replace a directory with a file",
+			    f->path);
+	if (exists && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		return fail(ev, PLUMB_E_UNSAFE, "'%s' is a %s; refusing to replace it", f->path, type_name(st.st_mode));
+	if (!exists || !S_ISREG(st.st_mode) || (managed && (job->drift & PLUMB_DRIFT_CONTENT))) {
+		int keep_meta = exists && S_ISREG(st.st_mode);
+		struct plumb_fs_meta meta = {
+			.mode = f->has_mode ? f->mode : (keep_meta ? (st.st_mode & 07777) : 0644),
+			.uid = job->has_uid ? job->uid : (keep_meta ? st.st_uid : (uid_t)-1),
+			.gid = job->has_gid ? job->gid : (keep_meta ? st.st_gid : (gid_t)-1),
+		};
+		struct fill_ctx ctx = {f, src};
+
+		if (exists)
+			keep_old(dirfd, base, &st, q, ev);
+		if ((r = plumb_fs_replace(dirfd, base, &meta, fill_content, &ctx, &e)) != 0)
+			return fail(ev, r, "%s", e.msg);
+		return 0;
+	}
+	fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return fail(ev, PLUMB_E_IO, "cannot open '%s': %s", f->path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(ev, PLUMB_E_UNSAFE, "'%s' changed type during repair", f->path);
+	}
+	r = fix_meta_fd(fd, job, f->path, ev);
+	close(fd);
+	return r;
+}
+
+static int repair_dir(int dirfd, const char *base, struct plumb_file_job *job, struct plumb_event *ev)
+{
+	const struct plumb_file_res *f = job->res;
+	struct stat st;
+	int fd, r;
+
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno != ENOENT)
+			return fail(ev, PLUMB_E_IO, "cannot inspect '%s': %s", f->path, strerror(errno));
+		/* Created private, opened up by the fchmod below. */
+		if (mkdirat(dirfd, base, 0700) != 0)
+			return fail(ev, PLUMB_E_IO, "cannot create '%s': %s", f->path, strerror(errno));
+		if (!f->has_mode) {
+			fd = openat(dirfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0) {
+				(void)fchmod(fd, 0755);
+				close(fd);
+			}
+		}
+		(void)fsync(dirfd);
+	} else if (!S_ISDIR(st.st_mode)) {
+		return fail(ev, PLUMB_E_UNSAFE, "'%s' is a %s; refusing to replace it with a directory", f->path,
+			    type_name(st.st_mode));
+	}
+	fd = openat(dirfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return fail(ev, PLUMB_E_UNSAFE, "cannot open directory '%s': %s", f->path, strerror(errno));
+	r = fix_meta_fd(fd, job, f->path, ev);
+	close(fd);
+	return r;
+}
+
+static int repair_symlink(int dirfd, const char *base, struct plumb_file_job *job,
+			  struct plumb_quarantine *q, struct plumb_event *ev)
+{
+	const struct plumb_file_res *f = job->res;
+	char cur[PLUMB_PATH_MAX + 2];
+	struct plumb_err e;
+	struct stat st;
+	int exists = 1, r;
+
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno != ENOENT)
+			return fail(ev, PLUMB_E_IO, "cannot inspect '%s': %s", f->path, strerror(errno));
+		exists = 0;
+	}
+	if (exists && !S_ISLNK(st.st_mode) && !S_ISREG(st.st_mode))
+		return fail(ev, PLUMB_E_UNSAFE, "'%s' is a %s; refusing to replace it with a symlink", f->path,
+			    type_name(st.st_mode));
+	if (exists && S_ISLNK(st.st_mode)) {
+		ssize_t n = readlinkat(dirfd, base, cur, sizeof(cur) - 1);
+
+		if (n >= 0) {
+			cur[n] = '\0';
+			if (strcmp(cur, f->target) == 0) {
+				/* Only ownership drifted. */
+				if (fchownat(dirfd, base, job->has_uid ? job->uid : (uid_t)-1,
+					     job->has_gid ? job->gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) != 0)
+					return fail(ev, PLUMB_E_IO, "cannot change owner of '%s': %s", f->path,
+						    strerror(errno));
+				return 0;
+			}
+		}
+	}
+	if (exists)
+		keep_old(dirfd, base, &st, q, ev);
+	{
+		struct plumb_fs_meta meta = {0, job->has_uid ? job->uid : (uid_t)-1,
+					     job->has_gid ? job->gid : (gid_t)-1};
+
+		if ((r = plumb_fs_replace_symlink(dirfd, base, f->target, &meta, &e)) != 0)
+			return fail(ev, r, "%s", e.msg);
+	}
+	return 0;
+}
+
+int plumb_file_repair(struct plumb_file_job *job, int rootfd, struct plumb_source *src,
+		      struct plumb_quarantine *q, struct plumb_event *ev)
+{
+	const struct plumb_file_res *f = job->res;
+	const char *base;
+	struct plumb_err e;
+	int dirfd, r;
+
+	r = plumb_fs_open_parent(&dirfd, &base, rootfd, f->path, !f->absent, &e);
+	if (r == PLUMB_E_NOTFOUND && f->absent)
+		return 0;
+	if (r != 0)
+		return fail(ev, r, "%s", e.msg);
+	plumb_fs_remove_stale_temp(dirfd, base);
+	if (f->absent)
+		r = repair_absent(dirfd, base, f, q, ev);
+	else if (f->type == PLUMB_FT_FILE)
+		r = repair_file(dirfd, base, job, src, q, ev);
+	else if (f->type == PLUMB_FT_DIR)
+		r = repair_dir(dirfd, base, job, ev);
+	else
+		r = repair_symlink(dirfd, base, job, q, ev);
+	close(dirfd);
+	return r;
+}

@@ -1,0 +1,101 @@
+/* hash.c - SHA-256 helpers over OpenSSL's EVP interface.
+ * Streaming in 128 KiB reads so memory stays flat whatever the file size. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+#include "plumb/error.h"
+#include "plumb/hash.h"
+#include "plumb/util.h"
+#include "banned.h"
+
+struct plumb_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+struct plumb_sha256 *plumb_sha256_new(void)
+{
+	struct plumb_sha256 *h = malloc(sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	if ((h->ctx = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(h->ctx);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void plumb_sha256_update(struct plumb_sha256 *h, const void *p, size_t n)
+{
+	EVP_DigestUpdate(h->ctx, p, n);
+}
+
+void plumb_sha256_final_hex(struct plumb_sha256 *h, char out[PLUMB_SHA256_HEX])
+{
+	unsigned char md[PLUMB_SHA256_LEN];
+	unsigned int len = 0;
+
+	EVP_DigestFinal_ex(h->ctx, md, &len);
+	plumb_hex(out, md, PLUMB_SHA256_LEN);
+	plumb_sha256_free(h);
+}
+
+void plumb_sha256_free(struct plumb_sha256 *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+int plumb_sha256_mem_hex(char out[PLUMB_SHA256_HEX], const void *p, size_t n)
+{
+	struct plumb_sha256 *h = plumb_sha256_new();
+
+	if (h == NULL)
+		return PLUMB_E_NOMEM;
+	plumb_sha256_update(h, p, n);
+	plumb_sha256_final_hex(h, out);
+	return 0;
+}
+
+int plumb_sha256_fd_hex(char out[PLUMB_SHA256_HEX], uint64_t *size, int fd)
+{
+	enum { CHUNK = 128 * 1024 };
+	struct plumb_sha256 *h;
+	unsigned char *buf;
+	uint64_t off = 0;
+
+	if ((buf = malloc(CHUNK)) == NULL)
+		return PLUMB_E_NOMEM;
+	if ((h = plumb_sha256_new()) == NULL) {
+		free(buf);
+		return PLUMB_E_NOMEM;
+	}
+	for (;;) {
+		ssize_t n = pread(fd, buf, CHUNK, (off_t)off);
+
+		if (n < 0) {
+			int e = errno;
+
+			if (e == EINTR)
+				continue;
+			plumb_sha256_free(h);
+			free(buf);
+			errno = e;
+			return PLUMB_E_IO;
+		}
+		if (n == 0)
+			break;
+		plumb_sha256_update(h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	free(buf);
+	plumb_sha256_final_hex(h, out);
+	if (size != NULL)
+		*size = off;
+	return 0;
+}

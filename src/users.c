@@ -1,0 +1,164 @@
+/* users.c - name-to-id tables read from the managed root's passwd/group.
+ * Deliberately not getpwnam(3): the host's NSS is not the target's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plumb/buf.h"
+#include "plumb/fs.h"
+#include "plumb/users.h"
+#include "plumb/util.h"
+#include "banned.h"
+
+struct entry {
+	char *name;
+	unsigned long id;
+};
+
+struct table {
+	struct entry *v;
+	size_t n;
+};
+
+struct plumb_users {
+	struct table users, groups;
+};
+
+static void table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].name);
+	free(t->v);
+}
+
+/* Parses "name:x:id:..." lines; malformed lines are skipped, as libc does. */
+static int parse(struct table *t, char *text)
+{
+	size_t cap = 0;
+
+	for (char *line = text, *next; line && *line; line = next) {
+		char *f[3], *p = line;
+		uint64_t id;
+		int nf = 0;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		while (nf < 3) {
+			f[nf++] = p;
+			if ((p = strchr(p, ':')) == NULL)
+				break;
+			*p++ = '\0';
+		}
+		if (nf < 3 || p == NULL || f[0][0] == '\0' || f[0][0] == '#' ||
+		    f[0][0] == '+' || f[0][0] == '-')
+			continue;
+		if (plumb_parse_u64(&id, f[2], 0xfffffffeULL) != 0)
+			continue;
+		if (t->n == cap) {
+			size_t ncap = cap ? cap * 2 : 32;
+			struct entry *nv = reallocarray(t->v, ncap, sizeof(*nv));
+
+			if (nv == NULL)
+				return PLUMB_E_NOMEM;
+			t->v = nv;
+			cap = ncap;
+		}
+		if ((t->v[t->n].name = strdup(f[0])) == NULL)
+			return PLUMB_E_NOMEM;
+		t->v[t->n++].id = (unsigned long)id;
+	}
+	return 0;
+}
+
+static int load_one(struct table *t, int rootfd, const char *rel, struct plumb_err *err)
+{
+	struct plumb_buf b;
+	int fd, r;
+
+	r = plumb_fs_open_beneath(&fd, rootfd, rel, O_RDONLY);
+	if (r == PLUMB_E_NOTFOUND)
+		return 0;
+	if (r != 0)
+		return plumb_err_errno(err, r, errno, "cannot open '/%s' in the root", rel);
+	plumb_buf_init(&b, PLUMB_USERS_FILE_MAX);
+	r = plumb_buf_read_fd(&b, fd);
+	close(fd);
+	if (r == 0 && b.data != NULL)
+		r = parse(t, b.data);
+	plumb_buf_release(&b);
+	if (r != 0)
+		return plumb_err_set(err, r, "cannot read '/%s' in the root: %s", rel, plumb_strerror(r));
+	return 0;
+}
+
+int plumb_users_load(struct plumb_users **out, int rootfd, struct plumb_err *err)
+{
+	struct plumb_users *u;
+	int r;
+
+	*out = NULL;
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	if ((r = load_one(&u->users, rootfd, "etc/passwd", err)) != 0 ||
+	    (r = load_one(&u->groups, rootfd, "etc/group", err)) != 0) {
+		plumb_users_free(u);
+		return r;
+	}
+	*out = u;
+	return 0;
+}
+
+void plumb_users_free(struct plumb_users *u)
+{
+	if (u == NULL)
+		return;
+	table_free(&u->users);
+	table_free(&u->groups);
+	free(u);
+}
+
+static int lookup(const struct table *t, const char *name, unsigned long *out)
+{
+	uint64_t id;
+
+	if (plumb_parse_u64(&id, name, 0xfffffffeULL) == 0) {
+		*out = (unsigned long)id;
+		return 0;
+	}
+	if (strcmp(name, "root") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (t == NULL)
+		return PLUMB_E_NOTFOUND;
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->v[i].name, name) == 0) {
+			*out = t->v[i].id;
+			return 0;
+		}
+	}
+	return PLUMB_E_NOTFOUND;
+}
+
+int plumb_users_uid(const struct plumb_users *u, const char *name, uid_t *out)
+{
+	unsigned long id;
+	int r = lookup(u ? &u->users : NULL, name, &id);
+
+	if (r == 0)
+		*out = (uid_t)id;
+	return r;
+}
+
+int plumb_users_gid(const struct plumb_users *u, const char *name, gid_t *out)
+{
+	unsigned long id;
+	int r = lookup(u ? &u->groups : NULL, name, &id);
+
+	if (r == 0)
+		*out = (gid_t)id;
+	return r;
+}

@@ -1,0 +1,20 @@
+#!/bin/sh
+# deps.sh - installs the Debian packages plumb's build and tests need, and
+# only when one is missing (so `make check` stays fast on a ready machine).
+set -eu
+PKGS="build-essential pkg-config libyaml-dev libjansson-dev libssl-dev libcmocka-dev
+      python3 git openssh-client iproute2 procps"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: run as root, or: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -37,7 +37,7 @@ BINS      := $(BUILD)/plumb
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check check-unit check-e2e bench install deps clean
+.PHONY: all check check-unit check-e2e bench install deps demo clean
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -70,6 +70,11 @@ bench: $(BINS)
 
 deps:
 	@packaging/deps.sh
+
+# The README's first command: installs what is missing, builds, runs the demo.
+demo: deps
+	$(MAKE) all
+	packaging/demo.sh
 
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin

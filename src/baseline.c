@@ -394,7 +394,8 @@ int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
 		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: 'version: 1' is required", name);
 		goto out;
 	}
-	qsort(b->files, b->nfiles, sizeof(*b->files), cmp_path);
+	if (b->nfiles > 1)
+		qsort(b->files, b->nfiles, sizeof(*b->files), cmp_path);
 	for (size_t i = 1; i < b->nfiles; i++) {
 		if (strcmp(b->files[i - 1].path, b->files[i].path) == 0) {
 			const struct plumb_file_res *a = &b->files[i - 1], *c = &b->files[i];

@@ -37,7 +37,7 @@ BINS      := $(BUILD)/plumb
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check check-unit check-e2e bench install deps demo clean
+.PHONY: all check check-unit check-e2e bench fuzz install deps demo clean
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -68,6 +68,17 @@ check-e2e: $(BINS)
 bench: $(BINS)
 	PLUMB=$(CURDIR)/$(BUILD)/plumb tests/bench/bench.sh
 
+# libFuzzer targets (clang), run for FUZZ_SECONDS each over tests/fuzz/corpus.
+FUZZ_SECONDS ?= 30
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard include/plumb/*.h src/*.h)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $< $(LIB_SRCS) $(LIBS)
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f | sed 's/^fuzz_//'); mkdir -p build-fuzz/corpus-$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
+
 deps:
 	@packaging/deps.sh
 
@@ -81,6 +92,6 @@ install: $(BINS)
 	install -m 0755 $(BUILD)/plumb $(DESTDIR)$(PREFIX)/bin/plumb
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -112,7 +112,8 @@ static void prune(struct plumb_quarantine *q, const char *keep)
 		total += v[n].size;
 		n++;
 	}
-	qsort(v, n, sizeof(*v), cmp_age);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_age);
 	for (size_t i = 0; i < n && total > q->max; i++) {
 		if (strcmp(v[i].name, keep) == 0)
 			continue;

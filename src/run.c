@@ -93,7 +93,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	struct plumb_err e;
 	json_t *json = NULL;
 	char *text = NULL;
-	int code = PLUMB_EXIT_ERROR, rootfd = -1, r;
+	int code = PLUMB_EXIT_ERROR, rootfd = -1;
 
 	*report_out = NULL;
 	memset(&rep, 0, sizeof(rep));
@@ -105,7 +105,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		plumb_err_errno(err, PLUMB_E_NOTFOUND, errno, "cannot open root '%s'", cfg->root);
 		goto out;
 	}
-	if ((r = open_source(&src, cfg, o, &e)) != 0 || (r = load_baseline(&b, src, &e)) != 0) {
+	if (open_source(&src, cfg, o, &e) != 0 || load_baseline(&b, src, &e) != 0) {
 		/* Refused: report it, apply nothing. */
 		*err = e;
 		if (refuse(&rep, e.msg) != 0) {

@@ -48,8 +48,8 @@ static int dir_open_regular(struct dir_source *d, int *out, struct stat *st, con
 static int dir_load(void *self, struct plumb_buf *out, struct plumb_err *err)
 {
 	struct dir_source *d = self;
-	struct stat st;
-	int fd, r;
+	struct stat st = {0};
+	int fd = -1, r;
 
 	if ((r = dir_open_regular(d, &fd, &st, d->file, err)) != 0)
 		return r;
@@ -70,8 +70,8 @@ static int dir_blob_open(void *self, struct plumb_blob **out, const char *rel, s
 {
 	struct dir_source *d = self;
 	struct plumb_blob *b;
-	struct stat st;
-	int fd, r;
+	struct stat st = {0};
+	int fd = -1, r;
 
 	if ((r = dir_open_regular(d, &fd, &st, rel, err)) != 0)
 		return r;

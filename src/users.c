@@ -39,7 +39,7 @@ static int parse(struct table *t, char *text)
 	size_t cap = 0;
 
 	for (char *line = text, *next; line && *line; line = next) {
-		char *f[3], *p = line;
+		char *f[3] = {NULL, NULL, NULL}, *p = line;
 		uint64_t id;
 		int nf = 0;
 

@@ -138,6 +138,7 @@ int plumb_yread_next(struct plumb_yread *y, struct plumb_yev *ev, struct plumb_e
 {
 	int r;
 
+	memset(ev, 0, sizeof(*ev));
 	if (y->done)
 		return plumb_err_set(err, PLUMB_E_INTERNAL, "%s: read past the document", y->name);
 	if ((r = pull(y, err)) != 0)

@@ -25,15 +25,23 @@ const char *plumb_strerror(int code)
 	return "unknown error";
 }
 
+static int vset(struct plumb_err *err, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static int vset(struct plumb_err *err, int code, const char *fmt, va_list ap)
+{
+	err->code = code;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	return code;
+}
+
 int plumb_err_set(struct plumb_err *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err == NULL)
 		return code;
-	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vset(err, code, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -45,9 +53,8 @@ int plumb_err_errno(struct plumb_err *err, int code, int errnum, const char *fmt
 
 	if (err == NULL)
 		return code;
-	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	vset(err, code, fmt, ap);
 	va_end(ap);
 	n = strlen(err->msg);
 	if (n < sizeof(err->msg))

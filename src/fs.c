@@ -273,6 +273,20 @@ int plumb_fs_fill_mem(void *ctx, int fd, struct plumb_err *err)
 	return 0;
 }
 
+/* Renames the finished temp over name and makes the rename durable. */
+static int commit_temp(int dirfd, const char *tmp, const char *name, struct plumb_err *err)
+{
+	if (renameat(dirfd, tmp, dirfd, name) != 0) {
+		int e = errno;
+
+		(void)unlinkat(dirfd, tmp, 0);
+		return plumb_err_errno(err, PLUMB_E_IO, e, "cannot rename over '%s'", name);
+	}
+	if (fsync(dirfd) != 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fsync the directory of '%s'", name);
+	return 0;
+}
+
 /* Creates the temp file exclusively, clearing a stale or planted one. */
 static int create_temp(int dirfd, const char *tmp)
 {
@@ -315,14 +329,7 @@ int plumb_fs_replace(int dirfd, const char *name, const struct plumb_fs_meta *me
 		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot close '%s'", name);
 		goto out_unlink;
 	}
-	fd = -1;
-	if (renameat(dirfd, tmp, dirfd, name) != 0) {
-		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot rename over '%s'", name);
-		goto out_unlink;
-	}
-	if (fsync(dirfd) != 0)
-		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fsync the directory of '%s'", name);
-	return 0;
+	return commit_temp(dirfd, tmp, name, err);
 out_unlink:
 	if (fd >= 0)
 		close(fd);
@@ -352,13 +359,7 @@ int plumb_fs_replace_symlink(int dirfd, const char *name, const char *target,
 		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set owner of symlink '%s'", name);
 		goto out_unlink;
 	}
-	if (renameat(dirfd, tmp, dirfd, name) != 0) {
-		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot rename over '%s'", name);
-		goto out_unlink;
-	}
-	if (fsync(dirfd) != 0)
-		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fsync the directory of '%s'", name);
-	return 0;
+	return commit_temp(dirfd, tmp, name, err);
 out_unlink:
 	(void)unlinkat(dirfd, tmp, 0);
 	return r;

@@ -106,24 +106,11 @@ static void many_entries(void **state)
 
 int main(void)
 {
-	size_t n, i;
-	struct t_case *cases = t_load_cases("baseline", &n);
-	struct CMUnitTest *tests = calloc(n + 3, sizeof(*tests));
-	int r;
+	const struct CMUnitTest extra[] = {
+		cmocka_unit_test(parse_fields),
+		cmocka_unit_test(content_with_nul_kept),
+		cmocka_unit_test(many_entries),
+	};
 
-	for (i = 0; i < n; i++) {
-		tests[i].name = strrchr(cases[i].path, '/') + 1;
-		tests[i].test_func = run_case;
-		tests[i].initial_state = &cases[i];
-	}
-	tests[i].name = "parse_fields";
-	tests[i++].test_func = parse_fields;
-	tests[i].name = "content_with_nul_kept";
-	tests[i++].test_func = content_with_nul_kept;
-	tests[i].name = "many_entries";
-	tests[i++].test_func = many_entries;
-	r = _cmocka_run_group_tests("baseline", tests, i, NULL, NULL);
-	free(tests);
-	free(cases);
-	return r;
+	return t_run_data_group("baseline", "baseline", run_case, extra, sizeof(extra) / sizeof(extra[0]));
 }

@@ -94,26 +94,12 @@ static void sizes(void **state)
 
 int main(void)
 {
-	size_t n, i;
-	struct t_case *cases = t_load_cases("config", &n);
-	struct CMUnitTest *tests = calloc(n + 4, sizeof(*tests));
-	int r;
+	const struct CMUnitTest extra[] = {
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(full_values),
+		cmocka_unit_test(missing_file),
+		cmocka_unit_test(sizes),
+	};
 
-	for (i = 0; i < n; i++) {
-		tests[i].name = strrchr(cases[i].path, '/') + 1;
-		tests[i].test_func = run_case;
-		tests[i].initial_state = &cases[i];
-	}
-	tests[i].name = "defaults";
-	tests[i++].test_func = defaults;
-	tests[i].name = "full_values";
-	tests[i++].test_func = full_values;
-	tests[i].name = "missing_file";
-	tests[i++].test_func = missing_file;
-	tests[i].name = "sizes";
-	tests[i++].test_func = sizes;
-	r = _cmocka_run_group_tests("config", tests, i, NULL, NULL);
-	free(tests);
-	free(cases);
-	return r;
+	return t_run_data_group("config", "config", run_case, extra, sizeof(extra) / sizeof(extra[0]));
 }

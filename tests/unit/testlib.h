@@ -137,4 +137,27 @@ static inline struct t_case *t_load_cases(const char *sub, size_t *n)
 	return v;
 }
 
+/* Runs one cmocka group: a test per data file of sub (state = its case),
+ * then the extra tests. Returns cmocka's result. */
+static inline int t_run_data_group(const char *group, const char *sub, CMUnitTestFunction fn,
+				   const struct CMUnitTest *extra, size_t nextra)
+{
+	size_t n, i;
+	struct t_case *cases = t_load_cases(sub, &n);
+	struct CMUnitTest *tests = calloc(n + nextra, sizeof(*tests));
+	int r;
+
+	for (i = 0; i < n; i++) {
+		tests[i].name = strrchr(cases[i].path, '/') + 1;
+		tests[i].test_func = fn;
+		tests[i].initial_state = &cases[i];
+	}
+	for (size_t j = 0; j < nextra; j++)
+		tests[i++] = extra[j];
+	r = _cmocka_run_group_tests(group, tests, i, NULL, NULL);
+	free(tests);
+	free(cases);
+	return r;
+}
+
 #endif

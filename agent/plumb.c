@@ -9,6 +9,7 @@
 #include "plumb/log.h"
 #include "plumb/run.h"
 #include "plumb/state.h"
+#include "plumb/trust.h"
 #include "plumb/version.h"
 
 static void usage(FILE *out)
@@ -19,7 +20,8 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  check          report drift, change nothing (exit 0 compliant, 2 drift, 1 error)\n"
 		"  apply          revert drift (exit 0 none, 2 changes, 4 failures, 6 both, 1 error)\n"
-		"  verify         verify the signed baseline tip (needs a git source)\n"
+		"  verify         fetch and verify the signed baseline tip; print commit, signer, key, serial\n"
+		"  trust reset    forget the rollback anchor (the next apply accepts any validly signed tip)\n"
 		"  status         show the last run's summary\n"
 		"  check-config   validate the configuration and exit\n"
 		"  version        print the version\n"
@@ -46,6 +48,61 @@ static int print_report(json_t *report, int as_json)
 		plumb_report_print_human(report, stdout);
 	}
 	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+static int cmd_verify(const struct plumb_config *cfg, int as_json)
+{
+	struct plumb_verify_result v;
+	struct plumb_err err;
+
+	if (plumb_run_verify(cfg, &v, &err) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		return PLUMB_EXIT_ERROR;
+	}
+	if (as_json) {
+		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:b, s:b, s:s?}", "commit", v.tip.commit, "signer",
+				      v.tip.signer, "fingerprint", v.tip.fingerprint, "serial", (json_int_t)v.serial,
+				      "new", v.is_new, "stale", v.stale, "anchor", v.anchor.has ? v.anchor.commit : NULL);
+
+		if (j == NULL || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+			json_decref(j);
+			return PLUMB_EXIT_ERROR;
+		}
+		fputc('\n', stdout);
+		json_decref(j);
+	} else {
+		printf("commit      %s\nsigner      %s\nfingerprint %s\nserial      %llu%s\n", v.tip.commit,
+		       v.tip.signer, v.tip.fingerprint, (unsigned long long)v.serial, v.stale ? " (expired: stale)" : "");
+		if (v.anchor.has)
+			printf("anchor      %s (serial %llu)%s\n", v.anchor.commit, (unsigned long long)v.anchor.serial,
+			       v.is_new ? ": the tip is new and descends from it" : ": the tip is already applied");
+		else
+			printf("anchor      none yet: the first apply records this commit\n");
+	}
+	return fflush(stdout) == 0 ? PLUMB_EXIT_OK : PLUMB_EXIT_ERROR;
+}
+
+static int cmd_trust_reset(const struct plumb_config *cfg)
+{
+	struct plumb_state *st = NULL;
+	struct plumb_trust t;
+	struct plumb_err err;
+	int r;
+
+	if ((r = plumb_state_open(&st, cfg->state_dir, 0, &err)) != 0 || (r = plumb_state_lock(st, 60, &err)) != 0 ||
+	    (r = plumb_trust_load(&t, st, &err)) != 0 || (r = plumb_trust_reset(st, &err)) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		plumb_state_free(st);
+		return PLUMB_EXIT_ERROR;
+	}
+	plumb_state_free(st);
+	if (t.has)
+		fprintf(stderr, "plumb: WARNING: rollback protection re-anchored by operator: forgot commit %s "
+			"(serial %llu, signed by %s). The next apply accepts ANY validly signed tip, even an older one.\n",
+			t.commit, (unsigned long long)t.serial, t.signer);
+	else
+		fprintf(stderr, "plumb: no rollback anchor was recorded in '%s'\n", cfg->state_dir);
+	return PLUMB_EXIT_OK;
 }
 
 static int cmd_status(const struct plumb_config *cfg, int as_json)
@@ -116,17 +173,20 @@ int main(int argc, char **argv)
 		}
 	}
 	plumb_log_set_level((enum plumb_log_level)verbosity);
-	if (optind != argc - 1) {
+	if (optind == argc - 2 && strcmp(argv[optind], "trust") == 0 && strcmp(argv[optind + 1], "reset") == 0) {
+		cmd = "trust-reset";
+	} else if (optind != argc - 1) {
 		usage(stderr);
 		return PLUMB_EXIT_ERROR;
+	} else {
+		cmd = argv[optind];
 	}
-	cmd = argv[optind];
 	if (strcmp(cmd, "version") == 0) {
 		printf("plumb %s\n", PLUMB_VERSION);
 		return 0;
 	}
 	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "apply") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "verify") != 0 && strcmp(cmd, "check-config") != 0) {
+	    strcmp(cmd, "verify") != 0 && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "trust-reset") != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "unknown command '%s'", cmd);
 		usage(stderr);
 		return PLUMB_EXIT_ERROR;
@@ -156,8 +216,9 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "status") == 0) {
 		code = cmd_status(&cfg, as_json);
 	} else if (strcmp(cmd, "verify") == 0) {
-		plumb_log(PLUMB_LOG_ERROR, "verify: signed git sources are not in this build yet");
-		code = PLUMB_EXIT_ERROR;
+		code = cmd_verify(&cfg, as_json);
+	} else if (strcmp(cmd, "trust-reset") == 0) {
+		code = cmd_trust_reset(&cfg);
 	} else {
 		ro.apply = strcmp(cmd, "apply") == 0;
 		code = plumb_run(&cfg, &ro, &report, &err);

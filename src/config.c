@@ -29,6 +29,11 @@ static const struct key keys[] = {
 	{"source.ref", T_STR, F(source_ref)},
 	{"source.allowed_signers", T_PATH, F(source_allowed_signers)},
 	{"source.baseline", T_STR, F(source_baseline)},
+	{"source.ca_file", T_PATH, F(source_ca_file)},
+	{"source.ssh_key", T_PATH, F(source_ssh_key)},
+	{"source.ssh_host_key", T_STR, F(source_ssh_host_key)},
+	{"source.timeout", T_DURATION, F(source_timeout)},
+	{"source.max_size", T_SIZE, F(source_max_size)},
 	{"state_dir", T_PATH, F(state_dir)},
 	{"root", T_PATH, F(root)},
 	{"mode", T_MODE, F(mode)},
@@ -62,6 +67,8 @@ int plumb_config_defaults(struct plumb_config *cfg)
 	cfg->poll = 300;
 	cfg->full_scan = 300;
 	cfg->quarantine_max = PLUMB_QUARANTINE_DEFAULT;
+	cfg->source_timeout = 60;
+	cfg->source_max_size = 256ULL << 20;
 	if (plumb_config_set(&cfg->source_ref, "refs/heads/main") ||
 	    plumb_config_set(&cfg->source_baseline, "baseline.yaml") ||
 	    plumb_config_set(&cfg->state_dir, PLUMB_DEFAULT_STATE_DIR) ||
@@ -76,7 +83,8 @@ void plumb_config_release(struct plumb_config *cfg)
 {
 	char **strs[] = {
 		&cfg->path, &cfg->source_url, &cfg->source_ref, &cfg->source_allowed_signers,
-		&cfg->source_baseline, &cfg->state_dir, &cfg->root, &cfg->report_url,
+		&cfg->source_baseline, &cfg->source_ca_file, &cfg->source_ssh_key, &cfg->source_ssh_host_key,
+		&cfg->state_dir, &cfg->root, &cfg->report_url,
 		&cfg->report_token_file, &cfg->report_ca_file, &cfg->report_cert_file,
 		&cfg->report_key_file,
 	};
@@ -258,6 +266,11 @@ int plumb_config_parse(struct plumb_config *cfg, const char *name, const void *d
 	if (cfg->full_scan > PLUMB_FULL_SCAN_MAX) {
 		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: interval.full_scan: at most 30m (drift is "
 				  "reverted within 30 minutes at the outside)", name);
+		goto out;
+	}
+	if (cfg->source_ssh_host_key != NULL && strncmp(cfg->source_ssh_host_key, "SHA256:", 7) != 0) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: source.ssh_host_key: expected 'SHA256:...' as "
+				  "ssh-keygen -l prints it", name);
 		goto out;
 	}
 	if ((cfg->report_cert_file == NULL) != (cfg->report_key_file == NULL)) {

@@ -12,6 +12,7 @@
 
 #include "plumb/files.h"
 #include "plumb/fs.h"
+#include "plumb/hash.h"
 #include "plumb/path.h"
 #include "plumb/hash.h"
 #include "plumb/quarantine.h"
@@ -153,6 +154,36 @@ static void inspect_content(struct plumb_file_job *job, int dirfd, const char *b
 	if (!f->has_content && f->source == NULL)
 		return;
 	if (f->source != NULL) {
+		uint64_t want;
+		unsigned char oid[20], have[20];
+		int r = plumb_source_blob_id(src, f->source, &want, oid, &e);
+
+		if (r == 0) {
+			/* Compare by git blob id: only the file is read, never the blob. */
+			if ((uint64_t)st->st_size != want) {
+				job->drift |= PLUMB_DRIFT_CONTENT;
+				return;
+			}
+			fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+			if (fd < 0 || fstat(fd, &st2) != 0 || !S_ISREG(st2.st_mode) || st2.st_ino != st->st_ino) {
+				snprintf(msg, sizeof(msg), "'%s' changed while being inspected", f->path);
+				set_error(job, msg);
+			} else if ((r = plumb_gitblob_id_fd(have, fd, want)) == PLUMB_E_INVALID ||
+				   (r == 0 && memcmp(have, oid, 20) != 0)) {
+				job->drift |= PLUMB_DRIFT_CONTENT;
+			} else if (r != 0) {
+				snprintf(msg, sizeof(msg), "cannot read '%s': %s", f->path, strerror(errno));
+				set_error(job, msg);
+			}
+			if (fd >= 0)
+				close(fd);
+			return;
+		}
+		if (r != PLUMB_E_UNSUPPORTED) {
+			snprintf(msg, sizeof(msg), "cannot open source '%s': %s", f->source, e.msg);
+			set_error(job, msg);
+			return;
+		}
 		if (plumb_source_blob_open(src, &blob, f->source, &e) != 0) {
 			snprintf(msg, sizeof(msg), "cannot open source '%s': %s", f->source, e.msg);
 			set_error(job, msg);

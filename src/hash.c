@@ -1,6 +1,7 @@
 /* hash.c - SHA-256 helpers over OpenSSL's EVP interface.
  * Streaming in 128 KiB reads so memory stays flat whatever the file size. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -98,4 +99,47 @@ int plumb_sha256_fd_hex(char out[PLUMB_SHA256_HEX], uint64_t *size, int fd)
 	if (size != NULL)
 		*size = off;
 	return 0;
+}
+
+int plumb_gitblob_id_fd(unsigned char out[20], int fd, uint64_t size)
+{
+	enum { CHUNK = 128 * 1024 };
+	char hdr[32];
+	unsigned char *buf;
+	EVP_MD_CTX *ctx;
+	uint64_t off = 0;
+	int n, r = PLUMB_E_IO;
+
+	if ((buf = malloc(CHUNK)) == NULL || (ctx = EVP_MD_CTX_new()) == NULL) {
+		free(buf);
+		return PLUMB_E_NOMEM;
+	}
+	n = snprintf(hdr, sizeof(hdr), "blob %llu", (unsigned long long)size);
+	if (!EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) || !EVP_DigestUpdate(ctx, hdr, (size_t)n + 1))
+		goto out;
+	for (;;) {
+		ssize_t got = pread(fd, buf, CHUNK, (off_t)off);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			goto out;
+		if (got == 0)
+			break;
+		off += (uint64_t)got;
+		if (off > size) {
+			r = PLUMB_E_INVALID;
+			goto out;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)got);
+	}
+	if (off != size) {
+		r = PLUMB_E_INVALID;
+		goto out;
+	}
+	r = EVP_DigestFinal_ex(ctx, out, NULL) ? 0 : PLUMB_E_INTERNAL;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return r;
 }

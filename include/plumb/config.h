@@ -24,6 +24,11 @@ struct plumb_config {
 	char *source_ref;           /* default refs/heads/main */
 	char *source_allowed_signers;
 	char *source_baseline;      /* default baseline.yaml */
+	char *source_ca_file;       /* https: CA bundle for the git server */
+	char *source_ssh_key;       /* ssh: private key file */
+	char *source_ssh_host_key;  /* ssh: pinned "SHA256:..." host key */
+	uint64_t source_timeout;    /* seconds for one fetch, default 60 */
+	uint64_t source_max_size;   /* bytes one fetch may receive, default 256 MiB */
 	char *state_dir;            /* default /var/lib/plumb */
 	char *root;                 /* default / */
 	enum plumb_mode mode;       /* default enforce */

@@ -25,4 +25,9 @@ int plumb_sha256_mem_hex(char out[PLUMB_SHA256_HEX], const void *p, size_t n);
  * PLUMB_E_NOMEM or PLUMB_E_IO (errno kept). */
 int plumb_sha256_fd_hex(char out[PLUMB_SHA256_HEX], uint64_t *size, int fd);
 
+/* The git blob id (SHA-1 over "blob <size>\0" + content) of a file whose
+ * size is expected to be size, read with pread from offset 0. Returns 0,
+ * PLUMB_E_INVALID if the file's length is not size, PLUMB_E_IO/NOMEM. */
+int plumb_gitblob_id_fd(unsigned char out[20], int fd, uint64_t size);
+
 #endif

@@ -8,7 +8,9 @@
 
 #include "plumb/config.h"
 #include "plumb/error.h"
+#include "plumb/gitsrc.h"
 #include "plumb/report.h"
+#include "plumb/trust.h"
 
 /* Exit codes (DESIGN.md contract; apply's after Puppet --detailed-exitcodes). */
 enum {
@@ -30,6 +32,19 @@ struct plumb_run_opts {
  * value is the process exit code, with err filled when it is 1. */
 int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	      json_t **report_out, struct plumb_err *err);
+
+struct plumb_verify_result {
+	struct plumb_git_tip tip;   /* commit, signer, fingerprint */
+	uint64_t serial;
+	int is_new;                 /* differs from the anchor */
+	int stale;
+	struct plumb_trust anchor;  /* the last applied commit, if any */
+};
+
+/* Fetches and judges the git tip as a run would (signature, no rollback,
+ * serial, expiry) without applying or recording anything. Returns 0 if
+ * the tip would be accepted, else a negative code with err saying why. */
+int plumb_run_verify(const struct plumb_config *cfg, struct plumb_verify_result *out, struct plumb_err *err);
 
 /* The exit code a finished report stands for. */
 int plumb_run_exit_code(const struct plumb_report *r, int apply);

@@ -1,0 +1,61 @@
+/* gitsrc.h - the signed git baseline source: bounded fetch into a private
+ * bare cache, signature verification of the tip (commit or annotated tag),
+ * and a plumb_source that reads the baseline from a verified commit's tree
+ * by object id. Nothing is ever checked out. */
+#ifndef PLUMB_GITSRC_H
+#define PLUMB_GITSRC_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "plumb/error.h"
+#include "plumb/sshsig.h"
+
+struct plumb_source;
+struct plumb_signers;
+
+/* Private bare repository under state_dir. */
+#define PLUMB_GIT_CACHE "cache.git"
+/* Where the fetched tip is stored in the cache. */
+#define PLUMB_GIT_FETCHED_REF "refs/plumb/fetched"
+
+struct plumb_git_opts {
+	const char *url;             /* path, file://, https://, ssh:// */
+	const char *ref;             /* refs/heads/... or refs/tags/NAME */
+	const char *ca_file;         /* https: CA bundle */
+	const char *ssh_key;         /* ssh: private key file */
+	const char *ssh_host_key;    /* ssh: pinned "SHA256:..." host key */
+	uint64_t timeout_s;          /* whole fetch, wall clock */
+	uint64_t max_bytes;          /* bytes received */
+};
+
+/* Fetches opts->ref from opts->url into state_dir/cache.git at
+ * PLUMB_GIT_FETCHED_REF, in a child process killed at the timeout. Returns 0
+ * or a negative code with err saying why (the child's own message). */
+int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struct plumb_err *err);
+
+struct plumb_git_tip {
+	char commit[41];                       /* the verified commit */
+	char signer[256];                      /* allowed_signers principals */
+	char fingerprint[PLUMB_FINGERPRINT_MAX];
+};
+
+/* Verifies the fetched tip: a commit signed by an allowed signer, or (for
+ * refs/tags/NAME) an annotated tag named NAME signed by one and pointing at
+ * a commit. Validity windows are judged at now. Returns 0 or
+ * PLUMB_E_NOTFOUND (unsigned), PLUMB_E_INVALID (bad, unknown or expired);
+ * err says which. */
+int plumb_git_verify_tip(struct plumb_git_tip *out, const char *state_dir, const char *ref,
+			 const struct plumb_signers *signers, time_t now, struct plumb_err *err);
+
+/* 1 if commit descends from ancestor (or equals it), 0 if not, negative on
+ * error (e.g. the ancestor is not in the cache). */
+int plumb_git_descends(const char *state_dir, const char *commit, const char *ancestor,
+		       struct plumb_err *err);
+
+/* Opens a source over commit's tree in the cache (its baseline at
+ * baseline_file). info.commit/signer/fingerprint are copied from tip. */
+int plumb_source_git_open(struct plumb_source **out, const char *state_dir,
+			  const struct plumb_git_tip *tip, const char *baseline_file, struct plumb_err *err);
+
+#endif

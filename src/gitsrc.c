@@ -1,0 +1,587 @@
+/* gitsrc.c - fetch (in a watchdogged child), verification of the signed tip,
+ * and reading a verified commit's tree by object id.
+ * The cache is plumb's own bare repository; no user or system git config,
+ * no instead-of rewriting, no redirects, no tags beyond the one ref asked. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <git2.h>
+#include <openssl/evp.h>
+
+#include "plumb/gitobj.h"
+#include "plumb/gitsrc.h"
+#include "plumb/signers.h"
+#include "plumb/source.h"
+#include "plumb/sshsig.h"
+#include "banned.h"
+
+static void cache_path(char *out, size_t n, const char *state_dir)
+{
+	snprintf(out, n, "%s/%s", state_dir, PLUMB_GIT_CACHE);
+}
+
+static const char *git_msg(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+/* Empties libgit2's config search paths: no system, global or XDG config. */
+static void isolate(void)
+{
+	static const int levels[] = {GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG, GIT_CONFIG_LEVEL_GLOBAL,
+				     GIT_CONFIG_LEVEL_PROGRAMDATA};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, levels[i], "");
+}
+
+/* --- fetch, in the child ------------------------------------------------- */
+
+struct fetch_ctx {
+	const struct plumb_git_opts *o;
+	char err[512];
+	int cred_tries;
+};
+
+static int cb_progress(const git_indexer_progress *st, void *payload)
+{
+	struct fetch_ctx *c = payload;
+
+	if (st->received_bytes > c->o->max_bytes) {
+		snprintf(c->err, sizeof(c->err), "fetch exceeded source.max_size (%llu bytes)",
+			 (unsigned long long)c->o->max_bytes);
+		return -1;
+	}
+	return 0;
+}
+
+static int cb_certificate(git_cert *cert, int valid, const char *host, void *payload)
+{
+	struct fetch_ctx *c = payload;
+	char fp[PLUMB_FINGERPRINT_MAX];
+	unsigned char b64[48];
+	int n;
+
+	(void)valid;
+	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
+		return GIT_PASSTHROUGH;   /* TLS: keep libgit2's own validation */
+	if (c->o->ssh_host_key == NULL) {
+		snprintf(c->err, sizeof(c->err), "ssh host '%s': no pinned host key (set source.ssh_host_key)", host);
+		return -1;
+	}
+	if (!(((git_cert_hostkey *)cert)->type & GIT_CERT_SSH_SHA256)) {
+		snprintf(c->err, sizeof(c->err), "ssh host '%s' offered no SHA-256 host key hash", host);
+		return -1;
+	}
+	n = EVP_EncodeBlock(b64, ((git_cert_hostkey *)cert)->hash_sha256, 32);
+	while (n > 0 && b64[n - 1] == '=')
+		n--;
+	snprintf(fp, sizeof(fp), "SHA256:%.*s", n, (const char *)b64);
+	if (strcmp(fp, c->o->ssh_host_key) != 0) {
+		snprintf(c->err, sizeof(c->err), "ssh host '%s' key %s is not the pinned %s", host, fp,
+			 c->o->ssh_host_key);
+		return -1;
+	}
+	return 0;
+}
+
+static int cb_credentials(git_credential **out, const char *url, const char *user, unsigned int allowed,
+			  void *payload)
+{
+	struct fetch_ctx *c = payload;
+
+	(void)url;
+	if (!(allowed & GIT_CREDENTIAL_SSH_KEY) || c->o->ssh_key == NULL || c->cred_tries++ > 0) {
+		snprintf(c->err, sizeof(c->err), "the git server asked for credentials that plumb does not have%s",
+			 c->o->ssh_key ? " (source.ssh_key was refused)" : "");
+		return -1;
+	}
+	return git_credential_ssh_key_new(out, user ? user : "git", NULL, c->o->ssh_key, NULL);
+}
+
+static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *err, size_t errlen)
+{
+	git_remote_create_options copts = GIT_REMOTE_CREATE_OPTIONS_INIT;
+	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
+	struct fetch_ctx ctx = {o, "", 0};
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	char spec[1024];
+	char *specs[1] = {spec};
+	git_strarray refspecs = {specs, 1};
+	int r = -1;
+
+	git_libgit2_init();
+	isolate();
+	if (o->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, o->ca_file, NULL) != 0) {
+		snprintf(err, errlen, "cannot use source.ca_file '%.200s': %.200s", o->ca_file, git_msg());
+		goto out;
+	}
+	if (git_repository_open_bare(&repo, cache) != 0 && git_repository_init(&repo, cache, 1) != 0) {
+		snprintf(err, errlen, "cannot create the cache repository '%.200s': %.200s", cache, git_msg());
+		goto out;
+	}
+	copts.repository = repo;
+	copts.name = NULL;
+	copts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, o->url, &copts) != 0) {
+		snprintf(err, errlen, "bad source.url '%.200s': %.200s", o->url, git_msg());
+		goto out;
+	}
+	snprintf(spec, sizeof(spec), "+%s:%s", o->ref, PLUMB_GIT_FETCHED_REF);
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+	fo.update_fetchhead = 0;
+	fo.callbacks.transfer_progress = cb_progress;
+	fo.callbacks.certificate_check = cb_certificate;
+	fo.callbacks.credentials = cb_credentials;
+	fo.callbacks.payload = &ctx;
+	if (git_remote_fetch(remote, &refspecs, &fo, NULL) != 0) {
+		snprintf(err, errlen, "%s", ctx.err[0] ? ctx.err : git_msg());
+		goto out;
+	}
+	if (git_reference_name_to_id(&(git_oid){0}, repo, PLUMB_GIT_FETCHED_REF) != 0) {
+		snprintf(err, errlen, "the remote has no '%.200s'", o->ref);
+		goto out;
+	}
+	r = 0;
+out:
+	git_remote_free(remote);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return r;
+}
+
+int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struct plumb_err *err)
+{
+	char cache[4096], msg[600] = "";
+	struct timespec start, now;
+	size_t got = 0;
+	int fds[2], status = 0;
+	pid_t pid;
+
+	cache_path(cache, sizeof(cache), state_dir);
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fork the fetch process");
+	}
+	if (pid == 0) {
+		char cerr[512] = "";
+		int r;
+
+		close(fds[0]);
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		r = child_fetch(o, cache, cerr, sizeof(cerr));
+		if (r != 0)
+			(void)!write(fds[1], cerr, strlen(cerr));
+		_exit(r == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd pfd = {fds[0], POLLIN, 0};
+		long left_ms;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left_ms = (long)o->timeout_s * 1000 - ((now.tv_sec - start.tv_sec) * 1000 +
+						       (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left_ms <= 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			close(fds[0]);
+			return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' timed out after %llu s", o->url,
+					     (unsigned long long)o->timeout_s);
+		}
+		if (poll(&pfd, 1, (int)(left_ms > 1000 ? 1000 : left_ms)) < 0 && errno != EINTR)
+			break;
+		if (!(pfd.revents & (POLLIN | POLLHUP)))
+			continue;
+		n = read(fds[0], msg + got, sizeof(msg) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(msg) - 1)
+			break;
+	}
+	msg[got] = '\0';
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFSIGNALED(status))
+		return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' died of signal %d", o->url, WTERMSIG(status));
+	return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' failed: %s", o->url, msg[0] ? msg : "no reason given");
+}
+
+/* --- verification, in the parent ----------------------------------------- */
+
+static int open_cache(git_repository **repo, const char *state_dir, struct plumb_err *err)
+{
+	char cache[4096];
+
+	cache_path(cache, sizeof(cache), state_dir);
+	isolate();
+	if (git_repository_open_bare(repo, cache) != 0)
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "cannot open the cache repository '%s': %s", cache, git_msg());
+	return 0;
+}
+
+/* Checks sig over payload: an allowed signer, a valid signature. */
+static int check_signature(struct plumb_git_tip *tip, const struct plumb_signed_obj *so,
+			   const struct plumb_signers *signers, time_t now, const char *what, struct plumb_err *err)
+{
+	const struct plumb_signer *who;
+	struct plumb_sshsig *sig = NULL;
+	const unsigned char *key;
+	struct plumb_err e;
+	size_t keylen;
+	int r;
+
+	if ((r = plumb_sshsig_parse(&sig, so->signature, so->signature_len, &e)) != 0)
+		return plumb_err_set(err, r == PLUMB_E_NOMEM ? r : PLUMB_E_INVALID, "%s: %s", what, e.msg);
+	key = plumb_sshsig_key(sig, &keylen);
+	if ((r = plumb_signers_match(signers, key, keylen, now, &who, &e)) != 0) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: %s", what, e.msg);
+		goto out;
+	}
+	if ((r = plumb_sshsig_verify(sig, so->payload, so->payload_len, &e)) != 0) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: %s (content does not match its signature)", what, e.msg);
+		goto out;
+	}
+	snprintf(tip->signer, sizeof(tip->signer), "%s", who->principals);
+	plumb_sshkey_fingerprint(tip->fingerprint, key, keylen);
+out:
+	plumb_sshsig_free(sig);
+	return r;
+}
+
+int plumb_git_verify_tip(struct plumb_git_tip *out, const char *state_dir, const char *ref,
+			 const struct plumb_signers *signers, time_t now, struct plumb_err *err)
+{
+	const char *tagname = strncmp(ref, "refs/tags/", 10) == 0 ? ref + 10 : NULL;
+	struct plumb_signed_obj so = {0};
+	git_repository *repo = NULL;
+	git_odb_object *obj = NULL;
+	git_commit *commit = NULL;
+	git_odb *odb = NULL;
+	const unsigned char *data;
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid oid;
+	size_t len;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	git_libgit2_init();
+	if ((r = open_cache(&repo, state_dir, err)) != 0)
+		goto out;
+	if (git_reference_name_to_id(&oid, repo, PLUMB_GIT_FETCHED_REF) != 0 ||
+	    git_repository_odb(&odb, repo) != 0 || git_odb_read(&obj, odb, &oid) != 0) {
+		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "no fetched tip in the cache: %s", git_msg());
+		goto out;
+	}
+	data = git_odb_object_data(obj);
+	len = git_odb_object_size(obj);
+	git_oid_tostr(hex, sizeof(hex), &oid);
+	if (tagname != NULL) {
+		char v[256];
+
+		if (git_odb_object_type(obj) != GIT_OBJECT_TAG) {
+			r = plumb_err_set(err, PLUMB_E_NOTFOUND, "'%s' is not an annotated tag; plumb needs a signed tag", ref);
+			goto out;
+		}
+		if ((r = plumb_gitobj_tag_split(&so, data, len, err)) != 0)
+			goto out;
+		if (plumb_gitobj_header(v, sizeof(v), data, len, "tag") != 0 || strcmp(v, tagname) != 0) {
+			r = plumb_err_set(err, PLUMB_E_INVALID, "tag %s is named '%s' inside, not '%s' (a tag moved under another name)",
+					  hex, v, tagname);
+			goto out;
+		}
+		if (plumb_gitobj_header(v, sizeof(v), data, len, "type") != 0 || strcmp(v, "commit") != 0 ||
+		    plumb_gitobj_header(v, sizeof(v), data, len, "object") != 0 || git_oid_fromstr(&oid, v) != 0) {
+			r = plumb_err_set(err, PLUMB_E_INVALID, "tag %s does not point at a commit", hex);
+			goto out;
+		}
+		if ((r = check_signature(out, &so, signers, now, "tag", err)) != 0)
+			goto out;
+		if (git_commit_lookup(&commit, repo, &oid) != 0) {
+			r = plumb_err_set(err, PLUMB_E_INVALID, "tag %s points at a missing commit", hex);
+			goto out;
+		}
+		git_oid_tostr(out->commit, sizeof(out->commit), &oid);
+	} else {
+		char what[64];
+
+		if (git_odb_object_type(obj) != GIT_OBJECT_COMMIT) {
+			r = plumb_err_set(err, PLUMB_E_INVALID, "'%s' does not point at a commit", ref);
+			goto out;
+		}
+		snprintf(what, sizeof(what), "commit %.12s", hex);
+		if ((r = plumb_gitobj_commit_split(&so, data, len, err)) != 0) {
+			struct plumb_err e = *err;
+
+			plumb_err_set(err, r, "%s: %s", what, e.msg);
+			goto out;
+		}
+		if ((r = check_signature(out, &so, signers, now, what, err)) != 0)
+			goto out;
+		memcpy(out->commit, hex, sizeof(out->commit));
+	}
+	r = 0;
+out:
+	plumb_signed_obj_release(&so);
+	git_commit_free(commit);
+	git_odb_object_free(obj);
+	git_odb_free(odb);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return r;
+}
+
+int plumb_git_descends(const char *state_dir, const char *commit, const char *ancestor, struct plumb_err *err)
+{
+	git_repository *repo = NULL;
+	git_oid a, b;
+	int r;
+
+	if (strcmp(commit, ancestor) == 0)
+		return 1;
+	git_libgit2_init();
+	if ((r = open_cache(&repo, state_dir, err)) != 0)
+		goto out;
+	if (git_oid_fromstr(&a, commit) != 0 || git_oid_fromstr(&b, ancestor) != 0) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "bad commit id");
+		goto out;
+	}
+	r = git_graph_descendant_of(repo, &a, &b);
+	if (r < 0)
+		r = plumb_err_set(err, PLUMB_E_INVALID, "cannot relate %.12s to the last applied %.12s: %s", commit,
+				  ancestor, git_msg());
+out:
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return r;
+}
+
+/* --- the source over a verified commit ----------------------------------- */
+
+struct git_source {
+	git_repository *repo;
+	git_tree *tree;
+	char *file;
+	pthread_mutex_t mu;        /* libgit2 objects are not shared across threads unlocked */
+	char commit[41], signer[256], fingerprint[PLUMB_FINGERPRINT_MAX];
+};
+
+struct git_blob_ref {
+	git_blob *blob;
+	struct git_source *src;
+};
+
+/* Finds rel in the tree as a regular blob. Caller holds mu. */
+static int find_blob(struct git_source *g, const char *rel, git_tree_entry **out, struct plumb_err *err)
+{
+	git_tree_entry *e = NULL;
+	git_filemode_t mode;
+
+	*out = NULL;
+	if (git_tree_entry_bypath(&e, g->tree, rel) != 0)
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "'%s' does not exist in commit %.12s", rel, g->commit);
+	mode = git_tree_entry_filemode(e);
+	if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE) {
+		git_tree_entry_free(e);
+		return plumb_err_set(err, PLUMB_E_UNSAFE, "'%s' in commit %.12s is a %s, not a regular file", rel,
+				     g->commit, mode == GIT_FILEMODE_LINK ? "symlink" :
+				     mode == GIT_FILEMODE_COMMIT ? "submodule (gitlink)" : "directory");
+	}
+	*out = e;
+	return 0;
+}
+
+static int git_lookup_blob(struct git_source *g, const char *rel, git_blob **out, struct plumb_err *err)
+{
+	git_tree_entry *e;
+	int r;
+
+	pthread_mutex_lock(&g->mu);
+	if ((r = find_blob(g, rel, &e, err)) == 0) {
+		if (git_blob_lookup(out, g->repo, git_tree_entry_id(e)) != 0)
+			r = plumb_err_set(err, PLUMB_E_IO, "cannot read '%s': %s", rel, git_msg());
+		git_tree_entry_free(e);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return r;
+}
+
+static int gs_load(void *self, struct plumb_buf *out, struct plumb_err *err)
+{
+	struct git_source *g = self;
+	git_blob *blob;
+	int r;
+
+	plumb_buf_init(out, PLUMB_BASELINE_MAX);
+	if ((r = git_lookup_blob(g, g->file, &blob, err)) != 0)
+		return r;
+	if ((uint64_t)git_blob_rawsize(blob) > PLUMB_BASELINE_MAX)
+		r = plumb_err_set(err, PLUMB_E_TOOBIG, "'%s' is larger than %u bytes", g->file, PLUMB_BASELINE_MAX);
+	else if (plumb_buf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob)) != 0)
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	pthread_mutex_lock(&g->mu);
+	git_blob_free(blob);
+	pthread_mutex_unlock(&g->mu);
+	return r;
+}
+
+static void gs_blob_release(struct plumb_blob *b)
+{
+	struct git_blob_ref *ref = b->priv;
+
+	pthread_mutex_lock(&ref->src->mu);
+	git_blob_free(ref->blob);
+	pthread_mutex_unlock(&ref->src->mu);
+	free(ref);
+}
+
+static int gs_blob_open(void *self, struct plumb_blob **out, const char *rel, struct plumb_err *err)
+{
+	struct git_source *g = self;
+	struct git_blob_ref *ref;
+	struct plumb_blob *b;
+	git_blob *blob;
+	int r;
+
+	if ((r = git_lookup_blob(g, rel, &blob, err)) != 0)
+		return r;
+	if ((b = calloc(1, sizeof(*b))) == NULL || (ref = malloc(sizeof(*ref))) == NULL) {
+		free(b);
+		pthread_mutex_lock(&g->mu);
+		git_blob_free(blob);
+		pthread_mutex_unlock(&g->mu);
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	}
+	ref->blob = blob;
+	ref->src = g;
+	b->fd = -1;
+	b->mem = git_blob_rawcontent(blob);
+	b->size = (uint64_t)git_blob_rawsize(blob);
+	b->priv = ref;
+	b->release = gs_blob_release;
+	*out = b;
+	return 0;
+}
+
+static int gs_blob_id(void *self, const char *rel, uint64_t *size, unsigned char oid[20], struct plumb_err *err)
+{
+	struct git_source *g = self;
+	git_tree_entry *e;
+	git_object_t type;
+	git_odb *odb = NULL;
+	size_t sz = 0;
+	int r;
+
+	pthread_mutex_lock(&g->mu);
+	if ((r = find_blob(g, rel, &e, err)) == 0) {
+		if (git_repository_odb(&odb, g->repo) != 0 ||
+		    git_odb_read_header(&sz, &type, odb, git_tree_entry_id(e)) != 0 || type != GIT_OBJECT_BLOB) {
+			r = plumb_err_set(err, PLUMB_E_IO, "cannot read '%s': %s", rel, git_msg());
+		} else {
+			memcpy(oid, git_tree_entry_id(e)->id, 20);
+			*size = sz;
+		}
+		git_odb_free(odb);
+		git_tree_entry_free(e);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return r;
+}
+
+static void gs_free(void *self)
+{
+	struct git_source *g = self;
+
+	if (g == NULL)
+		return;
+	git_tree_free(g->tree);
+	git_repository_free(g->repo);
+	pthread_mutex_destroy(&g->mu);
+	free(g->file);
+	free(g);
+	git_libgit2_shutdown();
+}
+
+static const struct plumb_source_ops git_ops = {
+	.load = gs_load,
+	.blob_open = gs_blob_open,
+	.blob_id = gs_blob_id,
+	.free = gs_free,
+};
+
+int plumb_source_git_open(struct plumb_source **out, const char *state_dir,
+			  const struct plumb_git_tip *tip, const char *baseline_file, struct plumb_err *err)
+{
+	struct plumb_source *s = NULL;
+	struct git_source *g = NULL;
+	git_commit *commit = NULL;
+	git_oid oid;
+	int r;
+
+	*out = NULL;
+	git_libgit2_init();
+	if ((g = calloc(1, sizeof(*g))) == NULL || (s = calloc(1, sizeof(*s))) == NULL ||
+	    (g->file = strdup(baseline_file)) == NULL) {
+		free(s);
+		if (g)
+			free(g->file);
+		free(g);
+		git_libgit2_shutdown();
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	}
+	pthread_mutex_init(&g->mu, NULL);
+	memcpy(g->commit, tip->commit, sizeof(g->commit));
+	snprintf(g->signer, sizeof(g->signer), "%s", tip->signer);
+	snprintf(g->fingerprint, sizeof(g->fingerprint), "%s", tip->fingerprint);
+	if ((r = open_cache(&g->repo, state_dir, err)) != 0)
+		goto out;
+	if (git_oid_fromstr(&oid, tip->commit) != 0 || git_commit_lookup(&commit, g->repo, &oid) != 0 ||
+	    git_commit_tree(&g->tree, commit) != 0) {
+		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "commit %.12s is not in the cache: %s", tip->commit, git_msg());
+		goto out;
+	}
+	if ((s->name = malloc(strlen(baseline_file) + 64)) == NULL) {
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(s->name, strlen(baseline_file) + 64, "%.12s:%s", tip->commit, baseline_file);
+	s->ops = &git_ops;
+	s->self = g;
+	s->info.commit = g->commit;
+	s->info.signer = g->signer;
+	s->info.fingerprint = g->fingerprint;
+	git_commit_free(commit);
+	*out = s;
+	return 0;
+out:
+	git_commit_free(commit);
+	gs_free(g);
+	if (s)
+		free(s->name);
+	free(s);
+	return r;
+}

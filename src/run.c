@@ -128,6 +128,7 @@ static int select_git_tip(struct selection *sel, const struct plumb_config *cfg,
 	struct plumb_err e;
 	int r;
 
+	memset(sel, 0, sizeof(*sel));
 	if (cfg->source_allowed_signers == NULL)
 		return plumb_err_set(err, PLUMB_E_INVALID, "source.allowed_signers is required with source.url");
 	if ((r = plumb_signers_load(&signers, cfg->source_allowed_signers, err)) != 0)

@@ -1,0 +1,14 @@
+# tls.sh - a throwaway test CA and a server certificate for DNS:localhost
+# (libgit2's mbedTLS refuses IP-only SANs). mk_tls DIR [NAME]
+mk_tls() {
+	local d=$1 name=${2:-localhost}
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
+		-out "$d/ca.pem" -days 2 -subj "/CN=plumb test CA $(basename "$d")" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" \
+		-out "$d/server.csr" -subj "/CN=$name" 2>/dev/null
+	printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
+		"$name" > "$d/ext"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+		-out "$d/server.pem" -days 2 -extfile "$d/ext" 2>/dev/null
+}

@@ -50,6 +50,21 @@ static inline void t_rm_rf(const char *dir)
 	}
 }
 
+/* Runs a shell command line (test fixtures only); returns its exit status. */
+static inline int system_ok(const char *cmd)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* Writes text to dir/rel, creating it. */
 static inline void t_write(const char *dir, const char *rel, const char *text)
 {

@@ -426,12 +426,17 @@ int plumb_baseline_check_sources(const struct plumb_baseline *b, struct plumb_so
 		const struct plumb_file_res *f = &b->files[i];
 		struct plumb_blob *blob;
 
+		unsigned char oid[20];
+
 		if (f->source == NULL)
 			continue;
-		if ((r = plumb_source_blob_open(src, &blob, f->source, &e)) != 0)
+		/* Where the source knows ids, a tree lookup suffices: no blob is read. */
+		r = plumb_source_blob_id(src, f->source, oid, &e);
+		if (r == PLUMB_E_UNSUPPORTED && (r = plumb_source_blob_open(src, &blob, f->source, &e)) == 0)
+			plumb_blob_free(blob);
+		if (r != 0)
 			return plumb_err_set(err, r, "%s:%zu:%zu: source of '%s': %s", b->name, f->line, f->col,
 					     f->path, e.msg);
-		plumb_blob_free(blob);
 	}
 	if (b->firewall != NULL) {
 		struct plumb_blob *blob;

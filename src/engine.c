@@ -21,18 +21,25 @@ struct pool {
 	struct plumb_source *src;
 };
 
+/* Jobs taken at a time: runs of sorted paths share parent directories. */
+#define BATCH 32
+
 static void *worker(void *arg)
 {
+	struct plumb_dircache dc = PLUMB_DIRCACHE_INIT;
 	struct pool *p = arg;
 
 	for (;;) {
-		size_t i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+		size_t i = __atomic_fetch_add(&p->next, BATCH, __ATOMIC_RELAXED);
 
 		if (i >= p->n)
-			return NULL;
-		if (p->jobs[i].error == NULL)
-			plumb_file_inspect(&p->jobs[i], p->rootfd, p->src);
+			break;
+		for (size_t end = i + BATCH < p->n ? i + BATCH : p->n; i < end; i++)
+			if (p->jobs[i].error == NULL)
+				plumb_file_inspect(&p->jobs[i], p->rootfd, p->src, &dc);
 	}
+	plumb_dircache_release(&dc);
+	return NULL;
 }
 
 static void inspect_all(struct pool *p, int threads)

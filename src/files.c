@@ -82,18 +82,21 @@ static int same_content(int fd, uint64_t size, const struct plumb_file_res *f, s
 
 	if (size != want)
 		return 0;
-	if ((a = malloc(CHUNK)) == NULL || (!f->has_content && (b = malloc(CHUNK)) == NULL))
+	/* CHUNK + 1: the last read asks one byte more, so a short read proves
+	 * the end of the file without another system call. */
+	if ((a = malloc(CHUNK + 1)) == NULL || (!f->has_content && (b = malloc(CHUNK)) == NULL))
 		goto out;
-	while (off < want) {
+	for (;;) {
 		size_t len = want - off < CHUNK ? (size_t)(want - off) : CHUNK;
-		ssize_t n = pread(fd, a, len, (off_t)off);
+		int last = want - off <= CHUNK;
+		ssize_t n = pread(fd, a, len + (size_t)last, (off_t)off);
 		const void *cmp;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			goto out;
-		if (n == 0) {     /* shrank under us */
+		if ((size_t)n != len) {   /* grew or shrank under us */
 			r = 0;
 			goto out;
 		}
@@ -110,18 +113,15 @@ static int same_content(int fd, uint64_t size, const struct plumb_file_res *f, s
 			}
 			cmp = b;
 		}
-		if (memcmp(a, cmp, (size_t)n) != 0) {
+		if (n > 0 && memcmp(a, cmp, (size_t)n) != 0) {
 			r = 0;
 			goto out;
 		}
 		off += (uint64_t)n;
-	}
-	{
-		/* A file longer than its size said: one more byte means different. */
-		char extra;
-		ssize_t n = pread(fd, &extra, 1, (off_t)off);
-
-		r = n == 0 ? 1 : (n < 0 ? -1 : 0);
+		if (last) {
+			r = 1;
+			goto out;
+		}
 	}
 out:
 	free(a);
@@ -154,21 +154,16 @@ static void inspect_content(struct plumb_file_job *job, int dirfd, const char *b
 	if (!f->has_content && f->source == NULL)
 		return;
 	if (f->source != NULL) {
-		uint64_t want;
 		unsigned char oid[20], have[20];
-		int r = plumb_source_blob_id(src, f->source, &want, oid, &e);
+		int r = plumb_source_blob_id(src, f->source, oid, &e);
 
 		if (r == 0) {
-			/* Compare by git blob id: only the file is read, never the blob. */
-			if ((uint64_t)st->st_size != want) {
-				job->drift |= PLUMB_DRIFT_CONTENT;
-				return;
-			}
+			/* Compare by git blob id (size and content): only the file is read. */
 			fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 			if (fd < 0 || fstat(fd, &st2) != 0 || !S_ISREG(st2.st_mode) || st2.st_ino != st->st_ino) {
 				snprintf(msg, sizeof(msg), "'%s' changed while being inspected", f->path);
 				set_error(job, msg);
-			} else if ((r = plumb_gitblob_id_fd(have, fd, want)) == PLUMB_E_INVALID ||
+			} else if ((r = plumb_gitblob_id_fd(have, fd, (uint64_t)st2.st_size)) == PLUMB_E_INVALID ||
 				   (r == 0 && memcmp(have, oid, 20) != 0)) {
 				job->drift |= PLUMB_DRIFT_CONTENT;
 			} else if (r != 0) {
@@ -217,7 +212,41 @@ out:
 	plumb_blob_free(blob);
 }
 
-void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_source *src)
+void plumb_dircache_release(struct plumb_dircache *dc)
+{
+	if (dc->fd >= 0)
+		close(dc->fd);
+	dc->fd = -1;
+	dc->len = 0;
+}
+
+/* The parent directory of path, from the cache or freshly opened (and then
+ * cached). The fd belongs to the cache. */
+static int cached_parent(struct plumb_dircache *dc, int *dirfd, const char **base, int rootfd,
+			 const char *path, struct plumb_err *err)
+{
+	size_t plen = (size_t)(strrchr(path, '/') - path);
+	int fd, r;
+
+	if (dc->fd >= 0 && dc->len == plen && memcmp(dc->path, path, plen) == 0) {
+		*dirfd = dc->fd;
+		*base = path + plen + 1;
+		return 0;
+	}
+	plumb_dircache_release(dc);
+	if ((r = plumb_fs_open_parent(&fd, base, rootfd, path, 0, err)) != 0)
+		return r;
+	if (plen < sizeof(dc->path)) {
+		memcpy(dc->path, path, plen);
+		dc->len = plen;
+		dc->fd = fd;
+	}
+	*dirfd = fd;
+	return 0;
+}
+
+void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_source *src,
+			struct plumb_dircache *dc)
 {
 	const struct plumb_file_res *f = job->res;
 	const char *base;
@@ -227,7 +256,7 @@ void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_sou
 
 	job->drift = 0;
 	job->exists = 0;
-	r = plumb_fs_open_parent(&dirfd, &base, rootfd, f->path, 0, &e);
+	r = cached_parent(dc, &dirfd, &base, rootfd, f->path, &e);
 	if (r == PLUMB_E_NOTFOUND) {
 		/* A missing parent: the path is missing too. */
 		if (!f->absent)
@@ -245,13 +274,11 @@ void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_sou
 
 			snprintf(msg, sizeof(msg), "cannot inspect '%s': %s", f->path, strerror(errno));
 			set_error(job, msg);
-			close(dirfd);
 			return;
 		}
 		if (!f->absent)
 			job->drift |= PLUMB_DRIFT_MISSING;
 		job->inspected = 1;
-		close(dirfd);
 		return;
 	}
 	job->exists = 1;
@@ -293,7 +320,8 @@ void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_sou
 	}
 	if (job->error == NULL)
 		job->inspected = 1;
-	close(dirfd);
+	if (dc->fd != dirfd)
+		close(dirfd);       /* not cached (path too long) */
 }
 
 /* --- report objects ------------------------------------------------------ */

@@ -36,6 +36,21 @@ static const char *git_msg(void)
 	return e && e->message ? e->message : "unknown libgit2 error";
 }
 
+/* Initializes libgit2 once per process and never shuts it down: every
+ * init from zero re-reads the CA bundle (mbedTLS). A fetch child inherits it. */
+static void git_up(void)
+{
+	static int up;
+
+	if (!up) {
+		git_libgit2_init();
+		/* Keep whole trees cached (the default skips trees over 4 KiB):
+		 * a baseline's paths are looked up one by one, many per tree. */
+		git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)(8 << 20));
+		up = 1;
+	}
+}
+
 /* Empties libgit2's config search paths: no system, global or XDG config. */
 static void isolate(void)
 {
@@ -122,7 +137,6 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *
 	git_strarray refspecs = {specs, 1};
 	int r = -1;
 
-	git_libgit2_init();
 	isolate();
 	if (o->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, o->ca_file, NULL) != 0) {
 		snprintf(err, errlen, "cannot use source.ca_file '%.200s': %.200s", o->ca_file, git_msg());
@@ -159,7 +173,6 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *
 out:
 	git_remote_free(remote);
 	git_repository_free(repo);
-	git_libgit2_shutdown();
 	return r;
 }
 
@@ -172,6 +185,7 @@ int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struc
 	pid_t pid;
 
 	cache_path(cache, sizeof(cache), state_dir);
+	git_up();   /* before fork: the child inherits an initialized libgit2 */
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");
 	if ((pid = fork()) < 0) {
@@ -289,7 +303,7 @@ int plumb_git_verify_tip(struct plumb_git_tip *out, const char *state_dir, const
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	git_libgit2_init();
+	git_up();
 	if ((r = open_cache(&repo, state_dir, err)) != 0)
 		goto out;
 	if (git_reference_name_to_id(&oid, repo, PLUMB_GIT_FETCHED_REF) != 0 ||
@@ -351,7 +365,6 @@ out:
 	git_odb_object_free(obj);
 	git_odb_free(odb);
 	git_repository_free(repo);
-	git_libgit2_shutdown();
 	return r;
 }
 
@@ -363,7 +376,7 @@ int plumb_git_descends(const char *state_dir, const char *commit, const char *an
 
 	if (strcmp(commit, ancestor) == 0)
 		return 1;
-	git_libgit2_init();
+	git_up();
 	if ((r = open_cache(&repo, state_dir, err)) != 0)
 		goto out;
 	if (git_oid_fromstr(&a, commit) != 0 || git_oid_fromstr(&b, ancestor) != 0) {
@@ -376,7 +389,6 @@ int plumb_git_descends(const char *state_dir, const char *commit, const char *an
 				  ancestor, git_msg());
 out:
 	git_repository_free(repo);
-	git_libgit2_shutdown();
 	return r;
 }
 
@@ -487,25 +499,15 @@ static int gs_blob_open(void *self, struct plumb_blob **out, const char *rel, st
 	return 0;
 }
 
-static int gs_blob_id(void *self, const char *rel, uint64_t *size, unsigned char oid[20], struct plumb_err *err)
+static int gs_blob_id(void *self, const char *rel, unsigned char oid[20], struct plumb_err *err)
 {
 	struct git_source *g = self;
 	git_tree_entry *e;
-	git_object_t type;
-	git_odb *odb = NULL;
-	size_t sz = 0;
 	int r;
 
 	pthread_mutex_lock(&g->mu);
 	if ((r = find_blob(g, rel, &e, err)) == 0) {
-		if (git_repository_odb(&odb, g->repo) != 0 ||
-		    git_odb_read_header(&sz, &type, odb, git_tree_entry_id(e)) != 0 || type != GIT_OBJECT_BLOB) {
-			r = plumb_err_set(err, PLUMB_E_IO, "cannot read '%s': %s", rel, git_msg());
-		} else {
-			memcpy(oid, git_tree_entry_id(e)->id, 20);
-			*size = sz;
-		}
-		git_odb_free(odb);
+		memcpy(oid, git_tree_entry_id(e)->id, 20);
 		git_tree_entry_free(e);
 	}
 	pthread_mutex_unlock(&g->mu);
@@ -523,7 +525,6 @@ static void gs_free(void *self)
 	pthread_mutex_destroy(&g->mu);
 	free(g->file);
 	free(g);
-	git_libgit2_shutdown();
 }
 
 static const struct plumb_source_ops git_ops = {
@@ -543,14 +544,13 @@ int plumb_source_git_open(struct plumb_source **out, const char *state_dir,
 	int r;
 
 	*out = NULL;
-	git_libgit2_init();
+	git_up();
 	if ((g = calloc(1, sizeof(*g))) == NULL || (s = calloc(1, sizeof(*s))) == NULL ||
 	    (g->file = strdup(baseline_file)) == NULL) {
 		free(s);
 		if (g)
 			free(g->file);
 		free(g);
-		git_libgit2_shutdown();
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 	}
 	pthread_mutex_init(&g->mu, NULL);

@@ -132,6 +132,8 @@ int plumb_gitblob_id_fd(unsigned char out[20], int fd, uint64_t size)
 			goto out;
 		}
 		EVP_DigestUpdate(ctx, buf, (size_t)got);
+		if (got < CHUNK)
+			break;      /* a short read of a regular file is its end */
 	}
 	if (off != size) {
 		r = PLUMB_E_INVALID;

@@ -166,12 +166,11 @@ int plumb_source_blob_open(struct plumb_source *s, struct plumb_blob **out, cons
 	return s->ops->blob_open(s->self, out, rel, err);
 }
 
-int plumb_source_blob_id(struct plumb_source *s, const char *rel, uint64_t *size, unsigned char oid[20],
-			 struct plumb_err *err)
+int plumb_source_blob_id(struct plumb_source *s, const char *rel, unsigned char oid[20], struct plumb_err *err)
 {
 	if (s->ops->blob_id == NULL)
 		return PLUMB_E_UNSUPPORTED;
-	return s->ops->blob_id(s->self, rel, size, oid, err);
+	return s->ops->blob_id(s->self, rel, oid, err);
 }
 
 long plumb_blob_pread(const struct plumb_blob *b, void *buf, size_t len, uint64_t off)

@@ -38,9 +38,24 @@ struct plumb_file_job {
  * a negative code; the resource is then reported as failed. */
 int plumb_file_resolve(struct plumb_file_job *job, const struct plumb_users *users);
 
-/* Observes the path and computes job->drift. Thread-safe across jobs: it
- * reads only job, the root fd and the source. Sets job->error on failure. */
-void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_source *src);
+/* A worker's open parent directory, reused while consecutive paths share it
+ * (paths come sorted, so most do): saves an open and a close per file. */
+struct plumb_dircache {
+	int fd;                    /* -1 when empty */
+	size_t len;                /* length of the cached parent path */
+	char path[4096];
+};
+
+#define PLUMB_DIRCACHE_INIT { -1, 0, "" }
+
+/* Closes the cached directory. */
+void plumb_dircache_release(struct plumb_dircache *dc);
+
+/* Observes the path and computes job->drift. Thread-safe across jobs given
+ * one dircache per thread: it reads only job, the root fd and the source.
+ * Sets job->error on failure. */
+void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_source *src,
+			struct plumb_dircache *dc);
 
 /* Repairs a drifted job. Fills ev->error and returns a negative code on
  * failure; sets ev->quarantine when drifted content was kept. */

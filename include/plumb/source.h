@@ -33,10 +33,10 @@ struct plumb_blob {
 struct plumb_source_ops {
 	int (*load)(void *self, struct plumb_buf *out, struct plumb_err *err);
 	int (*blob_open)(void *self, struct plumb_blob **out, const char *rel, struct plumb_err *err);
-	/* Optional: size and git blob id of rel without reading it, so a file
-	 * can be compared by hashing only the file (NULL where ids are unknown). */
-	int (*blob_id)(void *self, const char *rel, uint64_t *size, unsigned char oid[20],
-		       struct plumb_err *err);
+	/* Optional: the git blob id of rel from its tree entry, without reading
+	 * the blob, so a file can be compared by hashing only the file (the id
+	 * covers size and content). NULL where ids are unknown. */
+	int (*blob_id)(void *self, const char *rel, unsigned char oid[20], struct plumb_err *err);
 	void (*free)(void *self);
 };
 
@@ -61,10 +61,9 @@ int plumb_source_load(struct plumb_source *s, struct plumb_buf *out, struct plum
 int plumb_source_blob_open(struct plumb_source *s, struct plumb_blob **out, const char *rel,
 			   struct plumb_err *err);
 
-/* Size and git blob id of rel. PLUMB_E_UNSUPPORTED where the source has
- * no ids (a plain directory). */
-int plumb_source_blob_id(struct plumb_source *s, const char *rel, uint64_t *size, unsigned char oid[20],
-			 struct plumb_err *err);
+/* The git blob id of rel. PLUMB_E_UNSUPPORTED where the source has no ids
+ * (a plain directory). */
+int plumb_source_blob_id(struct plumb_source *s, const char *rel, unsigned char oid[20], struct plumb_err *err);
 
 /* Reads up to len bytes at off. Returns bytes read (0 at the end) or -1 with errno. */
 long plumb_blob_pread(const struct plumb_blob *b, void *buf, size_t len, uint64_t off);

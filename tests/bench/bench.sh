@@ -46,7 +46,59 @@ run_case() { # title dir
 		"$(awk -v k=${p#* } 'BEGIN{printf "%.1f", k/1024}')"
 }
 
+# git_repo DIR: a signed repository of DIR/bl (once), an allowed_signers file
+# and an agent config for it; prints the config path.
+git_repo() {
+	local d=$1
+	if [ ! -d "$d/git" ]; then
+		echo "committing $(basename "$d") to a signed git repository..." >&2
+		ssh-keygen -q -t ed25519 -N '' -f "$d/key" -C bench
+		echo "bench@example.com $(cut -d' ' -f1,2 "$d/key.pub")" > "$d/allowed_signers"
+		git init -q -b main "$d/git"
+		cp -a "$d/bl/." "$d/git/"
+		git -C "$d/git" add -A
+		GIT_CONFIG_GLOBAL=/dev/null git -C "$d/git" -c user.name=bench -c user.email=bench@example.com \
+			-c gpg.format=ssh -c user.signingkey="$d/key" commit -q -S -m "bench baseline"
+	fi
+	printf 'source:\n  url: %s\n  allowed_signers: %s\n  max_size: 4G\n  timeout: 30m\nstate_dir: %s\nroot: %s\n' \
+		"$d/git" "$d/allowed_signers" "$d/gstate" "$d/root" > "$d/agent.yaml"
+	echo "$d/agent.yaml"
+}
+
+git_case() { # title dir
+	local d=$2 cfg o2 p v g
+	cfg=$(git_repo "$d")
+	"$PLUMB" -c "$cfg" -q check >/dev/null || { echo "plumb check (git) did not find the tree compliant" >&2; exit 1; }
+	o2=$(best_of sh -c "xargs -0 -n $(( ($(tr -cd '\0' < "$d/list0" | wc -c) + 1) / 2 )) -P2 openssl dgst -sha256 < '$d/list0'")
+	p=$(best_of "$PLUMB" -c "$cfg" -q check)
+	printf '\n%s, git source (files compared by git blob id; blobs never read):\n' "$1"
+	printf '  %-34s %8s s\n  %-34s %8s s  %8s KiB\n' "openssl dgst -sha256 (xargs -P2)" ${o2%% *} \
+		"plumb check (fetch+verify+load+check)" ${p%% *} ${p#* }
+	printf '  plumb / openssl -P2: %s   peak RSS %s MiB\n' "$(ratio ${p%% *} ${o2%% *})" \
+		"$(awk -v k=${p#* } 'BEGIN{printf "%.1f", k/1024}')"
+}
+
+verify_case() { # dir (a 1,000-file baseline repository)
+	local d=$1 cfg v g f c
+	cfg=$(git_repo "$d")
+	"$PLUMB" -c "$cfg" -q verify >/dev/null || { echo "plumb verify failed" >&2; exit 1; }
+	v=$(best_of "$PLUMB" -c "$cfg" -q verify)
+	g=$(best_of git -C "$d/git" -c gpg.ssh.allowedSignersFile="$d/allowed_signers" verify-commit HEAD)
+	f=$(best_of sh -c "rm -rf '$d/fresh' && '$PLUMB' -c '$cfg' --state-dir '$d/fresh' -q check")
+	c=$(best_of sh -c "rm -rf '$d/clone.git' && git clone -q --bare --no-local '$d/git' '$d/clone.git'")
+	printf '\nsigned tip, %s baseline files:\n' "$(grep -c '^  - path:' "$d/bl/baseline.yaml")"
+	printf '  %-44s %8s s\n' "plumb verify, warm cache (fetch+verify)" ${v%% *} \
+		"git verify-commit (reference)" ${g%% *} \
+		"plumb check, empty cache (fetch+verify+load)" ${f%% *} \
+		"git clone --bare --no-local (reference)" ${c%% *}
+	printf '  verify: %.1f ms (target < 20 ms), %s git verify-commit; cold fetch+verify+load+check: %s git clone --bare --no-local\n' \
+		"$(awk -v s=${v%% *} 'BEGIN{print s*1000}')" "$(ratio ${v%% *} ${g%% *})" "$(ratio ${f%% *} ${c%% *})"
+}
+
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "plumb check compares each managed file with its source (size, then bytes); both trees are read."
 run_case "small tree (config-sized files)" "$(tree small 2000 8000000 0)"
 run_case "large tree (with large binaries)" "$(tree large 20000 1073741824 10)"
+git_case "small tree (config-sized files)" "$BENCH_DIR/small"
+[ -n "${BENCH_SKIP_LARGE_GIT:-}" ] || git_case "large tree (with large binaries)" "$BENCH_DIR/large"
+verify_case "$(tree thousand 1000 4000000 0)"

@@ -73,7 +73,18 @@ static void inspect(struct ctx *c, struct plumb_file_job *job, const char *entry
 	memset(job, 0, sizeof(*job));
 	job->res = &c->b->files[0];
 	assert_int_equal(plumb_file_resolve(job, c->users), 0);
-	plumb_file_inspect(job, c->rootfd, c->src);
+	{
+		/* a fresh cache each time, and once more through a warm one */
+		struct plumb_dircache dc = PLUMB_DIRCACHE_INIT;
+		unsigned drift;
+
+		plumb_file_inspect(job, c->rootfd, c->src, &dc);
+		drift = job->drift;
+		plumb_file_job_release(job);
+		plumb_file_inspect(job, c->rootfd, c->src, &dc);
+		assert_int_equal(job->drift, drift);
+		plumb_dircache_release(&dc);
+	}
 }
 
 static void path_of(struct ctx *c, char *out, const char *rel)

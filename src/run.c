@@ -207,8 +207,8 @@ static int plumb_run_select(struct selection *sel, const struct plumb_config *cf
 		memcpy(last.commit, trust->commit, sizeof(last.commit));
 		snprintf(last.signer, sizeof(last.signer), "%s", trust->signer);
 		snprintf(last.fingerprint, sizeof(last.fingerprint), "%s", trust->fingerprint);
-		plumb_log(PLUMB_LOG_WARN, "refused the new baseline: %s; enforcing the last applied commit %.12s",
-			  e.msg, trust->commit);
+		plumb_log(PLUMB_LOG_WARN, "still enforcing the last applied commit %.12s (serial %llu)",
+			  trust->commit, (unsigned long long)trust->serial);
 		if ((r = open_git_baseline(sel, cfg, &last, err)) != 0) {
 			selection_release(sel);
 			return r;

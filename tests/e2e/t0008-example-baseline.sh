@@ -13,6 +13,10 @@ grep -q 'PermitRootLogin no' "$ROOT/etc/ssh/sshd_config.d/50-plumb-hardening.con
 
 rc=0; PLUMB=$PLUMB bash "$REPO/packaging/demo.sh" >"$T/out" 2>"$T/err" || rc=$?
 expect_rc 0 "demo.sh"
+expect_out "signer      pipeline@example.com"
+expect_out "enforce: 9 resources, 9 drifted, 9 reverted, 0 failed"
 expect_out "reverted content (old content kept as quarantine/"
-grep "^enforce: " "$T/out" | tail -n 1 | grep -q "enforce: 9 resources, 0 drifted" || fail "demo did not converge"
+expect_out "baseline: refused: commit"
+expect_out "PermitRootLogin no"
+expect_err "still enforcing the last applied commit"
 rm -rf "$(sed -n 's/^Clean up:  rm -rf //p' "$T/out")"

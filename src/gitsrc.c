@@ -2,6 +2,7 @@
  * and reading a verified commit's tree by object id.
  * The cache is plumb's own bare repository; no user or system git config,
  * no instead-of rewriting, no redirects, no tags beyond the one ref asked. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -176,6 +177,25 @@ out:
 	return r;
 }
 
+/* A fetch killed by the watchdog can leave a ref lock and temporary packs;
+ * the caller holds the state lock, so no other fetch owns them. */
+static void clear_stale(const char *cache)
+{
+	char p[4200];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "%s/%s.lock", cache, PLUMB_GIT_FETCHED_REF);
+	(void)unlink(p);
+	snprintf(p, sizeof(p), "%s/objects/pack", cache);
+	if ((d = opendir(p)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "pack_git2_", 10) == 0)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
 int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struct plumb_err *err)
 {
 	char cache[4096], msg[600] = "";
@@ -185,6 +205,7 @@ int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struc
 	pid_t pid;
 
 	cache_path(cache, sizeof(cache), state_dir);
+	clear_stale(cache);
 	git_up();   /* before fork: the child inherits an initialized libgit2 */
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");

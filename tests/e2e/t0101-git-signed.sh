@@ -48,3 +48,14 @@ expect_rc 2 "check"
 expect_content "$ROOT/etc/motd" intruder
 # the cache is bare: nothing checked out anywhere under state_dir
 [ -z "$(find "$STATE" -name baseline.yaml)" ] || fail "a working tree was written"
+
+# a fetch killed mid-way may leave a ref lock: the next fetch still works
+touch "$STATE/cache.git/refs/plumb/fetched.lock"
+commit_signed ed25519 6 "after a stale lock"
+run_cfg apply
+expect_rc 2 "apply after a stale fetch lock"
+expect_content "$ROOT/etc/motd" "after a stale lock"
+# file:// URLs work like paths
+URL=file://$REPO write_cfg
+run_cfg verify
+expect_rc 0 "verify over file://"

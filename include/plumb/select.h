@@ -1,0 +1,42 @@
+/* select.h - which baseline to enforce and where it came from: an unsigned
+ * directory, or a git tip accepted by signature, ancestry (no rollback),
+ * serial and expiry; on refusal, the last applied commit (the anchor). */
+#ifndef PLUMB_SELECT_H
+#define PLUMB_SELECT_H
+
+#include "plumb/baseline.h"
+#include "plumb/config.h"
+#include "plumb/error.h"
+#include "plumb/gitsrc.h"
+#include "plumb/trust.h"
+
+struct plumb_source;
+struct plumb_state;
+
+struct plumb_selection {
+	struct plumb_source *src;
+	struct plumb_baseline *b;
+	int from_git;
+	int is_new;                 /* a git tip other than the anchor */
+	int stale;                  /* its expires: has passed */
+	struct plumb_git_tip tip;   /* from_git: commit, signer, fingerprint */
+};
+
+/* Picks what to enforce: baseline_dir if given, else the configured git
+ * source. A refused tip sets *refusal (malloc'd reason) and selects the
+ * anchor instead. Returns 0 with sel filled, or a negative code (err says
+ * why) when there is nothing to enforce. trust receives the anchor. */
+int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, const char *baseline_dir,
+		 struct plumb_state *st, struct plumb_trust *trust, char **refusal, struct plumb_err *err);
+
+/* Fetches and judges the tip alone (no fallback). Returns 0 if accepted. */
+int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config *cfg,
+			 const struct plumb_trust *trust, struct plumb_err *err);
+
+/* Records sel (an applied git tip) as the new anchor. */
+int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_err *err);
+
+/* Frees what sel holds and zeroes it. */
+void plumb_selection_release(struct plumb_selection *sel);
+
+#endif

@@ -1,0 +1,174 @@
+/* select.c - choosing the baseline to enforce: an unsigned directory, or the
+ * git tip judged by signature, ancestry, serial and expiry, falling back to
+ * the last applied commit (the anchor) whenever a tip is refused. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "plumb/log.h"
+#include "plumb/select.h"
+#include "plumb/signers.h"
+#include "plumb/source.h"
+#include "banned.h"
+
+void plumb_selection_release(struct plumb_selection *sel)
+{
+	plumb_baseline_free(sel->b);
+	plumb_source_free(sel->src);
+	memset(sel, 0, sizeof(*sel));
+}
+
+static int load_baseline(struct plumb_baseline **out, struct plumb_source *src, struct plumb_err *err)
+{
+	struct plumb_buf text;
+	int r;
+
+	if ((r = plumb_source_load(src, &text, err)) != 0)
+		return r;
+	r = plumb_baseline_parse(out, src->name, text.data ? text.data : "", text.len, err);
+	plumb_buf_release(&text);
+	if (r != 0)
+		return r;
+	if ((r = plumb_baseline_check_sources(*out, src, err)) != 0) {
+		plumb_baseline_free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+static int select_dir(struct plumb_selection *sel, const struct plumb_config *cfg, const char *dir, struct plumb_err *err)
+{
+	int r;
+
+	if ((r = plumb_source_dir_open(&sel->src, dir, cfg->source_baseline, err)) != 0 ||
+	    (r = load_baseline(&sel->b, sel->src, err)) != 0)
+		return r;
+	sel->stale = sel->b->has_expires && sel->b->expires <= time(NULL);
+	return 0;
+}
+
+/* Opens tip's baseline from the cache. */
+static int open_git_baseline(struct plumb_selection *sel, const struct plumb_config *cfg,
+			     const struct plumb_git_tip *tip, struct plumb_err *err)
+{
+	int r;
+
+	sel->from_git = 1;
+	sel->tip = *tip;
+	if ((r = plumb_source_git_open(&sel->src, cfg->state_dir, tip, cfg->source_baseline, err)) != 0 ||
+	    (r = load_baseline(&sel->b, sel->src, err)) != 0)
+		return r;
+	if (!sel->b->has_serial)
+		return plumb_err_set(err, PLUMB_E_INVALID, "%s: 'serial' is required for a signed baseline",
+				     sel->src->name);
+	sel->stale = sel->b->has_expires && sel->b->expires <= time(NULL);
+	return 0;
+}
+
+int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
+			  struct plumb_err *err)
+{
+	struct plumb_git_opts go = {cfg->source_url, cfg->source_ref, cfg->source_ca_file, cfg->source_ssh_key,
+				    cfg->source_ssh_host_key, cfg->source_timeout, cfg->source_max_size};
+	struct plumb_signers *signers = NULL;
+	struct plumb_git_tip tip;
+	struct plumb_err e;
+	int r;
+
+	memset(sel, 0, sizeof(*sel));
+	if (cfg->source_allowed_signers == NULL)
+		return plumb_err_set(err, PLUMB_E_INVALID, "source.allowed_signers is required with source.url");
+	if ((r = plumb_signers_load(&signers, cfg->source_allowed_signers, err)) != 0)
+		return r;
+	if ((r = plumb_git_fetch(&go, cfg->state_dir, err)) != 0)
+		goto out;
+	if ((r = plumb_git_verify_tip(&tip, cfg->state_dir, cfg->source_ref, signers, time(NULL), err)) != 0)
+		goto out;
+	sel->is_new = !trust->has || strcmp(tip.commit, trust->commit) != 0;
+	if (trust->has && sel->is_new) {
+		r = plumb_git_descends(cfg->state_dir, tip.commit, trust->commit, &e);
+		if (r < 0) {
+			*err = e;
+			goto out;
+		}
+		if (r == 0) {
+			r = plumb_err_set(err, PLUMB_E_INVALID,
+					  "rollback: tip %.12s does not descend from the last applied commit %.12s",
+					  tip.commit, trust->commit);
+			goto out;
+		}
+	}
+	if ((r = open_git_baseline(sel, cfg, &tip, err)) != 0)
+		goto out;
+	if (trust->has && sel->is_new && sel->b->serial <= trust->serial) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "serial %llu of tip %.12s is not greater than %llu, the last applied",
+				  (unsigned long long)sel->b->serial, tip.commit, (unsigned long long)trust->serial);
+		goto out;
+	}
+	if (sel->is_new && sel->stale) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "tip %.12s carries a baseline that has already expired", tip.commit);
+		goto out;
+	}
+	r = 0;
+out:
+	if (r != 0)
+		plumb_selection_release(sel);
+	plumb_signers_free(signers);
+	return r;
+}
+
+int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, const char *baseline_dir,
+		 struct plumb_state *st, struct plumb_trust *trust, char **refusal, struct plumb_err *err)
+{
+	struct plumb_err e;
+	int r;
+
+	memset(sel, 0, sizeof(*sel));
+	*refusal = NULL;
+	memset(trust, 0, sizeof(*trust));
+	if (baseline_dir != NULL)
+		return select_dir(sel, cfg, baseline_dir, err);
+	if (cfg->source_url == NULL)
+		return plumb_err_set(err, PLUMB_E_INVALID,
+				     "no baseline source: set source.url in the configuration or give --baseline-dir DIR");
+	if ((r = plumb_trust_load(trust, st, err)) != 0)
+		return r;
+	if ((r = plumb_select_git_tip(sel, cfg, trust, &e)) == 0)
+		return 0;
+	if ((*refusal = strdup(e.msg)) == NULL)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	if (!trust->has) {
+		*err = e;
+		return r;
+	}
+	{
+		struct plumb_git_tip last;
+
+		memset(&last, 0, sizeof(last));
+		memcpy(last.commit, trust->commit, sizeof(last.commit));
+		snprintf(last.signer, sizeof(last.signer), "%s", trust->signer);
+		snprintf(last.fingerprint, sizeof(last.fingerprint), "%s", trust->fingerprint);
+		plumb_log(PLUMB_LOG_WARN, "still enforcing the last applied commit %.12s (serial %llu)",
+			  trust->commit, (unsigned long long)trust->serial);
+		if ((r = open_git_baseline(sel, cfg, &last, err)) != 0) {
+			plumb_selection_release(sel);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_err *err)
+{
+	struct plumb_trust t;
+
+	memset(&t, 0, sizeof(t));
+	t.has = 1;
+	memcpy(t.commit, sel->tip.commit, sizeof(t.commit));
+	t.serial = sel->b->serial;
+	snprintf(t.signer, sizeof(t.signer), "%s", sel->tip.signer);
+	snprintf(t.fingerprint, sizeof(t.fingerprint), "%s", sel->tip.fingerprint);
+	t.accepted_at = time(NULL);
+	return plumb_trust_save(&t, st, err);
+}

@@ -33,7 +33,7 @@ LIBS      := $(PKG_LIBS) -lpthread
 LIB_SRCS  := $(sort $(wildcard src/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libplumb.a
-BINS      := $(BUILD)/plumb
+BINS      := $(BUILD)/plumb $(BUILD)/plumbd
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -51,6 +51,9 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/plumb: $(BUILD)/agent/plumb.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/plumbd: $(BUILD)/agent/plumbd.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -63,10 +66,10 @@ check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
 check-e2e: $(BINS)
-	@PLUMB=$(CURDIR)/$(BUILD)/plumb tests/e2e/run.sh
+	@PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd tests/e2e/run.sh
 
 bench: $(BINS)
-	PLUMB=$(CURDIR)/$(BUILD)/plumb tests/bench/bench.sh
+	PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd tests/bench/bench.sh
 
 # libFuzzer targets (clang), run for FUZZ_SECONDS each over tests/fuzz/corpus.
 FUZZ_SECONDS ?= 30
@@ -90,6 +93,8 @@ demo: deps
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/plumb $(DESTDIR)$(PREFIX)/bin/plumb
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/plumbd $(DESTDIR)$(PREFIX)/sbin/plumbd
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -45,8 +45,9 @@ static const struct key keys[] = {
 	{"report.ca_file", T_PATH, F(report_ca_file)},
 	{"report.cert_file", T_PATH, F(report_cert_file)},
 	{"report.key_file", T_PATH, F(report_key_file)},
+	{"metrics.textfile", T_PATH, F(metrics_textfile)},
 };
-static const char *sections[] = {"source", "interval", "report", "quarantine"};
+static const char *sections[] = {"source", "interval", "report", "quarantine", "metrics"};
 #undef F
 
 int plumb_config_set(char **field, const char *value)
@@ -68,6 +69,7 @@ int plumb_config_defaults(struct plumb_config *cfg)
 	cfg->full_scan = 300;
 	cfg->quarantine_max = PLUMB_QUARANTINE_DEFAULT;
 	cfg->source_timeout = 60;
+	cfg->cancel_fd = -1;
 	cfg->source_max_size = 256ULL << 20;
 	if (plumb_config_set(&cfg->source_ref, "refs/heads/main") ||
 	    plumb_config_set(&cfg->source_baseline, "baseline.yaml") ||
@@ -86,7 +88,7 @@ void plumb_config_release(struct plumb_config *cfg)
 		&cfg->source_baseline, &cfg->source_ca_file, &cfg->source_ssh_key, &cfg->source_ssh_host_key,
 		&cfg->state_dir, &cfg->root, &cfg->report_url,
 		&cfg->report_token_file, &cfg->report_ca_file, &cfg->report_cert_file,
-		&cfg->report_key_file,
+		&cfg->report_key_file, &cfg->metrics_textfile,
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {

@@ -35,7 +35,7 @@ static void *worker(void *arg)
 		if (i >= p->n)
 			break;
 		for (size_t end = i + BATCH < p->n ? i + BATCH : p->n; i < end; i++)
-			if (p->jobs[i].error == NULL)
+			if (p->jobs[i].error == NULL && !p->jobs[i].skip)
 				plumb_file_inspect(&p->jobs[i], p->rootfd, p->src, &dc);
 	}
 	plumb_dircache_release(&dc);
@@ -110,7 +110,10 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	}
 	for (size_t i = 0; i < b->nfiles; i++) {
 		jobs[i].res = &b->files[i];
-		plumb_file_resolve(&jobs[i], users);
+		if (o->only != NULL && !o->only[i])
+			jobs[i].skip = 1;
+		else
+			plumb_file_resolve(&jobs[i], users);
 	}
 	pool.jobs = jobs;
 	pool.n = b->nfiles;
@@ -123,6 +126,8 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 		struct plumb_file_job *job = &jobs[i];
 		struct plumb_event ev;
 
+		if (job->skip)
+			continue;
 		rep->resources++;
 		if (job->error == NULL && job->drift == 0)
 			continue;

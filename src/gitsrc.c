@@ -228,7 +228,7 @@ int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struc
 	close(fds[1]);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		struct pollfd pfd = {fds[0], POLLIN, 0};
+		struct pollfd pfd[2] = {{fds[0], POLLIN, 0}, {o->cancel_fd, POLLIN, 0}};
 		long left_ms;
 		ssize_t n;
 
@@ -242,9 +242,15 @@ int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struc
 			return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' timed out after %llu s", o->url,
 					     (unsigned long long)o->timeout_s);
 		}
-		if (poll(&pfd, 1, (int)(left_ms > 1000 ? 1000 : left_ms)) < 0 && errno != EINTR)
+		if (poll(pfd, o->cancel_fd >= 0 ? 2 : 1, (int)(left_ms > 1000 ? 1000 : left_ms)) < 0 && errno != EINTR)
 			break;
-		if (!(pfd.revents & (POLLIN | POLLHUP)))
+		if (o->cancel_fd >= 0 && (pfd[1].revents & POLLIN)) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			close(fds[0]);
+			return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' cancelled", o->url);
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLHUP)))
 			continue;
 		n = read(fds[0], msg + got, sizeof(msg) - 1 - got);
 		if (n < 0 && errno == EINTR)

@@ -125,6 +125,8 @@ static json_t *event_json(const struct plumb_event *ev)
 		json_object_set_new(o, "error", json_string(ev->error));
 	if (ev->quarantine)
 		json_object_set_new(o, "quarantine", json_string(ev->quarantine));
+	if (ev->count)
+		json_object_set_new(o, "count", json_integer((json_int_t)ev->count));
 	return o;
 }
 

@@ -70,7 +70,8 @@ int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config 
 			  struct plumb_err *err)
 {
 	struct plumb_git_opts go = {cfg->source_url, cfg->source_ref, cfg->source_ca_file, cfg->source_ssh_key,
-				    cfg->source_ssh_host_key, cfg->source_timeout, cfg->source_max_size};
+				    cfg->source_ssh_host_key, cfg->source_timeout, cfg->source_max_size,
+				    cfg->cancel_fd};
 	struct plumb_signers *signers = NULL;
 	struct plumb_git_tip tip;
 	struct plumb_err e;

@@ -54,6 +54,12 @@ int plumb_state_lock(struct plumb_state *st, int wait_s, struct plumb_err *err)
 	}
 }
 
+void plumb_state_unlock(struct plumb_state *st)
+{
+	if (st->lockfd >= 0)
+		(void)flock(st->lockfd, LOCK_UN);
+}
+
 int plumb_state_write(struct plumb_state *st, const char *name, const void *data, size_t len,
 		      struct plumb_err *err)
 {

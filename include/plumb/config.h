@@ -40,6 +40,8 @@ struct plumb_config {
 	char *report_ca_file;
 	char *report_cert_file;
 	char *report_key_file;
+	char *metrics_textfile;     /* Prometheus textfile, default state_dir/plumb.prom */
+	int cancel_fd;              /* not a key: plumbd's cancel fd for fetches, -1 */
 };
 
 /* Fills cfg with the defaults. Returns 0 or PLUMB_E_NOMEM. */

@@ -17,6 +17,7 @@ struct plumb_quarantine;
 struct plumb_engine_opts {
 	int repair;       /* 0: observe only (check, audit) */
 	int threads;      /* inspection threads; 0 picks the number of CPUs */
+	const unsigned char *only;   /* per file resource, nonzero = run it; NULL = all */
 };
 
 /* Runs the file resources of b against the tree at rootfd, adding events

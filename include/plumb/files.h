@@ -22,6 +22,7 @@ struct plumb_file_job {
 	uid_t uid;
 	gid_t gid;
 	unsigned char has_uid, has_gid;
+	unsigned char skip;        /* not part of this run (engine's subset) */
 	/* observed by inspect */
 	unsigned char inspected;   /* inspect completed (no error) */
 	unsigned char exists;

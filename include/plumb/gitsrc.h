@@ -27,6 +27,7 @@ struct plumb_git_opts {
 	const char *ssh_host_key;    /* ssh: pinned "SHA256:..." host key */
 	uint64_t timeout_s;          /* whole fetch, wall clock */
 	uint64_t max_bytes;          /* bytes received */
+	int cancel_fd;               /* readable = give up now (plumbd's signalfd); -1 none */
 };
 
 /* Fetches opts->ref from opts->url into state_dir/cache.git at

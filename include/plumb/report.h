@@ -42,6 +42,7 @@ struct plumb_event {
 	json_t *actual;         /* owned; may be NULL */
 	char *error;            /* may be NULL */
 	char *quarantine;       /* sha256 of the kept drifted content, or NULL */
+	uint64_t count;         /* contested: reverts counted this cycle (0: none) */
 	time_t at;
 };
 

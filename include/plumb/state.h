@@ -22,6 +22,9 @@ int plumb_state_open(struct plumb_state **out, const char *path, int create, str
  * plumb run to finish. Returns 0 or PLUMB_E_IO ("another run holds it"). */
 int plumb_state_lock(struct plumb_state *st, int wait_s, struct plumb_err *err);
 
+/* Releases the run lock (the daemon holds it only while it runs). */
+void plumb_state_unlock(struct plumb_state *st);
+
 /* Writes name atomically (0600). */
 int plumb_state_write(struct plumb_state *st, const char *name, const void *data, size_t len,
 		      struct plumb_err *err);

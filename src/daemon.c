@@ -1,0 +1,833 @@
+/* daemon.c - plumbd: one epoll loop, no threads of its own, no busy waits.
+ * Events only mark resources dirty; a short debounce timer then runs the
+ * engine over the dirty set. plumb's own writes land as renames into place:
+ * the re-check they trigger finds the file compliant and does nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plumb/config.h"
+#include "plumb/daemon.h"
+#include "plumb/engine.h"
+#include "plumb/fs.h"
+#include "plumb/log.h"
+#include "plumb/notify.h"
+#include "plumb/quarantine.h"
+#include "plumb/report.h"
+#include "plumb/select.h"
+#include "plumb/source.h"
+#include "plumb/state.h"
+#include "plumb/trust.h"
+#include "banned.h"
+
+/* No IN_DONT_FOLLOW: watches are added through /proc/self/fd/N, a magic link
+ * to a directory that was already opened without following symlinks. */
+#define WATCH_MASK (IN_ATTRIB | IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
+		    IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
+
+struct watch {
+	int wd;
+	char *dir;                 /* absolute path in the root: "/etc" ("" for the root) */
+};
+
+/* Contest tracking of one file resource. */
+struct contest {
+	uint32_t reverts;          /* in the current window */
+	uint32_t cycle;            /* reverts since the contest began */
+	double window_start;
+	double last_revert;
+	double until;              /* enforcement paused until (monotonic s) */
+	unsigned level;
+};
+
+enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_COUNT };
+
+struct plumb_daemon {
+	const struct plumb_daemon_opts *o;
+	struct plumb_config cfg;
+	struct plumb_state *st;
+	struct plumb_selection sel;
+	int have_sel;
+	int rootfd;
+	int epfd, ifd, sfd;
+	int timers[T_COUNT];
+	struct watch *w;
+	size_t nw;
+	unsigned char *dirty;      /* per file resource */
+	struct contest *cs;
+	int any_dirty, full_pending, rearm_pending, debounce_armed;
+	uint64_t watchdog_usec;
+	int stop;
+	char *last_refusal;
+	/* metrics */
+	uint64_t reverted_total, refused_total, drifted_last, failed_last;
+	time_t last_run, last_fetch_ok;
+	unsigned watch_failures;
+};
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void arm(struct plumb_daemon *d, int t, double first_s, double every_s)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	if (first_s > 0) {
+		its.it_value.tv_sec = (time_t)first_s;
+		its.it_value.tv_nsec = (long)((first_s - (double)(time_t)first_s) * 1e9);
+		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	if (every_s > 0) {
+		its.it_interval.tv_sec = (time_t)every_s;
+		its.it_interval.tv_nsec = (long)((every_s - (double)(time_t)every_s) * 1e9);
+	}
+	timerfd_settime(d->timers[t], 0, &its, NULL);
+}
+
+static double splay(double interval)
+{
+	uint32_t r = 0;
+
+	(void)!getrandom(&r, sizeof(r), GRND_NONBLOCK);
+	return interval * ((double)r / 4294967296.0);
+}
+
+/* --- resources by path ---------------------------------------------------- */
+
+static long find_res(const struct plumb_daemon *d, const char *path)
+{
+	size_t lo = 0, hi;
+
+	if (!d->have_sel)
+		return -1;
+	hi = d->sel.b->nfiles;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(d->sel.b->files[mid].path, path);
+
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void mark_dirty(struct plumb_daemon *d, long i)
+{
+	if (i >= 0) {
+		d->dirty[i] = 1;
+		d->any_dirty = 1;
+	}
+	if (!d->debounce_armed) {
+		arm(d, T_DEBOUNCE, PLUMB_DEBOUNCE_MS / 1000.0, 0);
+		d->debounce_armed = 1;
+	}
+}
+
+static void schedule_full(struct plumb_daemon *d, int rearm)
+{
+	d->full_pending = 1;
+	d->rearm_pending |= rearm;
+	mark_dirty(d, -1);
+}
+
+/* --- watches --------------------------------------------------------------- */
+
+static void watches_clear(struct plumb_daemon *d)
+{
+	for (size_t i = 0; i < d->nw; i++)
+		free(d->w[i].dir);
+	free(d->w);
+	d->w = NULL;
+	d->nw = 0;
+	if (d->ifd >= 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->ifd, NULL);
+		close(d->ifd);
+		d->ifd = -1;
+	}
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Watches dir (absolute in the root), or its nearest existing ancestor. */
+static void watch_dir(struct plumb_daemon *d, char *dir)
+{
+	char proc[64];
+	int fd = -1, wd;
+
+	for (;;) {
+		char *slash;
+		int r = dir[0] == '\0' ? ((fd = fcntl(d->rootfd, F_DUPFD_CLOEXEC, 0)) < 0 ? PLUMB_E_IO : 0)
+				       : plumb_fs_open_beneath(&fd, d->rootfd, dir + 1, O_RDONLY | O_DIRECTORY);
+
+		if (r == 0)
+			break;
+		if (dir[0] == '\0' || (slash = strrchr(dir, '/')) == NULL)
+			return;
+		*slash = '\0';   /* missing or unsafe: watch the parent for its creation */
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	wd = inotify_add_watch(d->ifd, proc, WATCH_MASK);
+	close(fd);
+	if (wd < 0) {
+		if (d->watch_failures++ == 0)
+			plumb_log(PLUMB_LOG_WARN, "cannot watch '%s' (%s): drift there is found by the full scan%s",
+				  dir[0] ? dir : "/", strerror(errno),
+				  errno == ENOSPC ? "; raise fs.inotify.max_user_watches" : "");
+		schedule_full(d, 0);
+		return;
+	}
+	for (size_t i = 0; i < d->nw; i++)
+		if (d->w[i].wd == wd)
+			return;
+	{
+		struct watch *nv = reallocarray(d->w, d->nw + 1, sizeof(*nv));
+
+		if (nv == NULL)
+			return;
+		d->w = nv;
+		d->w[d->nw].wd = wd;
+		d->w[d->nw].dir = strdup(dir);
+		if (d->w[d->nw].dir != NULL)
+			d->nw++;
+	}
+}
+
+/* Rebuilds the whole watch set from the baseline (start, new baseline,
+ * directories created, replaced or removed, queue overflow). */
+static void watches_arm(struct plumb_daemon *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	char **dirs = NULL;
+	size_t n = 0;
+
+	watches_clear(d);
+	d->watch_failures = 0;
+	if ((d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		plumb_log(PLUMB_LOG_WARN, "inotify unavailable (%s): only full scans will find drift", strerror(errno));
+		return;
+	}
+	ev.data.fd = d->ifd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ifd, &ev);
+	if (!d->have_sel)
+		return;
+	if ((dirs = calloc(d->sel.b->nfiles * 2 + 1, sizeof(*dirs))) == NULL)
+		return;
+	for (size_t i = 0; i < d->sel.b->nfiles; i++) {
+		const struct plumb_file_res *f = &d->sel.b->files[i];
+
+		dirs[n++] = strndup(f->path, (size_t)(strrchr(f->path, '/') - f->path));
+		if (f->type == PLUMB_FT_DIR && !f->absent)
+			dirs[n++] = strdup(f->path);
+	}
+	qsort(dirs, n, sizeof(*dirs), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (dirs[i] == NULL || (i > 0 && dirs[i - 1] && strcmp(dirs[i - 1], dirs[i]) == 0))
+			continue;
+		{
+			char buf[PATH_MAX];
+
+			snprintf(buf, sizeof(buf), "%s", dirs[i]);
+			watch_dir(d, buf);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+	plumb_log(PLUMB_LOG_DEBUG, "watching %zu directories", d->nw);
+}
+
+static const struct watch *watch_of(const struct plumb_daemon *d, int wd)
+{
+	for (size_t i = 0; i < d->nw; i++)
+		if (d->w[i].wd == wd)
+			return &d->w[i];
+	return NULL;
+}
+
+static int is_own_temp(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 11 && strncmp(name, ".plumb-", 7) == 0 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
+static void on_inotify(struct plumb_daemon *d)
+{
+	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		ssize_t n = read(d->ifd, buf, sizeof(buf));
+
+		if (n <= 0)
+			return;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ie = (const struct inotify_event *)p;
+			const struct watch *w;
+
+			p += sizeof(*ie) + ie->len;
+			if (ie->mask & IN_Q_OVERFLOW) {
+				plumb_log(PLUMB_LOG_WARN, "inotify queue overflowed: events were lost; scanning everything");
+				schedule_full(d, 1);
+				continue;
+			}
+			if (ie->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
+				schedule_full(d, 1);   /* a watched directory went away */
+				continue;
+			}
+			if ((w = watch_of(d, ie->wd)) == NULL)
+				continue;
+			if (ie->len == 0 || ie->name[0] == '\0') {
+				mark_dirty(d, find_res(d, w->dir));
+				continue;
+			}
+			if (is_own_temp(ie->name))
+				continue;
+			{
+				char path[PATH_MAX];
+				long i;
+
+				snprintf(path, sizeof(path), "%s/%s", w->dir, ie->name);
+				i = find_res(d, path);
+				if (i >= 0)
+					mark_dirty(d, i);
+				if ((ie->mask & IN_ISDIR) && (ie->mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)))
+					schedule_full(d, 1);   /* the tree's shape changed: re-watch */
+			}
+		}
+	}
+}
+
+/* --- runs -------------------------------------------------------------------- */
+
+static void write_metrics(struct plumb_daemon *d)
+{
+	char path[PATH_MAX], text[2048];
+	struct plumb_fs_meta meta = {0644, (uid_t)-1, (gid_t)-1};
+	struct plumb_fs_mem m;
+	struct plumb_err e;
+	unsigned contested = 0;
+	double now = now_mono();
+	const char *slash;
+	int dfd, n;
+
+	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
+		if (d->cs[i].until > now)
+			contested++;
+	n = snprintf(text, sizeof(text),
+		     "# HELP plumb_resources Resources in the enforced baseline.\n# TYPE plumb_resources gauge\n"
+		     "plumb_resources %zu\n"
+		     "# HELP plumb_drifted Resources found drifted by the last full scan.\n# TYPE plumb_drifted gauge\n"
+		     "plumb_drifted %llu\n"
+		     "# HELP plumb_failed Resources that could not be enforced in the last full scan.\n# TYPE plumb_failed gauge\n"
+		     "plumb_failed %llu\n"
+		     "# HELP plumb_reverted_total Drift reverted since plumbd started.\n# TYPE plumb_reverted_total counter\n"
+		     "plumb_reverted_total %llu\n"
+		     "# HELP plumb_contested Resources whose enforcement is backing off from another writer.\n"
+		     "# TYPE plumb_contested gauge\nplumb_contested %u\n"
+		     "# HELP plumb_refused_total Baseline tips refused since plumbd started.\n# TYPE plumb_refused_total counter\n"
+		     "plumb_refused_total %llu\n"
+		     "# HELP plumb_last_run_timestamp_seconds When the engine last ran.\n# TYPE plumb_last_run_timestamp_seconds gauge\n"
+		     "plumb_last_run_timestamp_seconds %lld\n"
+		     "# HELP plumb_last_fetch_success_timestamp_seconds When a baseline was last fetched and accepted.\n"
+		     "# TYPE plumb_last_fetch_success_timestamp_seconds gauge\nplumb_last_fetch_success_timestamp_seconds %lld\n"
+		     "# HELP plumb_baseline_serial Serial of the enforced baseline.\n# TYPE plumb_baseline_serial gauge\n"
+		     "plumb_baseline_serial %llu\n",
+		     d->have_sel ? d->sel.b->nfiles : 0, (unsigned long long)d->drifted_last,
+		     (unsigned long long)d->failed_last, (unsigned long long)d->reverted_total, contested,
+		     (unsigned long long)d->refused_total, (long long)d->last_run, (long long)d->last_fetch_ok,
+		     d->have_sel ? (unsigned long long)d->sel.b->serial : 0ULL);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return;
+	if (d->cfg.metrics_textfile)
+		snprintf(path, sizeof(path), "%s", d->cfg.metrics_textfile);
+	else
+		snprintf(path, sizeof(path), "%s/plumb.prom", d->cfg.state_dir);
+	slash = strrchr(path, '/');
+	{
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		if ((dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return;
+	}
+	m.data = text;
+	m.len = (size_t)n;
+	if (plumb_fs_replace(dfd, slash + 1, &meta, plumb_fs_fill_mem, &m, &e) != 0)
+		plumb_log(PLUMB_LOG_WARN, "cannot write metrics: %s", e.msg);
+	close(dfd);
+}
+
+static void log_events(const struct plumb_report *rep)
+{
+	for (size_t i = 0; i < rep->nevents; i++) {
+		const struct plumb_event *ev = &rep->events[i];
+		char kinds[128];
+
+		plumb_drift_names(kinds, sizeof(kinds), ev->drift);
+		plumb_log(ev->action == PLUMB_ACT_FAILED || ev->action == PLUMB_ACT_REFUSED ? PLUMB_LOG_WARN : PLUMB_LOG_INFO,
+			  "%s: %s%s%s%s%s", ev->resource, plumb_action_name(ev->action), kinds[0] ? " " : "", kinds,
+			  ev->error ? ": " : "", ev->error ? ev->error : "");
+	}
+}
+
+static int save_report(struct plumb_daemon *d, const struct plumb_report *rep)
+{
+	json_t *j = plumb_report_json(rep);
+	struct plumb_err e;
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int r = -1;
+
+	if (text != NULL && plumb_state_write(d->st, PLUMB_LAST_REPORT, text, strlen(text), &e) == 0)
+		r = 0;
+	else if (text != NULL)
+		plumb_log(PLUMB_LOG_WARN, "cannot save the report: %s", e.msg);
+	free(text);
+	json_decref(j);
+	return r;
+}
+
+static void report_baseline(struct plumb_report *rep, const struct plumb_daemon *d)
+{
+	const struct plumb_source_info *info = &d->sel.src->info;
+
+	rep->has_serial = d->sel.b->has_serial;
+	rep->serial = d->sel.b->serial;
+	rep->stale = d->sel.stale;
+	rep->commit = info->commit ? strdup(info->commit) : NULL;
+	rep->signer = info->signer ? strdup(info->signer) : NULL;
+	rep->fingerprint = info->fingerprint ? strdup(info->fingerprint) : NULL;
+}
+
+/* Counts reverts; a resource reverted too often is backed off and reported
+ * once as contested for this cycle. */
+static void account(struct plumb_daemon *d, struct plumb_report *rep)
+{
+	double now = now_mono(), next = 0;
+	size_t n = rep->nevents;
+
+	for (size_t k = 0; k < n; k++) {
+		struct plumb_event *ev = &rep->events[k];
+		struct contest *c;
+		long i;
+
+		if (ev->action != PLUMB_ACT_REVERTED || strncmp(ev->resource, "file:", 5) != 0)
+			continue;
+		d->reverted_total++;
+		if ((i = find_res(d, ev->resource + 5)) < 0)
+			continue;
+		c = &d->cs[i];
+		if (now - c->last_revert > PLUMB_CONTEST_MAX_BACKOFF * 2) {
+			c->level = 0;      /* calm for long enough: a fresh start */
+			c->cycle = 0;
+		}
+		if (now - c->window_start > PLUMB_CONTEST_WINDOW) {
+			c->window_start = now;
+			c->reverts = 0;
+		}
+		c->reverts++;
+		c->cycle++;
+		c->last_revert = now;
+		if (c->reverts >= PLUMB_CONTEST_THRESHOLD) {
+			struct plumb_event cev;
+			double pause;
+			char why[160];
+
+			if (c->level < 16)
+				c->level++;
+			pause = (double)(1u << (c->level - 1));
+			if (pause > PLUMB_CONTEST_MAX_BACKOFF)
+				pause = PLUMB_CONTEST_MAX_BACKOFF;
+			c->until = now + pause;
+			c->reverts = 0;
+			c->window_start = now;
+			memset(&cev, 0, sizeof(cev));
+			snprintf(why, sizeof(why), "another writer keeps changing it: %u reverts; pausing enforcement for %.0f s",
+				 c->cycle, pause);
+			cev.resource = strdup(ev->resource);
+			cev.error = strdup(why);
+			cev.action = PLUMB_ACT_CONTESTED;
+			cev.count = c->cycle;
+			cev.at = time(NULL);
+			plumb_report_add(rep, &cev);   /* rep->events may move: ev is not used after */
+			ev = NULL;
+		}
+		if (c->until > now && (next == 0 || c->until < next))
+			next = c->until;
+	}
+	if (next > 0)
+		arm(d, T_BACKOFF, next - now, 0);
+}
+
+/* Runs the engine over the dirty set (or everything) and reports. */
+static void run_engine(struct plumb_daemon *d, int full)
+{
+	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL};
+	struct plumb_quarantine *q = NULL;
+	unsigned char *only = NULL;
+	struct plumb_report rep;
+	struct plumb_err e;
+	double now = now_mono();
+	size_t n;
+
+	if (!d->have_sel)
+		return;
+	n = d->sel.b->nfiles;
+	if ((only = calloc(n ? n : 1, 1)) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		only[i] = (full || d->dirty[i]) && !(d->cs[i].until > now);
+	memset(d->dirty, 0, n ? n : 1);
+	d->any_dirty = 0;
+	eo.only = only;
+	if (plumb_state_lock(d->st, 5, &e) != 0) {
+		plumb_log(PLUMB_LOG_WARN, "%s; retrying", e.msg);
+		for (size_t i = 0; i < n; i++)
+			d->dirty[i] |= only[i];
+		free(only);
+		mark_dirty(d, -1);
+		return;
+	}
+	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) == 0) {
+		report_baseline(&rep, d);
+		if (eo.repair && plumb_quarantine_open(&q, d->st->dirfd, d->cfg.quarantine_max, &e) != 0)
+			q = NULL;
+		if (plumb_engine_run(&rep, d->sel.b, d->sel.src, d->rootfd, q, &eo, &e) != 0)
+			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
+		account(d, &rep);
+		rep.finished_at = time(NULL);
+		d->last_run = rep.finished_at;
+		if (full) {
+			d->drifted_last = rep.drifted;
+			d->failed_last = rep.failed;
+		}
+		log_events(&rep);
+		if (full || rep.nevents > 0)
+			save_report(d, &rep);
+		plumb_report_release(&rep);
+	}
+	plumb_quarantine_free(q);
+	plumb_state_unlock(d->st);
+	free(only);
+	write_metrics(d);
+}
+
+/* Adds a refused event, once per distinct reason. */
+static void report_refusal(struct plumb_daemon *d, const char *why)
+{
+	struct plumb_report rep;
+	struct plumb_event ev;
+	struct plumb_err e;
+
+	if (d->last_refusal && strcmp(d->last_refusal, why) == 0)
+		return;
+	free(d->last_refusal);
+	d->last_refusal = strdup(why);
+	d->refused_total++;
+	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) != 0)
+		return;
+	if (d->have_sel)
+		report_baseline(&rep, d);
+	memset(&ev, 0, sizeof(ev));
+	ev.resource = strdup("baseline");
+	ev.error = strdup(why);
+	ev.action = PLUMB_ACT_REFUSED;
+	ev.at = time(NULL);
+	plumb_report_add(&rep, &ev);
+	rep.finished_at = time(NULL);
+	log_events(&rep);
+	save_report(d, &rep);
+	plumb_report_release(&rep);
+}
+
+/* Fetches, judges and, when a new baseline is accepted, switches to it. */
+static void refresh_baseline(struct plumb_daemon *d)
+{
+	struct plumb_selection sel;
+	struct plumb_trust trust;
+	struct plumb_err e;
+	char *refusal = NULL;
+	int r;
+
+	if (plumb_state_lock(d->st, 30, &e) != 0) {
+		plumb_log(PLUMB_LOG_WARN, "%s; the baseline is polled again later", e.msg);
+		return;
+	}
+	d->cfg.cancel_fd = d->sfd;
+	r = plumb_select(&sel, &d->cfg, d->o->baseline_dir, d->st, &trust, &refusal, &e);
+	plumb_state_unlock(d->st);
+	if (refusal != NULL) {
+		report_refusal(d, refusal);
+		free(refusal);
+	} else if (r == 0) {
+		free(d->last_refusal);
+		d->last_refusal = NULL;
+		d->last_fetch_ok = time(NULL);
+	}
+	if (r != 0) {
+		if (refusal == NULL)
+			report_refusal(d, e.msg);
+		return;
+	}
+	if (d->have_sel && !sel.is_new && sel.from_git == d->sel.from_git &&
+	    (!sel.from_git || strcmp(sel.tip.commit, d->sel.tip.commit) == 0) && !d->o->baseline_dir) {
+		plumb_selection_release(&sel);   /* unchanged */
+		return;
+	}
+	/* A new baseline (or the first, or a re-read directory): switch over. */
+	{
+		size_t n = sel.b->nfiles;
+		unsigned char *dirty = calloc(n ? n : 1, 1);
+		struct contest *cs = calloc(n ? n : 1, sizeof(*cs));
+
+		if (dirty == NULL || cs == NULL) {
+			free(dirty);
+			free(cs);
+			plumb_selection_release(&sel);
+			return;
+		}
+		if (d->have_sel)
+			plumb_selection_release(&d->sel);
+		free(d->dirty);
+		free(d->cs);
+		d->sel = sel;
+		d->have_sel = 1;
+		d->dirty = dirty;
+		d->cs = cs;
+	}
+	if (d->sel.from_git)
+		plumb_log(PLUMB_LOG_INFO, "enforcing commit %.12s (serial %llu, signed by %s)", d->sel.tip.commit,
+			  (unsigned long long)d->sel.b->serial, d->sel.tip.signer);
+	if (d->sel.b->firewall != NULL)
+		plumb_log(PLUMB_LOG_WARN, "firewall: not enforced by this build; only files are checked");
+	watches_arm(d);
+	run_engine(d, 1);
+	if (d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE && refusal == NULL) {
+		if (plumb_state_lock(d->st, 30, &e) == 0) {
+			if (plumb_select_record_anchor(&d->sel, d->st, &e) != 0)
+				plumb_log(PLUMB_LOG_ERROR, "cannot record the applied commit: %s", e.msg);
+			plumb_state_unlock(d->st);
+		}
+		d->sel.is_new = 0;
+	}
+}
+
+/* --- configuration --------------------------------------------------------- */
+
+static int load_config(struct plumb_config *cfg, const struct plumb_daemon_opts *o, struct plumb_err *err)
+{
+	const char *path = o->config_path ? o->config_path : PLUMB_DEFAULT_CONFIG;
+	int r;
+
+	if ((r = plumb_config_defaults(cfg)) != 0)
+		return plumb_err_set(err, r, "out of memory");
+	r = plumb_config_load(cfg, path, err);
+	if (r != 0 && (o->config_path != NULL || r != PLUMB_E_NOTFOUND)) {
+		plumb_config_release(cfg);
+		return r;
+	}
+	if ((o->root && plumb_config_set(&cfg->root, o->root) != 0) ||
+	    (o->state_dir && plumb_config_set(&cfg->state_dir, o->state_dir) != 0)) {
+		plumb_config_release(cfg);
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static void arm_intervals(struct plumb_daemon *d)
+{
+	arm(d, T_POLL, (double)d->cfg.poll + splay((double)d->cfg.poll / 10), (double)d->cfg.poll);
+	arm(d, T_FULL, (double)d->cfg.full_scan, (double)d->cfg.full_scan);
+}
+
+static void reload(struct plumb_daemon *d)
+{
+	struct plumb_config cfg;
+	struct plumb_err e;
+
+	if (load_config(&cfg, d->o, &e) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "SIGHUP: keeping the running configuration: %s", e.msg);
+		return;
+	}
+	if (strcmp(cfg.root, d->cfg.root) != 0 || strcmp(cfg.state_dir, d->cfg.state_dir) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "SIGHUP: root and state_dir cannot change while running; restart plumbd");
+		plumb_config_release(&cfg);
+		return;
+	}
+	plumb_config_release(&d->cfg);
+	d->cfg = cfg;
+	plumb_log(PLUMB_LOG_INFO, "SIGHUP: configuration reloaded from %s", d->cfg.path ? d->cfg.path : "defaults");
+	arm_intervals(d);
+	refresh_baseline(d);
+	schedule_full(d, 1);
+}
+
+/* --- the loop -------------------------------------------------------------- */
+
+static int setup(struct plumb_daemon *d, struct plumb_err *err)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	sigset_t set;
+	int r;
+
+	d->epfd = d->ifd = d->sfd = d->rootfd = -1;
+	for (int t = 0; t < T_COUNT; t++)
+		d->timers[t] = -1;
+	if ((r = load_config(&d->cfg, d->o, err)) != 0)
+		return r;
+	if ((r = plumb_state_open(&d->st, d->cfg.state_dir, 1, err)) != 0)
+		return r;
+	if ((d->rootfd = open(d->cfg.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return plumb_err_errno(err, PLUMB_E_NOTFOUND, errno, "cannot open root '%s'", d->cfg.root);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((d->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || (d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set up the event loop");
+	ev.data.fd = d->sfd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
+	for (int t = 0; t < T_COUNT; t++) {
+		if ((d->timers[t] = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0)
+			return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a timer");
+		ev.data.fd = d->timers[t];
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timers[t], &ev);
+	}
+	if ((d->watchdog_usec = plumb_notify_watchdog_usec()) > 0)
+		arm(d, T_WATCHDOG, d->watchdog_usec / 2e6, d->watchdog_usec / 2e6);
+	return 0;
+}
+
+static void teardown(struct plumb_daemon *d)
+{
+	watches_clear(d);
+	if (d->have_sel)
+		plumb_selection_release(&d->sel);
+	free(d->dirty);
+	free(d->cs);
+	free(d->last_refusal);
+	for (int t = 0; t < T_COUNT; t++)
+		if (d->timers[t] >= 0)
+			close(d->timers[t]);
+	if (d->sfd >= 0)
+		close(d->sfd);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->rootfd >= 0)
+		close(d->rootfd);
+	plumb_state_free(d->st);
+	plumb_config_release(&d->cfg);
+}
+
+static int timer_fired(int fd)
+{
+	uint64_t n;
+
+	return read(fd, &n, sizeof(n)) == (ssize_t)sizeof(n);
+}
+
+static void on_signal(struct plumb_daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload(d);
+		} else {
+			plumb_log(PLUMB_LOG_INFO, "%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			d->stop = 1;
+		}
+	}
+}
+
+int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
+{
+	struct plumb_daemon d;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	d.o = o;
+	if ((r = setup(&d, err)) != 0) {
+		teardown(&d);
+		return r;
+	}
+	plumb_log(PLUMB_LOG_INFO, "starting: root %s, state %s, %s mode, full scan every %llus, poll every %llus",
+		  d.cfg.root, d.cfg.state_dir, d.cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce",
+		  (unsigned long long)d.cfg.full_scan, (unsigned long long)d.cfg.poll);
+	/* Catch up at once: drift made while plumbd was down is reverted now. */
+	refresh_baseline(&d);
+	arm_intervals(&d);
+	plumb_notify("READY=1");
+	while (!d.stop) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(d.epfd, evs, 16, -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int k = 0; k < n && !d.stop; k++) {
+			int fd = evs[k].data.fd;
+
+			if (fd == d.sfd) {
+				on_signal(&d);
+			} else if (fd == d.ifd) {
+				on_inotify(&d);
+			} else if (fd == d.timers[T_DEBOUNCE] && timer_fired(fd)) {
+				int full = d.full_pending;
+
+				d.debounce_armed = 0;
+				d.full_pending = 0;
+				if (d.rearm_pending) {
+					d.rearm_pending = 0;
+					watches_arm(&d);
+				}
+				if (full || d.any_dirty)
+					run_engine(&d, full);
+			} else if (fd == d.timers[T_FULL] && timer_fired(fd)) {
+				run_engine(&d, 1);
+			} else if (fd == d.timers[T_POLL] && timer_fired(fd)) {
+				refresh_baseline(&d);
+			} else if (fd == d.timers[T_BACKOFF] && timer_fired(fd)) {
+				/* Paused resources are due: look at each once more. */
+				double now = now_mono();
+
+				for (size_t i = 0; d.have_sel && i < d.sel.b->nfiles; i++)
+					if (d.cs[i].until > 0 && d.cs[i].until <= now) {
+						d.cs[i].until = 0;
+						mark_dirty(&d, (long)i);
+					}
+			} else if (fd == d.timers[T_WATCHDOG] && timer_fired(fd)) {
+				plumb_notify("WATCHDOG=1");
+			}
+		}
+	}
+	plumb_notify("STOPPING=1");
+	teardown(&d);
+	return 0;
+}

@@ -73,6 +73,7 @@ struct plumb_daemon {
 	char *last_refusal;
 	/* metrics */
 	uint64_t reverted_total, refused_total, drifted_last, failed_last;
+	double full_scan_seconds;
 	time_t last_run, last_fetch_ok;
 	unsigned watch_failures;
 };
@@ -357,11 +358,13 @@ static void write_metrics(struct plumb_daemon *d)
 		     "# HELP plumb_last_fetch_success_timestamp_seconds When a baseline was last fetched and accepted.\n"
 		     "# TYPE plumb_last_fetch_success_timestamp_seconds gauge\nplumb_last_fetch_success_timestamp_seconds %lld\n"
 		     "# HELP plumb_baseline_serial Serial of the enforced baseline.\n# TYPE plumb_baseline_serial gauge\n"
-		     "plumb_baseline_serial %llu\n",
+		     "plumb_baseline_serial %llu\n"
+		     "# HELP plumb_last_full_scan_seconds How long the last full scan took.\n"
+		     "# TYPE plumb_last_full_scan_seconds gauge\nplumb_last_full_scan_seconds %.6f\n",
 		     d->have_sel ? d->sel.b->nfiles : 0, (unsigned long long)d->drifted_last,
 		     (unsigned long long)d->failed_last, (unsigned long long)d->reverted_total, contested,
 		     (unsigned long long)d->refused_total, (long long)d->last_run, (long long)d->last_fetch_ok,
-		     d->have_sel ? (unsigned long long)d->sel.b->serial : 0ULL);
+		     d->have_sel ? (unsigned long long)d->sel.b->serial : 0ULL, d->full_scan_seconds);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return;
 	if (d->cfg.metrics_textfile)
@@ -523,6 +526,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 		rep.finished_at = time(NULL);
 		d->last_run = rep.finished_at;
 		if (full) {
+			d->full_scan_seconds = now_mono() - now;
 			d->drifted_last = rep.drifted;
 			d->failed_last = rep.failed;
 		}

@@ -95,6 +95,27 @@ verify_case() { # dir (a 1,000-file baseline repository)
 		"$(awk -v s=${v%% *} 'BEGIN{print s*1000}')" "$(ratio ${v%% *} ${g%% *})" "$(ratio ${f%% *} ${c%% *})"
 }
 
+# daemon_case DIR: plumbd on 10,000 managed files: RSS, full-scan time, idle
+# CPU, and drift-to-revert latency over 1,000 writes to distinct files.
+daemon_case() {
+	local d=$1 pid idle=${BENCH_IDLE_SECONDS:-60} c0 c1 hz
+	rm -rf "$d/dstate"; mkdir -p "$d/dstate"
+	"$PLUMBD" --root "$d/root" --state-dir "$d/dstate" --baseline-dir "$d/bl" -q >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 1 500); do [ -s "$d/dstate/plumb.prom" ] && break; sleep 0.02; done
+	hz=$(getconf CLK_TCK)
+	c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	sleep "$idle"
+	c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	printf '\nplumbd, %s managed files (target: p99 < 100 ms, RSS < 16 MiB):\n' "$(tr -cd '\0' < "$d/list0" | wc -c)"
+	printf '  idle CPU over %s s: %s ticks of %s/s = %s%%\n' "$idle" $((c1 - c0)) "$hz" \
+		"$(awk -v t=$((c1 - c0)) -v hz="$hz" -v s="$idle" 'BEGIN{printf "%.3f", t * 100 / hz / s}')"
+	printf '  full scan: %s s (plumb_last_full_scan_seconds)\n' "$(awk '/^plumb_last_full_scan_seconds/{print $2}' "$d/dstate/plumb.prom")"
+	python3 "$HERE/latency.py" "$d/list0" 1000
+	printf '  RSS: %s\n' "$(awk '/VmRSS|VmHWM/{printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$pid/status")"
+	kill "$pid"; wait "$pid" 2>/dev/null
+}
+
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "plumb check compares each managed file with its source (size, then bytes); both trees are read."
 run_case "small tree (config-sized files)" "$(tree small 2000 8000000 0)"
@@ -102,3 +123,4 @@ run_case "large tree (with large binaries)" "$(tree large 20000 1073741824 10)"
 git_case "small tree (config-sized files)" "$BENCH_DIR/small"
 [ -n "${BENCH_SKIP_LARGE_GIT:-}" ] || git_case "large tree (with large binaries)" "$BENCH_DIR/large"
 verify_case "$(tree thousand 1000 4000000 0)"
+daemon_case "$(tree tenk 10000 40000000 0)"

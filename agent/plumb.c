@@ -192,21 +192,8 @@ int main(int argc, char **argv)
 		return PLUMB_EXIT_ERROR;
 	}
 
-	if (plumb_config_defaults(&cfg) != 0) {
-		plumb_log(PLUMB_LOG_ERROR, "out of memory");
-		return PLUMB_EXIT_ERROR;
-	}
-	/* An explicit -c must exist; the default path may be missing (defaults). */
-	if (plumb_config_load(&cfg, config_path ? config_path : PLUMB_DEFAULT_CONFIG, &err) != 0 &&
-	    (config_path != NULL || err.code != PLUMB_E_NOTFOUND)) {
+	if (plumb_config_open(&cfg, config_path, root, state_dir, &err) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
-		plumb_config_release(&cfg);
-		return PLUMB_EXIT_ERROR;
-	}
-	if ((root && plumb_config_set(&cfg.root, root) != 0) ||
-	    (state_dir && plumb_config_set(&cfg.state_dir, state_dir) != 0)) {
-		plumb_log(PLUMB_LOG_ERROR, "out of memory");
-		plumb_config_release(&cfg);
 		return PLUMB_EXIT_ERROR;
 	}
 

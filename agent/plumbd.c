@@ -75,17 +75,8 @@ int main(int argc, char **argv)
 		json_t *report = NULL;
 		int code;
 
-		if (plumb_config_defaults(&cfg) != 0)
-			return PLUMB_EXIT_ERROR;
-		if (plumb_config_load(&cfg, o.config_path ? o.config_path : PLUMB_DEFAULT_CONFIG, &err) != 0 &&
-		    (o.config_path != NULL || err.code != PLUMB_E_NOTFOUND)) {
+		if (plumb_config_open(&cfg, o.config_path, o.root, o.state_dir, &err) != 0) {
 			plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
-			plumb_config_release(&cfg);
-			return PLUMB_EXIT_ERROR;
-		}
-		if ((o.root && plumb_config_set(&cfg.root, o.root) != 0) ||
-		    (o.state_dir && plumb_config_set(&cfg.state_dir, o.state_dir) != 0)) {
-			plumb_config_release(&cfg);
 			return PLUMB_EXIT_ERROR;
 		}
 		code = plumb_run(&cfg, &ro, &report, &err);

@@ -1,6 +1,7 @@
 /* buf.c - bounded growable byte buffer.
  * See buf.h for the invariants. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,4 +136,22 @@ int plumb_buf_read_fd(struct plumb_buf *b, int fd)
 		if ((r = plumb_buf_add(b, chunk, (size_t)n)) != 0)
 			return r;
 	}
+}
+
+int plumb_buf_load_file(struct plumb_buf *b, const char *path, size_t max, const char *what,
+			struct plumb_err *err)
+{
+	int fd, r;
+
+	plumb_buf_init(b, max);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return plumb_err_errno(err, errno == ENOENT ? PLUMB_E_NOTFOUND : PLUMB_E_IO, errno,
+				       "cannot open %s '%s'", what, path);
+	r = plumb_buf_read_fd(b, fd);
+	close(fd);
+	if (r != 0) {
+		plumb_buf_release(b);
+		return plumb_err_errno(err, r, errno, "cannot read %s '%s'", what, path);
+	}
+	return 0;
 }

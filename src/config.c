@@ -289,19 +289,32 @@ out:
 int plumb_config_load(struct plumb_config *cfg, const char *path, struct plumb_err *err)
 {
 	struct plumb_buf b;
-	int fd, r;
+	int r;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
-		return plumb_err_errno(err, errno == ENOENT ? PLUMB_E_NOTFOUND : PLUMB_E_IO, errno,
-				       "cannot open configuration '%s'", path);
-	plumb_buf_init(&b, PLUMB_CONFIG_MAX);
-	r = plumb_buf_read_fd(&b, fd);
-	close(fd);
-	if (r != 0) {
-		plumb_buf_release(&b);
-		return plumb_err_errno(err, r, errno, "cannot read configuration '%s'", path);
-	}
+	if ((r = plumb_buf_load_file(&b, path, PLUMB_CONFIG_MAX, "configuration", err)) != 0)
+		return r;
 	r = plumb_config_parse(cfg, path, b.data ? b.data : "", b.len, err);
 	plumb_buf_release(&b);
 	return r;
+}
+
+int plumb_config_open(struct plumb_config *cfg, const char *path, const char *root, const char *state_dir,
+		      struct plumb_err *err)
+{
+	int r;
+
+	if ((r = plumb_config_defaults(cfg)) != 0)
+		return plumb_err_set(err, r, "out of memory");
+	/* An explicit path must exist; the default may be missing (defaults). */
+	r = plumb_config_load(cfg, path ? path : PLUMB_DEFAULT_CONFIG, err);
+	if (r != 0 && (path != NULL || r != PLUMB_E_NOTFOUND)) {
+		plumb_config_release(cfg);
+		return r;
+	}
+	if ((root && plumb_config_set(&cfg->root, root) != 0) ||
+	    (state_dir && plumb_config_set(&cfg->state_dir, state_dir) != 0)) {
+		plumb_config_release(cfg);
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	}
+	return 0;
 }

@@ -645,22 +645,7 @@ static void refresh_baseline(struct plumb_daemon *d)
 
 static int load_config(struct plumb_config *cfg, const struct plumb_daemon_opts *o, struct plumb_err *err)
 {
-	const char *path = o->config_path ? o->config_path : PLUMB_DEFAULT_CONFIG;
-	int r;
-
-	if ((r = plumb_config_defaults(cfg)) != 0)
-		return plumb_err_set(err, r, "out of memory");
-	r = plumb_config_load(cfg, path, err);
-	if (r != 0 && (o->config_path != NULL || r != PLUMB_E_NOTFOUND)) {
-		plumb_config_release(cfg);
-		return r;
-	}
-	if ((o->root && plumb_config_set(&cfg->root, o->root) != 0) ||
-	    (o->state_dir && plumb_config_set(&cfg->state_dir, o->state_dir) != 0)) {
-		plumb_config_release(cfg);
-		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-	}
-	return 0;
+	return plumb_config_open(cfg, o->config_path, o->root, o->state_dir, err);
 }
 
 static void arm_intervals(struct plumb_daemon *d)

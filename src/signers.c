@@ -298,19 +298,11 @@ int plumb_signers_parse(struct plumb_signers **out, const char *name, const char
 int plumb_signers_load(struct plumb_signers **out, const char *path, struct plumb_err *err)
 {
 	struct plumb_buf b;
-	int fd, r;
+	int r;
 
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
-		return plumb_err_errno(err, errno == ENOENT ? PLUMB_E_NOTFOUND : PLUMB_E_IO, errno,
-				       "cannot open allowed signers '%s'", path);
-	plumb_buf_init(&b, PLUMB_SIGNERS_FILE_MAX);
-	r = plumb_buf_read_fd(&b, fd);
-	close(fd);
-	if (r != 0) {
-		plumb_buf_release(&b);
-		return plumb_err_errno(err, r, errno, "cannot read allowed signers '%s'", path);
-	}
+	if ((r = plumb_buf_load_file(&b, path, PLUMB_SIGNERS_FILE_MAX, "allowed signers", err)) != 0)
+		return r;
 	r = plumb_signers_parse(out, path, b.data ? b.data : "", b.len, err);
 	plumb_buf_release(&b);
 	return r;

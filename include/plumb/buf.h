@@ -39,4 +39,11 @@ char *plumb_buf_detach(struct plumb_buf *b, size_t *len_out);
  * PLUMB_E_NOMEM or PLUMB_E_IO (errno preserved). */
 int plumb_buf_read_fd(struct plumb_buf *b, int fd);
 
+/* Reads the whole file at path (what names it, e.g. "configuration", goes
+ * into error messages) into b, initialized here with max. Returns 0,
+ * PLUMB_E_NOTFOUND, PLUMB_E_TOOBIG or PLUMB_E_IO with err filled. */
+struct plumb_err;
+int plumb_buf_load_file(struct plumb_buf *b, const char *path, size_t max, const char *what,
+			struct plumb_err *err);
+
 #endif

@@ -55,6 +55,12 @@ int plumb_config_parse(struct plumb_config *cfg, const char *name, const void *d
  * or another negative code; err filled. */
 int plumb_config_load(struct plumb_config *cfg, const char *path, struct plumb_err *err);
 
+/* What every program does at start: defaults, then path (NULL: the default
+ * path, which may be missing), then the command line's --root/--state-dir
+ * (NULL: keep). On failure cfg is released and err says why. */
+int plumb_config_open(struct plumb_config *cfg, const char *path, const char *root, const char *state_dir,
+		      struct plumb_err *err);
+
 /* Replaces *field with a copy of value. Returns 0 or PLUMB_E_NOMEM. */
 int plumb_config_set(char **field, const char *value);
 

@@ -271,13 +271,6 @@ static const struct watch *watch_of(const struct plumb_daemon *d, int wd)
 	return NULL;
 }
 
-static int is_own_temp(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 11 && strncmp(name, ".plumb-", 7) == 0 && strcmp(name + n - 4, ".tmp") == 0;
-}
-
 static void on_inotify(struct plumb_daemon *d)
 {
 	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -307,7 +300,7 @@ static void on_inotify(struct plumb_daemon *d)
 				mark_dirty(d, find_res(d, w->dir));
 				continue;
 			}
-			if (is_own_temp(ie->name))
+			if (plumb_fs_is_temp_name(ie->name))
 				continue;
 			{
 				char path[PATH_MAX];

@@ -9,6 +9,7 @@
 
 #include "plumb/engine.h"
 #include "plumb/files.h"
+#include "plumb/fs.h"
 #include "plumb/log.h"
 #include "plumb/users.h"
 #include "banned.h"
@@ -70,6 +71,32 @@ static void inspect_all(struct pool *p, int threads)
 		pthread_join(tids[i], NULL);
 }
 
+/* Sweeps plumb's temp files from every directory holding a managed path,
+ * once per directory (paths are sorted, so they come together). */
+static void clean_temps(const struct plumb_file_job *jobs, size_t n, int rootfd)
+{
+	const char *prev = NULL;
+	size_t prevlen = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *path = jobs[i].res->path;
+		size_t len = (size_t)(strrchr(path, '/') - path);
+		const char *base;
+		int dfd, k;
+
+		if (jobs[i].skip || (prev && len == prevlen && memcmp(prev, path, len) == 0))
+			continue;
+		prev = path;
+		prevlen = len;
+		if (plumb_fs_open_parent(&dfd, &base, rootfd, path, 0, NULL) != 0)
+			continue;
+		if ((k = plumb_fs_clean_temps(dfd)) > 0)
+			plumb_log(PLUMB_LOG_INFO, "removed %d temporary file%s left in '%.*s' by an interrupted run", k,
+				  k > 1 ? "s" : "", (int)len, path);
+		close(dfd);
+	}
+}
+
 static int add_event(struct plumb_report *rep, struct plumb_event *ev, struct plumb_err *err)
 {
 	if (plumb_report_add(rep, ev) != 0)
@@ -121,6 +148,8 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	pool.rootfd = rootfd;
 	pool.src = src;
 	inspect_all(&pool, o->threads);
+	if (o->repair)
+		clean_temps(jobs, b->nfiles, rootfd);
 
 	for (size_t i = 0; i < b->nfiles; i++) {
 		struct plumb_file_job *job = &jobs[i];

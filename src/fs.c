@@ -1,5 +1,6 @@
 /* fs.c - confined, symlink-free path walking and atomic file replacement.
  * Every managed path goes through here; nothing else calls open(2) on one. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -236,6 +237,35 @@ void plumb_fs_temp_name(char out[32], const char *name)
 		h *= 1099511628211ULL;
 	}
 	snprintf(out, 32, ".plumb-%016llx.tmp", (unsigned long long)h);
+}
+
+int plumb_fs_is_temp_name(const char *name)
+{
+	if (strlen(name) != 27 || strncmp(name, ".plumb-", 7) != 0 || strcmp(name + 23, ".tmp") != 0)
+		return 0;
+	for (int i = 7; i < 23; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int plumb_fs_clean_temps(int dirfd)
+{
+	struct dirent *de;
+	int fd, n = 0;
+	DIR *d;
+
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (plumb_fs_is_temp_name(de->d_name) && unlinkat(dirfd, de->d_name, 0) == 0)
+			n++;
+	closedir(d);
+	return n;
 }
 
 void plumb_fs_remove_stale_temp(int dirfd, const char *name)

@@ -50,6 +50,13 @@ int plumb_fs_replace(int dirfd, const char *name, const struct plumb_fs_meta *me
 int plumb_fs_replace_symlink(int dirfd, const char *name, const char *target,
 			     const struct plumb_fs_meta *meta, struct plumb_err *err);
 
+/* Removes every plumb temp file (".plumb-<16 hex>.tmp") in dirfd: what a
+ * run killed between write and rename leaves. Returns how many. */
+int plumb_fs_clean_temps(int dirfd);
+
+/* True if name is one of plumb's temp file names. */
+int plumb_fs_is_temp_name(const char *name);
+
 /* Removes a temp file that a killed run may have left for name. */
 void plumb_fs_remove_stale_temp(int dirfd, const char *name);
 

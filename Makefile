@@ -6,7 +6,7 @@ CC        ?= cc
 WERROR    ?= 1
 SANITIZE  ?=
 
-PKGS      := yaml-0.1 jansson libcrypto libgit2
+PKGS      := yaml-0.1 jansson libcrypto libgit2 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -4,12 +4,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "plumb/config.h"
 #include "plumb/log.h"
 #include "plumb/run.h"
+#include "plumb/sender.h"
+#include "plumb/spool.h"
 #include "plumb/state.h"
 #include "plumb/trust.h"
+#include "plumb/util.h"
 #include "plumb/version.h"
 
 static void usage(FILE *out)
@@ -22,7 +26,8 @@ static void usage(FILE *out)
 		"  apply          revert drift (exit 0 none, 2 changes, 4 failures, 6 both, 1 error)\n"
 		"  verify         fetch and verify the signed baseline tip; print commit, signer, key, serial\n"
 		"  trust reset    forget the rollback anchor (the next apply accepts any validly signed tip)\n"
-		"  status         show the last run's summary\n"
+		"  status         show the last run's summary and the report spool\n"
+		"  deliver        send the spooled reports now (ignoring the retry backoff)\n"
 		"  check-config   validate the configuration and exit\n"
 		"  version        print the version\n"
 		"\n"
@@ -105,6 +110,53 @@ static int cmd_trust_reset(const struct plumb_config *cfg)
 	return PLUMB_EXIT_OK;
 }
 
+static void print_spool(struct plumb_state *st)
+{
+	struct plumb_spool_entry *v;
+	struct plumb_spool_stats s;
+	char when[21];
+	size_t n;
+
+	if (plumb_spool_list(st, &v, &n, NULL) != 0)
+		return;
+	plumb_spool_stats_load(st, &s);
+	printf("spool: %zu report(s) waiting", n);
+	if (n > 0)
+		printf(", oldest queued %lld s ago", (long long)(time(NULL) - v[0].queued_at));
+	if (s.last_delivery) {
+		plumb_time_format(when, s.last_delivery);
+		printf("; last delivery %s", when);
+	}
+	if (s.last_error[0])
+		printf("; last error: %s", s.last_error);
+	if (s.next_attempt > time(NULL))
+		printf("; next try in %lld s", (long long)(s.next_attempt - time(NULL)));
+	if (s.rejected || s.dropped_heartbeats || s.write_errors)
+		printf("; %llu rejected, %llu heartbeats dropped, %llu write errors", (unsigned long long)s.rejected,
+		       (unsigned long long)s.dropped_heartbeats, (unsigned long long)s.write_errors);
+	putchar('\n');
+	free(v);
+}
+
+static int cmd_deliver(const struct plumb_config *cfg)
+{
+	struct plumb_deliver_result res;
+	struct plumb_state *st = NULL;
+	struct plumb_err err;
+	int r;
+
+	if ((r = plumb_state_open(&st, cfg->state_dir, 0, &err)) != 0 ||
+	    (r = plumb_deliver(st, cfg, 120, 0, &res, &err)) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		plumb_state_free(st);
+		return PLUMB_EXIT_ERROR;
+	}
+	printf("%u delivered, %u rejected, %u waiting\n", res.delivered, res.rejected, res.pending);
+	print_spool(st);
+	plumb_state_free(st);
+	return res.pending == 0 ? PLUMB_EXIT_OK : PLUMB_EXIT_ERROR;
+}
+
 static int cmd_status(const struct plumb_config *cfg, int as_json)
 {
 	struct plumb_state *st = NULL;
@@ -125,14 +177,17 @@ static int cmd_status(const struct plumb_config *cfg, int as_json)
 		plumb_buf_release(&b);
 		return PLUMB_EXIT_ERROR;
 	}
-	plumb_state_free(st);
 	report = json_loadb(b.data, b.len, 0, &jerr);
 	plumb_buf_release(&b);
 	if (report == NULL) {
 		plumb_log(PLUMB_LOG_ERROR, "'%s/%s' is damaged: %s", cfg->state_dir, PLUMB_LAST_REPORT, jerr.text);
+		plumb_state_free(st);
 		return PLUMB_EXIT_ERROR;
 	}
 	r = print_report(report, as_json);
+	if (!as_json && cfg->report_url)
+		print_spool(st);
+	plumb_state_free(st);
 	json_decref(report);
 	return r == 0 ? PLUMB_EXIT_OK : PLUMB_EXIT_ERROR;
 }
@@ -186,7 +241,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "apply") != 0 && strcmp(cmd, "status") != 0 &&
-	    strcmp(cmd, "verify") != 0 && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "trust-reset") != 0) {
+	    strcmp(cmd, "verify") != 0 && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "trust-reset") != 0 &&
+	    strcmp(cmd, "deliver") != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "unknown command '%s'", cmd);
 		usage(stderr);
 		return PLUMB_EXIT_ERROR;
@@ -204,6 +260,8 @@ int main(int argc, char **argv)
 		code = cmd_status(&cfg, as_json);
 	} else if (strcmp(cmd, "verify") == 0) {
 		code = cmd_verify(&cfg, as_json);
+	} else if (strcmp(cmd, "deliver") == 0) {
+		code = cmd_deliver(&cfg);
 	} else if (strcmp(cmd, "trust-reset") == 0) {
 		code = cmd_trust_reset(&cfg);
 	} else {

@@ -45,6 +45,7 @@ static const struct key keys[] = {
 	{"report.ca_file", T_PATH, F(report_ca_file)},
 	{"report.cert_file", T_PATH, F(report_cert_file)},
 	{"report.key_file", T_PATH, F(report_key_file)},
+	{"report.heartbeat", T_DURATION, F(report_heartbeat)},
 	{"metrics.textfile", T_PATH, F(metrics_textfile)},
 };
 static const char *sections[] = {"source", "interval", "report", "quarantine", "metrics"};
@@ -70,6 +71,7 @@ int plumb_config_defaults(struct plumb_config *cfg)
 	cfg->quarantine_max = PLUMB_QUARANTINE_DEFAULT;
 	cfg->source_timeout = 60;
 	cfg->cancel_fd = -1;
+	cfg->report_heartbeat = 900;
 	cfg->source_max_size = 256ULL << 20;
 	if (plumb_config_set(&cfg->source_ref, "refs/heads/main") ||
 	    plumb_config_set(&cfg->source_baseline, "baseline.yaml") ||

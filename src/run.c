@@ -9,6 +9,8 @@
 
 #include "plumb/baseline.h"
 #include "plumb/select.h"
+#include "plumb/sender.h"
+#include "plumb/spool.h"
 #include "plumb/trust.h"
 #include "plumb/engine.h"
 #include "plumb/log.h"
@@ -49,6 +51,38 @@ static int refuse(struct plumb_report *rep, const char *why)
 		return PLUMB_E_NOMEM;
 	}
 	return plumb_report_add(rep, &ev);
+}
+
+void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
+		      double send_budget_s)
+{
+	struct plumb_spool_stats s;
+	struct plumb_deliver_result res;
+	struct plumb_err e;
+	json_t *j;
+	char *text;
+	int heartbeat = rep->nevents == 0;
+
+	if (cfg->report_url == NULL)
+		return;
+	plumb_spool_stats_load(st, &s);
+	rep->spool_dropped = s.dropped_heartbeats;
+	rep->spool_write_errors = s.write_errors;
+	rep->spool_rejected = s.rejected;
+	if (!heartbeat || time(NULL) - s.last_heartbeat >= (time_t)cfg->report_heartbeat) {
+		if ((j = plumb_report_json(rep)) != NULL && (text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
+			if (plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e) != 0)
+				plumb_log(PLUMB_LOG_ERROR, "cannot spool report %s: %s (enforcement goes on)", rep->id, e.msg);
+			free(text);
+		}
+		json_decref(j);
+	}
+	if (send_budget_s <= 0)
+		return;
+	if (plumb_deliver(st, cfg, send_budget_s, 1, &res, &e) != 0)
+		plumb_log(PLUMB_LOG_WARN, "reports not delivered: %s", e.msg);
+	else if (res.pending > 0 && !res.backing_off)
+		plumb_log(PLUMB_LOG_INFO, "%u report(s) delivered, %u waiting in the spool", res.delivered, res.pending);
 }
 
 int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
@@ -125,6 +159,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	}
 	if (plumb_state_write(st, PLUMB_LAST_REPORT, text, strlen(text), &e) != 0)
 		plumb_log(PLUMB_LOG_WARN, "cannot save the run's report: %s", e.msg);
+	plumb_run_report(st, cfg, &rep, 5.0);
 	code = plumb_run_exit_code(&rep, o->apply);
 	*report_out = json;
 	json = NULL;

@@ -58,6 +58,8 @@ struct plumb_report {
 	struct plumb_event *events;
 	size_t nevents, cap;
 	uint64_t resources, drifted, reverted, failed;
+	/* the spool's own troubles, carried so the control plane sees them */
+	uint64_t spool_dropped, spool_write_errors, spool_rejected;
 };
 
 /* Starts a report: fresh UUID, host name, started_at = now. */

@@ -12,6 +12,8 @@
 #include "plumb/report.h"
 #include "plumb/trust.h"
 
+struct plumb_state;
+
 /* Exit codes (DESIGN.md contract; apply's after Puppet --detailed-exitcodes). */
 enum {
 	PLUMB_EXIT_OK = 0,
@@ -45,6 +47,13 @@ struct plumb_verify_result {
  * serial, expiry) without applying or recording anything. Returns 0 if
  * the tip would be accepted, else a negative code with err saying why. */
 int plumb_run_verify(const struct plumb_config *cfg, struct plumb_verify_result *out, struct plumb_err *err);
+
+/* Puts a finished report into the spool when a control plane is configured:
+ * always when it carries events, as a heartbeat when one is due. Then, with
+ * send_budget_s > 0, delivers the spool for at most that long. Failures are
+ * logged and counted, never fatal: enforcement does not wait on reports. */
+void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
+		      double send_budget_s);
 
 /* The exit code a finished report stands for. */
 int plumb_run_exit_code(const struct plumb_report *r, int apply);

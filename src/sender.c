@@ -1,0 +1,300 @@
+/* sender.c - HTTPS delivery of spooled reports with libcurl.
+ * One easy handle per pass (connection reuse), bounded everything: time,
+ * response size, protocols. The bearer token is read per pass and wiped. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+
+#include "plumb/buf.h"
+#include "plumb/log.h"
+#include "plumb/sender.h"
+#include "plumb/spool.h"
+#include "plumb/state.h"
+#include "plumb/version.h"
+#include "banned.h"
+
+struct response {
+	char body[1024];
+	size_t len;
+	char retry_after[128];
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	struct response *r = ud;
+	size_t len = size * n, room = sizeof(r->body) - 1 - r->len;
+
+	if (room > 0) {
+		size_t k = len < room ? len : room;
+
+		memcpy(r->body + r->len, p, k);
+		r->len += k;
+		r->body[r->len] = '\0';
+	}
+	return len;   /* the rest is read and discarded: the body is capped */
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct response *r = ud;
+	size_t len = size * n;
+
+	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+		size_t k = len - 12;
+
+		while (k > 0 && (p[12 + k - 1] == '\r' || p[12 + k - 1] == '\n'))
+			k--;
+		snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)k, p + 12);
+	}
+	return len;
+}
+
+long plumb_retry_after(const char *value, time_t now)
+{
+	const char *p = value;
+	long v = 0;
+	time_t t;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (isdigit((unsigned char)*p)) {
+		for (; isdigit((unsigned char)*p); p++) {
+			if (v > 100000000)
+				return -1;
+			v = v * 10 + (*p - '0');
+		}
+		while (*p == ' ')
+			p++;
+		return *p == '\0' ? v : -1;
+	}
+	if ((t = curl_getdate(p, NULL)) < 0)
+		return -1;
+	return t > now ? (long)(t - now) : 0;
+}
+
+/* Reads the bearer token (first line, trimmed). */
+static int read_token(char *out, size_t outlen, const char *path, struct plumb_err *err)
+{
+	struct plumb_buf b;
+	size_t n;
+	int r;
+
+	if ((r = plumb_buf_load_file(&b, path, PLUMB_TOKEN_MAX, "report.token_file", err)) != 0)
+		return r;
+	n = b.len;
+	if (b.data && memchr(b.data, '\n', n))
+		n = (size_t)((char *)memchr(b.data, '\n', n) - b.data);
+	while (n > 0 && (b.data[n - 1] == '\r' || b.data[n - 1] == ' ' || b.data[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= outlen) {
+		if (b.data)
+			explicit_bzero(b.data, b.len);
+		plumb_buf_release(&b);
+		return plumb_err_set(err, PLUMB_E_INVALID, "report.token_file '%s' holds no usable token", path);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)b.data[i] < 0x21 || (unsigned char)b.data[i] > 0x7e) {
+			explicit_bzero(b.data, b.len);
+			plumb_buf_release(&b);
+			return plumb_err_set(err, PLUMB_E_INVALID, "report.token_file '%s': the token has a bad character",
+					     path);
+		}
+	}
+	memcpy(out, b.data, n);
+	out[n] = '\0';
+	explicit_bzero(b.data, b.len);
+	plumb_buf_release(&b);
+	return 0;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Full jitter: uniform in [0, min(cap, 2^failures)] seconds. */
+static long backoff(uint32_t failures)
+{
+	uint32_t r = 0;
+	long cap = failures >= 10 ? PLUMB_SEND_BACKOFF_MAX : (1L << failures);
+
+	if (cap > PLUMB_SEND_BACKOFF_MAX)
+		cap = PLUMB_SEND_BACKOFF_MAX;
+	(void)!getrandom(&r, sizeof(r), GRND_NONBLOCK);
+	return (long)((double)r / 4294967296.0 * (double)(cap + 1));
+}
+
+static int lock_spool(struct plumb_state *st)
+{
+	int fd = openat(st->dirfd, PLUMB_SPOOL_DIR "/.deliver.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int curl_ready(void)
+{
+	static int done;
+
+	if (!done && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+		done = 1;
+	return done;
+}
+
+int plumb_deliver(struct plumb_state *st, const struct plumb_config *cfg, double budget_s, int respect_backoff,
+		  struct plumb_deliver_result *res, struct plumb_err *err)
+{
+	struct plumb_spool_entry *v = NULL;
+	struct curl_slist *hdrs = NULL;
+	struct plumb_spool_stats s;
+	char token[PLUMB_TOKEN_MAX + 32], auth[PLUMB_TOKEN_MAX + 64];
+	double end = mono() + budget_s;
+	CURL *h = NULL;
+	size_t n = 0, i;
+	int lockfd = -1, r = 0;
+
+	memset(res, 0, sizeof(*res));
+	token[0] = '\0';
+	if (cfg->report_url == NULL)
+		return plumb_err_set(err, PLUMB_E_INVALID, "no report.url configured");
+	if ((r = plumb_spool_dirfd(st, err)) < 0)
+		return r;
+	close(r);
+	if ((lockfd = lock_spool(st)) < 0)
+		return plumb_err_set(err, PLUMB_E_IO, "another delivery is in progress");
+	plumb_spool_stats_load(st, &s);
+	if ((r = plumb_spool_list(st, &v, &n, err)) != 0)
+		goto out;
+	res->pending = (unsigned)n;
+	if (n == 0)
+		goto out;
+	if (respect_backoff && s.next_attempt > time(NULL)) {
+		res->backing_off = 1;
+		goto out;
+	}
+	if (cfg->report_token_file && (r = read_token(token, sizeof(token), cfg->report_token_file, err)) != 0)
+		goto out;
+	if (!curl_ready() || (h = curl_easy_init()) == NULL) {
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "cannot initialize libcurl");
+		goto out;
+	}
+	hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	if (token[0]) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		hdrs = curl_slist_append(hdrs, auth);
+		explicit_bzero(auth, sizeof(auth));
+	}
+	curl_easy_setopt(h, CURLOPT_URL, cfg->report_url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, strncmp(cfg->report_url, "http://", 7) == 0 ? "http" : "https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 10L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "plumb/" PLUMB_VERSION);
+	if (cfg->report_ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, cfg->report_ca_file);
+	if (cfg->report_cert_file) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, cfg->report_cert_file);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, cfg->report_key_file);
+	}
+	for (i = 0; i < n; i++) {
+		struct response resp;
+		char *text = NULL;
+		size_t len = 0;
+		long code = 0, left_ms = (long)((end - mono()) * 1000);
+		CURLcode cc;
+
+		if (left_ms < 500)
+			break;     /* out of time: the rest waits for the next pass */
+		if (plumb_spool_read(st, &v[i], &text, &len, NULL) != 0)
+			continue;  /* delivered or moved by someone else meanwhile */
+		memset(&resp, 0, sizeof(resp));
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms < PLUMB_SEND_TIMEOUT * 1000 ? left_ms : PLUMB_SEND_TIMEOUT * 1000L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
+		s.last_attempt = time(NULL);
+		cc = curl_easy_perform(h);
+		free(text);
+		if (cc == CURLE_OK)
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		if (cc == CURLE_OK && code >= 200 && code < 300) {
+			plumb_spool_remove(st, &v[i]);
+			res->delivered++;
+			s.last_delivery = time(NULL);
+			s.failures = 0;
+			s.next_attempt = 0;
+			s.last_error[0] = '\0';
+			continue;
+		}
+		if (cc == CURLE_OK && code >= 300 && code < 500 && code != 408 && code != 425 && code != 429) {
+			char reason[1200];
+
+			snprintf(reason, sizeof(reason), "HTTP %ld: %s", code, resp.body);
+			plumb_spool_reject(st, &v[i], reason);
+			plumb_log(PLUMB_LOG_ERROR, "report %s rejected by the control plane (HTTP %ld: %.200s); kept in spool/rejected/",
+				  v[i].name, code, resp.body);
+			snprintf(s.last_error, sizeof(s.last_error), "HTTP %ld (rejected)", code);
+			res->rejected++;
+			s.rejected++;
+			continue;
+		}
+		/* Retryable: stop here, keep the order, back off. */
+		{
+			long ra = resp.retry_after[0] ? plumb_retry_after(resp.retry_after, time(NULL)) : -1;
+			long wait = backoff(++s.failures);
+
+			if (ra > wait)
+				wait = ra > PLUMB_SEND_BACKOFF_MAX ? PLUMB_SEND_BACKOFF_MAX : ra;
+			s.next_attempt = time(NULL) + wait;
+			if (cc != CURLE_OK)
+				snprintf(s.last_error, sizeof(s.last_error), "%s", curl_easy_strerror(cc));
+			else
+				snprintf(s.last_error, sizeof(s.last_error), "HTTP %ld", code);
+			plumb_log(PLUMB_LOG_WARN, "report delivery to %s failed (%s); %zu pending, next try in %ld s",
+				  cfg->report_url, s.last_error, n - i, wait);
+		}
+		break;
+	}
+out:
+	explicit_bzero(token, sizeof(token));
+	curl_slist_free_all(hdrs);
+	if (h)
+		curl_easy_cleanup(h);
+	if (n > 0) {
+		struct plumb_spool_entry *left;
+		size_t k;
+
+		plumb_spool_stats_save(st, &s);
+		if (plumb_spool_list(st, &left, &k, NULL) == 0) {
+			res->pending = (unsigned)k;
+			free(left);
+		}
+	}
+	free(v);
+	if (lockfd >= 0)
+		close(lockfd);
+	return r;
+}

@@ -1,0 +1,259 @@
+/* spool.c - the durable report outbox.
+ * Names sort oldest first: "<unix s, 11 digits><ns, 9 digits>-<d|h>-<uuid>.json". */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "plumb/buf.h"
+#include "plumb/fs.h"
+#include "plumb/spool.h"
+#include "plumb/state.h"
+#include "plumb/util.h"
+#include "banned.h"
+
+int plumb_spool_dirfd(struct plumb_state *st, struct plumb_err *err)
+{
+	int fd;
+
+	if (mkdirat(st->dirfd, PLUMB_SPOOL_DIR, 0700) != 0 && errno != EEXIST)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create '%s/%s'", st->path, PLUMB_SPOOL_DIR);
+	if ((fd = openat(st->dirfd, PLUMB_SPOOL_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open '%s/%s'", st->path, PLUMB_SPOOL_DIR);
+	return fd;
+}
+
+static int parse_name(struct plumb_spool_entry *e, const char *name)
+{
+	size_t n = strlen(name);
+
+	/* 20 digits, '-', d|h, '-', 36-char uuid, ".json" */
+	if (n != 20 + 1 + 1 + 1 + 36 + 5 || name[20] != '-' || name[22] != '-' || strcmp(name + n - 5, ".json") != 0 ||
+	    (name[21] != 'd' && name[21] != 'h'))
+		return -1;
+	for (int i = 0; i < 20; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return -1;
+	memcpy(e->name, name, n + 1);
+	e->heartbeat = name[21] == 'h';
+	{
+		char secs[12];
+
+		memcpy(secs, name, 11);
+		secs[11] = '\0';
+		e->queued_at = (time_t)strtoll(secs, NULL, 10);
+	}
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct plumb_spool_entry *)a)->name, ((const struct plumb_spool_entry *)b)->name);
+}
+
+int plumb_spool_list(struct plumb_state *st, struct plumb_spool_entry **out, size_t *n, struct plumb_err *err)
+{
+	struct plumb_spool_entry *v = NULL;
+	size_t cnt = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	*out = NULL;
+	*n = 0;
+	if ((fd = plumb_spool_dirfd(st, err)) < 0)
+		return fd;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot list the spool");
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct plumb_spool_entry e;
+		struct stat sb;
+
+		if (parse_name(&e, de->d_name) != 0 || fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		e.size = (uint64_t)sb.st_size;
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct plumb_spool_entry *nv = reallocarray(v, ncap, sizeof(*nv));
+
+			if (nv == NULL) {
+				free(v);
+				closedir(d);
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[cnt++] = e;
+	}
+	closedir(d);
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), cmp_entry);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+void plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s)
+{
+	struct plumb_buf b;
+	json_t *j;
+	const char *e;
+
+	memset(s, 0, sizeof(*s));
+	plumb_buf_init(&b, 1 << 16);
+	if (plumb_state_read(st, PLUMB_SPOOL_DIR "/stats.json", &b, NULL) != 0 || b.data == NULL) {
+		plumb_buf_release(&b);
+		return;
+	}
+	if ((j = json_loadb(b.data, b.len, 0, NULL)) != NULL) {
+		s->dropped_heartbeats = (uint64_t)json_integer_value(json_object_get(j, "dropped_heartbeats"));
+		s->write_errors = (uint64_t)json_integer_value(json_object_get(j, "write_errors"));
+		s->rejected = (uint64_t)json_integer_value(json_object_get(j, "rejected"));
+		s->last_delivery = (time_t)json_integer_value(json_object_get(j, "last_delivery"));
+		s->last_attempt = (time_t)json_integer_value(json_object_get(j, "last_attempt"));
+		s->next_attempt = (time_t)json_integer_value(json_object_get(j, "next_attempt"));
+		s->failures = (uint32_t)json_integer_value(json_object_get(j, "failures"));
+		s->last_heartbeat = (time_t)json_integer_value(json_object_get(j, "last_heartbeat"));
+		if ((e = json_string_value(json_object_get(j, "last_error"))) != NULL)
+			snprintf(s->last_error, sizeof(s->last_error), "%s", e);
+		json_decref(j);
+	}
+	plumb_buf_release(&b);
+}
+
+int plumb_spool_stats_save(struct plumb_state *st, const struct plumb_spool_stats *s)
+{
+	json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+			      "dropped_heartbeats", (json_int_t)s->dropped_heartbeats,
+			      "write_errors", (json_int_t)s->write_errors, "rejected", (json_int_t)s->rejected,
+			      "last_delivery", (json_int_t)s->last_delivery, "last_attempt", (json_int_t)s->last_attempt,
+			      "next_attempt", (json_int_t)s->next_attempt, "failures", (json_int_t)s->failures,
+			      "last_heartbeat", (json_int_t)s->last_heartbeat,
+			      "last_error", s->last_error);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int r = -1;
+
+	if (text != NULL)
+		r = plumb_state_write(st, PLUMB_SPOOL_DIR "/stats.json", text, strlen(text), NULL);
+	free(text);
+	json_decref(j);
+	return r;
+}
+
+/* Drops the oldest heartbeats until the spool fits its bounds. */
+static void enforce_bounds(struct plumb_state *st, int dfd, struct plumb_spool_stats *s)
+{
+	struct plumb_spool_entry *v;
+	uint64_t bytes = 0, count;
+	size_t n;
+
+	if (plumb_spool_list(st, &v, &n, NULL) != 0)
+		return;
+	count = n;
+	for (size_t i = 0; i < n; i++)
+		bytes += v[i].size;
+	for (size_t i = 0; i < n && (count > PLUMB_SPOOL_MAX_COUNT || bytes > PLUMB_SPOOL_MAX_BYTES); i++) {
+		if (!v[i].heartbeat)
+			continue;   /* never a report that carries events */
+		if (unlinkat(dfd, v[i].name, 0) == 0) {
+			count--;
+			bytes -= v[i].size;
+			s->dropped_heartbeats++;
+		}
+	}
+	free(v);
+}
+
+int plumb_spool_put(struct plumb_state *st, const char *id, int heartbeat, const char *text, size_t len,
+		    struct plumb_err *err)
+{
+	struct plumb_fs_meta meta = {0600, (uid_t)-1, (gid_t)-1};
+	struct plumb_fs_mem m = {text, len};
+	struct plumb_spool_stats s;
+	struct timespec ts;
+	char name[96];
+	int dfd, r;
+
+	plumb_spool_stats_load(st, &s);
+	if ((dfd = plumb_spool_dirfd(st, err)) < 0) {
+		s.write_errors++;
+		plumb_spool_stats_save(st, &s);
+		return dfd;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(name, sizeof(name), "%011lld%09ld-%c-%.36s.json", (long long)ts.tv_sec, ts.tv_nsec,
+		 heartbeat ? 'h' : 'd', id);
+	if ((r = plumb_fs_replace(dfd, name, &meta, plumb_fs_fill_mem, &m, err)) != 0) {
+		s.write_errors++;
+	} else {
+		if (heartbeat)
+			s.last_heartbeat = ts.tv_sec;
+		enforce_bounds(st, dfd, &s);
+	}
+	close(dfd);
+	plumb_spool_stats_save(st, &s);
+	return r;
+}
+
+int plumb_spool_read(struct plumb_state *st, const struct plumb_spool_entry *e, char **text, size_t *len,
+		     struct plumb_err *err)
+{
+	struct plumb_buf b;
+	char rel[128];
+	int r;
+
+	snprintf(rel, sizeof(rel), "%s/%s", PLUMB_SPOOL_DIR, e->name);
+	plumb_buf_init(&b, PLUMB_SPOOL_REPORT_MAX);
+	if ((r = plumb_state_read(st, rel, &b, err)) != 0) {
+		plumb_buf_release(&b);
+		return r;
+	}
+	if ((*text = plumb_buf_detach(&b, len)) == NULL)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	return 0;
+}
+
+int plumb_spool_remove(struct plumb_state *st, const struct plumb_spool_entry *e)
+{
+	int dfd = plumb_spool_dirfd(st, NULL), r;
+
+	if (dfd < 0)
+		return dfd;
+	r = unlinkat(dfd, e->name, 0) == 0 || errno == ENOENT ? 0 : PLUMB_E_IO;
+	(void)fsync(dfd);
+	close(dfd);
+	return r;
+}
+
+int plumb_spool_reject(struct plumb_state *st, const struct plumb_spool_entry *e, const char *reason)
+{
+	struct plumb_fs_meta meta = {0600, (uid_t)-1, (gid_t)-1};
+	struct plumb_fs_mem m = {reason, strlen(reason)};
+	char why[128];
+	int dfd = plumb_spool_dirfd(st, NULL), rfd, r = PLUMB_E_IO;
+
+	if (dfd < 0)
+		return dfd;
+	if ((mkdirat(dfd, "rejected", 0700) == 0 || errno == EEXIST) &&
+	    (rfd = openat(dfd, "rejected", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		snprintf(why, sizeof(why), "%s.reason", e->name);
+		(void)plumb_fs_replace(rfd, why, &meta, plumb_fs_fill_mem, &m, NULL);
+		if (renameat(dfd, e->name, rfd, e->name) == 0) {
+			(void)fsync(rfd);
+			(void)fsync(dfd);
+			r = 0;
+		}
+		close(rfd);
+	}
+	close(dfd);
+	return r;
+}

@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,7 +27,10 @@
 #include "plumb/notify.h"
 #include "plumb/quarantine.h"
 #include "plumb/report.h"
+#include "plumb/run.h"
 #include "plumb/select.h"
+#include "plumb/sender.h"
+#include "plumb/spool.h"
 #include "plumb/source.h"
 #include "plumb/state.h"
 #include "plumb/trust.h"
@@ -52,7 +56,7 @@ struct contest {
 	unsigned level;
 };
 
-enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_COUNT };
+enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_COUNT };
 
 struct plumb_daemon {
 	const struct plumb_daemon_opts *o;
@@ -71,6 +75,10 @@ struct plumb_daemon {
 	uint64_t watchdog_usec;
 	int stop;
 	char *last_refusal;
+	/* report delivery runs in a child: the loop never waits on the network */
+	pid_t sender_pid;
+	int sender_fd;             /* read end: EOF when the child is done */
+	int send_again;
 	/* metrics */
 	uint64_t reverted_total, refused_total, drifted_last, failed_last;
 	double full_scan_seconds;
@@ -420,6 +428,64 @@ static void report_baseline(struct plumb_report *rep, const struct plumb_daemon 
 	rep->fingerprint = info->fingerprint ? strdup(info->fingerprint) : NULL;
 }
 
+/* Starts a delivery pass in a child process (one at a time). */
+static void send_reports(struct plumb_daemon *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int fds[2];
+	pid_t pid;
+
+	if (d->cfg.report_url == NULL)
+		return;
+	if (d->sender_pid > 0) {
+		d->send_again = 1;
+		return;
+	}
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return;
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		struct plumb_deliver_result res;
+
+		close(fds[0]);
+		(void)plumb_deliver(d->st, &d->cfg, 120, 1, &res, NULL);
+		_exit(0);
+	}
+	close(fds[1]);
+	d->sender_pid = pid;
+	d->sender_fd = fds[0];
+	ev.data.fd = d->sender_fd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sender_fd, &ev);
+}
+
+/* The delivery child finished: reap it, and plan the next pass. */
+static void on_sender_done(struct plumb_daemon *d)
+{
+	struct plumb_spool_entry *v;
+	struct plumb_spool_stats s;
+	size_t n = 0;
+
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->sender_fd, NULL);
+	close(d->sender_fd);
+	d->sender_fd = -1;
+	while (waitpid(d->sender_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	d->sender_pid = 0;
+	if (plumb_spool_list(d->st, &v, &n, NULL) == 0)
+		free(v);
+	if (d->send_again) {
+		d->send_again = 0;
+		send_reports(d);
+	} else if (n > 0) {
+		plumb_spool_stats_load(d->st, &s);
+		arm(d, T_SEND, s.next_attempt > time(NULL) ? (double)(s.next_attempt - time(NULL)) : 1.0, 0);
+	}
+}
+
 /* Counts reverts; a resource reverted too often is backed off and reported
  * once as contested for this cycle. */
 static void account(struct plumb_daemon *d, struct plumb_report *rep)
@@ -524,14 +590,17 @@ static void run_engine(struct plumb_daemon *d, int full)
 			d->failed_last = rep.failed;
 		}
 		log_events(&rep);
-		if (full || rep.nevents > 0)
+		if (full || rep.nevents > 0) {
 			save_report(d, &rep);
+			plumb_run_report(d->st, &d->cfg, &rep, 0);   /* spooled now, sent by the child */
+		}
 		plumb_report_release(&rep);
 	}
 	plumb_quarantine_free(q);
 	plumb_state_unlock(d->st);
 	free(only);
 	write_metrics(d);
+	send_reports(d);
 }
 
 /* Adds a refused event, once per distinct reason. */
@@ -559,7 +628,9 @@ static void report_refusal(struct plumb_daemon *d, const char *why)
 	rep.finished_at = time(NULL);
 	log_events(&rep);
 	save_report(d, &rep);
+	plumb_run_report(d->st, &d->cfg, &rep, 0);
 	plumb_report_release(&rep);
+	send_reports(d);
 }
 
 /* Fetches, judges and, when a new baseline is accepted, switches to it. */
@@ -644,7 +715,12 @@ static int load_config(struct plumb_config *cfg, const struct plumb_daemon_opts 
 static void arm_intervals(struct plumb_daemon *d)
 {
 	arm(d, T_POLL, (double)d->cfg.poll + splay((double)d->cfg.poll / 10), (double)d->cfg.poll);
-	arm(d, T_FULL, (double)d->cfg.full_scan, (double)d->cfg.full_scan);
+	/* A full scan at least as often as a heartbeat is due, so a quiet host
+	 * still tells the control plane it is alive and compliant. */
+	double full = (double)(d->cfg.report_url && d->cfg.report_heartbeat < d->cfg.full_scan ?
+			       d->cfg.report_heartbeat : d->cfg.full_scan);
+
+	arm(d, T_FULL, full, full);
 }
 
 static void reload(struct plumb_daemon *d)
@@ -677,7 +753,7 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	sigset_t set;
 	int r;
 
-	d->epfd = d->ifd = d->sfd = d->rootfd = -1;
+	d->epfd = d->ifd = d->sfd = d->rootfd = d->sender_fd = -1;
 	for (int t = 0; t < T_COUNT; t++)
 		d->timers[t] = -1;
 	if ((r = load_config(&d->cfg, d->o, err)) != 0)
@@ -709,6 +785,12 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 
 static void teardown(struct plumb_daemon *d)
 {
+	if (d->sender_pid > 0) {
+		/* Safe at any point: an undelivered report stays in the spool. */
+		kill(d->sender_pid, SIGKILL);
+		waitpid(d->sender_pid, NULL, 0);
+		close(d->sender_fd);
+	}
 	watches_clear(d);
 	if (d->have_sel)
 		plumb_selection_release(&d->sel);
@@ -766,6 +848,7 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 	/* Catch up at once: drift made while plumbd was down is reverted now. */
 	refresh_baseline(&d);
 	arm_intervals(&d);
+	send_reports(&d);        /* whatever waited in the spool while plumbd was down */
 	plumb_notify("READY=1");
 	while (!d.stop) {
 		struct epoll_event evs[16];
@@ -804,6 +887,10 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 						d.cs[i].until = 0;
 						mark_dirty(&d, (long)i);
 					}
+			} else if (fd == d.sender_fd) {
+				on_sender_done(&d);
+			} else if (fd == d.timers[T_SEND] && timer_fired(fd)) {
+				send_reports(&d);
 			} else if (fd == d.timers[T_WATCHDOG] && timer_fired(fd)) {
 				plumb_notify("WATCHDOG=1");
 			}

@@ -130,6 +130,11 @@ void plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s)
 	plumb_buf_release(&b);
 }
 
+#define STATS_SIZE 512
+
+/* Stats are one fixed-size record rewritten in place: on a full disk the
+ * counters (write errors above all) can still be kept, as no new block is
+ * needed. The first write creates it atomically. */
 int plumb_spool_stats_save(struct plumb_state *st, const struct plumb_spool_stats *s)
 {
 	json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
@@ -140,13 +145,31 @@ int plumb_spool_stats_save(struct plumb_state *st, const struct plumb_spool_stat
 			      "last_heartbeat", (json_int_t)s->last_heartbeat,
 			      "last_error", s->last_error);
 	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int r = -1;
+	char rec[STATS_SIZE];
+	size_t n;
+	int fd, r = -1;
 
-	if (text != NULL)
-		r = plumb_state_write(st, PLUMB_SPOOL_DIR "/stats.json", text, strlen(text), NULL);
-	free(text);
 	json_decref(j);
-	return r;
+	if (text == NULL || (n = strlen(text)) >= STATS_SIZE) {
+		free(text);
+		return -1;
+	}
+	memset(rec, ' ', sizeof(rec));
+	memcpy(rec, text, n);
+	rec[STATS_SIZE - 1] = '\n';
+	free(text);
+	fd = openat(st->dirfd, PLUMB_SPOOL_DIR "/stats.json", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		struct stat sb;
+
+		if (fstat(fd, &sb) == 0 && sb.st_size == STATS_SIZE && pwrite(fd, rec, STATS_SIZE, 0) == STATS_SIZE &&
+		    fdatasync(fd) == 0)
+			r = 0;
+		close(fd);
+		if (r == 0)
+			return 0;
+	}
+	return plumb_state_write(st, PLUMB_SPOOL_DIR "/stats.json", rec, STATS_SIZE, NULL);
 }
 
 /* Drops the oldest heartbeats until the spool fits its bounds. */

@@ -53,9 +53,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if args.delay:
             time.sleep(args.delay)
         try:
-            rid = json.loads(body).get("id")
+            doc = json.loads(body)
+            rid, spool, nev = doc.get("id"), doc.get("spool"), len(doc.get("events", []))
         except Exception:
-            rid = None
+            rid, spool, nev = None, None, None
         auth = self.headers.get("Authorization")
         cert = self.connection.getpeercert() if args.client_ca else None
         subject = dict(x[0] for x in cert["subject"]).get("commonName") if cert else None
@@ -65,7 +66,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, retry = next_answer()
         with lock, open(args.log, "a") as f:
             f.write(json.dumps({"path": self.path, "id": rid, "auth": auth, "client": subject,
-                                "status": status, "bytes": len(body), "t": time.time()}) + "\n")
+                                "status": status, "bytes": len(body), "events": nev, "spool": spool,
+                                "t": time.time()}) + "\n")
         reply = json.dumps({"status": status}).encode()
         self.send_response(status)
         if retry:

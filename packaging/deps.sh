@@ -3,7 +3,7 @@
 # only when one is missing (so `make check` stays fast on a ready machine).
 set -eu
 PKGS="build-essential pkg-config libyaml-dev libjansson-dev libssl-dev libgit2-dev libcurl4-openssl-dev libcmocka-dev
-      python3 git openssh-client openssh-server openssl iproute2 procps"
+      python3 python3-jsonschema git openssh-client openssh-server openssl iproute2 procps"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

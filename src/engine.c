@@ -179,7 +179,7 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 		}
 		rep->drifted++;
 		ev.expected = plumb_file_expected_json(job, src);
-		ev.actual = plumb_file_actual_json(job, rootfd);
+		ev.actual = plumb_file_actual_json(job, rootfd, src);
 		if (!o->repair || job->res->warn) {
 			ev.action = PLUMB_ACT_DETECTED;
 		} else if (plumb_file_repair(job, rootfd, src, q, &ev) == 0) {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "plumb/diff.h"
 #include "plumb/files.h"
 #include "plumb/fs.h"
 #include "plumb/hash.h"
@@ -418,7 +419,35 @@ json_t *plumb_file_expected_json(const struct plumb_file_job *job, struct plumb_
 	return o;
 }
 
-json_t *plumb_file_actual_json(const struct plumb_file_job *job, int rootfd)
+/* Reads up to max bytes of a blob or inline content into memory. */
+static char *desired_text(const struct plumb_file_res *f, struct plumb_source *src, size_t max, size_t *len)
+{
+	struct plumb_blob *b;
+	char *t = NULL;
+
+	if (f->has_content) {
+		if (f->content_len > max || (t = malloc(f->content_len + 1)) == NULL)
+			return NULL;
+		memcpy(t, f->content, f->content_len + 1);
+		*len = f->content_len;
+		return t;
+	}
+	if (f->source == NULL || plumb_source_blob_open(src, &b, f->source, NULL) != 0)
+		return NULL;
+	if (b->size <= max && (t = malloc((size_t)b->size + 1)) != NULL) {
+		if (plumb_blob_pread(b, t, (size_t)b->size, 0) == (long)b->size) {
+			t[b->size] = '\0';
+			*len = (size_t)b->size;
+		} else {
+			free(t);
+			t = NULL;
+		}
+	}
+	plumb_blob_free(b);
+	return t;
+}
+
+json_t *plumb_file_actual_json(const struct plumb_file_job *job, int rootfd, struct plumb_source *src)
 {
 	json_t *o = json_object();
 
@@ -450,6 +479,23 @@ json_t *plumb_file_actual_json(const struct plumb_file_job *job, int rootfd)
 					if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 					    plumb_sha256_fd_hex(hex, NULL, fd) == 0)
 						json_object_set_new(o, "sha256", json_string(hex));
+					/* What was written, as text, unless it is a secret. */
+					if (!plumb_file_sensitive(job) && S_ISREG(st.st_mode) &&
+					    (uint64_t)st.st_size <= PLUMB_DIFF_INPUT_MAX) {
+						size_t wlen = 0;
+						char *want = desired_text(job->res, src, PLUMB_DIFF_INPUT_MAX, &wlen);
+						char *have = malloc((size_t)st.st_size + 1);
+						ssize_t got = have ? pread(fd, have, (size_t)st.st_size, 0) : -1;
+						char *d = NULL;
+
+						if (want && got == (ssize_t)st.st_size)
+							d = plumb_text_diff(want, wlen, have, (size_t)got, PLUMB_DIFF_OUTPUT_MAX);
+						if (d)
+							json_object_set_new(o, "diff", json_string(d));
+						free(d);
+						free(want);
+						free(have);
+					}
 					close(fd);
 				}
 				close(dirfd);

@@ -66,10 +66,11 @@ int plumb_file_repair(struct plumb_file_job *job, int rootfd, struct plumb_sourc
 /* Whether reports may carry only hashes and sizes for this resource. */
 int plumb_file_sensitive(const struct plumb_file_job *job);
 
-/* The desired and actual state as report objects (hashes only when the
- * content drifted). NULL on allocation failure. */
+/* The desired and actual state as report objects: hashes and sizes when the
+ * content drifted, plus a bounded text diff in actual.diff for text files
+ * that are not sensitive. NULL on allocation failure. */
 json_t *plumb_file_expected_json(const struct plumb_file_job *job, struct plumb_source *src);
-json_t *plumb_file_actual_json(const struct plumb_file_job *job, int rootfd);
+json_t *plumb_file_actual_json(const struct plumb_file_job *job, int rootfd, struct plumb_source *src);
 
 /* Frees what inspect allocated. */
 void plumb_file_job_release(struct plumb_file_job *job);

@@ -27,6 +27,7 @@ for s in DESIREDHASH INTRUDERHASH DESIREDTOKEN INTRUDERTOKEN; do
 done
 [ "$(json_get "$T/out" '[e["expected"]["sensitive"] for e in d["events"] if e["resource"]=="file:/etc/shadow"][0]')" = True ] || fail "shadow not marked sensitive"
 [ "$(json_get "$T/out" '[e["actual"]["sha256"] for e in d["events"] if e["resource"]=="file:/etc/app/token"][0]')" = "$(printf 'INTRUDERTOKEN\n' | sha256sum | cut -d' ' -f1)" ] || fail "hash of drifted token"
+grep -q '"diff"' "$T/out" && fail "a sensitive file got a text diff"
 grep -rq INTRUDERTOKEN "$STATE/quarantine" || fail "drifted token not quarantined"
 [ "$(stat -c %a "$STATE/quarantine")" = 700 ] || fail "quarantine not 0700"
 for f in "$STATE"/quarantine/*; do [ "$(stat -c %a "$f")" = 600 ] || fail "$f not 0600"; done

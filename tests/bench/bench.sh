@@ -116,6 +116,56 @@ daemon_case() {
 	kill "$pid"; wait "$pid" 2>/dev/null
 }
 
+# reports_case: delivery of a 10,000-report spool to an HTTPS server on
+# loopback, against a keep-alive Python client posting the same files.
+reports_case() {
+	local d=$BENCH_DIR/reports n=${BENCH_REPORTS:-10000} port p c size hb
+	rm -rf "$d"; mkdir -p "$d/root/etc" "$d/bl" "$d/state" "$d/copies"
+	( . "$HERE/../lib/tls.sh"; mk_tls "$d/tls" )
+	printf 'version: 1\nfiles:\n  - path: /etc/motd\n    content: "Authorized use only\\n"\n' > "$d/bl/baseline.yaml"
+	printf 'report:\n  url: https://localhost:1/v1/reports\n  ca_file: %s\n' "$d/tls/ca.pem" > "$d/dead.yaml"
+	echo "PermitRootLogin yes" > "$d/root/etc/motd"
+	"$PLUMB" -c "$d/dead.yaml" --root "$d/root" --state-dir "$d/state" --baseline-dir "$d/bl" -q apply >/dev/null 2>&1 || true
+	"$PLUMB" -c "$d/dead.yaml" --root "$d/root" --state-dir "$d/hbstate" --baseline-dir "$d/bl" -q apply >/dev/null 2>&1 || true
+	size=$(stat -c %s "$(ls "$d"/state/spool/*-d-*.json | head -1)")
+	hb=$(stat -c %s "$(ls "$d"/hbstate/spool/*-h-*.json | head -1)")
+	python3 - "$d/state/spool" "$d/copies" "$n" <<'P'
+import glob, os, re, sys, uuid
+spool, copies, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+tmpl = open(glob.glob(os.path.join(spool, "*-d-*.json"))[0]).read()
+old = re.search(r'"id":"([0-9a-f-]{36})"', tmpl).group(1)
+for f in glob.glob(os.path.join(spool, "*.json")):
+    if re.match(r"^\d{20}-", os.path.basename(f)):
+        os.unlink(f)
+with open(os.path.join(copies, "list"), "w") as lst:
+    for i in range(n):
+        u = str(uuid.uuid4())
+        body = tmpl.replace(old, u)
+        name = "%011d%09d-d-%s.json" % (1700000000 + i, 0, u)
+        open(os.path.join(spool, name), "w").write(body)
+        open(os.path.join(copies, u), "w").write(body)
+        lst.write(os.path.join(copies, u) + "\n")
+P
+	python3 "$HERE/../lib/report_server.py" --cert "$d/tls/server.pem" --key "$d/tls/server.key" \
+		--port-file "$d/port" --log "$d/hub.log" --lifetime 600 2>/dev/null &
+	p=$!
+	for _ in $(seq 1 100); do [ -s "$d/port" ] && break; sleep 0.05; done
+	port=$(cat "$d/port")
+	printf 'report:\n  url: https://localhost:%s/v1/reports\n  ca_file: %s\n' "$port" "$d/tls/ca.pem" > "$d/live.yaml"
+	local t0 t1 t2
+	t0=$(date +%s%N)
+	"$PLUMB" -c "$d/live.yaml" --state-dir "$d/state" -q deliver >/dev/null
+	t1=$(date +%s%N)
+	python3 "$HERE/post_client.py" localhost "$port" "$d/tls/ca.pem" "$d/copies/list"
+	t2=$(date +%s%N)
+	kill "$p"; wait "$p" 2>/dev/null
+	printf '\nreport delivery, %s spooled drift reports to an HTTPS server on loopback:\n' "$n"
+	printf '  typical report: %s bytes with one reverted event and its diff; heartbeat: %s bytes\n' "$size" "$hb"
+	awk -v a=$((t1 - t0)) -v b=$((t2 - t1)) -v n="$n" 'BEGIN{
+		printf "  plumb deliver: %.2f s = %.0f reports/s; keep-alive python client, same files and server: %.2f s = %.0f/s; ratio %.2fx\n",
+		a/1e9, n/(a/1e9), b/1e9, n/(b/1e9), a/b }'
+}
+
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "plumb check compares each managed file with its source (size, then bytes); both trees are read."
 run_case "small tree (config-sized files)" "$(tree small 2000 8000000 0)"
@@ -124,3 +174,4 @@ git_case "small tree (config-sized files)" "$BENCH_DIR/small"
 [ -n "${BENCH_SKIP_LARGE_GIT:-}" ] || git_case "large tree (with large binaries)" "$BENCH_DIR/large"
 verify_case "$(tree thousand 1000 4000000 0)"
 daemon_case "$(tree tenk 10000 40000000 0)"
+reports_case

@@ -44,6 +44,7 @@ def next_answer():
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True      # headers and body go out at once
 
     def log_message(self, fmt, *a):
         pass

@@ -8,7 +8,11 @@ SANITIZE  ?=
 
 PKGS      := yaml-0.1 jansson libcrypto libgit2 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# plumb and plumbd do not link libcurl (and its 20 libraries): only the
+# plumb-send helper does, which they exec to deliver reports.
+CORE_LIBS := $(shell pkg-config --libs yaml-0.1 jansson libcrypto libgit2 2>/dev/null) -lpthread
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
+LIBEXECDIR ?= $(PREFIX)/libexec/plumb
 
 ifeq ($(SANITIZE),)
 BUILD     := build
@@ -24,16 +28,16 @@ WARNINGS  := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-pro
 ifeq ($(WERROR),1)
 WARNINGS  += -Werror
 endif
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -D_FORTIFY_SOURCE=2 \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DPLUMB_LIBEXECDIR='"$(LIBEXECDIR)"' -D_FILE_OFFSET_BITS=64 -D_FORTIFY_SOURCE=2 \
               -fstack-protector-strong -fPIE $(WARNINGS) $(CFLAGS) $(SANFLAGS) \
               -Iinclude $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
-LIBS      := $(PKG_LIBS) -lpthread
+LIBS      := $(CORE_LIBS) $(CURL_LIBS)
 
 LIB_SRCS  := $(sort $(wildcard src/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libplumb.a
-BINS      := $(BUILD)/plumb $(BUILD)/plumbd
+BINS      := $(BUILD)/plumb $(BUILD)/plumbd $(BUILD)/plumb-send
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -49,10 +53,13 @@ $(LIB): $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/plumb: $(BUILD)/agent/plumb.o $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
 $(BUILD)/plumbd: $(BUILD)/agent/plumbd.o $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
+
+$(BUILD)/plumb-send: $(BUILD)/agent/plumb-send.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS) $(CURL_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -95,6 +102,8 @@ install: $(BINS)
 	install -m 0755 $(BUILD)/plumb $(DESTDIR)$(PREFIX)/bin/plumb
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BUILD)/plumbd $(DESTDIR)$(PREFIX)/sbin/plumbd
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(BUILD)/plumb-send $(DESTDIR)$(LIBEXECDIR)/plumb-send
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -9,7 +9,7 @@
 #include "plumb/config.h"
 #include "plumb/log.h"
 #include "plumb/run.h"
-#include "plumb/sender.h"
+#include "plumb/helper.h"
 #include "plumb/spool.h"
 #include "plumb/state.h"
 #include "plumb/trust.h"
@@ -140,21 +140,25 @@ static void print_spool(struct plumb_state *st)
 
 static int cmd_deliver(const struct plumb_config *cfg)
 {
-	struct plumb_deliver_result res;
 	struct plumb_state *st = NULL;
 	struct plumb_err err;
-	int r;
+	int pid, code;
 
-	if ((r = plumb_state_open(&st, cfg->state_dir, 0, &err)) != 0 ||
-	    (r = plumb_deliver(st, cfg, 120, 0, &res, &err)) != 0) {
-		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
-		plumb_state_free(st);
+	if (cfg->report_url == NULL) {
+		plumb_log(PLUMB_LOG_ERROR, "no report.url configured");
 		return PLUMB_EXIT_ERROR;
 	}
-	printf("%u delivered, %u rejected, %u waiting\n", res.delivered, res.rejected, res.pending);
-	print_spool(st);
-	plumb_state_free(st);
-	return res.pending == 0 ? PLUMB_EXIT_OK : PLUMB_EXIT_ERROR;
+	fflush(stdout);
+	if ((pid = plumb_helper_send(cfg->path, cfg->state_dir, 120, 1, NULL, &err)) < 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		return PLUMB_EXIT_ERROR;
+	}
+	code = plumb_helper_wait(pid, 125);
+	if (plumb_state_open(&st, cfg->state_dir, 0, &err) == 0) {
+		print_spool(st);
+		plumb_state_free(st);
+	}
+	return code == 0 ? PLUMB_EXIT_OK : PLUMB_EXIT_ERROR;
 }
 
 static int cmd_status(const struct plumb_config *cfg, int as_json)

@@ -28,8 +28,8 @@
 #include "plumb/quarantine.h"
 #include "plumb/report.h"
 #include "plumb/run.h"
+#include "plumb/helper.h"
 #include "plumb/select.h"
-#include "plumb/sender.h"
 #include "plumb/spool.h"
 #include "plumb/source.h"
 #include "plumb/state.h"
@@ -428,12 +428,12 @@ static void report_baseline(struct plumb_report *rep, const struct plumb_daemon 
 	rep->fingerprint = info->fingerprint ? strdup(info->fingerprint) : NULL;
 }
 
-/* Starts a delivery pass in a child process (one at a time). */
+/* Starts a delivery pass in plumb-send (one at a time). */
 static void send_reports(struct plumb_daemon *d)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	int fds[2];
-	pid_t pid;
+	struct plumb_err e;
+	int pid, fd;
 
 	if (d->cfg.report_url == NULL)
 		return;
@@ -441,23 +441,12 @@ static void send_reports(struct plumb_daemon *d)
 		d->send_again = 1;
 		return;
 	}
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return;
-	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
+	if ((pid = plumb_helper_send(d->cfg.path, d->cfg.state_dir, 120, 0, &fd, &e)) < 0) {
+		plumb_log(PLUMB_LOG_WARN, "reports not delivered: %s", e.msg);
 		return;
 	}
-	if (pid == 0) {
-		struct plumb_deliver_result res;
-
-		close(fds[0]);
-		(void)plumb_deliver(d->st, &d->cfg, 120, 1, &res, NULL);
-		_exit(0);
-	}
-	close(fds[1]);
 	d->sender_pid = pid;
-	d->sender_fd = fds[0];
+	d->sender_fd = fd;     /* EOF when plumb-send exits */
 	ev.data.fd = d->sender_fd;
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sender_fd, &ev);
 }
@@ -469,6 +458,12 @@ static void on_sender_done(struct plumb_daemon *d)
 	struct plumb_spool_stats s;
 	size_t n = 0;
 
+	{
+		char drain[256];
+
+		while (read(d->sender_fd, drain, sizeof(drain)) > 0)
+			;
+	}
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->sender_fd, NULL);
 	close(d->sender_fd);
 	d->sender_fd = -1;

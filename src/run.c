@@ -9,7 +9,7 @@
 
 #include "plumb/baseline.h"
 #include "plumb/select.h"
-#include "plumb/sender.h"
+#include "plumb/helper.h"
 #include "plumb/spool.h"
 #include "plumb/trust.h"
 #include "plumb/engine.h"
@@ -57,7 +57,6 @@ void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, st
 		      double send_budget_s)
 {
 	struct plumb_spool_stats s;
-	struct plumb_deliver_result res;
 	struct plumb_err e;
 	json_t *j;
 	char *text;
@@ -79,10 +78,16 @@ void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, st
 	}
 	if (send_budget_s <= 0)
 		return;
-	if (plumb_deliver(st, cfg, send_budget_s, 1, &res, &e) != 0)
-		plumb_log(PLUMB_LOG_WARN, "reports not delivered: %s", e.msg);
-	else if (res.pending > 0 && !res.backing_off)
-		plumb_log(PLUMB_LOG_INFO, "%u report(s) delivered, %u waiting in the spool", res.delivered, res.pending);
+	/* Delivery runs in plumb-send (the only program linking libcurl),
+	 * bounded by the budget: a dead control plane delays reports only. */
+	{
+		int pid = plumb_helper_send(cfg->path, cfg->state_dir, (unsigned)send_budget_s, 0, NULL, &e);
+
+		if (pid < 0)
+			plumb_log(PLUMB_LOG_WARN, "reports not delivered: %s", e.msg);
+		else
+			(void)plumb_helper_wait(pid, (unsigned)send_budget_s + 2);
+	}
 }
 
 int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,

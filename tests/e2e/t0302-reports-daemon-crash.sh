@@ -2,7 +2,8 @@
 # plumbd delivers reports from a child process as they are spooled and
 # retries after Retry-After; a sender killed with -9 at random points, 200
 # times, never loses a report: every spooled id reaches the hub at least once
-# (the hub's idempotency by id makes the duplicates harmless).
+# (the hub's idempotency by id makes the duplicates harmless). plumb-send is
+# the helper plumb and plumbd exec for delivery.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$TESTS_DIR/lib/tls.sh"
 . "$TESTS_DIR/lib/reports.sh"
@@ -43,7 +44,8 @@ start_hub --delay 0.004 --port "$HUB_PORT"
 ITER=${PLUMB_KILL_ITER:-200}
 kills=0
 for it in $(seq 1 "$ITER"); do
-	"$PLUMB" --state-dir "$STATE" -c "$T/agent.yaml" -q deliver >/dev/null 2>&1 &
+	# the process that actually sends: killing it is the crash under test
+	"$(dirname "$PLUMB")/plumb-send" --state-dir "$STATE" -c "$T/agent.yaml" --now -q >/dev/null 2>&1 &
 	p=$!
 	sleep "0.0$((RANDOM % 4))$((RANDOM % 10))"
 	kill -9 "$p" 2>/dev/null && kills=$((kills + 1))

@@ -686,8 +686,6 @@ static void refresh_baseline(struct plumb_daemon *d)
 	if (d->sel.from_git)
 		plumb_log(PLUMB_LOG_INFO, "enforcing commit %.12s (serial %llu, signed by %s)", d->sel.tip.commit,
 			  (unsigned long long)d->sel.b->serial, d->sel.tip.signer);
-	if (d->sel.b->firewall != NULL)
-		plumb_log(PLUMB_LOG_WARN, "firewall: not enforced by this build; only files are checked");
 	watches_arm(d);
 	run_engine(d, 1);
 	if (d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE && refusal == NULL) {

@@ -9,6 +9,7 @@
 
 #include "plumb/engine.h"
 #include "plumb/files.h"
+#include "plumb/firewall.h"
 #include "plumb/fs.h"
 #include "plumb/log.h"
 #include "plumb/users.h"
@@ -192,6 +193,10 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 		if ((r = add_event(rep, &ev, err)) != 0)
 			goto out;
 	}
+	/* Firewall tables: in full runs (plumbd's re-checks of changed files
+	 * are file-only). */
+	if (o->only == NULL && b->firewall != NULL && (r = plumb_firewall_run(rep, b, src, o->repair, err)) != 0)
+		goto out;
 	r = 0;
 out:
 	for (size_t i = 0; jobs != NULL && i < b->nfiles; i++)

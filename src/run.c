@@ -142,8 +142,6 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		if (sel.stale)
 			plumb_log(PLUMB_LOG_WARN, "baseline '%s' expired; still enforcing it until a newer one arrives",
 				  sel.src->name);
-		if (sel.b->firewall != NULL)
-			plumb_log(PLUMB_LOG_WARN, "firewall: not enforced by this build; only files are checked");
 		if (eo.repair && plumb_quarantine_open(&q, st->dirfd, cfg->quarantine_max, &e) != 0) {
 			plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
 			q = NULL;

@@ -100,6 +100,7 @@ verify_case() { # dir (a 1,000-file baseline repository)
 daemon_case() {
 	local d=$1 pid idle=${BENCH_IDLE_SECONDS:-60} c0 c1 hz
 	rm -rf "$d/dstate"; mkdir -p "$d/dstate"
+	xargs -0 cat < "$d/list0" > /dev/null   # warm cache, as for the other cases
 	"$PLUMBD" --root "$d/root" --state-dir "$d/dstate" --baseline-dir "$d/bl" -q >/dev/null 2>&1 &
 	pid=$!
 	for _ in $(seq 1 500); do [ -s "$d/dstate/plumb.prom" ] && break; sleep 0.02; done

@@ -1,0 +1,24 @@
+/* firewall.h - firewall resources: the nftables tables a baseline owns.
+ * plumb compares and atomically replaces only those tables, never the
+ * whole ruleset, so Docker's, Kubernetes' and fail2ban's tables are left be. */
+#ifndef PLUMB_FIREWALL_H
+#define PLUMB_FIREWALL_H
+
+#include "plumb/baseline.h"
+#include "plumb/error.h"
+#include "plumb/report.h"
+
+struct plumb_source;
+
+#define PLUMB_RULESET_MAX (1u << 20)
+#define PLUMB_NFT_LISTING_MAX (8u << 20)
+
+/* Checks (and with repair, reverts) every owned table of b->firewall in the
+ * calling process's network namespace, adding one event per drifted or
+ * failed table to rep. A ruleset that does not load is a failed event and
+ * the live tables stay as they were. Returns 0, or a negative code for a
+ * failure of the run itself. */
+int plumb_firewall_run(struct plumb_report *rep, const struct plumb_baseline *b, struct plumb_source *src,
+		       int repair, struct plumb_err *err);
+
+#endif

@@ -167,6 +167,27 @@ P
 		a/1e9, n/(a/1e9), b/1e9, n/(b/1e9), a/b }'
 }
 
+# firewall_case: an owned nftables table of 1,000 rules in a namespace the
+# bench creates: plumb check and repair against nft -j list of that table.
+firewall_case() {
+	local d=$BENCH_DIR/fw ns=plumbbench-$$ c r l
+	command -v nft >/dev/null && [ "$(id -u)" -eq 0 ] || { echo "firewall: skipped (needs root and nft)"; return 0; }
+	ip netns add "$ns" 2>/dev/null || { echo "firewall: skipped (no network namespaces)"; return 0; }
+	rm -rf "$d"; mkdir -p "$d/bl/firewall" "$d/root" "$d/state"
+	{ echo "table inet plumb {"; echo "	chain input {"; echo "		type filter hook input priority 0; policy accept;"
+	  for i in $(seq 1 1000); do echo "		tcp dport $i accept"; done; echo "	}"; echo "}"; } > "$d/bl/firewall/plumb.nft"
+	printf 'version: 1\nfirewall:\n  backend: nftables\n  tables: ["inet plumb"]\n  ruleset: firewall/plumb.nft\n' > "$d/bl/baseline.yaml"
+	ip netns exec "$ns" "$PLUMB" --root "$d/root" --state-dir "$d/state" --baseline-dir "$d/bl" -q apply >/dev/null || true
+	l=$(best_of ip netns exec "$ns" nft -j list table inet plumb)
+	c=$(best_of ip netns exec "$ns" "$PLUMB" --root "$d/root" --state-dir "$d/state" --baseline-dir "$d/bl" -q check)
+	r=$(best_of ip netns exec "$ns" sh -c "nft add rule inet plumb input tcp dport 5000 accept && '$PLUMB' --root '$d/root' --state-dir '$d/state' --baseline-dir '$d/bl' -q apply")
+	ip netns del "$ns"
+	printf '\nfirewall, an owned nftables table of 1,000 rules (in a throwaway namespace):\n'
+	printf '  %-44s %8s s\n' "nft -j list table inet plumb (reference)" ${l%% *} \
+		"plumb check (load in a scratch netns + compare)" ${c%% *} "nft add rule + plumb apply (repair)" ${r%% *}
+	printf '  check: %s the listing; repair: %s\n' "$(ratio ${c%% *} ${l%% *})" "$(ratio ${r%% *} ${l%% *})"
+}
+
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "plumb check compares each managed file with its source (size, then bytes); both trees are read."
 run_case "small tree (config-sized files)" "$(tree small 2000 8000000 0)"
@@ -176,3 +197,4 @@ git_case "small tree (config-sized files)" "$BENCH_DIR/small"
 verify_case "$(tree thousand 1000 4000000 0)"
 daemon_case "$(tree tenk 10000 40000000 0)"
 reports_case
+firewall_case

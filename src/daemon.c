@@ -56,7 +56,10 @@ struct contest {
 	unsigned level;
 };
 
-enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_COUNT };
+enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_COUNT };
+
+/* Owned firewall tables are re-checked this often between full scans. */
+#define PLUMB_FIREWALL_CHECK 10
 
 struct plumb_daemon {
 	const struct plumb_daemon_opts *o;
@@ -541,10 +544,11 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 		arm(d, T_BACKOFF, next - now, 0);
 }
 
-/* Runs the engine over the dirty set (or everything) and reports. */
+/* Runs the engine over the dirty set (or everything; or, with full < 0,
+ * the firewall alone) and reports. */
 static void run_engine(struct plumb_daemon *d, int full)
 {
-	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL};
+	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL, full < 0 ? 1 : -1};
 	struct plumb_quarantine *q = NULL;
 	unsigned char *only = NULL;
 	struct plumb_report rep;
@@ -557,10 +561,12 @@ static void run_engine(struct plumb_daemon *d, int full)
 	n = d->sel.b->nfiles;
 	if ((only = calloc(n ? n : 1, 1)) == NULL)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && full >= 0; i++)
 		only[i] = (full || d->dirty[i]) && !(d->cs[i].until > now);
-	memset(d->dirty, 0, n ? n : 1);
-	d->any_dirty = 0;
+	if (full >= 0) {
+		memset(d->dirty, 0, n ? n : 1);
+		d->any_dirty = 0;
+	}
 	eo.only = only;
 	if (plumb_state_lock(d->st, 5, &e) != 0) {
 		plumb_log(PLUMB_LOG_WARN, "%s; retrying", e.msg);
@@ -579,13 +585,13 @@ static void run_engine(struct plumb_daemon *d, int full)
 		account(d, &rep);
 		rep.finished_at = time(NULL);
 		d->last_run = rep.finished_at;
-		if (full) {
+		if (full > 0) {
 			d->full_scan_seconds = now_mono() - now;
 			d->drifted_last = rep.drifted;
 			d->failed_last = rep.failed;
 		}
 		log_events(&rep);
-		if (full || rep.nevents > 0) {
+		if (full > 0 || rep.nevents > 0) {
 			save_report(d, &rep);
 			plumb_run_report(d->st, &d->cfg, &rep, 0);   /* spooled now, sent by the child */
 		}
@@ -714,6 +720,7 @@ static void arm_intervals(struct plumb_daemon *d)
 			       d->cfg.report_heartbeat : d->cfg.full_scan);
 
 	arm(d, T_FULL, full, full);
+	arm(d, T_FIREWALL, PLUMB_FIREWALL_CHECK, PLUMB_FIREWALL_CHECK);
 }
 
 static void reload(struct plumb_daemon *d)
@@ -869,6 +876,9 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 					run_engine(&d, full);
 			} else if (fd == d.timers[T_FULL] && timer_fired(fd)) {
 				run_engine(&d, 1);
+			} else if (fd == d.timers[T_FIREWALL] && timer_fired(fd)) {
+				if (d.have_sel && d.sel.b->firewall != NULL)
+					run_engine(&d, -1);
 			} else if (fd == d.timers[T_POLL] && timer_fired(fd)) {
 				refresh_baseline(&d);
 			} else if (fd == d.timers[T_BACKOFF] && timer_fired(fd)) {

@@ -195,7 +195,8 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	}
 	/* Firewall tables: in full runs (plumbd's re-checks of changed files
 	 * are file-only). */
-	if (o->only == NULL && b->firewall != NULL && (r = plumb_firewall_run(rep, b, src, o->repair, err)) != 0)
+	if ((o->firewall > 0 || (o->firewall < 0 && o->only == NULL)) && b->firewall != NULL &&
+	    (r = plumb_firewall_run(rep, b, src, o->repair, err)) != 0)
 		goto out;
 	r = 0;
 out:

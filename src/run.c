@@ -94,7 +94,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	      json_t **report_out, struct plumb_err *err)
 {
 	const char *mode = !o->apply ? "check" : cfg->mode == PLUMB_MODE_AUDIT ? "audit" : "enforce";
-	struct plumb_engine_opts eo = {o->apply && cfg->mode == PLUMB_MODE_ENFORCE, o->threads};
+	struct plumb_engine_opts eo = {o->apply && cfg->mode == PLUMB_MODE_ENFORCE, o->threads, NULL, -1};
 	struct plumb_quarantine *q = NULL;
 	struct plumb_state *st = NULL;
 	struct plumb_trust trust;

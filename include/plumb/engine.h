@@ -18,6 +18,7 @@ struct plumb_engine_opts {
 	int repair;       /* 0: observe only (check, audit) */
 	int threads;      /* inspection threads; 0 picks the number of CPUs */
 	const unsigned char *only;   /* per file resource, nonzero = run it; NULL = all */
+	int firewall;                /* -1: with full runs (only == NULL); 0: never; 1: always */
 };
 
 /* Runs the file resources of b against the tree at rootfd, adding events

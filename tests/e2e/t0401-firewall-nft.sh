@@ -47,6 +47,7 @@ expect_rc 2 "check with the table missing"; expect_out "firewall:nftables:inet p
 plumb_ns apply
 expect_rc 2 "apply creates the table"; expect_out "firewall:nftables:inet plumb: reverted missing"
 want=$(inns nft list table inet plumb)
+cp "$BL/firewall/plumb.nft" "$T/good.nft"
 plumb_ns check; expect_rc 0 "compliant"
 
 revert() { # WHAT KIND: apply after a drift; the table is back, and the report says so
@@ -82,5 +83,16 @@ plumb_ns apply
 expect_rc 4 "apply with an unowned table"; expect_out "defines table 'ip other', which firewall.tables does not own"
 [ "$(inns nft list table inet plumb)" = "$live" ] || fail "an unowned table changed the live table"
 inns nft list table ip other >/dev/null 2>&1 && fail "an unowned table was created"
+[ "$(inns nft list table inet docker)" = "$docker_before" ] || fail "the foreign table was touched"
+# plumbd re-checks the owned tables on its short firewall timer
+cp "$T/good.nft" "$BL/firewall/plumb.nft"
+inns "${PLUMBD:-$(dirname "$PLUMB")/plumbd}" --root "$ROOT" --state-dir "$STATE" --baseline-dir "$BL" >"$T/d.log" 2>&1 &
+PD=$!
+for _ in $(seq 1 100); do [ -s "$STATE/plumb.prom" ] && break; sleep 0.05; done
+inns nft add rule inet plumb input tcp dport 6666 accept
+ok=0; for _ in $(seq 1 300); do [ "$(inns nft list table inet plumb)" = "$want" ] && { ok=1; break; }; sleep 0.1; done
+kill "$PD"; wait "$PD" 2>/dev/null
+[ "$ok" = 1 ] || fail "plumbd did not revert the firewall within 30 s: $(tail -3 "$T/d.log")"
+grep -q 'firewall:nftables:inet plumb: reverted rules' "$T/d.log" || fail "plumbd logged no firewall revert"
 [ "$(inns nft list table inet docker)" = "$docker_before" ] || fail "the foreign table was touched"
 [ "$(nft list ruleset 2>/dev/null | sha256sum)" = "$host_before" ] || fail "the host's ruleset changed"

@@ -82,6 +82,7 @@ struct plumb_daemon {
 	pid_t sender_pid;
 	int sender_fd;             /* read end: EOF when the child is done */
 	int send_again;
+	int guard_pending, rolled_back;    /* the lock-out guard for a new baseline */
 	/* metrics */
 	uint64_t reverted_total, refused_total, drifted_last, failed_last;
 	double full_scan_seconds;
@@ -548,7 +549,9 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
  * the firewall alone) and reports. */
 static void run_engine(struct plumb_daemon *d, int full)
 {
-	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL, full < 0 ? 1 : -1};
+	struct plumb_fw_undo undo = {NULL};
+	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL, full < 0 ? 1 : -1,
+				       d->guard_pending ? &undo : NULL};
 	struct plumb_quarantine *q = NULL;
 	unsigned char *only = NULL;
 	struct plumb_report rep;
@@ -583,6 +586,10 @@ static void run_engine(struct plumb_daemon *d, int full)
 		if (plumb_engine_run(&rep, d->sel.b, d->sel.src, d->rootfd, q, &eo, &e) != 0)
 			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
 		account(d, &rep);
+		if (d->guard_pending) {
+			d->guard_pending = 0;
+			d->rolled_back = plumb_select_lockout_guard(&d->sel, &d->cfg, d->st, &undo, &rep);
+		}
 		rep.finished_at = time(NULL);
 		d->last_run = rep.finished_at;
 		if (full > 0) {
@@ -598,6 +605,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 		plumb_report_release(&rep);
 	}
 	plumb_quarantine_free(q);
+	plumb_fw_undo_release(&undo);
 	plumb_state_unlock(d->st);
 	free(only);
 	write_metrics(d);
@@ -693,7 +701,15 @@ static void refresh_baseline(struct plumb_daemon *d)
 		plumb_log(PLUMB_LOG_INFO, "enforcing commit %.12s (serial %llu, signed by %s)", d->sel.tip.commit,
 			  (unsigned long long)d->sel.b->serial, d->sel.tip.signer);
 	watches_arm(d);
+	d->guard_pending = d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE;
+	d->rolled_back = 0;
 	run_engine(d, 1);
+	if (d->rolled_back) {
+		/* Back to the anchor: the rolled-back commit is now refused. */
+		d->rolled_back = 0;
+		refresh_baseline(d);
+		return;
+	}
 	if (d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE && refusal == NULL) {
 		if (plumb_state_lock(d->st, 30, &e) == 0) {
 			if (plumb_select_record_anchor(&d->sel, d->st, &e) != 0)

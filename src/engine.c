@@ -196,7 +196,7 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	/* Firewall tables: in full runs (plumbd's re-checks of changed files
 	 * are file-only). */
 	if ((o->firewall > 0 || (o->firewall < 0 && o->only == NULL)) && b->firewall != NULL &&
-	    (r = plumb_firewall_run(rep, b, src, o->repair, err)) != 0)
+	    (r = plumb_firewall_run(rep, b, src, o->repair, o->fw_undo, err)) != 0)
 		goto out;
 	r = 0;
 out:

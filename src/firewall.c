@@ -278,8 +278,34 @@ static char *load_ruleset(struct plumb_source *src, const char *rel, struct plum
 	return t;
 }
 
+void plumb_fw_undo_release(struct plumb_fw_undo *undo)
+{
+	if (undo == NULL)
+		return;
+	free(undo->batch);
+	undo->batch = NULL;
+}
+
+int plumb_firewall_restore(const struct plumb_fw_undo *undo, struct plumb_err *err)
+{
+	struct nft_ctx *c;
+	char errbuf[1024];
+	int r;
+
+	if (undo == NULL || undo->batch == NULL)
+		return 0;
+	if ((r = nft_load(err)) != 0)
+		return r;
+	if ((c = ctx_open()) == NULL)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "nftables: cannot create a context");
+	r = nft_cmd(c, undo->batch, NULL, errbuf, sizeof(errbuf)) == 0 ? 0 :
+	    plumb_err_set(err, PLUMB_E_IO, "nftables: cannot restore the previous tables: %s", errbuf);
+	nft.ctx_free(c);
+	return r;
+}
+
 int plumb_firewall_run(struct plumb_report *rep, const struct plumb_baseline *b, struct plumb_source *src,
-		       int repair, struct plumb_err *err)
+		       int repair, struct plumb_fw_undo *undo, struct plumb_err *err)
 {
 	const struct plumb_firewall *fw = b->firewall;
 	json_t *want = NULL, *defined, *tables;
@@ -366,6 +392,19 @@ int plumb_firewall_run(struct plumb_report *rep, const struct plumb_baseline *b,
 		plumb_buf_adds(&batch, ruleset);
 		ok = batch.data != NULL && nft_cmd(c, batch.data, NULL, errbuf, sizeof(errbuf)) == 0;
 		plumb_buf_release(&batch);
+		if (ok && undo != NULL) {
+			/* How to put back what was there, for the lock-out guard. */
+			struct plumb_buf u;
+
+			plumb_buf_init(&u, PLUMB_NFT_LISTING_MAX);
+			for (i = 0; i < fw->ntables; i++)
+				plumb_buf_addf(&u, "add table %s\ndelete table %s\n", fw->tables[i], fw->tables[i]);
+			for (i = 0; i < fw->ntables; i++)
+				if (live[i] != NULL)
+					plumb_buf_adds(&u, live[i]);
+			free(undo->batch);
+			undo->batch = plumb_buf_detach(&u, NULL);
+		}
 		for (i = 0; i < fw->ntables; i++) {
 			const char *w = json_string_value(json_object_get(tables, fw->tables[i]));
 			json_t *exp = listing_state(w, NULL);

@@ -25,7 +25,7 @@ int plumb_run_exit_code(const struct plumb_report *r, int apply)
 	size_t detected = 0;
 
 	for (size_t i = 0; i < r->nevents; i++) {
-		if (r->events[i].action == PLUMB_ACT_REFUSED)
+		if (r->events[i].action == PLUMB_ACT_REFUSED || r->events[i].action == PLUMB_ACT_ROLLED_BACK)
 			return PLUMB_EXIT_ERROR;
 		if (r->events[i].action == PLUMB_ACT_DETECTED)
 			detected++;
@@ -94,7 +94,8 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	      json_t **report_out, struct plumb_err *err)
 {
 	const char *mode = !o->apply ? "check" : cfg->mode == PLUMB_MODE_AUDIT ? "audit" : "enforce";
-	struct plumb_engine_opts eo = {o->apply && cfg->mode == PLUMB_MODE_ENFORCE, o->threads, NULL, -1};
+	struct plumb_fw_undo undo = {NULL};
+	struct plumb_engine_opts eo = {o->apply && cfg->mode == PLUMB_MODE_ENFORCE, o->threads, NULL, -1, &undo};
 	struct plumb_quarantine *q = NULL;
 	struct plumb_state *st = NULL;
 	struct plumb_trust trust;
@@ -148,7 +149,10 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		}
 		if (plumb_engine_run(&rep, sel.b, sel.src, rootfd, q, &eo, err) != 0)
 			goto out;
-		if (eo.repair && sel.from_git && sel.is_new && refusal == NULL) {
+		if (eo.repair && sel.from_git && sel.is_new && refusal == NULL &&
+		    plumb_select_lockout_guard(&sel, cfg, st, &undo, &rep)) {
+			/* Rolled back: no new anchor; the next run enforces the old one. */
+		} else if (eo.repair && sel.from_git && sel.is_new && refusal == NULL) {
 			/* Applied: the anchor moves forward to this commit. */
 			if (plumb_select_record_anchor(&sel, st, &e) != 0)
 				plumb_log(PLUMB_LOG_ERROR, "cannot record the applied commit: %s", e.msg);
@@ -167,6 +171,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	*report_out = json;
 	json = NULL;
 out:
+	plumb_fw_undo_release(&undo);
 	free(refusal);
 	free(text);
 	json_decref(json);

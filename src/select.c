@@ -5,12 +5,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <jansson.h>
 
+#include "plumb/firewall.h"
 #include "plumb/log.h"
+#include "plumb/report.h"
+#include "plumb/state.h"
 #include "plumb/select.h"
 #include "plumb/signers.h"
 #include "plumb/source.h"
 #include "banned.h"
+
+/* The commit the lock-out guard rolled back, if any. */
+static int lockout_commit(struct plumb_state *st, char out[41])
+{
+	struct plumb_buf b;
+	const char *c;
+	json_t *j;
+	int r = -1;
+
+	plumb_buf_init(&b, 4096);
+	if (plumb_state_read(st, PLUMB_LOCKOUT_FILE, &b, NULL) == 0 && b.data != NULL &&
+	    (j = json_loadb(b.data, b.len, 0, NULL)) != NULL) {
+		if ((c = json_string_value(json_object_get(j, "commit"))) != NULL && strlen(c) == 40) {
+			memcpy(out, c, 41);
+			r = 0;
+		}
+		json_decref(j);
+	}
+	plumb_buf_release(&b);
+	return r;
+}
 
 void plumb_selection_release(struct plumb_selection *sel)
 {
@@ -135,8 +160,15 @@ int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, co
 				     "no baseline source: set source.url in the configuration or give --baseline-dir DIR");
 	if ((r = plumb_trust_load(trust, st, err)) != 0)
 		return r;
-	if ((r = plumb_select_git_tip(sel, cfg, trust, &e)) == 0)
-		return 0;
+	if ((r = plumb_select_git_tip(sel, cfg, trust, &e)) == 0) {
+		char locked[41];
+
+		if (!sel->is_new || lockout_commit(st, locked) != 0 || strcmp(locked, sel->tip.commit) != 0)
+			return 0;
+		r = plumb_err_set(&e, PLUMB_E_INVALID, "commit %.12s was rolled back: its firewall cut this host off "
+				  "from its git remote; waiting for a newer baseline", sel->tip.commit);
+		plumb_selection_release(sel);
+	}
 	if ((*refusal = strdup(e.msg)) == NULL)
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 	if (!trust->has) {
@@ -172,4 +204,49 @@ int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_s
 	snprintf(t.fingerprint, sizeof(t.fingerprint), "%s", sel->tip.fingerprint);
 	t.accepted_at = time(NULL);
 	return plumb_trust_save(&t, st, err);
+}
+
+int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct plumb_config *cfg,
+			       struct plumb_state *st, const struct plumb_fw_undo *undo, struct plumb_report *rep)
+{
+	struct plumb_git_opts go = {cfg->source_url, cfg->source_ref, cfg->source_ca_file, cfg->source_ssh_key,
+				    cfg->source_ssh_host_key, cfg->source_timeout < 30 ? cfg->source_timeout : 30,
+				    cfg->source_max_size, cfg->cancel_fd};
+	const struct plumb_firewall *fw = sel->b->firewall;
+	struct plumb_err probe, e;
+	char why[PLUMB_ERR_MAX + 160], *text;
+	json_t *j;
+
+	if (!sel->from_git || !sel->is_new || undo == NULL || undo->batch == NULL || fw == NULL ||
+	    strstr(cfg->source_url, "://") == NULL || strncmp(cfg->source_url, "file://", 7) == 0)
+		return 0;
+	if (plumb_git_fetch(&go, cfg->state_dir, &probe) == 0)
+		return 0;    /* the remote is still reachable: keep the new firewall */
+	plumb_log(PLUMB_LOG_ERROR, "the new firewall of commit %.12s cut this host off from its git remote (%s): "
+		  "restoring the previous tables", sel->tip.commit, probe.msg);
+	if (plumb_firewall_restore(undo, &e) != 0)
+		plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
+	snprintf(why, sizeof(why), "commit %.12s cut this host off from its git remote (%s); the previous tables "
+		 "are restored and the commit is refused until a newer one arrives", sel->tip.commit, probe.msg);
+	for (size_t i = 0; i < fw->ntables; i++) {
+		struct plumb_event ev;
+		char id[300];
+
+		memset(&ev, 0, sizeof(ev));
+		snprintf(id, sizeof(id), "firewall:nftables:%s", fw->tables[i]);
+		ev.resource = strdup(id);
+		ev.drift = PLUMB_DRIFT_RULES;
+		ev.action = PLUMB_ACT_ROLLED_BACK;
+		ev.error = strdup(why);
+		ev.at = time(NULL);
+		plumb_report_add(rep, &ev);
+	}
+	if ((j = json_pack("{s:s, s:s}", "commit", sel->tip.commit, "reason", probe.msg)) != NULL &&
+	    (text = json_dumps(j, JSON_COMPACT)) != NULL) {
+		if (plumb_state_write(st, PLUMB_LOCKOUT_FILE, text, strlen(text), &e) != 0)
+			plumb_log(PLUMB_LOG_ERROR, "cannot record the rolled-back commit: %s", e.msg);
+		free(text);
+	}
+	json_decref(j);
+	return 1;
 }

@@ -6,6 +6,7 @@
 
 #include "plumb/baseline.h"
 #include "plumb/error.h"
+#include "plumb/firewall.h"
 #include "plumb/report.h"
 
 struct plumb_source;
@@ -19,6 +20,7 @@ struct plumb_engine_opts {
 	int threads;      /* inspection threads; 0 picks the number of CPUs */
 	const unsigned char *only;   /* per file resource, nonzero = run it; NULL = all */
 	int firewall;                /* -1: with full runs (only == NULL); 0: never; 1: always */
+	struct plumb_fw_undo *fw_undo;  /* receives how to undo a firewall repair; may be NULL */
 };
 
 /* Runs the file resources of b against the tree at rootfd, adding events

@@ -13,12 +13,23 @@ struct plumb_source;
 #define PLUMB_RULESET_MAX (1u << 20)
 #define PLUMB_NFT_LISTING_MAX (8u << 20)
 
+/* What the owned tables were before a repair: one nft batch that restores
+ * them (and removes those that did not exist). */
+struct plumb_fw_undo {
+	char *batch;        /* malloc'd; NULL when nothing was changed */
+};
+
+/* Runs undo->batch as one transaction. Returns 0 or a negative code. */
+int plumb_firewall_restore(const struct plumb_fw_undo *undo, struct plumb_err *err);
+
+void plumb_fw_undo_release(struct plumb_fw_undo *undo);
+
 /* Checks (and with repair, reverts) every owned table of b->firewall in the
  * calling process's network namespace, adding one event per drifted or
  * failed table to rep. A ruleset that does not load is a failed event and
  * the live tables stay as they were. Returns 0, or a negative code for a
  * failure of the run itself. */
 int plumb_firewall_run(struct plumb_report *rep, const struct plumb_baseline *b, struct plumb_source *src,
-		       int repair, struct plumb_err *err);
+		       int repair, struct plumb_fw_undo *undo, struct plumb_err *err);
 
 #endif

@@ -36,6 +36,19 @@ int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config 
 /* Records sel (an applied git tip) as the new anchor. */
 int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_err *err);
 
+#define PLUMB_LOCKOUT_FILE "lockout.json"
+
+/* The lock-out guard (after iptables-apply's idea, automated): sel is a new
+ * git baseline whose firewall repair undo can revert. When the source is a
+ * network URL and the remote cannot be reached any more, restores the old
+ * tables, adds a rolled-back event per owned table to rep, and records the
+ * commit in state_dir/lockout.json so it is refused until a newer one
+ * arrives. Returns 1 when it rolled back, 0 otherwise. */
+struct plumb_fw_undo;
+struct plumb_report;
+int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct plumb_config *cfg,
+			       struct plumb_state *st, const struct plumb_fw_undo *undo, struct plumb_report *rep);
+
 /* Frees what sel holds and zeroes it. */
 void plumb_selection_release(struct plumb_selection *sel);
 

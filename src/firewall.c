@@ -22,6 +22,7 @@
 #include "plumb/buf.h"
 #include "plumb/diff.h"
 #include "plumb/firewall.h"
+#include "firewall_int.h"
 #include "plumb/hash.h"
 #include "plumb/log.h"
 #include "plumb/source.h"
@@ -103,7 +104,7 @@ static int nft_cmd(struct nft_ctx *c, const char *cmd, char **out, char *errbuf,
 
 /* --- the desired form, from a throwaway network namespace ----------------- */
 
-/* In the child: load the ruleset into a fresh netns and report, as JSON,
+/* In the child, in a fresh netns: load the ruleset and report, as JSON,
  * which tables it defines and how each owned one lists. */
 static void canonical_child(int wfd, const char *ruleset, const struct plumb_firewall *fw)
 {
@@ -111,10 +112,7 @@ static void canonical_child(int wfd, const char *ruleset, const struct plumb_fir
 	struct nft_ctx *c;
 	char errbuf[1024], *out = NULL, *text;
 
-	if (unshare(CLONE_NEWNET) != 0) {
-		json_object_set_new(res, "error", json_sprintf("cannot create a network namespace to validate the ruleset: %s",
-							       strerror(errno)));
-	} else if ((c = ctx_open()) == NULL) {
+	if ((c = ctx_open()) == NULL) {
 		json_object_set_new(res, "error", json_string("nftables: cannot create a context"));
 	} else {
 		if (nft_cmd(c, ruleset, NULL, errbuf, sizeof(errbuf)) != 0) {
@@ -156,7 +154,8 @@ static void canonical_child(int wfd, const char *ruleset, const struct plumb_fir
 	_exit(0);
 }
 
-static json_t *canonical(const char *ruleset, const struct plumb_firewall *fw, struct plumb_err *err)
+json_t *plumb_fw_scratch(void (*child)(int wfd, const char *ruleset, const struct plumb_firewall *fw),
+			 const char *ruleset, const struct plumb_firewall *fw, struct plumb_err *err)
 {
 	struct plumb_buf b;
 	json_t *j = NULL;
@@ -173,7 +172,16 @@ static json_t *canonical(const char *ruleset, const struct plumb_firewall *fw, s
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		canonical_child(fds[1], ruleset, fw);
+		if (unshare(CLONE_NEWNET) != 0) {
+			json_t *e0 = json_pack("{s:s}", "error", "cannot create a network namespace to validate the ruleset");
+			char *t = e0 ? json_dumps(e0, JSON_COMPACT) : NULL;
+
+			if (t)
+				(void)!write(fds[1], t, strlen(t));
+			_exit(0);
+		}
+		child(fds[1], ruleset, fw);
+		_exit(0);
 	}
 	close(fds[1]);
 	plumb_buf_init(&b, PLUMB_NFT_LISTING_MAX);
@@ -201,7 +209,7 @@ static json_t *canonical(const char *ruleset, const struct plumb_firewall *fw, s
 
 /* --- compare and repair --------------------------------------------------- */
 
-static json_t *listing_state(const char *text, const char *against)
+json_t *plumb_fw_listing_state(const char *text, const char *against)
 {
 	char hex[PLUMB_SHA256_HEX];
 	json_t *o = json_object();
@@ -219,14 +227,14 @@ static json_t *listing_state(const char *text, const char *against)
 	return o;
 }
 
-static int add_event(struct plumb_report *rep, const char *table, unsigned drift, enum plumb_action a,
-		     json_t *expected, json_t *actual, const char *error)
+int plumb_fw_event(struct plumb_report *rep, const char *backend, const char *table, unsigned drift,
+		   enum plumb_action a, json_t *expected, json_t *actual, const char *error)
 {
 	struct plumb_event ev;
 	char id[300];
 
 	memset(&ev, 0, sizeof(ev));
-	snprintf(id, sizeof(id), "firewall:nftables:%s", table);
+	snprintf(id, sizeof(id), "firewall:%s:%s", backend, table);
 	ev.resource = strdup(id);
 	ev.drift = drift;
 	ev.action = a;
@@ -243,11 +251,11 @@ static int add_event(struct plumb_report *rep, const char *table, unsigned drift
 	return plumb_report_add(rep, &ev);
 }
 
-static void fail_all(struct plumb_report *rep, const struct plumb_firewall *fw, const char *why)
+void plumb_fw_fail_all(struct plumb_report *rep, const struct plumb_firewall *fw, const char *why)
 {
 	for (size_t i = 0; i < fw->ntables; i++) {
 		rep->resources++;
-		add_event(rep, fw->tables[i], 0, PLUMB_ACT_FAILED, NULL, NULL, why);
+		plumb_fw_event(rep, fw->backend, fw->tables[i], 0, PLUMB_ACT_FAILED, NULL, NULL, why);
 	}
 }
 
@@ -294,6 +302,8 @@ int plumb_firewall_restore(const struct plumb_fw_undo *undo, struct plumb_err *e
 
 	if (undo == NULL || undo->batch == NULL)
 		return 0;
+	if (undo->iptables)
+		return plumb_fw_iptables_restore(undo->batch, err);
 	if ((r = nft_load(err)) != 0)
 		return r;
 	if ((c = ctx_open()) == NULL)
@@ -319,21 +329,26 @@ int plumb_firewall_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	(void)err;
 	if (fw == NULL)
 		return 0;
-	if (strcmp(fw->backend, "nftables") != 0) {
-		fail_all(rep, fw, "the iptables backend is not in this build: use backend: nftables");
+	if (strcmp(fw->backend, "iptables") == 0) {
+		if ((ruleset = load_ruleset(src, fw->ruleset, &e)) == NULL) {
+			plumb_fw_fail_all(rep, fw, e.msg);
+			return 0;
+		}
+		plumb_fw_iptables_run(rep, fw, ruleset, repair, undo);
+		free(ruleset);
 		return 0;
 	}
 	if (nft_load(&e) != 0 || (ruleset = load_ruleset(src, fw->ruleset, &e)) == NULL) {
-		fail_all(rep, fw, e.msg);
+		plumb_fw_fail_all(rep, fw, e.msg);
 		return 0;
 	}
 	/* The desired tables, validated before anything live is touched. */
-	if ((want = canonical(ruleset, fw, &e)) == NULL) {
-		fail_all(rep, fw, e.msg);
+	if ((want = plumb_fw_scratch(canonical_child, ruleset, fw, &e)) == NULL) {
+		plumb_fw_fail_all(rep, fw, e.msg);
 		goto out;
 	}
 	if (json_string_value(json_object_get(want, "error")) != NULL) {
-		fail_all(rep, fw, json_string_value(json_object_get(want, "error")));
+		plumb_fw_fail_all(rep, fw, json_string_value(json_object_get(want, "error")));
 		goto out;
 	}
 	defined = json_object_get(want, "defined");
@@ -350,21 +365,21 @@ int plumb_firewall_run(struct plumb_report *rep, const struct plumb_baseline *b,
 			if (!owned) {
 				snprintf(why, sizeof(why), "the ruleset defines table '%s', which firewall.tables does not own",
 					 json_string_value(t));
-				fail_all(rep, fw, why);
+				plumb_fw_fail_all(rep, fw, why);
 				goto out;
 			}
 		}
 		for (i = 0; i < fw->ntables; i++) {
 			if (json_object_get(tables, fw->tables[i]) == NULL) {
 				snprintf(why, sizeof(why), "owned table '%s' is not defined by the ruleset", fw->tables[i]);
-				fail_all(rep, fw, why);
+				plumb_fw_fail_all(rep, fw, why);
 				goto out;
 			}
 		}
 	}
 	if ((c = ctx_open()) == NULL || (live = calloc(fw->ntables, sizeof(*live))) == NULL ||
 	    (drift = calloc(fw->ntables, sizeof(*drift))) == NULL) {
-		fail_all(rep, fw, "nftables: cannot create a context");
+		plumb_fw_fail_all(rep, fw, "nftables: cannot create a context");
 		goto out;
 	}
 	for (i = 0; i < fw->ntables; i++) {
@@ -404,18 +419,19 @@ int plumb_firewall_run(struct plumb_report *rep, const struct plumb_baseline *b,
 					plumb_buf_adds(&u, live[i]);
 			free(undo->batch);
 			undo->batch = plumb_buf_detach(&u, NULL);
+			undo->iptables = 0;
 		}
 		for (i = 0; i < fw->ntables; i++) {
 			const char *w = json_string_value(json_object_get(tables, fw->tables[i]));
-			json_t *exp = listing_state(w, NULL);
-			json_t *act = live[i] ? listing_state(live[i], w) : json_pack("{s:s}", "state", "absent");
+			json_t *exp = plumb_fw_listing_state(w, NULL);
+			json_t *act = live[i] ? plumb_fw_listing_state(live[i], w) : json_pack("{s:s}", "state", "absent");
 
 			if (!drift[i]) {
 				json_decref(exp);
 				json_decref(act);
 				continue;
 			}
-			add_event(rep, fw->tables[i], drift[i], ok ? PLUMB_ACT_REVERTED : PLUMB_ACT_FAILED, exp, act,
+			plumb_fw_event(rep, "nftables", fw->tables[i], drift[i], ok ? PLUMB_ACT_REVERTED : PLUMB_ACT_FAILED, exp, act,
 				  ok ? NULL : errbuf);
 		}
 	} else {
@@ -423,8 +439,8 @@ int plumb_firewall_run(struct plumb_report *rep, const struct plumb_baseline *b,
 			const char *w = json_string_value(json_object_get(tables, fw->tables[i]));
 
 			if (drift[i])
-				add_event(rep, fw->tables[i], drift[i], PLUMB_ACT_DETECTED, listing_state(w, NULL),
-					  live[i] ? listing_state(live[i], w) : json_pack("{s:s}", "state", "absent"), NULL);
+				plumb_fw_event(rep, "nftables", fw->tables[i], drift[i], PLUMB_ACT_DETECTED, plumb_fw_listing_state(w, NULL),
+					  live[i] ? plumb_fw_listing_state(live[i], w) : json_pack("{s:s}", "state", "absent"), NULL);
 		}
 	}
 out:

@@ -17,6 +17,7 @@ struct plumb_source;
  * them (and removes those that did not exist). */
 struct plumb_fw_undo {
 	char *batch;        /* malloc'd; NULL when nothing was changed */
+	int iptables;       /* batch is iptables-restore input, not nft */
 };
 
 /* Runs undo->batch as one transaction. Returns 0 or a negative code. */
@@ -31,5 +32,14 @@ void plumb_fw_undo_release(struct plumb_fw_undo *undo);
  * failure of the run itself. */
 int plumb_firewall_run(struct plumb_report *rep, const struct plumb_baseline *b, struct plumb_source *src,
 		       int repair, struct plumb_fw_undo *undo, struct plumb_err *err);
+
+/* iptables-save text without comments and with chain counters zeroed: the
+ * form compared. Returns malloc'd text or NULL (allocation failure). */
+char *plumb_ipt_normalize(const char *save);
+
+/* The tables a ruleset in iptables-restore format defines ("*filter" lines),
+ * as a malloc'd array of n malloc'd names. Returns 0 or a negative code
+ * (PLUMB_E_PARSE: a table twice, or a bad name). */
+int plumb_ipt_tables(const char *ruleset, char ***out, size_t *n);
 
 #endif

@@ -147,7 +147,8 @@ char *plumb_ipt_normalize(const char *save)
 {
 	struct plumb_buf b;
 
-	plumb_buf_init(&b, strlen(save) + 1);
+	/* "[n:m]" becomes "[0:0]": a line can grow by a few bytes, never double */
+	plumb_buf_init(&b, strlen(save) * 2 + 64);
 	for (const char *line = save; *line;) {
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);

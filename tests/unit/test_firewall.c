@@ -16,6 +16,10 @@ static void normalize(void **state)
 	n = plumb_ipt_normalize("");
 	assert_string_equal(n, "");
 	free(n);
+	/* found by fuzzing: normalizing may lengthen a line ("[0]" -> "[0:0]") */
+	n = plumb_ipt_normalize(":A [0]\n:B [1]\n");
+	assert_string_equal(n, ":A [0:0]\n:B [0:0]\n");
+	free(n);
 	n = plumb_ipt_normalize(":X ACCEPT [1:2]");   /* no final newline */
 	assert_string_equal(n, ":X ACCEPT [0:0]\n");
 	free(n);

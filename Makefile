@@ -37,7 +37,13 @@ LIBS      := $(CORE_LIBS) $(CURL_LIBS)
 LIB_SRCS  := $(sort $(wildcard src/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libplumb.a
-BINS      := $(BUILD)/plumb $(BUILD)/plumbd $(BUILD)/plumb-send
+BINS      := $(BUILD)/plumb $(BUILD)/plumbd $(BUILD)/plumb-send $(BUILD)/plumb-hub
+# plumb-hub (hub/): libmicrohttpd, SQLite and libpq; nothing else links them.
+HUB_PKGS  := libmicrohttpd sqlite3 libpq
+HUB_CFLAGS := $(shell pkg-config --cflags $(HUB_PKGS) 2>/dev/null)
+HUB_LIBS  := $(shell pkg-config --libs $(HUB_PKGS) jansson libcrypto 2>/dev/null) -lpthread
+HUB_SRCS  := $(sort $(wildcard hub/*.c))
+HUB_OBJS  := $(HUB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/hub/assets.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -47,6 +53,18 @@ all: $(BINS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/hub/%.o: hub/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(HUB_CFLAGS) -c -o $@ $<
+
+# The web page is linked in (.incbin): the hub serves it with no files beside it.
+$(BUILD)/hub/assets.o: hub/assets.S $(wildcard hub/web/*)
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ hub/assets.S
+
+$(BUILD)/plumb-hub: $(HUB_OBJS) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HUB_LIBS)
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
@@ -73,7 +91,7 @@ check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
 check-e2e: $(BINS)
-	@PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd tests/e2e/run.sh
+	@PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd PLUMB_HUB=$(CURDIR)/$(BUILD)/plumb-hub tests/e2e/run.sh
 
 bench: $(BINS)
 	PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd tests/bench/bench.sh

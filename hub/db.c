@@ -1,0 +1,433 @@
+/* db.c - the SQLite and PostgreSQL engines behind hub_conn_exec, a pool of
+ * connections, and the schema migrations both engines share. */
+#include "db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum engine { ENG_SQLITE, ENG_PG };
+
+/* SQLite statements are prepared once per connection, keyed by their text
+ * (queries are literals or built from a fixed set of fragments). */
+#define STMT_CACHE 48
+
+struct hub_conn {
+	enum engine eng;
+	int busy;
+	sqlite3 *lite;
+	struct {
+		char *sql;
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
+	PGconn *pg;
+};
+
+struct hub_db {
+	enum engine eng;
+	int n;
+	struct hub_conn *conns;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+/* Migrations: step i brings the schema from version i to i+1. Where the
+ * engines' dialects differ, "@SERIAL@" names the auto-increment key. */
+static const char *const migrations[] = {
+	"CREATE TABLE tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, subject TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL, revoked_at BIGINT);"
+	"CREATE TABLE hosts (host TEXT PRIMARY KEY, first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL,"
+	" last_finished BIGINT NOT NULL DEFAULT 0, last_report TEXT, commit_id TEXT, serial BIGINT,"
+	" signer TEXT, fingerprint TEXT, stale INTEGER NOT NULL DEFAULT 0, mode TEXT, agent_version TEXT,"
+	" unresolved INTEGER NOT NULL DEFAULT 0, last_drift_at BIGINT,"
+	" reports BIGINT NOT NULL DEFAULT 0, events BIGINT NOT NULL DEFAULT 0,"
+	" reverted BIGINT NOT NULL DEFAULT 0, failed BIGINT NOT NULL DEFAULT 0);"
+	"CREATE TABLE reports (id TEXT PRIMARY KEY, host TEXT NOT NULL, received_at BIGINT NOT NULL,"
+	" finished_at BIGINT NOT NULL, commit_id TEXT, serial BIGINT, nevents INTEGER NOT NULL,"
+	" body TEXT NOT NULL);"
+	"CREATE INDEX reports_received ON reports (received_at);"
+	"CREATE INDEX reports_host ON reports (host, finished_at);"
+	"CREATE TABLE events (seq @SERIAL@, report_id TEXT NOT NULL, host TEXT NOT NULL,"
+	" received_at BIGINT NOT NULL, at BIGINT NOT NULL, resource TEXT NOT NULL, action TEXT NOT NULL,"
+	" body TEXT NOT NULL);"
+	"CREATE INDEX events_host ON events (host, seq);"
+	"CREATE INDEX events_received ON events (received_at);"
+	"CREATE INDEX events_at ON events (at);"
+	"CREATE INDEX events_report ON events (report_id);",
+};
+
+int hub_db_schema_version(void)
+{
+	return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+const char *hub_db_engine(const struct hub_db *db)
+{
+	return db->eng == ENG_PG ? "postgresql" : "sqlite";
+}
+
+/* ---- SQLite ---- */
+
+static sqlite3_stmt *lite_prepare(struct hub_conn *c, const char *sql, int *cached, struct plumb_err *err)
+{
+	for (int i = 0; i < STMT_CACHE && c->cache[i].sql; i++)
+		if (!strcmp(c->cache[i].sql, sql)) {
+			*cached = 1;
+			return c->cache[i].st;
+		}
+	/* "$1" (PostgreSQL) becomes "?1" (SQLite's numbered parameter). */
+	size_t n = strlen(sql);
+	char *t = malloc(n + 1);
+	if (!t) {
+		plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i <= n; i++)
+		t[i] = (sql[i] == '$' && sql[i + 1] >= '0' && sql[i + 1] <= '9') ? '?' : sql[i];
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v3(c->lite, t, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	free(t);
+	if (rc != SQLITE_OK) {
+		plumb_err_set(err, PLUMB_E_IO, "sqlite: %s", sqlite3_errmsg(c->lite));
+		return NULL;
+	}
+	*cached = 0;
+	for (int i = 0; i < STMT_CACHE; i++)
+		if (!c->cache[i].sql) {
+			if (!(c->cache[i].sql = strdup(sql)))
+				break;
+			c->cache[i].st = st;
+			*cached = 1;
+			break;
+		}
+	return st;
+}
+
+static int lite_exec(struct hub_conn *c, const char *sql, int np, const char *const *p, hub_row_fn row,
+		     void *ctx, long *changes, struct plumb_err *err)
+{
+	int cached, r = 0;
+	sqlite3_stmt *st = lite_prepare(c, sql, &cached, err);
+	if (!st)
+		return err ? err->code : PLUMB_E_IO;
+	for (int i = 0; i < np; i++) {
+		int rc = p[i] ? sqlite3_bind_text(st, i + 1, p[i], -1, SQLITE_STATIC)
+			      : sqlite3_bind_null(st, i + 1);
+		if (rc != SQLITE_OK) {
+			r = plumb_err_set(err, PLUMB_E_IO, "sqlite: bind: %s", sqlite3_errmsg(c->lite));
+			goto out;
+		}
+	}
+	for (;;) {
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			r = plumb_err_set(err, PLUMB_E_IO, "sqlite: %s", sqlite3_errmsg(c->lite));
+			goto out;
+		}
+		if (!row)
+			continue;
+		int nc = sqlite3_column_count(st);
+		const char *vals[64];
+		if (nc > 64)
+			nc = 64;
+		for (int i = 0; i < nc; i++)
+			vals[i] = (const char *)sqlite3_column_text(st, i);
+		if ((r = row(ctx, nc, vals)) != 0)
+			goto out;
+	}
+	if (changes)
+		*changes = sqlite3_changes(c->lite);
+out:
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (!cached)
+		sqlite3_finalize(st);
+	return r;
+}
+
+static int lite_script(struct hub_conn *c, const char *sql, struct plumb_err *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(c->lite, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		plumb_err_set(err, PLUMB_E_IO, "sqlite: %s", msg ? msg : sqlite3_errmsg(c->lite));
+		sqlite3_free(msg);
+		return PLUMB_E_IO;
+	}
+	return 0;
+}
+
+/* Creates the file 0600 ourselves (reports name hosts and files). This runs
+ * before any connection opens it: closing a descriptor drops every POSIX
+ * lock the process holds on the file, SQLite's included. */
+static int lite_create(const char *path, struct plumb_err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open database '%s'", path);
+	close(fd);
+	return 0;
+}
+
+static int lite_open(struct hub_conn *c, const char *path, struct plumb_err *err)
+{
+	if (sqlite3_open_v2(path, &c->lite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		plumb_err_set(err, PLUMB_E_IO, "cannot open database '%s': %s", path,
+			      c->lite ? sqlite3_errmsg(c->lite) : "out of memory");
+		return PLUMB_E_IO;
+	}
+	sqlite3_busy_timeout(c->lite, 10000);
+	/* WAL lets readers run beside the writer; synchronous=FULL because an
+	 * acknowledged report must survive a power cut (the agent deletes it). */
+	return lite_script(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
+}
+
+/* ---- PostgreSQL ---- */
+
+static int pg_exec(struct hub_conn *c, const char *sql, int np, const char *const *p, hub_row_fn row,
+		   void *ctx, long *changes, struct plumb_err *err)
+{
+	int r = 0;
+	PGresult *res = PQexecParams(c->pg, sql, np, NULL, p, NULL, NULL, 0);
+	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		r = plumb_err_set(err, PLUMB_E_IO, "postgresql: %s", PQerrorMessage(c->pg));
+		if (err) /* libpq's messages end in a newline */
+			err->msg[strcspn(err->msg, "\n")] = '\0';
+		if (PQstatus(c->pg) == CONNECTION_BAD)
+			PQreset(c->pg); /* the next request gets a fresh connection */
+		goto out;
+	}
+	if (row) {
+		int nr = PQntuples(res), nc = PQnfields(res);
+		if (nc > 64)
+			nc = 64;
+		for (int i = 0; i < nr && r == 0; i++) {
+			const char *vals[64];
+			for (int j = 0; j < nc; j++)
+				vals[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
+			r = row(ctx, nc, vals);
+		}
+	}
+	if (changes)
+		*changes = atol(PQcmdTuples(res));
+out:
+	PQclear(res);
+	return r;
+}
+
+static int pg_open(struct hub_conn *c, const char *uri, struct plumb_err *err)
+{
+	c->pg = PQconnectdb(uri);
+	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+		plumb_err_set(err, PLUMB_E_IO, "cannot connect to postgresql: %s",
+			      c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		if (err)
+			err->msg[strcspn(err->msg, "\n")] = '\0';
+		return PLUMB_E_IO;
+	}
+	PGresult *res = PQexec(c->pg, "SET client_min_messages = warning");
+	PQclear(res);
+	return 0;
+}
+
+/* ---- common ---- */
+
+int hub_conn_exec(struct hub_conn *c, const char *sql, int nparams, const char *const *params,
+		  hub_row_fn row, void *ctx, long *changes, struct plumb_err *err)
+{
+	if (c->eng == ENG_PG)
+		return pg_exec(c, sql, nparams, params, row, ctx, changes, err);
+	return lite_exec(c, sql, nparams, params, row, ctx, changes, err);
+}
+
+int hub_conn_begin(struct hub_conn *c, struct plumb_err *err)
+{
+	/* IMMEDIATE takes SQLite's write lock up front, so two writers queue
+	 * on busy_timeout instead of failing a lock upgrade mid-transaction. */
+	return hub_conn_exec(c, c->eng == ENG_PG ? "BEGIN" : "BEGIN IMMEDIATE", 0, NULL, NULL, NULL, NULL, err);
+}
+
+int hub_conn_commit(struct hub_conn *c, struct plumb_err *err)
+{
+	return hub_conn_exec(c, "COMMIT", 0, NULL, NULL, NULL, NULL, err);
+}
+
+void hub_conn_rollback(struct hub_conn *c)
+{
+	hub_conn_exec(c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, NULL);
+}
+
+static int version_row(void *ctx, int n, const char *const *v)
+{
+	if (n > 0 && v[0])
+		*(int *)ctx = atoi(v[0]);
+	return 0;
+}
+
+static char *migration_text(enum engine eng, const char *m)
+{
+	const char *serial = eng == ENG_PG ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
+	const char *at = strstr(m, "@SERIAL@");
+	size_t n = strlen(m) + strlen(serial) + 1;
+	char *t = malloc(n);
+	if (!t)
+		return NULL;
+	if (!at) {
+		memcpy(t, m, strlen(m) + 1);
+		return t;
+	}
+	memcpy(t, m, (size_t)(at - m));
+	t[at - m] = '\0';
+	strcat(t, serial);
+	strcat(t, at + strlen("@SERIAL@"));
+	return t;
+}
+
+static int script(struct hub_conn *c, const char *sql, struct plumb_err *err)
+{
+	if (c->eng == ENG_SQLITE)
+		return lite_script(c, sql, err);
+	PGresult *res = PQexec(c->pg, sql);
+	int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (!ok) {
+		plumb_err_set(err, PLUMB_E_IO, "postgresql: %s", PQerrorMessage(c->pg));
+		if (err)
+			err->msg[strcspn(err->msg, "\n")] = '\0';
+		return PLUMB_E_IO;
+	}
+	return 0;
+}
+
+static int migrate(struct hub_conn *c, struct plumb_err *err)
+{
+	int r, have = 0, want = hub_db_schema_version();
+	if ((r = script(c, "CREATE TABLE IF NOT EXISTS plumb_schema (version INTEGER NOT NULL)", err)) != 0)
+		return r;
+	if ((r = hub_conn_begin(c, err)) != 0)
+		return r;
+	/* Two hubs starting at once against one PostgreSQL: one migrates. */
+	if (c->eng == ENG_PG &&
+	    (r = hub_conn_exec(c, "LOCK TABLE plumb_schema IN EXCLUSIVE MODE", 0, NULL, NULL, NULL, NULL, err)) != 0)
+		goto fail;
+	if ((r = hub_conn_exec(c, "SELECT MAX(version) FROM plumb_schema", 0, NULL, version_row, &have, NULL, err)) != 0)
+		goto fail;
+	if (have > want) {
+		r = plumb_err_set(err, PLUMB_E_INVALID,
+				  "database schema version %d is newer than this plumb-hub's (%d); upgrade plumb-hub", have, want);
+		goto fail;
+	}
+	for (int v = have; v < want; v++) {
+		char *t = migration_text(c->eng, migrations[v]);
+		if (!t) {
+			r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			goto fail;
+		}
+		r = script(c, t, err);
+		free(t);
+		if (r != 0)
+			goto fail;
+	}
+	if (want > have) {
+		char ver[16];
+		snprintf(ver, sizeof(ver), "%d", want);
+		const char *p[] = {ver};
+		if ((r = hub_conn_exec(c, "DELETE FROM plumb_schema", 0, NULL, NULL, NULL, NULL, err)) != 0 ||
+		    (r = hub_conn_exec(c, "INSERT INTO plumb_schema (version) VALUES (CAST($1 AS INTEGER))", 1, p, NULL,
+				       NULL, NULL, err)) != 0)
+			goto fail;
+	}
+	return hub_conn_commit(c, err);
+fail:
+	hub_conn_rollback(c);
+	return r;
+}
+
+static void conn_close(struct hub_conn *c)
+{
+	for (int i = 0; i < STMT_CACHE; i++) {
+		if (c->cache[i].st)
+			sqlite3_finalize(c->cache[i].st);
+		free(c->cache[i].sql);
+	}
+	if (c->lite)
+		sqlite3_close(c->lite);
+	if (c->pg)
+		PQfinish(c->pg);
+	memset(c, 0, sizeof(*c));
+}
+
+int hub_db_open(struct hub_db **out, const char *spec, int nconn, struct plumb_err *err)
+{
+	int r;
+	struct hub_db *db = calloc(1, sizeof(*db));
+	if (nconn < 1)
+		nconn = 1;
+	if (nconn > HUB_DB_POOL_MAX)
+		nconn = HUB_DB_POOL_MAX;
+	if (!db || !(db->conns = calloc((size_t)nconn, sizeof(*db->conns)))) {
+		free(db);
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	}
+	db->eng = (!strncmp(spec, "postgresql://", 13) || !strncmp(spec, "postgres://", 11)) ? ENG_PG : ENG_SQLITE;
+	pthread_mutex_init(&db->mu, NULL);
+	pthread_cond_init(&db->cv, NULL);
+	if (db->eng == ENG_SQLITE && (r = lite_create(spec, err)) != 0)
+		goto fail;
+	for (int i = 0; i < nconn; i++) {
+		db->conns[i].eng = db->eng;
+		db->n = i + 1;
+		r = db->eng == ENG_PG ? pg_open(&db->conns[i], spec, err) : lite_open(&db->conns[i], spec, err);
+		if (r != 0)
+			goto fail;
+		if (i == 0 && (r = migrate(&db->conns[0], err)) != 0)
+			goto fail;
+	}
+	*out = db;
+	return 0;
+fail:
+	hub_db_close(db);
+	return r;
+}
+
+void hub_db_close(struct hub_db *db)
+{
+	if (!db)
+		return;
+	for (int i = 0; i < db->n; i++)
+		conn_close(&db->conns[i]);
+	pthread_mutex_destroy(&db->mu);
+	pthread_cond_destroy(&db->cv);
+	free(db->conns);
+	free(db);
+}
+
+struct hub_conn *hub_db_acquire(struct hub_db *db)
+{
+	pthread_mutex_lock(&db->mu);
+	for (;;) {
+		for (int i = 0; i < db->n; i++)
+			if (!db->conns[i].busy) {
+				db->conns[i].busy = 1;
+				pthread_mutex_unlock(&db->mu);
+				return &db->conns[i];
+			}
+		pthread_cond_wait(&db->cv, &db->mu);
+	}
+}
+
+void hub_db_release(struct hub_db *db, struct hub_conn *c)
+{
+	pthread_mutex_lock(&db->mu);
+	c->busy = 0;
+	pthread_cond_signal(&db->cv);
+	pthread_mutex_unlock(&db->mu);
+}

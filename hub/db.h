@@ -1,0 +1,48 @@
+/* db.h - plumb-hub's storage engines behind one small interface: SQLite
+ * (WAL, the embedded default) and PostgreSQL (libpq, for fleets). */
+#ifndef PLUMB_HUB_DB_H
+#define PLUMB_HUB_DB_H
+#include <stddef.h>
+#include "plumb/error.h"
+
+/* Connections in a pool; each request borrows one for its whole transaction. */
+#define HUB_DB_POOL_MAX 32
+
+struct hub_db;
+struct hub_conn;
+
+/* Called once per result row with the row's values as text (NULL for SQL
+ * NULL). Returns 0 to continue, non-zero to stop (that value is returned). */
+typedef int (*hub_row_fn)(void *ctx, int ncols, const char *const *vals);
+
+/* Opens spec ("postgresql://…" or "postgres://…" for PostgreSQL, else a
+ * SQLite file path, created 0600 if missing) with nconn pooled connections,
+ * and brings its schema up to date (migrations run once, in a transaction).
+ * Returns 0, PLUMB_E_IO (cannot connect/open) or PLUMB_E_INVALID (a schema
+ * newer than this binary). */
+int hub_db_open(struct hub_db **out, const char *spec, int nconn, struct plumb_err *err);
+void hub_db_close(struct hub_db *db);
+/* "sqlite" or "postgresql". */
+const char *hub_db_engine(const struct hub_db *db);
+
+/* Borrows a connection, waiting for one to be free. Never NULL. */
+struct hub_conn *hub_db_acquire(struct hub_db *db);
+void hub_db_release(struct hub_db *db, struct hub_conn *c);
+
+/* Runs one statement with text parameters $1..$n (NULL = SQL NULL); row, if
+ * given, sees each result row; *changes (if given) receives the rows the
+ * statement inserted, updated or deleted. The same SQL text is used for both
+ * engines: write portable SQL (CAST for integers in LIMIT).
+ * Returns 0, the row callback's non-zero value, or PLUMB_E_IO with the
+ * engine's message in err. */
+int hub_conn_exec(struct hub_conn *c, const char *sql, int nparams, const char *const *params,
+		  hub_row_fn row, void *ctx, long *changes, struct plumb_err *err);
+
+/* BEGIN / COMMIT / ROLLBACK. Returns 0 or PLUMB_E_IO. */
+int hub_conn_begin(struct hub_conn *c, struct plumb_err *err);
+int hub_conn_commit(struct hub_conn *c, struct plumb_err *err);
+void hub_conn_rollback(struct hub_conn *c);
+
+/* The schema version this binary migrates to. */
+int hub_db_schema_version(void);
+#endif

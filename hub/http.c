@@ -1,0 +1,475 @@
+/* http.c - routes, roles and responses of plumb-hub over libmicrohttpd:
+ * POST /v1/reports (agents), GET /v1/... (viewers), / (the SRE page). */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "plumb/buf.h"
+#include "plumb/log.h"
+#include "plumb/util.h"
+#include "store.h"
+#include "token.h"
+#include "validate.h"
+
+/* The web page, linked in by assets.S: no CDN, no fetch but our own API. */
+extern const char hub_asset_index_html[], hub_asset_index_html_end[];
+extern const char hub_asset_app_js[], hub_asset_app_js_end[];
+extern const char hub_asset_app_css[], hub_asset_app_css_end[];
+
+/* A body past this many times max_body is answered at once, unread. */
+#define DRAIN_FACTOR 4
+
+struct hub_server {
+	struct MHD_Daemon *mhd;
+	struct hub_db *db;
+	struct hub_server_cfg cfg;
+	char *cert, *key;
+	unsigned port;
+};
+
+/* Per request: the upload buffer, and a verdict reached before the body. */
+struct req {
+	struct plumb_buf body;
+	int status;              /* non-zero: answer this once the body is drained */
+	const char *reason;
+	size_t drained;
+	enum hub_role role;
+	char subject[HUB_SUBJECT_MAX];
+};
+
+static void add_common_headers(struct MHD_Response *r)
+{
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+}
+
+static enum MHD_Result respond(struct MHD_Connection *con, unsigned status, const char *type, const char *data,
+			       size_t n, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)data, mode);
+	if (!r)
+		return MHD_NO;
+	add_common_headers(r);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"plumb-hub\"");
+	if (!strncmp(type, "application/json", 16))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	enum MHD_Result ret = MHD_queue_response(con, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *con, unsigned status, json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text)
+		return respond(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json", "{\"error\":\"out of memory\"}",
+			       25, MHD_RESPMEM_PERSISTENT);
+	return respond(con, status, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *con, unsigned status, const char *reason)
+{
+	return respond_json(con, status, json_pack("{s:s}", "error", reason));
+}
+
+/* Looks up the bearer token. Returns 0 (role and subject set), or the
+ * HTTP status to answer (401, 503) with its reason. */
+static unsigned authenticate(struct hub_server *s, struct MHD_Connection *con, struct req *q)
+{
+	const char *h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	struct plumb_err e = {0};
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+		q->reason = "missing bearer token";
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	struct hub_conn *c = hub_db_acquire(s->db);
+	int r = hub_token_check(c, h, &q->role, q->subject, &e);
+	hub_db_release(s->db, c);
+	if (r == PLUMB_E_NOTFOUND) {
+		q->reason = "unknown or revoked token";
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	if (r != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "token lookup: %s", e.msg);
+		q->reason = "storage unavailable";
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	return 0;
+}
+
+static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Connection *con, struct req *q)
+{
+	struct plumb_err e = {0};
+	char reason[PLUMB_ERR_MAX + 64];
+	time_t finished = 0;
+	json_t *doc = hub_report_parse(q->body.data ? q->body.data : "", q->body.len, &e);
+	if (!doc) {
+		snprintf(reason, sizeof(reason), "malformed JSON: %s", e.msg);
+		return respond_error(con, MHD_HTTP_BAD_REQUEST, reason);
+	}
+	if (hub_report_validate(doc, &finished, &e) != 0) {
+		json_decref(doc);
+		snprintf(reason, sizeof(reason), "report does not match plumb.report/v1: %s", e.msg);
+		return respond_error(con, MHD_HTTP_UNPROCESSABLE_CONTENT, reason);
+	}
+	const char *host = json_string_value(json_object_get(doc, "host"));
+	if (strcmp(host, q->subject) != 0) {
+		plumb_log(PLUMB_LOG_WARN, "token for host '%s' sent a report for host '%s'; refused", q->subject, host);
+		json_decref(doc);
+		return respond_error(con, MHD_HTTP_FORBIDDEN, "this token may only report for its own host");
+	}
+	int dup = 0;
+	struct hub_conn *c = hub_db_acquire(s->db);
+	int r = hub_store_ingest(c, doc, q->body.data, q->body.len, finished, time(NULL), &dup, &e);
+	hub_db_release(s->db, c);
+	json_t *ans = json_pack("{s:s,s:b}", "id", json_string_value(json_object_get(doc, "id")), "duplicate", dup);
+	json_decref(doc);
+	if (r != 0) {
+		json_decref(ans);
+		plumb_log(PLUMB_LOG_ERROR, "cannot store report from '%s': %s", q->subject, e.msg);
+		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
+	}
+	return respond_json(con, dup ? MHD_HTTP_OK : MHD_HTTP_CREATED, ans);
+}
+
+static const char *arg(struct MHD_Connection *con, const char *k)
+{
+	const char *v = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, k);
+	return v && *v ? v : NULL;
+}
+
+static enum MHD_Result handle_get_events(struct hub_server *s, struct MHD_Connection *con)
+{
+	struct hub_event_query qy = {.limit = HUB_EVENTS_LIMIT_DEFAULT};
+	struct plumb_err e = {0};
+	const char *v;
+	uint64_t n;
+	qy.host = arg(con, "host");
+	qy.resource = arg(con, "resource");
+	qy.action = arg(con, "action");
+	if ((v = arg(con, "limit"))) {
+		if (plumb_parse_u64(&n, v, HUB_EVENTS_LIMIT_MAX) != 0 || n == 0)
+			return respond_error(con, MHD_HTTP_BAD_REQUEST, "limit must be an integer from 1 to 1000");
+		qy.limit = (int)n;
+	}
+	if ((v = arg(con, "before"))) {
+		if (plumb_parse_u64(&n, v, INT64_MAX) != 0)
+			return respond_error(con, MHD_HTTP_BAD_REQUEST, "before must be a cursor from a previous page's next");
+		qy.before = (long long)n;
+	}
+	if ((v = arg(con, "since"))) {
+		/* An RFC 3339 time, or a look-back duration such as "24h". */
+		time_t t;
+		uint64_t d;
+		if (plumb_time_parse(&t, v) == 0)
+			qy.since = t;
+		else if (plumb_duration_parse(&d, v) == 0 && d < (uint64_t)time(NULL))
+			qy.since = time(NULL) - (time_t)d;
+		else
+			return respond_error(con, MHD_HTTP_BAD_REQUEST,
+					     "since must be an RFC 3339 time (2026-01-31T00:00:00Z) or a duration (24h)");
+		if (qy.since <= 0)
+			qy.since = 1;
+	}
+	json_t *out = NULL;
+	struct hub_conn *c = hub_db_acquire(s->db);
+	int r = hub_store_events(c, &qy, &out, &e);
+	hub_db_release(s->db, c);
+	if (r != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "events query: %s", e.msg);
+		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
+	}
+	return respond_json(con, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result handle_get_hosts(struct hub_server *s, struct MHD_Connection *con)
+{
+	struct plumb_err e = {0};
+	const char *st = arg(con, "status");
+	if (st && strcmp(st, "compliant") && strcmp(st, "drifting") && strcmp(st, "stale") && strcmp(st, "silent"))
+		return respond_error(con, MHD_HTTP_BAD_REQUEST, "status must be compliant, drifting, stale or silent");
+	json_t *out = NULL;
+	struct hub_conn *c = hub_db_acquire(s->db);
+	int r = hub_store_hosts(c, time(NULL), s->cfg.silent_after, st, &out, &e);
+	hub_db_release(s->db, c);
+	if (r != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "hosts query: %s", e.msg);
+		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
+	}
+	return respond_json(con, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result handle_get_report(struct hub_server *s, struct MHD_Connection *con, const char *id)
+{
+	struct plumb_err e = {0};
+	char *body = NULL;
+	if (strlen(id) != 36 || strspn(id, "0123456789abcdef-") != 36)
+		return respond_error(con, MHD_HTTP_NOT_FOUND, "no such report");
+	struct hub_conn *c = hub_db_acquire(s->db);
+	int r = hub_store_report(c, id, &body, &e);
+	hub_db_release(s->db, c);
+	if (r == PLUMB_E_NOTFOUND)
+		return respond_error(con, MHD_HTTP_NOT_FOUND, "no such report");
+	if (r != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "report query: %s", e.msg);
+		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
+	}
+	return respond(con, MHD_HTTP_OK, "application/json", body, strlen(body), MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result serve_asset(struct MHD_Connection *con, const char *type, const char *start, const char *end)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer((size_t)(end - start), (void *)start,
+								 MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	add_common_headers(r);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	/* Everything the page needs comes from here; nothing inline, no CDN. */
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+				"img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+	enum MHD_Result ret = MHD_queue_response(con, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result route_get(struct hub_server *s, struct MHD_Connection *con, const char *url, struct req *q)
+{
+	if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
+		return serve_asset(con, "text/html; charset=utf-8", hub_asset_index_html, hub_asset_index_html_end);
+	if (!strcmp(url, "/app.js"))
+		return serve_asset(con, "text/javascript; charset=utf-8", hub_asset_app_js, hub_asset_app_js_end);
+	if (!strcmp(url, "/app.css"))
+		return serve_asset(con, "text/css; charset=utf-8", hub_asset_app_css, hub_asset_app_css_end);
+	if (!strcmp(url, "/healthz"))
+		return respond(con, MHD_HTTP_OK, "text/plain", "ok\n", 3, MHD_RESPMEM_PERSISTENT);
+	if (strncmp(url, "/v1/", 4) != 0)
+		return respond_error(con, MHD_HTTP_NOT_FOUND, "not found");
+	unsigned st = authenticate(s, con, q);
+	if (st)
+		return respond_error(con, st, q->reason);
+	if (q->role != HUB_ROLE_VIEWER)
+		return respond_error(con, MHD_HTTP_FORBIDDEN, "agent tokens may not read");
+	if (!strcmp(url, "/v1/hosts"))
+		return handle_get_hosts(s, con);
+	if (!strcmp(url, "/v1/events"))
+		return handle_get_events(s, con);
+	if (!strncmp(url, "/v1/reports/", 12))
+		return handle_get_report(s, con, url + 12);
+	return respond_error(con, MHD_HTTP_NOT_FOUND, "not found");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct hub_server *s = cls;
+	struct req *q = *con_cls;
+	int is_post = !strcmp(method, MHD_HTTP_METHOD_POST);
+
+	if (!q) { /* first call: headers only */
+		if (!(q = calloc(1, sizeof(*q))))
+			return MHD_NO;
+		plumb_buf_init(&q->body, s->cfg.max_body);
+		*con_cls = q;
+		if (!is_post)
+			return MHD_YES;
+		if (strcmp(url, "/v1/reports") != 0) {
+			q->status = MHD_HTTP_NOT_FOUND;
+			q->reason = "not found";
+		} else if ((q->status = authenticate(s, con, q)) == 0 && q->role != HUB_ROLE_AGENT) {
+			q->status = MHD_HTTP_FORBIDDEN;
+			q->reason = "viewer tokens may not write";
+		}
+		const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		uint64_t len;
+		if (!q->status && cl && plumb_parse_u64(&len, cl, UINT64_MAX) == 0 && len > s->cfg.max_body) {
+			q->status = MHD_HTTP_CONTENT_TOO_LARGE;
+			q->reason = "report too large";
+		}
+		/* Far too much to drain politely: answer now, MHD closes after. */
+		if (q->status && cl && plumb_parse_u64(&len, cl, UINT64_MAX) == 0 &&
+		    len > (uint64_t)s->cfg.max_body * DRAIN_FACTOR)
+			return respond_error(con, q->status, q->reason);
+		return MHD_YES;
+	}
+	if (is_post && *upload_size) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (q->status) { /* refused already: read and drop, within reason */
+			q->drained += n;
+			if (q->drained > s->cfg.max_body * DRAIN_FACTOR)
+				return respond_error(con, q->status, q->reason);
+			return MHD_YES;
+		}
+		int r = plumb_buf_add(&q->body, upload, n);
+		if (r == PLUMB_E_TOOBIG) { /* no Content-Length, or a false one */
+			q->status = MHD_HTTP_CONTENT_TOO_LARGE;
+			q->reason = "report too large";
+			q->drained = q->body.len + n;
+			plumb_buf_release(&q->body);
+			return MHD_YES;
+		}
+		return r == 0 ? MHD_YES : MHD_NO;
+	}
+	if (is_post) {
+		if (q->status)
+			return respond_error(con, q->status, q->reason);
+		return handle_post_report(s, con, q);
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
+		enum MHD_Result ret = MHD_queue_response(con, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	return route_get(s, con, url, q);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+	(void)cls;
+	(void)con;
+	(void)t;
+	struct req *q = *con_cls;
+	if (q) {
+		plumb_buf_release(&q->body);
+		free(q);
+	}
+	*con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	plumb_log(PLUMB_LOG_WARN, "http: %s", line);
+}
+
+static char *load_pem(const char *path, const char *what, struct plumb_err *err)
+{
+	struct plumb_buf b;
+	char *s;
+	if (plumb_buf_load_file(&b, path, 1 << 20, what, err) != 0)
+		return NULL;
+	if (!(s = plumb_buf_detach(&b, NULL)))
+		plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	return s;
+}
+
+static int parse_listen(struct sockaddr_storage *ss, const char *spec, struct plumb_err *err)
+{
+	char host[256];
+	const char *port;
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof(host))
+			goto bad;
+		memcpy(host, spec + 1, (size_t)(end - spec - 1));
+		host[end - spec - 1] = '\0';
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(spec, ':');
+		if (!colon || (size_t)(colon - spec) >= sizeof(host) || strchr(spec, ':') != colon)
+			goto bad;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = '\0';
+		port = colon + 1;
+	}
+	uint64_t p;
+	if (plumb_parse_u64(&p, port, 65535) != 0)
+		goto bad;
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM},
+			*ai = NULL;
+	if (getaddrinfo(host[0] ? host : "0.0.0.0", port, &hints, &ai) != 0 || !ai)
+		goto bad;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return 0;
+bad:
+	return plumb_err_set(err, PLUMB_E_INVALID, "bad --listen '%s' (want ADDR:PORT or [ADDR]:PORT, numeric)", spec);
+}
+
+int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hub_server_cfg *cfg,
+		     struct plumb_err *err)
+{
+	struct sockaddr_storage ss = {0};
+	int r;
+	if ((r = parse_listen(&ss, cfg->listen, err)) != 0)
+		return r;
+	if (!cfg->tls_cert != !cfg->tls_key)
+		return plumb_err_set(err, PLUMB_E_INVALID, "--tls-cert and --tls-key go together");
+	struct hub_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	s->db = db;
+	s->cfg = *cfg;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (cfg->tls_cert) {
+		if (!(s->cert = load_pem(cfg->tls_cert, "TLS certificate", err)) ||
+		    !(s->key = load_pem(cfg->tls_key, "TLS key", err))) {
+			hub_server_stop(s);
+			return PLUMB_E_IO;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	s->mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned)(cfg->threads ? cfg->threads : 4), MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+		MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u,
+		cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert, MHD_OPTION_HTTPS_MEM_KEY, s->key,
+		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
+	if (!s->mhd) {
+		hub_server_stop(s);
+		return plumb_err_set(err, PLUMB_E_IO, "cannot listen on %s (in use, or no such address)", cfg->listen);
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	*out = s;
+	return 0;
+}
+
+unsigned hub_server_port(const struct hub_server *s)
+{
+	return s->port;
+}
+
+void hub_server_stop(struct hub_server *s)
+{
+	if (!s)
+		return;
+	if (s->mhd)
+		MHD_stop_daemon(s->mhd);
+	free(s->cert);
+	if (s->key) {
+		explicit_bzero(s->key, strlen(s->key));
+		free(s->key);
+	}
+	free(s);
+}

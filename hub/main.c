@@ -1,0 +1,239 @@
+/* main.c - plumb-hub's entry point: argument parsing, the token commands,
+ * and the serving loop with its retention timer. Everything else is in hub/. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "http.h"
+#include "plumb/log.h"
+#include "plumb/util.h"
+#include "plumb/version.h"
+#include "store.h"
+#include "token.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: plumb-hub --db PATH|postgresql://... --listen ADDR:PORT [options]\n"
+		"       plumb-hub --db PATH|postgresql://... token add HOST\n"
+		"       plumb-hub --db PATH|postgresql://... token add --viewer NAME\n"
+		"       plumb-hub --db PATH|postgresql://... token list\n"
+		"       plumb-hub --db PATH|postgresql://... token revoke ID\n"
+		"\n"
+		"options:\n"
+		"  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM)\n"
+		"  --retain DURATION                delete reports and events older than this (default 90d)\n"
+		"  --heartbeat DURATION             the agents' report.heartbeat; a host is silent\n"
+		"                                   after two missed (default 15m)\n"
+		"  --max-body BYTES                 largest report accepted, e.g. 4M (default 4M, at most 64M)\n"
+		"  --threads N                      worker threads (default 4)\n"
+		"  --port-file FILE                 write the bound port there (for --listen ADDR:0)\n"
+		"  -v, --verbose                    log more\n"
+		"  --version\n");
+}
+
+static int parse_size(size_t *out, const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	if (*end || v == 0 || v > HUB_BODY_MAX)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+static int token_cmd(struct hub_db *db, int argc, char **argv)
+{
+	struct plumb_err e = {0};
+	int r = PLUMB_E_INVALID;
+	struct hub_conn *c = hub_db_acquire(db);
+	if (argc >= 1 && !strcmp(argv[0], "add") &&
+	    (argc == 2 || (argc == 3 && !strcmp(argv[1], "--viewer")))) {
+		char tok[HUB_TOKEN_LEN];
+		enum hub_role role = argc == 3 ? HUB_ROLE_VIEWER : HUB_ROLE_AGENT;
+		const char *subject = argv[argc - 1];
+		if ((r = hub_token_add(c, role, subject, tok, &e)) == 0) {
+			printf("%s\n", tok);
+			fprintf(stderr, "plumb-hub: %s token for '%s' made; it is shown only this once\n",
+				role == HUB_ROLE_AGENT ? "agent" : "viewer", subject);
+		}
+	} else if (argc == 1 && !strcmp(argv[0], "list")) {
+		r = hub_token_list(c, stdout, &e);
+	} else if (argc == 2 && !strcmp(argv[0], "revoke")) {
+		if ((r = hub_token_revoke(c, argv[1], &e)) == 0)
+			fprintf(stderr, "plumb-hub: token %s revoked\n", argv[1]);
+	} else {
+		hub_db_release(db, c);
+		usage(stderr);
+		return 2;
+	}
+	hub_db_release(db, c);
+	if (r != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static void prune(struct hub_db *db, time_t retain)
+{
+	struct plumb_err e = {0};
+	long ev = 0, rep = 0;
+	struct hub_conn *c = hub_db_acquire(db);
+	if (hub_store_prune(c, time(NULL) - retain, &ev, &rep, &e) != 0)
+		plumb_log(PLUMB_LOG_ERROR, "retention: %s", e.msg);
+	else if (ev || rep)
+		plumb_log(PLUMB_LOG_INFO, "retention: deleted %ld reports and %ld events", rep, ev);
+	hub_db_release(db, c);
+}
+
+static int write_port_file(const char *path, unsigned port)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%u\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *dbspec = NULL, *port_file = NULL;
+	struct hub_server_cfg cfg = {.max_body = HUB_BODY_DEFAULT, .threads = 4};
+	uint64_t retain = 90 * 86400, heartbeat = 15 * 60;
+	int i;
+
+	plumb_log_set_ident("plumb-hub");
+	plumb_log_set_level(PLUMB_LOG_INFO);
+	umask(077);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int takes = 1;
+		if (!strcmp(a, "--db") && v)
+			dbspec = v;
+		else if (!strcmp(a, "--listen") && v)
+			cfg.listen = v;
+		else if (!strcmp(a, "--tls-cert") && v)
+			cfg.tls_cert = v;
+		else if (!strcmp(a, "--tls-key") && v)
+			cfg.tls_key = v;
+		else if (!strcmp(a, "--port-file") && v)
+			port_file = v;
+		else if (!strcmp(a, "--retain") && v) {
+			if (plumb_duration_parse(&retain, v) != 0 || retain < 3600) {
+				fprintf(stderr, "plumb-hub: --retain '%s': want a duration of at least 1h, e.g. 90d\n", v);
+				return 2;
+			}
+		} else if (!strcmp(a, "--heartbeat") && v) {
+			if (plumb_duration_parse(&heartbeat, v) != 0 || heartbeat == 0) {
+				fprintf(stderr, "plumb-hub: --heartbeat '%s': want a duration, e.g. 15m\n", v);
+				return 2;
+			}
+		} else if (!strcmp(a, "--max-body") && v) {
+			if (parse_size(&cfg.max_body, v) != 0) {
+				fprintf(stderr, "plumb-hub: --max-body '%s': want bytes up to 64M, e.g. 4M\n", v);
+				return 2;
+			}
+		} else if (!strcmp(a, "--threads") && v) {
+			uint64_t n;
+			if (plumb_parse_u64(&n, v, 64) != 0 || n == 0) {
+				fprintf(stderr, "plumb-hub: --threads '%s': want 1 to 64\n", v);
+				return 2;
+			}
+			cfg.threads = (unsigned)n;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			plumb_log_set_level(PLUMB_LOG_DEBUG);
+			takes = 0;
+		} else if (!strcmp(a, "--version")) {
+			printf("plumb-hub %s\n", PLUMB_VERSION);
+			return 0;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "plumb-hub: unknown or incomplete option '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+		i += takes;
+	}
+	if (!dbspec) {
+		fprintf(stderr, "plumb-hub: --db is required\n");
+		usage(stderr);
+		return 2;
+	}
+	int is_token = i < argc && !strcmp(argv[i], "token");
+	if (!is_token && (i < argc || !cfg.listen)) {
+		fprintf(stderr, i < argc ? "plumb-hub: unknown command '%s'\n" : "plumb-hub: --listen is required%s\n",
+			i < argc ? argv[i] : "");
+		usage(stderr);
+		return 2;
+	}
+	cfg.silent_after = (time_t)(2 * heartbeat);
+
+	struct plumb_err e = {0};
+	struct hub_db *db = NULL;
+	if (hub_db_open(&db, dbspec, is_token ? 1 : (int)cfg.threads + 1, &e) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
+		return 1;
+	}
+	if (is_token) {
+		int r = token_cmd(db, argc - i - 1, argv + i + 1);
+		hub_db_close(db);
+		return r;
+	}
+
+	/* Signals are taken synchronously below; server threads inherit the mask. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct hub_server *srv = NULL;
+	if (hub_server_start(&srv, db, &cfg, &e) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
+		hub_db_close(db);
+		return 1;
+	}
+	plumb_log(PLUMB_LOG_INFO, "listening on %s (bound port %u, %s, %s), retention %llus", cfg.listen,
+		  hub_server_port(srv), cfg.tls_cert ? "https" : "http", hub_db_engine(db),
+		  (unsigned long long)retain);
+	if (port_file && write_port_file(port_file, hub_server_port(srv)) != 0)
+		plumb_log(PLUMB_LOG_WARN, "cannot write '%s': %s", port_file, strerror(errno));
+
+	/* Retention runs at start and then hourly (or each tenth of the
+	 * retention period when that is shorter). */
+	time_t every = (time_t)(retain / 10 < 3600 ? retain / 10 : 3600);
+	int sig = 0;
+	for (;;) {
+		prune(db, (time_t)retain);
+		struct timespec ts = {.tv_sec = every};
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+	plumb_log(PLUMB_LOG_INFO, "signal %d: stopping", sig);
+	hub_server_stop(srv);
+	hub_db_close(db);
+	return 0;
+}

@@ -1,0 +1,346 @@
+/* store.c - ingest, fleet and event queries, retention: the hub's SQL,
+ * written once for SQLite and PostgreSQL alike. */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "plumb/util.h"
+
+#define NUM(buf, v) snprintf((buf), sizeof(buf), "%lld", (long long)(v))
+
+/* Actions that leave drift in place: a human should look. */
+static int unresolved_action(const char *a)
+{
+	return !strcmp(a, "detected") || !strcmp(a, "failed") || !strcmp(a, "contested") ||
+	       !strcmp(a, "refused") || !strcmp(a, "rolled-back");
+}
+
+static const char *opt_str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, size_t n, time_t finished,
+		     time_t now, int *duplicate, struct plumb_err *err)
+{
+	(void)n;
+	int r;
+	long changes = 0;
+	char s_now[24], s_fin[24], s_nev[24], s_serial[24], s_unres[24], s_rev[24], s_fail[24], s_drift[24];
+	const json_t *b = json_object_get(doc, "baseline"), *evs = json_object_get(doc, "events");
+	const char *id = opt_str(doc, "id"), *host = opt_str(doc, "host");
+	const json_t *serial = json_object_get(b, "serial");
+	size_t nev = json_array_size(evs);
+	long long unres = 0, rev = 0, fail = 0;
+	time_t last_drift = 0;
+
+	*duplicate = 0;
+	NUM(s_now, now);
+	NUM(s_fin, finished);
+	NUM(s_nev, nev);
+	if (json_is_integer(serial))
+		NUM(s_serial, json_integer_value(serial));
+	if ((r = hub_conn_begin(c, err)) != 0)
+		return r;
+	const char *rp[] = {id, host, s_now, s_fin, opt_str(b, "commit"), json_is_integer(serial) ? s_serial : NULL,
+			    s_nev, body};
+	if ((r = hub_conn_exec(c,
+			       "INSERT INTO reports (id, host, received_at, finished_at, commit_id, serial, nevents, body)"
+			       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+			       8, rp, NULL, NULL, &changes, err)) != 0)
+		goto fail;
+	if (changes == 0) { /* a retry of a report we already hold */
+		hub_conn_rollback(c);
+		*duplicate = 1;
+		return 0;
+	}
+	for (size_t i = 0; i < nev; i++) {
+		const json_t *ev = json_array_get(evs, i);
+		const char *action = opt_str(ev, "action");
+		time_t at = 0;
+		char s_at[24];
+		plumb_time_parse(&at, opt_str(ev, "at"));
+		NUM(s_at, at);
+		if (unresolved_action(action))
+			unres++;
+		if (!strcmp(action, "reverted"))
+			rev++;
+		if (!strcmp(action, "failed"))
+			fail++;
+		if (strcmp(action, "refused") && at > last_drift)
+			last_drift = at;
+		char *evtext = json_dumps(ev, JSON_COMPACT);
+		if (!evtext) {
+			r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			goto fail;
+		}
+		const char *ep[] = {id, host, s_now, s_at, opt_str(ev, "resource"), action, evtext};
+		r = hub_conn_exec(c,
+				  "INSERT INTO events (report_id, host, received_at, at, resource, action, body)"
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+				  7, ep, NULL, NULL, NULL, err);
+		free(evtext);
+		if (r != 0)
+			goto fail;
+	}
+	NUM(s_unres, unres);
+	NUM(s_rev, rev);
+	NUM(s_fail, fail);
+	NUM(s_drift, last_drift);
+	const char *hp[] = {host, s_now, s_nev, s_rev, s_fail, last_drift ? s_drift : NULL};
+	if ((r = hub_conn_exec(c,
+			       "INSERT INTO hosts (host, first_seen, last_seen, reports, events, reverted, failed, last_drift_at)"
+			       " VALUES ($1, $2, $2, 1, $3, $4, $5, $6)"
+			       " ON CONFLICT (host) DO UPDATE SET"
+			       " last_seen = CASE WHEN excluded.last_seen > hosts.last_seen THEN excluded.last_seen"
+			       " ELSE hosts.last_seen END,"
+			       " reports = hosts.reports + 1, events = hosts.events + excluded.events,"
+			       " reverted = hosts.reverted + excluded.reverted, failed = hosts.failed + excluded.failed,"
+			       " last_drift_at = CASE WHEN hosts.last_drift_at IS NULL OR"
+			       " excluded.last_drift_at > hosts.last_drift_at THEN"
+			       " COALESCE(excluded.last_drift_at, hosts.last_drift_at) ELSE hosts.last_drift_at END",
+			       6, hp, NULL, NULL, NULL, err)) != 0)
+		goto fail;
+	const char *sp[] = {host,
+			    s_fin,
+			    id,
+			    opt_str(b, "commit"),
+			    json_is_integer(serial) ? s_serial : NULL,
+			    opt_str(b, "signer"),
+			    opt_str(b, "fingerprint"),
+			    json_is_true(json_object_get(b, "stale")) ? "1" : "0",
+			    opt_str(doc, "mode"),
+			    opt_str(doc, "agent_version"),
+			    s_unres};
+	if ((r = hub_conn_exec(c,
+			       "UPDATE hosts SET last_finished = $2, last_report = $3, commit_id = $4, serial = $5,"
+			       " signer = $6, fingerprint = $7, stale = $8, mode = $9, agent_version = $10,"
+			       " unresolved = $11 WHERE host = $1 AND last_finished <= $2",
+			       11, sp, NULL, NULL, NULL, err)) != 0)
+		goto fail;
+	return hub_conn_commit(c, err);
+fail:
+	hub_conn_rollback(c);
+	return r;
+}
+
+struct hosts_ctx {
+	json_t *list;
+	time_t now, silent_after;
+	const char *filter;
+	long long counts[4];
+	int nomem;
+};
+
+static const char *const statuses[] = {"compliant", "drifting", "stale", "silent"};
+
+static json_t *time_or_null(const char *v)
+{
+	char t[21];
+	if (!v)
+		return json_null();
+	plumb_time_format(t, (time_t)strtoll(v, NULL, 10));
+	return json_string(t);
+}
+
+static json_t *str_or_null(const char *v)
+{
+	return v ? json_string(v) : json_null();
+}
+
+static json_t *int_or_null(const char *v)
+{
+	return v ? json_integer(strtoll(v, NULL, 10)) : json_null();
+}
+
+static int host_row(void *ctx, int n, const char *const *v)
+{
+	struct hosts_ctx *h = ctx;
+	if (n < 17)
+		return 0;
+	time_t last_seen = (time_t)strtoll(v[2], NULL, 10);
+	int st = h->now - last_seen > h->silent_after ? 3
+		 : strtoll(v[11], NULL, 10) > 0       ? 1
+		 : v[8] && !strcmp(v[8], "1")          ? 2
+						       : 0;
+	h->counts[st]++;
+	if (h->filter && strcmp(h->filter, statuses[st]))
+		return 0;
+	json_t *o = json_object();
+	if (!o) {
+		h->nomem = 1;
+		return 1;
+	}
+	json_object_set_new(o, "host", json_string(v[0]));
+	json_object_set_new(o, "status", json_string(statuses[st]));
+	json_object_set_new(o, "first_seen", time_or_null(v[1]));
+	json_object_set_new(o, "last_seen", time_or_null(v[2]));
+	json_object_set_new(o, "last_report", str_or_null(v[3]));
+	json_t *b = json_object();
+	json_object_set_new(b, "commit", str_or_null(v[4]));
+	json_object_set_new(b, "serial", int_or_null(v[5]));
+	json_object_set_new(b, "signer", str_or_null(v[6]));
+	json_object_set_new(b, "fingerprint", str_or_null(v[7]));
+	json_object_set_new(b, "stale", json_boolean(v[8] && !strcmp(v[8], "1")));
+	json_object_set_new(o, "baseline", b);
+	json_object_set_new(o, "mode", str_or_null(v[9]));
+	json_object_set_new(o, "agent_version", str_or_null(v[10]));
+	json_object_set_new(o, "drifting", json_boolean(st == 1));
+	json_object_set_new(o, "unresolved", int_or_null(v[11]));
+	json_object_set_new(o, "last_drift_at", time_or_null(v[12]));
+	json_t *cnt = json_object();
+	json_object_set_new(cnt, "reports", int_or_null(v[13]));
+	json_object_set_new(cnt, "events", int_or_null(v[14]));
+	json_object_set_new(cnt, "reverted", int_or_null(v[15]));
+	json_object_set_new(cnt, "failed", int_or_null(v[16]));
+	json_object_set_new(o, "counts", cnt);
+	if (json_array_append_new(h->list, o) != 0) {
+		h->nomem = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int hub_store_hosts(struct hub_conn *c, time_t now, time_t silent_after, const char *status_filter, json_t **out,
+		    struct plumb_err *err)
+{
+	struct hosts_ctx h = {.list = json_array(), .now = now, .silent_after = silent_after, .filter = status_filter};
+	int r;
+	if (!h.list)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	r = hub_conn_exec(c,
+			  "SELECT host, first_seen, last_seen, last_report, commit_id, serial, signer, fingerprint,"
+			  " stale, mode, agent_version, unresolved, last_drift_at, reports, events, reverted, failed"
+			  " FROM hosts ORDER BY host",
+			  0, NULL, host_row, &h, NULL, err);
+	if (h.nomem)
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	if (r != 0) {
+		json_decref(h.list);
+		return r;
+	}
+	json_t *sum = json_object();
+	long long total = 0;
+	for (int i = 0; i < 4; i++) {
+		json_object_set_new(sum, statuses[i], json_integer(h.counts[i]));
+		total += h.counts[i];
+	}
+	json_object_set_new(sum, "total", json_integer(total));
+	*out = json_object();
+	json_object_set_new(*out, "hosts", h.list);
+	json_object_set_new(*out, "summary", sum);
+	json_object_set_new(*out, "silent_after", json_integer((json_int_t)silent_after));
+	return 0;
+}
+
+struct events_ctx {
+	json_t *list;
+	long long last_seq;
+	int rows, limit, nomem;
+};
+
+static int event_row(void *ctx, int n, const char *const *v)
+{
+	struct events_ctx *e = ctx;
+	if (n < 5)
+		return 0;
+	if (++e->rows > e->limit) /* the extra row only says there is a next page */
+		return 0;
+	json_t *o = json_loads(v[4], 0, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		o = json_object();
+	}
+	e->last_seq = strtoll(v[0], NULL, 10);
+	json_object_set_new(o, "seq", json_integer(e->last_seq));
+	json_object_set_new(o, "report", json_string(v[1]));
+	json_object_set_new(o, "host", json_string(v[2]));
+	json_object_set_new(o, "received_at", time_or_null(v[3]));
+	if (json_array_append_new(e->list, o) != 0) {
+		e->nomem = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int hub_store_events(struct hub_conn *c, const struct hub_event_query *q, json_t **out, struct plumb_err *err)
+{
+	char sql[512], s_since[24], s_before[24], s_limit[24];
+	const char *p[6];
+	int np = 0, r;
+	struct events_ctx e = {.list = json_array(), .limit = q->limit};
+	if (!e.list)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	/* The WHERE clause is assembled from fixed fragments only; every value
+	 * travels as a parameter. */
+	int len = snprintf(sql, sizeof(sql), "SELECT seq, report_id, host, received_at, body FROM events WHERE 1 = 1");
+#define FILTER(cond, frag, val)                                                                     \
+	if (cond) {                                                                                 \
+		p[np++] = (val);                                                                    \
+		len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND " frag " $%d", np);   \
+	}
+	FILTER(q->host, "host =", q->host)
+	FILTER(q->resource, "resource =", q->resource)
+	FILTER(q->action, "action =", q->action)
+	NUM(s_since, q->since);
+	FILTER(q->since, "at >=", s_since)
+	NUM(s_before, q->before);
+	FILTER(q->before, "seq <", s_before)
+#undef FILTER
+	NUM(s_limit, q->limit + 1);
+	p[np++] = s_limit;
+	snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY seq DESC LIMIT CAST($%d AS INTEGER)", np);
+	r = hub_conn_exec(c, sql, np, p, event_row, &e, NULL, err);
+	if (e.nomem)
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	if (r != 0) {
+		json_decref(e.list);
+		return r;
+	}
+	*out = json_object();
+	json_object_set_new(*out, "events", e.list);
+	json_object_set_new(*out, "next", e.rows > e.limit ? json_integer(e.last_seq) : json_null());
+	return 0;
+}
+
+static int body_row(void *ctx, int n, const char *const *v)
+{
+	char **out = ctx;
+	if (n < 1 || !v[0] || *out)
+		return 0;
+	if (!(*out = strdup(v[0])))
+		return PLUMB_E_NOMEM;
+	return 0;
+}
+
+int hub_store_report(struct hub_conn *c, const char *id, char **out, struct plumb_err *err)
+{
+	const char *p[] = {id};
+	int r;
+	*out = NULL;
+	if ((r = hub_conn_exec(c, "SELECT body FROM reports WHERE id = $1", 1, p, body_row, out, NULL, err)) != 0) {
+		free(*out);
+		*out = NULL;
+		return r == PLUMB_E_NOMEM ? plumb_err_set(err, r, "out of memory") : r;
+	}
+	if (!*out)
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "no report '%s'", id);
+	return 0;
+}
+
+int hub_store_prune(struct hub_conn *c, time_t cutoff, long *events, long *reports, struct plumb_err *err)
+{
+	char s_cut[24];
+	int r;
+	NUM(s_cut, cutoff);
+	const char *p[] = {s_cut};
+	if ((r = hub_conn_begin(c, err)) != 0)
+		return r;
+	if ((r = hub_conn_exec(c, "DELETE FROM events WHERE received_at < $1", 1, p, NULL, NULL, events, err)) != 0 ||
+	    (r = hub_conn_exec(c, "DELETE FROM reports WHERE received_at < $1", 1, p, NULL, NULL, reports, err)) != 0) {
+		hub_conn_rollback(c);
+		return r;
+	}
+	return hub_conn_commit(c, err);
+}

@@ -1,0 +1,311 @@
+/* validate.c - a hand-written, strict reader of plumb.report/v1: every key,
+ * type, pattern and enum the schema names, and nothing else. */
+#include "validate.h"
+
+#include <string.h>
+
+#include "plumb/util.h"
+
+json_t *hub_report_parse(const char *text, size_t n, struct plumb_err *err)
+{
+	json_error_t je;
+	json_t *doc = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
+	if (!doc) {
+		plumb_err_set(err, PLUMB_E_PARSE, "line %d col %d: %s", je.line, je.column, je.text);
+		return NULL;
+	}
+	return doc;
+}
+
+static int bad(struct plumb_err *err, const char *path, const char *what)
+{
+	return plumb_err_set(err, PLUMB_E_INVALID, "%s: %s", path, what);
+}
+
+static int is_hex(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static int is_uuid4(const char *s)
+{
+	static const char pat[] = "xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx";
+	if (strlen(s) != sizeof(pat) - 1)
+		return 0;
+	for (size_t i = 0; pat[i]; i++) {
+		char c = s[i];
+		int hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+		if ((pat[i] == 'x' && !hex) || (pat[i] == '-' && c != '-') || (pat[i] == '4' && c != '4') ||
+		    (pat[i] == 'V' && !strchr("89ab", c ? c : 'x')))
+			return 0;
+	}
+	return 1;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" exactly, and a real time. */
+static int is_time(const char *s, time_t *out)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+	if (strlen(s) != sizeof(pat) - 1)
+		return 0;
+	for (size_t i = 0; pat[i]; i++)
+		if (pat[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != pat[i])
+			return 0;
+	time_t t;
+	if (plumb_time_parse(&t, s) != 0)
+		return 0;
+	if (out)
+		*out = t;
+	return 1;
+}
+
+/* Printable text: no control characters (a host or resource name is shown
+ * in a terminal and a browser). */
+static int is_printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int in_set(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(s, *set))
+			return 1;
+	return 0;
+}
+
+/* Every key of obj must be in allowed, and every key of required present. */
+static int keys(const json_t *obj, const char *path, const char *const *allowed, const char *const *required,
+		struct plumb_err *err)
+{
+	const char *k;
+	json_t *v;
+	char p[256];
+	if (!json_is_object(obj))
+		return bad(err, path, "must be an object");
+	json_object_foreach((json_t *)obj, k, v) {
+		if (!in_set(k, allowed)) {
+			snprintf(p, sizeof(p), "%s.%.64s", path, k);
+			return bad(err, p, "unknown key");
+		}
+	}
+	for (; required && *required; required++)
+		if (!json_object_get(obj, *required)) {
+			snprintf(p, sizeof(p), "%s.%s", path, *required);
+			return bad(err, p, "missing");
+		}
+	return 0;
+}
+
+static int uint_field(const json_t *obj, const char *key, const char *path, int nullable, int min1,
+		      struct plumb_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[256];
+	snprintf(p, sizeof(p), "%s.%s", path, key);
+	if (!v)
+		return 0;
+	if (nullable && json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < (min1 ? 1 : 0))
+		return bad(err, p, min1 ? "must be an integer >= 1" : "must be a non-negative integer");
+	return 0;
+}
+
+static const char *str_field(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+static int check_state(const json_t *st, const char *path, struct plumb_err *err)
+{
+	static const char *const allowed[] = {"state", "type", "mode", "owner", "group", "size", "sha256",
+					      "target", "sensitive", "diff", NULL};
+	static const char *const types[] = {"file", "directory", "symlink", "fifo", "socket",
+					    "character-device", "block-device", "unknown", NULL};
+	char p[256];
+	int r;
+	const char *s;
+	json_t *v;
+	if (json_is_null(st))
+		return 0;
+	if ((r = keys(st, path, allowed, NULL, err)) != 0)
+		return r;
+	snprintf(p, sizeof(p), "%s.state", path);
+	if ((v = json_object_get(st, "state")) && (!(s = json_string_value(v)) || strcmp(s, "absent")))
+		return bad(err, p, "must be \"absent\"");
+	snprintf(p, sizeof(p), "%s.type", path);
+	if ((v = json_object_get(st, "type")) && (!(s = json_string_value(v)) || !in_set(s, types)))
+		return bad(err, p, "unknown type");
+	snprintf(p, sizeof(p), "%s.mode", path);
+	if ((v = json_object_get(st, "mode"))) {
+		s = json_string_value(v);
+		if (!s || strlen(s) != 4 || strspn(s, "01234567") != 4)
+			return bad(err, p, "must be four octal digits");
+	}
+	if ((r = uint_field(st, "owner", path, 0, 0, err)) != 0 || (r = uint_field(st, "group", path, 0, 0, err)) != 0 ||
+	    (r = uint_field(st, "size", path, 0, 0, err)) != 0)
+		return r;
+	snprintf(p, sizeof(p), "%s.sha256", path);
+	if ((v = json_object_get(st, "sha256")) && (!(s = json_string_value(v)) || !is_hex(s, 64)))
+		return bad(err, p, "must be 64 lowercase hex digits");
+	snprintf(p, sizeof(p), "%s.target", path);
+	if ((v = json_object_get(st, "target")) && !json_is_string(v))
+		return bad(err, p, "must be a string");
+	snprintf(p, sizeof(p), "%s.sensitive", path);
+	if ((v = json_object_get(st, "sensitive")) && !json_is_true(v))
+		return bad(err, p, "must be true");
+	snprintf(p, sizeof(p), "%s.diff", path);
+	if ((v = json_object_get(st, "diff")) && (!json_is_string(v) || json_string_length(v) > 8192))
+		return bad(err, p, "must be a string of at most 8192 characters");
+	return 0;
+}
+
+static int check_event(const json_t *ev, const char *path, struct plumb_err *err)
+{
+	static const char *const allowed[] = {"resource", "drift", "action", "expected", "actual", "at",
+					      "error", "quarantine", "count", NULL};
+	static const char *const required[] = {"resource", "drift", "action", "expected", "actual", "at", NULL};
+	static const char *const actions[] = {"detected", "reverted", "failed", "contested", "refused",
+					      "rolled-back", NULL};
+	static const char *const kinds[] = {"content", "mode", "owner", "group", "type", "target",
+					    "missing", "present", "rules", NULL};
+	char p[256];
+	int r;
+	const char *s;
+	json_t *v;
+	if ((r = keys(ev, path, allowed, required, err)) != 0)
+		return r;
+	snprintf(p, sizeof(p), "%s.resource", path);
+	s = str_field(ev, "resource");
+	if (!s || !is_printable(s) ||
+	    !(strcmp(s, "baseline") == 0 || (strncmp(s, "file:/", 6) == 0 && s[6]) ||
+	      (strncmp(s, "firewall:nftables:", 18) == 0 && s[18]) || (strncmp(s, "firewall:iptables:", 18) == 0 && s[18])))
+		return bad(err, p, "must be file:/PATH, firewall:BACKEND:TABLE or baseline");
+	snprintf(p, sizeof(p), "%s.drift", path);
+	v = json_object_get(ev, "drift");
+	if (!json_is_array(v))
+		return bad(err, p, "must be an array");
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		char q[300];
+		snprintf(q, sizeof(q), "%s[%zu]", p, i);
+		s = json_string_value(json_array_get(v, i));
+		if (!s || !in_set(s, kinds))
+			return bad(err, q, "unknown drift kind");
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(s, json_string_value(json_array_get(v, j))))
+				return bad(err, q, "repeated drift kind");
+	}
+	snprintf(p, sizeof(p), "%s.action", path);
+	if (!(s = str_field(ev, "action")) || !in_set(s, actions))
+		return bad(err, p, "unknown action");
+	snprintf(p, sizeof(p), "%s.expected", path);
+	if ((r = check_state(json_object_get(ev, "expected"), p, err)) != 0)
+		return r;
+	snprintf(p, sizeof(p), "%s.actual", path);
+	if ((r = check_state(json_object_get(ev, "actual"), p, err)) != 0)
+		return r;
+	snprintf(p, sizeof(p), "%s.at", path);
+	if (!(s = str_field(ev, "at")) || !is_time(s, NULL))
+		return bad(err, p, "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SSZ");
+	snprintf(p, sizeof(p), "%s.error", path);
+	if ((v = json_object_get(ev, "error")) && !json_is_string(v))
+		return bad(err, p, "must be a string");
+	snprintf(p, sizeof(p), "%s.quarantine", path);
+	if ((v = json_object_get(ev, "quarantine")) && (!(s = json_string_value(v)) || !is_hex(s, 64)))
+		return bad(err, p, "must be 64 lowercase hex digits");
+	return uint_field(ev, "count", path, 0, 1, err);
+}
+
+static int check_baseline(const json_t *b, struct plumb_err *err)
+{
+	static const char *const allowed[] = {"commit", "signer", "fingerprint", "serial", "stale", NULL};
+	static const char *const required[] = {"commit", "signer", "fingerprint", "serial", NULL};
+	int r;
+	json_t *v;
+	const char *s;
+	if ((r = keys(b, "baseline", allowed, required, err)) != 0)
+		return r;
+	v = json_object_get(b, "commit");
+	if (!json_is_null(v) && (!(s = json_string_value(v)) || !is_hex(s, 40)))
+		return bad(err, "baseline.commit", "must be null or 40 lowercase hex digits");
+	v = json_object_get(b, "signer");
+	if (!json_is_null(v) && (!(s = json_string_value(v)) || !is_printable(s)))
+		return bad(err, "baseline.signer", "must be null or a string");
+	v = json_object_get(b, "fingerprint");
+	if (!json_is_null(v)) {
+		s = json_string_value(v);
+		if (!s || strncmp(s, "SHA256:", 7) || strlen(s) != 7 + 43 ||
+		    strspn(s + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != 43)
+			return bad(err, "baseline.fingerprint", "must be null or SHA256:<43 base64 characters>");
+	}
+	if ((r = uint_field(b, "serial", "baseline", 1, 0, err)) != 0)
+		return r;
+	if ((v = json_object_get(b, "stale")) && !json_is_true(v))
+		return bad(err, "baseline.stale", "must be true when present");
+	return 0;
+}
+
+int hub_report_validate(const json_t *doc, time_t *finished, struct plumb_err *err)
+{
+	static const char *const allowed[] = {"schema", "id", "host", "agent_version", "mode", "started_at",
+					      "finished_at", "baseline", "events", "summary", "spool", NULL};
+	static const char *const required[] = {"schema", "id", "host", "agent_version", "mode", "started_at",
+					       "finished_at", "baseline", "events", "summary", NULL};
+	static const char *const modes[] = {"enforce", "audit", "check", NULL};
+	static const char *const sum_keys[] = {"resources", "drifted", "reverted", "failed", NULL};
+	static const char *const spool_keys[] = {"dropped_heartbeats", "write_errors", "rejected", NULL};
+	int r;
+	const char *s;
+	json_t *v;
+	if ((r = keys(doc, "report", allowed, required, err)) != 0)
+		return r;
+	if (!(s = str_field(doc, "schema")) || strcmp(s, "plumb.report/v1"))
+		return bad(err, "schema", "must be \"plumb.report/v1\"");
+	if (!(s = str_field(doc, "id")) || !is_uuid4(s))
+		return bad(err, "id", "must be a lowercase version 4 UUID");
+	s = str_field(doc, "host");
+	if (!s || !*s || strlen(s) > 255 || !is_printable(s))
+		return bad(err, "host", "must be 1 to 255 printable characters");
+	if (!(s = str_field(doc, "agent_version")) || !is_printable(s))
+		return bad(err, "agent_version", "must be a string");
+	if (!(s = str_field(doc, "mode")) || !in_set(s, modes))
+		return bad(err, "mode", "must be enforce, audit or check");
+	if (!(s = str_field(doc, "started_at")) || !is_time(s, NULL))
+		return bad(err, "started_at", "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SSZ");
+	if (!(s = str_field(doc, "finished_at")) || !is_time(s, finished))
+		return bad(err, "finished_at", "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SSZ");
+	if ((r = check_baseline(json_object_get(doc, "baseline"), err)) != 0)
+		return r;
+	v = json_object_get(doc, "events");
+	if (!json_is_array(v))
+		return bad(err, "events", "must be an array");
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "events[%zu]", i);
+		if ((r = check_event(json_array_get(v, i), p, err)) != 0)
+			return r;
+	}
+	v = json_object_get(doc, "summary");
+	if ((r = keys(v, "summary", sum_keys, sum_keys, err)) != 0)
+		return r;
+	for (int i = 0; sum_keys[i]; i++)
+		if ((r = uint_field(v, sum_keys[i], "summary", 0, 0, err)) != 0)
+			return r;
+	if ((v = json_object_get(doc, "spool"))) {
+		if ((r = keys(v, "spool", spool_keys, NULL, err)) != 0)
+			return r;
+		for (int i = 0; spool_keys[i]; i++)
+			if ((r = uint_field(v, spool_keys[i], "spool", 0, 0, err)) != 0)
+				return r;
+	}
+	return 0;
+}

@@ -1,0 +1,70 @@
+# hub_suite.sh - the plumb-hub API suite, run against one database engine:
+# hub_suite DB. Used by t0501 (SQLite) and t0502 (PostgreSQL) alike.
+
+# viewer_get PATH: GET with the viewer token into $T/get.json; echoes the status.
+viewer_get() {
+	curl -s -o "$T/get.json" -w '%{http_code}' -H "Authorization: Bearer $VTOK" "$HUB_URL$1"
+}
+
+hub_suite() {
+	local db=$1
+	# A real report from the real agent is the template the API test clones.
+	cat > "$BL/baseline.yaml" <<'Y'
+version: 1
+files:
+  - path: /etc/motd
+    content: "hello\n"
+  - path: /etc/issue
+    content: "authorized use only\n"
+    mode: "0644"
+Y
+	plumb_bl check --json
+	expect_rc 2 "plumb check on an empty root"
+	cp "$T/out" "$T/template.json"
+
+	start_plumb_hub "$db" --max-body 64K --heartbeat 5s
+	python3 "$TESTS_DIR/lib/hub_api_test.py" --hub "$PLUMB_HUB" --db "$db" --url "$HUB_URL" \
+		--template "$T/template.json" --max-body 65536 || fail "API checks failed (hub log: $(tail -3 "$HUBLOG"))"
+	VTOK=$("$PLUMB_HUB" --db "$db" token add --viewer suite 2>/dev/null)
+
+	# Hosts that stop reporting turn silent after two missed heartbeats.
+	wait_until 30 '[ "$(viewer_get /v1/hosts)" = 200 ] && [ "$(json_get "$T/get.json" "d[\"summary\"][\"silent\"]")" = 3 ]' ||
+		fail "hosts did not turn silent: $(cat "$T/get.json")"
+
+	# Retention deletes old reports and events; hosts and their counters stay.
+	[ "$(viewer_get '/v1/events?limit=1000')" = 200 ] || fail "events query"
+	[ "$(json_get "$T/get.json" 'len(d["events"])')" -gt 100 ] || fail "expected events before retention"
+	hub_age_data "$db" 100 || fail "cannot age the test data"
+	kill -HUP "$HUB_PID"
+	wait_until 20 '[ "$(viewer_get "/v1/events?limit=1000")" = 200 ] && [ "$(json_get "$T/get.json" "len(d[\"events\"])")" = 0 ]' ||
+		fail "retention did not prune events: $(head -c 300 "$T/get.json")"
+	grep -q 'retention: deleted' "$HUBLOG" || fail "retention did not log what it deleted"
+	[ "$(viewer_get /v1/hosts)" = 200 ] || fail "hosts after retention"
+	[ "$(json_get "$T/get.json" 'len(d["hosts"])')" = 3 ] || fail "hosts lost by retention"
+	[ "$(json_get "$T/get.json" '[h for h in d["hosts"] if h["host"]=="pager"][0]["counts"]["events"]')" -ge 250 ] ||
+		fail "host counters lost by retention"
+	[ "$(viewer_get /v1/reports/$(json_get "$T/template.json" 'd["id"]'))" = 404 ] || true
+
+	# A restart keeps everything and migrates nothing twice.
+	stop_plumb_hub
+	start_plumb_hub "$db"
+	[ "$(viewer_get /v1/hosts)" = 200 ] || fail "hosts after restart"
+	[ "$(json_get "$T/get.json" 'len(d["hosts"])')" = 3 ] || fail "hosts lost across a restart"
+	stop_plumb_hub
+
+	# CLI errors: usage is 2, a database it cannot use is 1, with a reason.
+	rc=0; "$PLUMB_HUB" --db "$db" 2>"$T/err" || rc=$?
+	expect_rc 2 "plumb-hub without --listen"
+	rc=0; "$PLUMB_HUB" --db "$db" --listen 127.0.0.1:0 --retain 5m 2>"$T/err" || rc=$?
+	expect_rc 2 "plumb-hub --retain 5m"
+	rc=0; "$PLUMB_HUB" --db "$db" --listen 'nonsense' 2>"$T/err" || rc=$?
+	expect_rc 1 "plumb-hub --listen nonsense"; expect_err "bad --listen"
+	rc=0; "$PLUMB_HUB" --db "$db" token add 'bad host' >/dev/null 2>"$T/err" || rc=$?
+	expect_rc 1 "token add with a space"; expect_err "not a valid host name"
+	case $db in
+	postgres*) pg_sql "UPDATE plumb_schema SET version = 99";;
+	*) python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE plumb_schema SET version = 99"); c.commit()' "$db";;
+	esac
+	rc=0; "$PLUMB_HUB" --db "$db" token list >/dev/null 2>"$T/err" || rc=$?
+	expect_rc 1 "a database from a newer hub"; expect_err "newer than this plumb-hub"
+}

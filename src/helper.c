@@ -78,6 +78,8 @@ int plumb_helper_send(const char *cfg_path, const char *state_dir, unsigned budg
 		sigprocmask(SIG_SETMASK, &all, NULL);   /* plumbd blocks signals for its signalfd */
 		if (fds[1] >= 0)
 			dup2(fds[1], STDOUT_FILENO);
+		else if (!now)
+			dup2(STDERR_FILENO, STDOUT_FILENO);
 		execv(path, (char *const *)argv);
 		_exit(127);
 	}

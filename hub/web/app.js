@@ -195,9 +195,10 @@ function showEvent(seq) {
   for (const k of FIELDS) {
     if (!(k in exp) && !(k in act)) continue;
     const tr = el('tr');
-    const differs = fmt(exp[k]) !== fmt(act[k]);
-    if (differs) tr.className = 'differs';
-    tr.append(el('th', k), el('td', fmt(exp[k]), 'mono'), el('td', fmt(act[k]), 'mono'));
+    // A field the baseline does not set is not managed: it cannot differ.
+    const managed = k in exp;
+    if (managed && fmt(exp[k]) !== fmt(act[k])) tr.className = 'differs';
+    tr.append(el('th', k), el('td', managed ? fmt(exp[k]) : '(not managed)', managed ? 'mono' : 'muted'), el('td', fmt(act[k]), 'mono'));
     body.append(tr);
   }
   if (e.expected === null || e.actual === null) {

@@ -7,7 +7,8 @@
 
 /* Starts the report sender for state_dir (config at cfg_path, or defaults)
  * with a time budget. Returns its pid, or a negative code. With out_fd,
- * its stdout is a pipe returned there (else inherited). */
+ * its stdout is a pipe returned there; else, with now (plumb deliver), it is
+ * ours, and otherwise our stderr, so `plumb check --json` prints only JSON. */
 int plumb_helper_send(const char *cfg_path, const char *state_dir, unsigned budget_s, int now, int *out_fd,
 		      struct plumb_err *err);
 

@@ -1,0 +1,62 @@
+#!/bin/bash
+# The real agent reports to the real hub: plumbd reverts drift in a sandbox
+# root, plumb-send delivers the reports over HTTP on loopback with the
+# host's agent token, and the hub's read API shows the host, the reverted
+# event with its expected/actual, and warn-only drift as "drifting".
+. "$(dirname "$0")/../lib/lib.sh"
+. "$TESTS_DIR/lib/daemon.sh"
+. "$TESTS_DIR/lib/hub.sh"
+trap 'stop_plumbd; stop_plumb_hub; cleanup' EXIT
+
+cat > "$BL/baseline.yaml" <<'Y'
+version: 1
+files:
+  - path: /etc/motd
+    content: "hello\n"
+    mode: "0644"
+  - path: /etc/issue.net
+    content: "authorized use only\n"
+    enforce: warn
+Y
+echo "authorized use only" > "$ROOT/etc/issue.net"
+HOST=$(hostname)
+start_plumb_hub "$T/hub.db"
+"$PLUMB_HUB" --db "$T/hub.db" token add "$HOST" > "$T/agent.token" 2>/dev/null || fail "token add"
+chmod 600 "$T/agent.token"
+VTOK=$("$PLUMB_HUB" --db "$T/hub.db" token add --viewer e2e 2>/dev/null)
+printf 'report:\n  url: %s/v1/reports\n  token_file: %s\n  heartbeat: 1h\n' "$HUB_URL" "$T/agent.token" > "$T/agent.yaml"
+
+hub_get() { curl -s -o "$T/get.json" -w '%{http_code}' -H "Authorization: Bearer $VTOK" "$HUB_URL$1"; }
+host_field() { json_get "$T/get.json" "[h for h in d['hosts'] if h['host'] == '$HOST'][0]$1"; }
+
+start_plumbd -c "$T/agent.yaml" --baseline-dir "$BL"
+# The catch-up at start created /etc/motd: its report reaches the hub.
+wait_until 20 '[ "$(hub_get "/v1/events?action=reverted&resource=file:/etc/motd")" = 200 ] && [ "$(json_get "$T/get.json" "len(d[\"events\"])")" -ge 1 ]' ||
+	fail "the catch-up revert did not reach the hub: $(tail -3 "$DLOG") $(tail -3 "$HUBLOG")"
+[ "$(json_get "$T/get.json" 'd["events"][0]["host"]')" = "$HOST" ] || fail "event host"
+[ "$(json_get "$T/get.json" 'd["events"][0]["drift"]')" = "['missing']" ] || fail "catch-up drift kind"
+
+# Real-time drift: reverted in the sandbox, visible in the hub.
+echo intruder > "$ROOT/etc/motd"
+wait_until 5 '[ "$(cat "$ROOT/etc/motd")" = hello ]' || fail "not reverted"
+wait_until 20 '[ "$(hub_get "/v1/events?action=reverted&resource=file:/etc/motd")" = 200 ] && [ "$(json_get "$T/get.json" "len(d[\"events\"])")" -ge 2 ]' ||
+	fail "the revert did not reach the hub"
+[ "$(json_get "$T/get.json" 'd["events"][0]["drift"]')" = "['content']" ] || fail "content drift kind"
+json_get "$T/get.json" 'd["events"][0]["actual"]["diff"]' | grep -q '^+intruder' || fail "the hub lacks the diff"
+[ "$(hub_get /v1/hosts)" = 200 ] || fail "hosts"
+[ "$(host_field '["status"]')" = compliant ] || fail "host after a revert: $(host_field '["status"]')"
+[ "$(host_field '["baseline"]["signer"]')" = None ] || fail "unsigned dir baseline has no signer"
+
+# Drift plumb must not repair (enforce: warn) leaves the host drifting.
+echo "tampered" > "$ROOT/etc/issue.net"
+wait_until 60 '[ "$(hub_get /v1/hosts)" = 200 ] && [ "$(host_field "[\"status\"]")" = drifting ]' ||
+	fail "warn-only drift did not make the host drifting: $(cat "$T/get.json")"
+expect_content "$ROOT/etc/issue.net" tampered
+[ "$(hub_get "/v1/events?action=detected&resource=file:/etc/issue.net")" = 200 ] || fail "events"
+[ "$(json_get "$T/get.json" 'len(d["events"])')" -ge 1 ] || fail "the detected event is missing"
+rid=$(json_get "$T/get.json" 'd["events"][0]["report"]')
+[ "$(hub_get "/v1/reports/$rid")" = 200 ] || fail "the report itself"
+[ "$(json_get "$T/get.json" 'd["host"]')" = "$HOST" ] || fail "report host"
+# Nothing is left undelivered in the agent's spool.
+spool_count() { ls "$STATE/spool" 2>/dev/null | grep -Ec '^[0-9]{20}-[dh]-.*\.json$' || true; }
+wait_until 20 '[ "$(spool_count)" = 0 ]' || fail "reports left in the spool: $(ls "$STATE/spool")"

@@ -63,8 +63,22 @@ $(BUILD)/hub/assets.o: hub/assets.S $(wildcard hub/web/*)
 	@mkdir -p $(dir $@)
 	$(CC) -c -o $@ hub/assets.S
 
-$(BUILD)/plumb-hub: $(HUB_OBJS) $(LIB)
+HUB_LIB := $(BUILD)/libplumbhub.a
+$(HUB_LIB): $(filter-out $(BUILD)/hub/main.o,$(HUB_OBJS))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/plumb-hub: $(BUILD)/hub/main.o $(HUB_LIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HUB_LIBS)
+
+# Unit tests of the hub (tests/unit/test_hub_*.c) link its library too.
+$(BUILD)/tests/test_hub_%: $(BUILD)/tests/unit/test_hub_%.o $(HUB_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HUB_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+
+$(BUILD)/tests/unit/test_hub_%.o: tests/unit/test_hub_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(HUB_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
@@ -100,9 +114,9 @@ bench: $(BINS)
 FUZZ_SECONDS ?= 30
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard include/plumb/*.h src/*.h)
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) hub/validate.c $(wildcard include/plumb/*.h src/*.h hub/*.h)
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $< $(LIB_SRCS) $(LIBS)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $< $(LIB_SRCS) hub/validate.c $(LIBS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f | sed 's/^fuzz_//'); mkdir -p build-fuzz/corpus-$$n; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done

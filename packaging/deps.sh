@@ -3,12 +3,25 @@
 # only when one is missing (so `make check` stays fast on a ready machine).
 set -eu
 PKGS="build-essential pkg-config libyaml-dev libjansson-dev libssl-dev libgit2-dev libcurl4-openssl-dev libnftables1 nftables iptables libcmocka-dev
-      python3 python3-jsonschema git openssh-client openssh-server openssl iproute2 procps"
+      python3 python3-jsonschema git openssh-client openssh-server openssl iproute2 procps curl
+      libmicrohttpd-dev libsqlite3-dev libpq-dev postgresql chromium"
+# The hub's browser test drives Debian's chromium with playwright-core (npm).
+# Node may come from Debian or elsewhere; only install Debian's if absent.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+browser() {
+	dir=$(dirname "$0")/../tests/browser
+	[ -d "$dir/node_modules/playwright-core" ] && return 0
+	echo "deps: npm install playwright-core (tests/browser)"
+	(cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+}
+if [ -z "$missing" ]; then
+	browser
+	exit 0
+fi
 echo "deps: installing:$missing"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps: run as root, or: sudo apt-get install -y$missing" >&2
@@ -18,3 +31,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+browser

@@ -14,11 +14,14 @@ start_plumb_hub() {
 	wait_until 20 '[ -s "$T/hub.port" ]' || fail "plumb-hub did not start: $(tail -5 "$HUBLOG")"
 	HUB_URL=http://127.0.0.1:$(cat "$T/hub.port")
 }
+# stop_plumb_hub: SIGTERM, and the hub must exit 0 (under ASan, also leak-free).
 stop_plumb_hub() {
 	[ -n "${HUB_PID:-}" ] || return 0
+	local rc=0
 	kill -TERM "$HUB_PID" 2>/dev/null
-	wait "$HUB_PID" 2>/dev/null
+	wait "$HUB_PID" 2>/dev/null || rc=$?
 	HUB_PID=
+	[ "$rc" -eq 0 ] || fail "plumb-hub exited $rc on SIGTERM: $(tail -20 "$HUBLOG")"
 }
 
 # pg_start: initdb + postgres as the postgres user, listening only on a

@@ -1,0 +1,174 @@
+/* test_hub_store.c - the hub's storage below HTTP, on a real SQLite file:
+ * report validation paths, idempotent ingest, the host state machine,
+ * event paging, retention, tokens and migrations. */
+#include "testlib.h"
+
+#include "../../hub/db.h"
+#include "../../hub/store.h"
+#include "../../hub/token.h"
+#include "../../hub/validate.h"
+
+#define REPORT \
+	"{\"schema\":\"plumb.report/v1\",\"id\":\"%s\",\"host\":\"%s\",\"agent_version\":\"0.1.0\"," \
+	"\"mode\":\"enforce\",\"started_at\":\"%s\",\"finished_at\":\"%s\"," \
+	"\"baseline\":{\"commit\":null,\"signer\":null,\"fingerprint\":null,\"serial\":3}," \
+	"\"events\":[%s],\"summary\":{\"resources\":2,\"drifted\":1,\"reverted\":1,\"failed\":0}}"
+#define EVENT \
+	"{\"resource\":\"file:/etc/motd\",\"drift\":[\"content\"],\"action\":\"%s\"," \
+	"\"expected\":{\"type\":\"file\"},\"actual\":{\"state\":\"absent\"},\"at\":\"2026-01-01T00:00:00Z\"}"
+
+static char *mk(const char *id, const char *host, const char *fin, const char *action)
+{
+	static char buf[4096];
+	char ev[512] = "";
+	if (action)
+		snprintf(ev, sizeof(ev), EVENT, action);
+	snprintf(buf, sizeof(buf), REPORT, id, host, fin, fin, ev);
+	return buf;
+}
+
+static int ingest(struct hub_conn *c, const char *text, time_t now, int *dup)
+{
+	struct plumb_err e;
+	time_t fin;
+	json_t *doc = hub_report_parse(text, strlen(text), &e);
+	assert_non_null(doc);
+	assert_int_equal(hub_report_validate(doc, &fin, &e), 0);
+	int r = hub_store_ingest(c, doc, text, strlen(text), fin, now, dup, &e);
+	json_decref(doc);
+	return r;
+}
+
+static void validate_paths(void **state)
+{
+	struct plumb_err e;
+	time_t fin;
+	(void)state;
+	const char *bad[][2] = {
+		{"{\"schema\":1}", "report.id: missing"},
+		{"[]", "report: must be an object"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *doc = hub_report_parse(bad[i][0], strlen(bad[i][0]), &e);
+		assert_non_null(doc);
+		assert_int_equal(hub_report_validate(doc, &fin, &e), PLUMB_E_INVALID);
+		assert_string_equal(e.msg, bad[i][1]);
+		json_decref(doc);
+	}
+	char *t = mk("0b6f1c2e-8a3d-4f5e-9a1b-2c3d4e5f6a7b", "h", "2026-01-01T00:00:05Z", "exploded");
+	json_t *doc = hub_report_parse(t, strlen(t), &e);
+	assert_int_equal(hub_report_validate(doc, &fin, &e), PLUMB_E_INVALID);
+	assert_string_equal(e.msg, "events[0].action: unknown action");
+	json_decref(doc);
+	t = mk("0b6f1c2e-8a3d-4f5e-9a1b-2c3d4e5f6a7b", "h", "2026-01-01T00:00:05Z", "reverted");
+	doc = hub_report_parse(t, strlen(t), &e);
+	assert_int_equal(hub_report_validate(doc, &fin, &e), 0);
+	assert_int_equal(fin, 1767225605);
+	json_decref(doc);
+	assert_null(hub_report_parse("{\"a\":1,\"a\":2}", 13, &e));
+	assert_int_equal(e.code, PLUMB_E_PARSE);
+}
+
+static void ingest_and_query(void **state)
+{
+	struct plumb_err e;
+	struct hub_db *db = NULL;
+	char *dir = t_mkdtemp(), path[512];
+	int dup = -1;
+	json_t *out = NULL;
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hub.db", dir);
+	assert_int_equal(hub_db_open(&db, path, 2, &e), 0);
+	struct hub_conn *c = hub_db_acquire(db);
+
+	/* the first report of a host stores; a repeat stores nothing */
+	assert_int_equal(ingest(c, mk("11111111-1111-4111-8111-111111111111", "web1", "2026-01-01T00:00:10Z", "detected"), 1000, &dup), 0);
+	assert_int_equal(dup, 0);
+	assert_int_equal(ingest(c, mk("11111111-1111-4111-8111-111111111111", "web1", "2026-01-01T00:00:10Z", "detected"), 1001, &dup), 0);
+	assert_int_equal(dup, 1);
+	assert_int_equal(hub_store_hosts(c, 1002, 60, NULL, &out, &e), 0);
+	json_t *h = json_array_get(json_object_get(out, "hosts"), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "drifting");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "counts"), "reports")), 1);
+	json_decref(out);
+
+	/* a newer report that reverts makes it compliant; an older one arriving
+	 * late changes the counters, not the state */
+	assert_int_equal(ingest(c, mk("22222222-2222-4222-8222-222222222222", "web1", "2026-01-01T00:00:20Z", "reverted"), 1010, &dup), 0);
+	assert_int_equal(ingest(c, mk("33333333-3333-4333-8333-333333333333", "web1", "2026-01-01T00:00:05Z", "failed"), 1020, &dup), 0);
+	assert_int_equal(hub_store_hosts(c, 1030, 60, NULL, &out, &e), 0);
+	h = json_array_get(json_object_get(out, "hosts"), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "compliant");
+	assert_string_equal(json_string_value(json_object_get(h, "last_report")), "22222222-2222-4222-8222-222222222222");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "counts"), "failed")), 1);
+	json_decref(out);
+	/* silent once nothing arrived for silent_after */
+	assert_int_equal(hub_store_hosts(c, 1020 + 61, 60, "silent", &out, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
+	json_decref(out);
+
+	/* paging: 2 per page over 3 events, newest first */
+	struct hub_event_query q = {.host = "web1", .limit = 2};
+	assert_int_equal(hub_store_events(c, &q, &out, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "events")), 2);
+	q.before = json_integer_value(json_object_get(out, "next"));
+	assert_true(q.before > 0);
+	json_decref(out);
+	assert_int_equal(hub_store_events(c, &q, &out, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "events")), 1);
+	assert_true(json_is_null(json_object_get(out, "next")));
+	json_decref(out);
+	q = (struct hub_event_query){.action = "failed", .limit = 10};
+	assert_int_equal(hub_store_events(c, &q, &out, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "events")), 1);
+	json_decref(out);
+
+	char *body = NULL;
+	assert_int_equal(hub_store_report(c, "22222222-2222-4222-8222-222222222222", &body, &e), 0);
+	assert_non_null(strstr(body, "\"reverted\""));
+	free(body);
+	assert_int_equal(hub_store_report(c, "99999999-9999-4999-8999-999999999999", &body, &e), PLUMB_E_NOTFOUND);
+
+	/* retention: before 1015 goes (two reports, two events); the host stays */
+	long ev = 0, rep = 0;
+	assert_int_equal(hub_store_prune(c, 1015, &ev, &rep, &e), 0);
+	assert_int_equal(rep, 2);
+	assert_int_equal(ev, 2);
+	assert_int_equal(hub_store_hosts(c, 1030, 60, NULL, &out, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
+	json_decref(out);
+
+	/* tokens: made, checked, revoked; only hashes stored */
+	char tok[HUB_TOKEN_LEN], subject[HUB_SUBJECT_MAX];
+	enum hub_role role;
+	assert_int_equal(hub_token_add(c, HUB_ROLE_AGENT, "web1", tok, &e), 0);
+	assert_int_equal(hub_token_check(c, tok, &role, subject, &e), 0);
+	assert_int_equal(role, HUB_ROLE_AGENT);
+	assert_string_equal(subject, "web1");
+	assert_int_equal(hub_token_add(c, HUB_ROLE_AGENT, "has space", tok, &e), PLUMB_E_INVALID);
+	tok[10] ^= 1;
+	assert_int_equal(hub_token_check(c, tok, &role, subject, &e), PLUMB_E_NOTFOUND);
+	assert_int_equal(hub_token_revoke(c, "000000000000", &e), PLUMB_E_NOTFOUND);
+	hub_db_release(db, c);
+	hub_db_close(db);
+
+	/* reopening migrates nothing twice and keeps the data */
+	assert_int_equal(hub_db_open(&db, path, 1, &e), 0);
+	c = hub_db_acquire(db);
+	assert_int_equal(hub_store_hosts(c, 1030, 60, NULL, &out, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
+	json_decref(out);
+	hub_db_release(db, c);
+	hub_db_close(db);
+	t_rm_rf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(validate_paths),
+		cmocka_unit_test(ingest_and_query),
+	};
+	return cmocka_run_group_tests_name("hub_store", tests, NULL, NULL);
+}

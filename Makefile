@@ -108,7 +108,7 @@ check-e2e: $(BINS)
 	@PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd PLUMB_HUB=$(CURDIR)/$(BUILD)/plumb-hub tests/e2e/run.sh
 
 bench: $(BINS)
-	PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd tests/bench/bench.sh
+	PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd PLUMB_HUB=$(CURDIR)/$(BUILD)/plumb-hub tests/bench/bench.sh
 
 # libFuzzer targets (clang), run for FUZZ_SECONDS each over tests/fuzz/corpus.
 FUZZ_SECONDS ?= 30

@@ -188,7 +188,80 @@ firewall_case() {
 	printf '  check: %s the listing; repair: %s\n' "$(ratio ${c%% *} ${l%% *})" "$(ratio ${r%% *} ${l%% *})"
 }
 
+# hub_case: plumb-hub ingest (reports/s from 8 concurrent keep-alive
+# clients, on SQLite and on a PostgreSQL server started here) against the
+# same generator posting to a server that parses and stores nothing; and
+# GET /v1/hosts latency with 10,000 hosts.
+hub_case() {
+	local d=$BENCH_DIR/hub n=${BENCH_HUB_REPORTS:-4000} hubp ref sq pg h
+	: "${PLUMB_HUB:=$(dirname "$PLUMB")/plumb-hub}"
+	rm -rf "$d"; mkdir -p "$d/root/etc" "$d/bl" "$d/state"
+	printf 'version: 1\nfiles:\n  - path: /etc/motd\n    content: "hello\\n"\n  - path: /etc/issue\n    content: "x\\n"\n' > "$d/bl/baseline.yaml"
+	"$PLUMB" --root "$d/root" --state-dir "$d/state" --baseline-dir "$d/bl" check --json > "$d/template.json" 2>/dev/null || true
+	start() { # DB -> sets hubp, url
+		rm -f "$d/port"
+		"$PLUMB_HUB" --db "$1" --listen 127.0.0.1:0 --port-file "$d/port" --threads 4 2>>"$d/hub.log" &
+		hubp=$!
+		for _ in $(seq 1 200); do [ -s "$d/port" ] && break; sleep 0.05; done
+		url=http://127.0.0.1:$(cat "$d/port")
+	}
+	tokens() { # DB
+		: > "$d/tokens"
+		for i in 1 2 3 4 5 6 7 8; do echo "bench-$i $("$PLUMB_HUB" --db "$1" token add "bench-$i" 2>/dev/null)" >> "$d/tokens"; done
+		VT=$("$PLUMB_HUB" --db "$1" token add --viewer bench 2>/dev/null)
+	}
+	python3 "$HERE/hub_load.py" serve "$d/refport" & ref=$!
+	for _ in $(seq 1 100); do [ -s "$d/refport" ] && break; sleep 0.05; done
+	echo "x ref" > "$d/reftokens"
+	r=$(python3 "$HERE/hub_load.py" ingest "http://127.0.0.1:$(cat "$d/refport")" "$d/reftokens" "$d/template.json" "$n" 8)
+	kill "$ref" 2>/dev/null; wait "$ref" 2>/dev/null || true
+	rm -f "$d/hub.db"*; tokens "$d/hub.db"; start "$d/hub.db"
+	sq=$(python3 "$HERE/hub_load.py" ingest "$url" "$d/tokens" "$d/template.json" "$n" 8)
+	# 10,000 hosts (rows written directly), then GET /v1/hosts latency
+	python3 - "$d/hub.db" <<'P'
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1]); now = int(time.time())
+c.executemany("INSERT INTO hosts (host, first_seen, last_seen, last_finished, commit_id, serial, signer, mode, agent_version, unresolved, reports, events) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    [("fleet-%05d" % i, now, now - i % 3600, now, "%040x" % i, 42, "release", "enforce", "0.1.0", i % 7 == 0, 100, 10) for i in range(10000 - 8)])
+c.commit()
+P
+	# reference: the same rows read and encoded as JSON in-process (Python's
+	# sqlite3 + json), no HTTP: median of 20
+	hr=$(python3 - "$d/hub.db" <<'P'
+import json, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1]); c.row_factory = sqlite3.Row; ts = []
+for _ in range(20):
+    t0 = time.perf_counter()
+    json.dumps({"hosts": [dict(r) for r in c.execute("SELECT * FROM hosts ORDER BY host")]})
+    ts.append(time.perf_counter() - t0)
+print("%.2f" % (sorted(ts)[10] * 1e3))
+P
+)
+	h=$(python3 "$HERE/hub_load.py" hosts "$url" "$VT" 200)
+	kill "$hubp"; wait "$hubp" 2>/dev/null || true
+	printf '\nplumb-hub, %s reports (%s bytes each) from 8 concurrent keep-alive clients on loopback:\n' "$n" "$(stat -c %s "$d/template.json")"
+	printf '  %-58s %8s reports/s\n' "reference: same generator, server parses and stores nothing" "${r##* }" \
+		"plumb-hub on SQLite (WAL, synchronous=FULL)" "${sq##* }"
+	if T=$d PG_FSYNC=on; . "$HERE/../lib/hub.sh" && pg_start; then
+		tokens "$PG_URI"; start "$PG_URI"
+		pg=$(python3 "$HERE/hub_load.py" ingest "$url" "$d/tokens" "$d/template.json" "$n" 8)
+		kill "$hubp"; wait "$hubp" 2>/dev/null || true
+		printf '  %-58s %8s reports/s\n' "plumb-hub on PostgreSQL 15 (local socket, fsync on)" "${pg##* }"
+		pg_stop
+	else
+		echo "  plumb-hub on PostgreSQL: skipped ($PG_WHY)"
+	fi
+	printf '  ratios to the reference: SQLite %s' "$(ratio "${sq##* }" "${r##* }")"
+	[ -n "${pg:-}" ] && printf ', PostgreSQL %s' "$(ratio "${pg##* }" "${r##* }")"
+	printf '\n  GET /v1/hosts with 10,000 hosts (%s bytes of JSON): p50 %s ms, p99 %s ms over 200 requests\n' \
+		"$(echo "$h" | cut -d' ' -f3)" "$(echo "$h" | cut -d' ' -f1)" "$(echo "$h" | cut -d' ' -f2)"
+	printf '  reference: SELECT + json.dumps of the same rows in Python, no HTTP: %s ms (p50 ratio %s)\n' "$hr" \
+		"$(ratio "$(echo "$h" | cut -d' ' -f1)" "$hr")"
+}
+
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+# BENCH_ONLY=hub (or reports, firewall, ...) runs one case.
+if [ -n "${BENCH_ONLY:-}" ]; then "${BENCH_ONLY}_case"; exit; fi
 echo "plumb check compares each managed file with its source (size, then bytes); both trees are read."
 run_case "small tree (config-sized files)" "$(tree small 2000 8000000 0)"
 run_case "large tree (with large binaries)" "$(tree large 20000 1073741824 10)"
@@ -198,3 +271,4 @@ verify_case "$(tree thousand 1000 4000000 0)"
 daemon_case "$(tree tenk 10000 40000000 0)"
 reports_case
 firewall_case
+hub_case

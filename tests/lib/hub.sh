@@ -38,7 +38,8 @@ pg_start() {
 	chown postgres: "$PG_DIR"
 	runuser -u postgres -- "$bin/initdb" -D "$PG_DIR/data" --auth=trust -U postgres >"$PG_DIR/initdb.log" 2>&1 ||
 		{ PG_WHY="initdb failed: $(tail -2 "$PG_DIR/initdb.log")"; return 1; }
-	printf "listen_addresses = ''\nunix_socket_directories = '%s'\nfsync = off\n" "$PG_DIR" >> "$PG_DIR/data/postgresql.conf"
+	# fsync off for tests (speed); benchmarks set PG_FSYNC=on.
+	printf "listen_addresses = ''\nunix_socket_directories = '%s'\nfsync = %s\n" "$PG_DIR" "${PG_FSYNC:-off}" >> "$PG_DIR/data/postgresql.conf"
 	runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null 2>&1 ||
 		{ PG_WHY="postgres did not start: $(tail -2 "$PG_DIR/server.log")"; return 1; }
 	runuser -u postgres -- "$bin/createdb" -h "$PG_DIR" plumb || { PG_WHY="createdb failed"; return 1; }

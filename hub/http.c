@@ -203,15 +203,16 @@ static enum MHD_Result handle_get_hosts(struct hub_server *s, struct MHD_Connect
 	const char *st = arg(con, "status");
 	if (st && strcmp(st, "compliant") && strcmp(st, "drifting") && strcmp(st, "stale") && strcmp(st, "silent"))
 		return respond_error(con, MHD_HTTP_BAD_REQUEST, "status must be compliant, drifting, stale or silent");
-	json_t *out = NULL;
+	char *out = NULL;
+	size_t len = 0;
 	struct hub_conn *c = hub_db_acquire(s->db);
-	int r = hub_store_hosts(c, time(NULL), s->cfg.silent_after, st, &out, &e);
+	int r = hub_store_hosts(c, time(NULL), s->cfg.silent_after, st, &out, &len, &e);
 	hub_db_release(s->db, c);
 	if (r != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "hosts query: %s", e.msg);
 		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
 	}
-	return respond_json(con, MHD_HTTP_OK, out);
+	return respond(con, MHD_HTTP_OK, "application/json", out, len, MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result handle_get_report(struct hub_server *s, struct MHD_Connection *con, const char *id)

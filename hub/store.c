@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plumb/buf.h"
 #include "plumb/util.h"
 
 #define NUM(buf, v) snprintf((buf), sizeof(buf), "%lld", (long long)(v))
@@ -126,14 +127,135 @@ fail:
 }
 
 struct hosts_ctx {
-	json_t *list;
+	struct plumb_buf *b;
 	time_t now, silent_after;
 	const char *filter;
 	long long counts[4];
-	int nomem;
+	int n, err;
 };
 
 static const char *const statuses[] = {"compliant", "drifting", "stale", "silent"};
+
+/* The fleet list is written as JSON text directly: at 10,000 hosts, a tree
+ * of jansson objects spent most of its time in malloc. Values come from our
+ * own tables (validated on the way in); strings are escaped all the same. */
+static int put_str(struct plumb_buf *b, const char *s)
+{
+	int bad = 0;
+	if (!s)
+		return plumb_buf_adds(b, "null");
+	bad |= plumb_buf_add(b, "\"", 1);
+	for (const char *run = s;; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch && ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		bad |= plumb_buf_add(b, run, (size_t)(s - run));
+		if (!ch)
+			break;
+		if (ch == '"' || ch == '\\')
+			bad |= plumb_buf_addf(b, "\\%c", ch);
+		else
+			bad |= plumb_buf_addf(b, "\\u%04x", ch);
+		run = s + 1;
+	}
+	return bad | plumb_buf_add(b, "\"", 1);
+}
+
+static int put_time(struct plumb_buf *b, const char *v)
+{
+	char t[21];
+	if (!v)
+		return plumb_buf_adds(b, "null");
+	plumb_time_format(t, (time_t)strtoll(v, NULL, 10));
+	return plumb_buf_addf(b, "\"%s\"", t);
+}
+
+static int put_int(struct plumb_buf *b, const char *v)
+{
+	if (!v)
+		return plumb_buf_adds(b, "null");
+	return plumb_buf_addf(b, "%lld", strtoll(v, NULL, 10));
+}
+
+static int host_row(void *ctx, int n, const char *const *v)
+{
+	struct hosts_ctx *h = ctx;
+	struct plumb_buf *b = h->b;
+	int bad = 0;
+	if (n < 17)
+		return 0;
+	time_t last_seen = (time_t)strtoll(v[2], NULL, 10);
+	int stale = v[8] && !strcmp(v[8], "1");
+	int st = h->now - last_seen > h->silent_after ? 3 : strtoll(v[11], NULL, 10) > 0 ? 1 : stale ? 2 : 0;
+	h->counts[st]++;
+	if (h->filter && strcmp(h->filter, statuses[st]))
+		return 0;
+	bad |= plumb_buf_adds(b, h->n++ ? ",{\"host\":" : "{\"host\":");
+	bad |= put_str(b, v[0]);
+	bad |= plumb_buf_addf(b, ",\"status\":\"%s\",\"first_seen\":", statuses[st]);
+	bad |= put_time(b, v[1]);
+	bad |= plumb_buf_adds(b, ",\"last_seen\":");
+	bad |= put_time(b, v[2]);
+	bad |= plumb_buf_adds(b, ",\"last_report\":");
+	bad |= put_str(b, v[3]);
+	bad |= plumb_buf_adds(b, ",\"baseline\":{\"commit\":");
+	bad |= put_str(b, v[4]);
+	bad |= plumb_buf_adds(b, ",\"serial\":");
+	bad |= put_int(b, v[5]);
+	bad |= plumb_buf_adds(b, ",\"signer\":");
+	bad |= put_str(b, v[6]);
+	bad |= plumb_buf_adds(b, ",\"fingerprint\":");
+	bad |= put_str(b, v[7]);
+	bad |= plumb_buf_addf(b, ",\"stale\":%s},\"mode\":", stale ? "true" : "false");
+	bad |= put_str(b, v[9]);
+	bad |= plumb_buf_adds(b, ",\"agent_version\":");
+	bad |= put_str(b, v[10]);
+	bad |= plumb_buf_addf(b, ",\"drifting\":%s,\"unresolved\":", st == 1 ? "true" : "false");
+	bad |= put_int(b, v[11]);
+	bad |= plumb_buf_adds(b, ",\"last_drift_at\":");
+	bad |= put_time(b, v[12]);
+	bad |= plumb_buf_adds(b, ",\"counts\":{\"reports\":");
+	bad |= put_int(b, v[13]);
+	bad |= plumb_buf_adds(b, ",\"events\":");
+	bad |= put_int(b, v[14]);
+	bad |= plumb_buf_adds(b, ",\"reverted\":");
+	bad |= put_int(b, v[15]);
+	bad |= plumb_buf_adds(b, ",\"failed\":");
+	bad |= put_int(b, v[16]);
+	bad |= plumb_buf_adds(b, "}}");
+	if (bad) { /* a failed append leaves the buffer as it was: stop here */
+		h->err = PLUMB_E_NOMEM;
+		return 1;
+	}
+	return 0;
+}
+
+int hub_store_hosts(struct hub_conn *c, time_t now, time_t silent_after, const char *status_filter, char **out,
+		    size_t *len, struct plumb_err *err)
+{
+	struct plumb_buf b;
+	struct hosts_ctx h = {.b = &b, .now = now, .silent_after = silent_after, .filter = status_filter};
+	int r;
+	plumb_buf_init(&b, HUB_HOSTS_JSON_MAX);
+	plumb_buf_adds(&b, "{\"hosts\":[");
+	r = hub_conn_exec(c,
+			  "SELECT host, first_seen, last_seen, last_report, commit_id, serial, signer, fingerprint,"
+			  " stale, mode, agent_version, unresolved, last_drift_at, reports, events, reverted, failed"
+			  " FROM hosts ORDER BY host",
+			  0, NULL, host_row, &h, NULL, err);
+	if (h.err)
+		r = plumb_err_set(err, h.err, "the host list does not fit in memory");
+	if (r == 0) {
+		long long total = h.counts[0] + h.counts[1] + h.counts[2] + h.counts[3];
+		plumb_buf_addf(&b, "],\"summary\":{\"compliant\":%lld,\"drifting\":%lld,\"stale\":%lld,\"silent\":%lld,"
+			       "\"total\":%lld},\"silent_after\":%lld}",
+			       h.counts[0], h.counts[1], h.counts[2], h.counts[3], total, (long long)silent_after);
+		if (!(*out = plumb_buf_detach(&b, len)))
+			r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	}
+	plumb_buf_release(&b);
+	return r;
+}
 
 static json_t *time_or_null(const char *v)
 {
@@ -142,96 +264,6 @@ static json_t *time_or_null(const char *v)
 		return json_null();
 	plumb_time_format(t, (time_t)strtoll(v, NULL, 10));
 	return json_string(t);
-}
-
-static json_t *str_or_null(const char *v)
-{
-	return v ? json_string(v) : json_null();
-}
-
-static json_t *int_or_null(const char *v)
-{
-	return v ? json_integer(strtoll(v, NULL, 10)) : json_null();
-}
-
-static int host_row(void *ctx, int n, const char *const *v)
-{
-	struct hosts_ctx *h = ctx;
-	if (n < 17)
-		return 0;
-	time_t last_seen = (time_t)strtoll(v[2], NULL, 10);
-	int st = h->now - last_seen > h->silent_after ? 3
-		 : strtoll(v[11], NULL, 10) > 0       ? 1
-		 : v[8] && !strcmp(v[8], "1")          ? 2
-						       : 0;
-	h->counts[st]++;
-	if (h->filter && strcmp(h->filter, statuses[st]))
-		return 0;
-	json_t *o = json_object();
-	if (!o) {
-		h->nomem = 1;
-		return 1;
-	}
-	json_object_set_new(o, "host", json_string(v[0]));
-	json_object_set_new(o, "status", json_string(statuses[st]));
-	json_object_set_new(o, "first_seen", time_or_null(v[1]));
-	json_object_set_new(o, "last_seen", time_or_null(v[2]));
-	json_object_set_new(o, "last_report", str_or_null(v[3]));
-	json_t *b = json_object();
-	json_object_set_new(b, "commit", str_or_null(v[4]));
-	json_object_set_new(b, "serial", int_or_null(v[5]));
-	json_object_set_new(b, "signer", str_or_null(v[6]));
-	json_object_set_new(b, "fingerprint", str_or_null(v[7]));
-	json_object_set_new(b, "stale", json_boolean(v[8] && !strcmp(v[8], "1")));
-	json_object_set_new(o, "baseline", b);
-	json_object_set_new(o, "mode", str_or_null(v[9]));
-	json_object_set_new(o, "agent_version", str_or_null(v[10]));
-	json_object_set_new(o, "drifting", json_boolean(st == 1));
-	json_object_set_new(o, "unresolved", int_or_null(v[11]));
-	json_object_set_new(o, "last_drift_at", time_or_null(v[12]));
-	json_t *cnt = json_object();
-	json_object_set_new(cnt, "reports", int_or_null(v[13]));
-	json_object_set_new(cnt, "events", int_or_null(v[14]));
-	json_object_set_new(cnt, "reverted", int_or_null(v[15]));
-	json_object_set_new(cnt, "failed", int_or_null(v[16]));
-	json_object_set_new(o, "counts", cnt);
-	if (json_array_append_new(h->list, o) != 0) {
-		h->nomem = 1;
-		return 1;
-	}
-	return 0;
-}
-
-int hub_store_hosts(struct hub_conn *c, time_t now, time_t silent_after, const char *status_filter, json_t **out,
-		    struct plumb_err *err)
-{
-	struct hosts_ctx h = {.list = json_array(), .now = now, .silent_after = silent_after, .filter = status_filter};
-	int r;
-	if (!h.list)
-		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-	r = hub_conn_exec(c,
-			  "SELECT host, first_seen, last_seen, last_report, commit_id, serial, signer, fingerprint,"
-			  " stale, mode, agent_version, unresolved, last_drift_at, reports, events, reverted, failed"
-			  " FROM hosts ORDER BY host",
-			  0, NULL, host_row, &h, NULL, err);
-	if (h.nomem)
-		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-	if (r != 0) {
-		json_decref(h.list);
-		return r;
-	}
-	json_t *sum = json_object();
-	long long total = 0;
-	for (int i = 0; i < 4; i++) {
-		json_object_set_new(sum, statuses[i], json_integer(h.counts[i]));
-		total += h.counts[i];
-	}
-	json_object_set_new(sum, "total", json_integer(total));
-	*out = json_object();
-	json_object_set_new(*out, "hosts", h.list);
-	json_object_set_new(*out, "summary", sum);
-	json_object_set_new(*out, "silent_after", json_integer((json_int_t)silent_after));
-	return 0;
 }
 
 struct events_ctx {

@@ -18,13 +18,17 @@
 int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, size_t n, time_t finished,
 		     time_t now, int *duplicate, struct plumb_err *err);
 
-/* The fleet: {"hosts": [...], "summary": {...}}. A host is "silent" when
+/* Cap on the fleet list's JSON (about 400 bytes a host). */
+#define HUB_HOSTS_JSON_MAX (512u << 20)
+
+/* The fleet as JSON text, malloc'd into *out (*len bytes):
+ * {"hosts": [...], "summary": {...}, "silent_after": s}. A host is "silent" when
  * nothing arrived for silent_after seconds, else "drifting" when its newest
  * report left drift unresolved, else "stale" when its baseline expired,
  * else "compliant". status_filter, if not NULL, keeps one status.
  * Returns 0, PLUMB_E_IO or PLUMB_E_NOMEM. */
-int hub_store_hosts(struct hub_conn *c, time_t now, time_t silent_after, const char *status_filter, json_t **out,
-		    struct plumb_err *err);
+int hub_store_hosts(struct hub_conn *c, time_t now, time_t silent_after, const char *status_filter, char **out,
+		    size_t *len, struct plumb_err *err);
 
 struct hub_event_query {
 	const char *host, *resource, *action; /* exact matches, NULL for any */

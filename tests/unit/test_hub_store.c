@@ -27,6 +27,19 @@ static char *mk(const char *id, const char *host, const char *fin, const char *a
 	return buf;
 }
 
+/* The fleet list, parsed back (it is written as text). */
+static json_t *hosts(struct hub_conn *c, time_t now, time_t silent_after, const char *filter)
+{
+	struct plumb_err e;
+	char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(hub_store_hosts(c, now, silent_after, filter, &text, &len, &e), 0);
+	json_t *doc = json_loadb(text, len, 0, NULL);
+	assert_non_null(doc);
+	free(text);
+	return doc;
+}
+
 static int ingest(struct hub_conn *c, const char *text, time_t now, int *dup)
 {
 	struct plumb_err e;
@@ -86,7 +99,7 @@ static void ingest_and_query(void **state)
 	assert_int_equal(dup, 0);
 	assert_int_equal(ingest(c, mk("11111111-1111-4111-8111-111111111111", "web1", "2026-01-01T00:00:10Z", "detected"), 1001, &dup), 0);
 	assert_int_equal(dup, 1);
-	assert_int_equal(hub_store_hosts(c, 1002, 60, NULL, &out, &e), 0);
+	out = hosts(c, 1002, 60, NULL);
 	json_t *h = json_array_get(json_object_get(out, "hosts"), 0);
 	assert_string_equal(json_string_value(json_object_get(h, "status")), "drifting");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "counts"), "reports")), 1);
@@ -96,14 +109,14 @@ static void ingest_and_query(void **state)
 	 * late changes the counters, not the state */
 	assert_int_equal(ingest(c, mk("22222222-2222-4222-8222-222222222222", "web1", "2026-01-01T00:00:20Z", "reverted"), 1010, &dup), 0);
 	assert_int_equal(ingest(c, mk("33333333-3333-4333-8333-333333333333", "web1", "2026-01-01T00:00:05Z", "failed"), 1020, &dup), 0);
-	assert_int_equal(hub_store_hosts(c, 1030, 60, NULL, &out, &e), 0);
+	out = hosts(c, 1030, 60, NULL);
 	h = json_array_get(json_object_get(out, "hosts"), 0);
 	assert_string_equal(json_string_value(json_object_get(h, "status")), "compliant");
 	assert_string_equal(json_string_value(json_object_get(h, "last_report")), "22222222-2222-4222-8222-222222222222");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "counts"), "failed")), 1);
 	json_decref(out);
 	/* silent once nothing arrived for silent_after */
-	assert_int_equal(hub_store_hosts(c, 1020 + 61, 60, "silent", &out, &e), 0);
+	out = hosts(c, 1020 + 61, 60, "silent");
 	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
 	json_decref(out);
 
@@ -134,7 +147,7 @@ static void ingest_and_query(void **state)
 	assert_int_equal(hub_store_prune(c, 1015, &ev, &rep, &e), 0);
 	assert_int_equal(rep, 2);
 	assert_int_equal(ev, 2);
-	assert_int_equal(hub_store_hosts(c, 1030, 60, NULL, &out, &e), 0);
+	out = hosts(c, 1030, 60, NULL);
 	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
 	json_decref(out);
 
@@ -155,7 +168,7 @@ static void ingest_and_query(void **state)
 	/* reopening migrates nothing twice and keeps the data */
 	assert_int_equal(hub_db_open(&db, path, 1, &e), 0);
 	c = hub_db_acquire(db);
-	assert_int_equal(hub_store_hosts(c, 1030, 60, NULL, &out, &e), 0);
+	out = hosts(c, 1030, 60, NULL);
 	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
 	json_decref(out);
 	hub_db_release(db, c);

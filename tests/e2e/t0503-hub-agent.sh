@@ -6,6 +6,7 @@
 . "$(dirname "$0")/../lib/lib.sh"
 . "$TESTS_DIR/lib/daemon.sh"
 . "$TESTS_DIR/lib/hub.sh"
+. "$TESTS_DIR/lib/tls.sh"
 trap 'stop_plumbd; stop_plumb_hub; cleanup' EXIT
 
 cat > "$BL/baseline.yaml" <<'Y'
@@ -60,3 +61,20 @@ rid=$(json_get "$T/get.json" 'd["events"][0]["report"]')
 # Nothing is left undelivered in the agent's spool.
 spool_count() { ls "$STATE/spool" 2>/dev/null | grep -Ec '^[0-9]{20}-[dh]-.*\.json$' || true; }
 wait_until 20 '[ "$(spool_count)" = 0 ]' || fail "reports left in the spool: $(ls "$STATE/spool")"
+
+# Over HTTPS, as in production: the same database behind --tls-cert/--tls-key,
+# the agent verifying the hub against its CA.
+stop_plumb_hub
+mk_tls "$T/tls"
+start_plumb_hub "$T/hub.db" --tls-cert "$T/tls/server.pem" --tls-key "$T/tls/server.key"
+HTTPS=https://localhost:$(cat "$T/hub.port")
+printf 'report:\n  url: %s/v1/reports\n  token_file: %s\n  ca_file: %s\n' "$HTTPS" "$T/agent.token" "$T/tls/ca.pem" > "$T/agent.yaml"
+echo "over tls" > "$ROOT/etc/motd"
+plumb_bl apply -c "$T/agent.yaml"
+expect_rc 2 "plumb apply reporting over HTTPS"
+wait_until 20 '[ "$(spool_count)" = 0 ]' || fail "not delivered over HTTPS: $(ls "$STATE/spool") $(tail -3 "$HUBLOG")"
+n=$(curl -s --cacert "$T/tls/ca.pem" -H "Authorization: Bearer $VTOK" "$HTTPS/v1/events?resource=file:/etc/motd&action=reverted" |
+	python3 -c 'import json,sys; print(len(json.load(sys.stdin)["events"]))')
+[ "$n" -ge 3 ] || fail "the HTTPS report is not in the hub ($n reverted motd events)"
+# Plain HTTP to the TLS port gets nowhere.
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(cat "$T/hub.port")/healthz")" != 200 ] || fail "plain HTTP served on the TLS port"

@@ -10,11 +10,12 @@
 
 #define NUM(buf, v) snprintf((buf), sizeof(buf), "%lld", (long long)(v))
 
-/* Actions that leave drift in place: a human should look. */
+/* Actions that leave drift in place. "refused" and "rolled-back" are not
+ * drift: the host keeps enforcing the baseline it had (the timeline shows
+ * them; the host's commit and serial show it did not move). */
 static int unresolved_action(const char *a)
 {
-	return !strcmp(a, "detected") || !strcmp(a, "failed") || !strcmp(a, "contested") ||
-	       !strcmp(a, "refused") || !strcmp(a, "rolled-back");
+	return !strcmp(a, "detected") || !strcmp(a, "failed") || !strcmp(a, "contested");
 }
 
 static const char *opt_str(const json_t *o, const char *k)

@@ -550,7 +550,10 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 static void run_engine(struct plumb_daemon *d, int full)
 {
 	struct plumb_fw_undo undo = {NULL};
-	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL, full < 0 ? 1 : -1,
+	/* The firewall goes with full scans and firewall-only runs; a run over
+	 * the inotify dirty set touches files only. (The daemon always passes
+	 * an `only` set, so "with full runs" must be said explicitly.) */
+	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL, full != 0 ? 1 : 0,
 				       d->guard_pending ? &undo : NULL};
 	struct plumb_quarantine *q = NULL;
 	unsigned char *only = NULL;

@@ -86,9 +86,13 @@ inns nft list table ip other >/dev/null 2>&1 && fail "an unowned table was creat
 [ "$(inns nft list table inet docker)" = "$docker_before" ] || fail "the foreign table was touched"
 # plumbd re-checks the owned tables on its short firewall timer
 cp "$T/good.nft" "$BL/firewall/plumb.nft"
+# ... and puts the table right in its catch-up scan at start, before it
+# says it is ready (the first full scan includes the firewall).
+inns nft delete table inet plumb
 inns "${PLUMBD:-$(dirname "$PLUMB")/plumbd}" --root "$ROOT" --state-dir "$STATE" --baseline-dir "$BL" >"$T/d.log" 2>&1 &
 PD=$!
 for _ in $(seq 1 100); do [ -s "$STATE/plumb.prom" ] && break; sleep 0.05; done
+[ "$(inns nft list table inet plumb 2>/dev/null)" = "$want" ] || { kill "$PD"; fail "plumbd's catch-up scan did not restore the table"; }
 inns nft add rule inet plumb input tcp dport 6666 accept
 ok=0; for _ in $(seq 1 300); do [ "$(inns nft list table inet plumb)" = "$want" ] && { ok=1; break; }; sleep 0.1; done
 kill "$PD"; wait "$PD" 2>/dev/null

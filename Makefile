@@ -1,5 +1,5 @@
 # plumb - plain GNU make. Targets: all, check, check-unit, check-e2e, bench,
-# fuzz, install, deps, clean. Knobs: SANITIZE=address,undefined  WERROR=0
+# fuzz, install, deb, deps, demo, clean. Knobs: SANITIZE=address,undefined  WERROR=0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 CC        ?= cc
@@ -47,7 +47,7 @@ HUB_OBJS  := $(HUB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/hub/assets.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check check-unit check-e2e bench fuzz install deps demo clean
+.PHONY: all check check-unit check-e2e bench fuzz install deb deps demo clean
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -129,15 +129,33 @@ demo: deps
 	$(MAKE) all
 	packaging/demo.sh
 
+MANDIR    ?= $(PREFIX)/share/man
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+MAN8      := $(wildcard packaging/man/*.8)
+MAN5      := $(wildcard packaging/man/*.5)
+
+# Binaries, the plumb-send helper, man pages and systemd units (whose paths
+# follow PREFIX). Configuration files are the package's business (make deb).
 install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(BUILD)/plumb $(DESTDIR)$(PREFIX)/bin/plumb
-	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/plumb-hub $(DESTDIR)$(PREFIX)/bin/plumb-hub
 	install -m 0755 $(BUILD)/plumbd $(DESTDIR)$(PREFIX)/sbin/plumbd
-	install -d $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(BUILD)/plumb-send $(DESTDIR)$(LIBEXECDIR)/plumb-send
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in packaging/systemd/*.service; do \
+	  sed -e 's|/usr/sbin/|$(PREFIX)/sbin/|g' -e 's|/usr/bin/plumb|$(PREFIX)/bin/plumb|g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
+
+# A Debian package, plumb_<version>_<arch>.deb, built in build-deb/ with
+# PREFIX=/usr (plumb-send in /usr/libexec/plumb).
+deb:
+	packaging/mkdeb.sh
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-deb
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

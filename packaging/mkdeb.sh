@@ -5,6 +5,8 @@
 # Runtime dependencies come from dpkg-shlibdeps. Output: build-deb/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A release build whatever make or test invoked us (no SANITIZE, no jobserver).
+unset MAKEFLAGS MAKELEVEL MFLAGS SANITIZE
 VERSION=$(sed -n 's/^#define PLUMB_VERSION "\(.*\)"/\1/p' include/plumb/version.h)
 ARCH=$(dpkg --print-architecture)
 OUT=build-deb

@@ -38,8 +38,8 @@ LIB_SRCS  := $(sort $(wildcard src/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libplumb.a
 BINS      := $(BUILD)/plumb $(BUILD)/plumbd $(BUILD)/plumb-send $(BUILD)/plumb-hub
-# plumb-hub (hub/): libmicrohttpd, SQLite and libpq; nothing else links them.
-HUB_PKGS  := libmicrohttpd sqlite3 libpq
+# plumb-hub (hub/): libmicrohttpd (GnuTLS), SQLite and libpq; nothing else links them.
+HUB_PKGS  := libmicrohttpd sqlite3 libpq gnutls
 HUB_CFLAGS := $(shell pkg-config --cflags $(HUB_PKGS) 2>/dev/null)
 HUB_LIBS  := $(shell pkg-config --libs $(HUB_PKGS) jansson libcrypto 2>/dev/null) -lpthread
 HUB_SRCS  := $(sort $(wildcard hub/*.c))

@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -31,7 +33,7 @@ struct hub_server {
 	struct MHD_Daemon *mhd;
 	struct hub_db *db;
 	struct hub_server_cfg cfg;
-	char *cert, *key;
+	char *cert, *key, *client_ca;
 	unsigned port;
 };
 
@@ -84,14 +86,51 @@ static enum MHD_Result respond_error(struct MHD_Connection *con, unsigned status
 	return respond_json(con, status, json_pack("{s:s}", "error", reason));
 }
 
-/* Looks up the bearer token. Returns 0 (role and subject set), or the
- * HTTP status to answer (401, 503) with its reason. */
+/* With --tls-client-ca: the host a client certificate names, when it
+ * chains to that CA, is valid now and is meant for TLS clients. Its subject
+ * CN is the host, as a token's subject would be. Returns 0 or -1. */
+static int client_cert_host(struct MHD_Connection *con, char out[HUB_SUBJECT_MAX])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t ses;
+	gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (void *)GNUTLS_KP_TLS_WWW_CLIENT};
+	unsigned status = 0, n = 0;
+	gnutls_x509_crt_t crt;
+	int r = -1;
+	if (!ci || !(ses = (gnutls_session_t)ci->tls_session))
+		return -1;
+	if (gnutls_certificate_verify_peers(ses, &purpose, 1, &status) < 0 || status != 0)
+		return -1;
+	const gnutls_datum_t *peers = gnutls_certificate_get_peers(ses, &n);
+	if (!peers || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+		return -1;
+	size_t len = HUB_SUBJECT_MAX - 1;
+	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) >= 0 &&
+	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, out, &len) >= 0 && len > 0 &&
+	    len < HUB_SUBJECT_MAX) {
+		out[len] = '\0';
+		r = 0;
+		for (size_t i = 0; i < len; i++) /* a host name: printable, no spaces */
+			if ((unsigned char)out[i] <= 0x20 || out[i] == 0x7f)
+				r = -1;
+	}
+	gnutls_x509_crt_deinit(crt);
+	return r;
+}
+
+/* Looks up the bearer token, or (with --tls-client-ca, and no token) the
+ * client certificate. Returns 0 (role and subject set), or the HTTP status
+ * to answer (401, 503) with its reason. */
 static unsigned authenticate(struct hub_server *s, struct MHD_Connection *con, struct req *q)
 {
 	const char *h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	struct plumb_err e = {0};
+	if (!h && s->client_ca && client_cert_host(con, q->subject) == 0) {
+		q->role = HUB_ROLE_AGENT; /* certificates identify hosts, never viewers */
+		return 0;
+	}
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-		q->reason = "missing bearer token";
+		q->reason = s->client_ca ? "missing bearer token or valid client certificate" : "missing bearer token";
 		return MHD_HTTP_UNAUTHORIZED;
 	}
 	h += 7;
@@ -422,6 +461,8 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 		return r;
 	if (!cfg->tls_cert != !cfg->tls_key)
 		return plumb_err_set(err, PLUMB_E_INVALID, "--tls-cert and --tls-key go together");
+	if (cfg->tls_client_ca && !cfg->tls_cert)
+		return plumb_err_set(err, PLUMB_E_INVALID, "--tls-client-ca needs --tls-cert and --tls-key");
 	struct hub_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
@@ -432,11 +473,23 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 		flags |= MHD_USE_IPv6;
 	if (cfg->tls_cert) {
 		if (!(s->cert = load_pem(cfg->tls_cert, "TLS certificate", err)) ||
-		    !(s->key = load_pem(cfg->tls_key, "TLS key", err))) {
+		    !(s->key = load_pem(cfg->tls_key, "TLS key", err)) ||
+		    (cfg->tls_client_ca && !(s->client_ca = load_pem(cfg->tls_client_ca, "client CA", err)))) {
 			hub_server_stop(s);
 			return PLUMB_E_IO;
 		}
 		flags |= MHD_USE_TLS;
+	}
+	/* TLS options go in an array: present only when TLS is on. */
+	struct MHD_OptionItem tls[5] = {{MHD_OPTION_END, 0, NULL}};
+	int nt = 0;
+	if (cfg->tls_cert) {
+		tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert};
+		tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->key};
+		tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						    (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+		if (s->client_ca) /* asks clients for a certificate; a token still works */
+			tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->client_ca};
 	}
 	s->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
@@ -444,8 +497,7 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned)(cfg->threads ? cfg->threads : 4), MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 		MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u,
-		cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert, MHD_OPTION_HTTPS_MEM_KEY, s->key,
-		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
+		MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!s->mhd) {
 		hub_server_stop(s);
 		return plumb_err_set(err, PLUMB_E_IO, "cannot listen on %s (in use, or no such address)", cfg->listen);
@@ -468,6 +520,7 @@ void hub_server_stop(struct hub_server *s)
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
 	free(s->cert);
+	free(s->client_ca);
 	if (s->key) {
 		explicit_bzero(s->key, strlen(s->key));
 		free(s->key);

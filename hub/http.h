@@ -14,6 +14,7 @@ struct hub_server_cfg {
 	const char *listen;      /* "ADDR:PORT" or "[ADDR]:PORT"; port 0 picks one */
 	const char *tls_cert;    /* PEM files; both or neither */
 	const char *tls_key;
+	const char *tls_client_ca; /* PEM: client certificates it signs identify hosts */
 	size_t max_body;         /* larger reports get 413 */
 	time_t silent_after;     /* seconds without a report before a host is silent */
 	unsigned threads;        /* worker threads */

@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"\n"
 		"options:\n"
 		"  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM)\n"
+		"  --tls-client-ca FILE             also accept agent client certificates signed by\n"
+		"                                   this CA (subject CN = host) instead of tokens\n"
 		"  --retain DURATION                delete reports and events older than this (default 90d)\n"
 		"  --heartbeat DURATION             the agents' report.heartbeat; a host is silent\n"
 		"                                   after two missed (default 15m)\n"
@@ -134,6 +136,8 @@ int main(int argc, char **argv)
 			cfg.tls_cert = v;
 		else if (!strcmp(a, "--tls-key") && v)
 			cfg.tls_key = v;
+		else if (!strcmp(a, "--tls-client-ca") && v)
+			cfg.tls_client_ca = v;
 		else if (!strcmp(a, "--port-file") && v)
 			port_file = v;
 		else if (!strcmp(a, "--retain") && v) {

@@ -78,3 +78,38 @@ n=$(curl -s --cacert "$T/tls/ca.pem" -H "Authorization: Bearer $VTOK" "$HTTPS/v1
 [ "$n" -ge 3 ] || fail "the HTTPS report is not in the hub ($n reverted motd events)"
 # Plain HTTP to the TLS port gets nowhere.
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(cat "$T/hub.port")/healthz")" != 200 ] || fail "plain HTTP served on the TLS port"
+
+# Client certificates instead of tokens (--tls-client-ca): the subject CN is
+# the host. The agent reports with its certificate and no token; a
+# certificate for another host, one from another CA, and one not meant for
+# TLS clients are refused; tokens keep working beside certificates.
+stop_plumb_hub
+mk_tls "$T/clients"
+mk_client_cert "$T/clients" "$HOST"
+mk_client_cert "$T/clients" other-host
+mk_client_cert "$T/clients" "$HOST-server" serverAuth
+mk_tls "$T/rogue"; mk_client_cert "$T/rogue" "$HOST"
+start_plumb_hub "$T/hub.db" --tls-cert "$T/tls/server.pem" --tls-key "$T/tls/server.key" --tls-client-ca "$T/clients/ca.pem"
+HTTPS=https://localhost:$(cat "$T/hub.port")
+printf 'report:\n  url: %s/v1/reports\n  ca_file: %s\n  cert_file: %s\n  key_file: %s\n' "$HTTPS" "$T/tls/ca.pem" \
+	"$T/clients/client-$HOST.pem" "$T/clients/client-$HOST.key" > "$T/agent.yaml"
+echo "over mtls" > "$ROOT/etc/motd"
+plumb_bl apply -c "$T/agent.yaml"
+expect_rc 2 "plumb apply reporting with a client certificate"
+wait_until 20 '[ "$(spool_count)" = 0 ]' || fail "not delivered with a client certificate: $(ls "$STATE/spool") $(tail -3 "$HUBLOG")"
+post_cert() { # DIR CN: status of a POST of the last report with that client certificate
+	curl -s -o /dev/null -w '%{http_code}' --cacert "$T/tls/ca.pem" --cert "$1/client-$2.pem" --key "$1/client-$2.key" \
+		--data-binary @"$STATE/last-report.json" "$HTTPS/v1/reports"
+}
+python3 -c 'import json,sys,uuid; d=json.load(open(sys.argv[1])); d["id"]=str(uuid.uuid4()); json.dump(d,open(sys.argv[1],"w"))' "$STATE/last-report.json"
+[ "$(post_cert "$T/clients" other-host)" = 403 ] || fail "a certificate for another host was not refused with 403"
+[ "$(post_cert "$T/rogue" "$HOST")" = 401 ] || fail "a certificate from another CA was not refused with 401"
+[ "$(post_cert "$T/clients" "$HOST-server")" = 401 ] || fail "a certificate not meant for clients was not refused with 401"
+[ "$(post_cert "$T/clients" "$HOST")" = 201 ] || fail "the host's own certificate was refused"
+# a certificate never reads
+[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/tls/ca.pem" --cert "$T/clients/client-$HOST.pem" \
+	--key "$T/clients/client-$HOST.key" "$HTTPS/v1/hosts")" = 403 ] || fail "a client certificate could read"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/tls/ca.pem" -H "Authorization: Bearer $VTOK" "$HTTPS/v1/hosts")" = 200 ] ||
+	fail "viewer tokens stopped working with --tls-client-ca"
+rc=0; "$PLUMB_HUB" --db "$T/hub.db" --listen 127.0.0.1:0 --tls-client-ca "$T/clients/ca.pem" 2>"$T/err" || rc=$?
+expect_rc 1 "--tls-client-ca without TLS"; expect_err "needs --tls-cert"

@@ -12,3 +12,13 @@ mk_tls() {
 	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
 		-out "$d/server.pem" -days 2 -extfile "$d/ext" 2>/dev/null
 }
+# mk_client_cert DIR CN [PURPOSE]: DIR/client-CN.{pem,key}, signed by DIR's CA,
+# for TLS clients (extendedKeyUsage clientAuth unless PURPOSE says otherwise).
+mk_client_cert() {
+	local d=$1 cn=$2 purpose=${3:-clientAuth}
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/client-$cn.key" \
+		-out "$d/client-$cn.csr" -subj "/CN=$cn" 2>/dev/null
+	printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=%s\n' "$purpose" > "$d/client-ext"
+	openssl x509 -req -in "$d/client-$cn.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+		-out "$d/client-$cn.pem" -days 2 -extfile "$d/client-ext" 2>/dev/null
+}

@@ -191,6 +191,13 @@ static int lite_open(struct hub_conn *c, const char *path, struct plumb_err *err
 
 /* ---- PostgreSQL ---- */
 
+/* Records libpq's last message, without its trailing newline, after what. */
+static int pg_fail(PGconn *pg, const char *what, struct plumb_err *err)
+{
+	const char *m = pg ? PQerrorMessage(pg) : "out of memory";
+	return plumb_err_set(err, PLUMB_E_IO, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
+}
+
 static int pg_exec(struct hub_conn *c, const char *sql, int np, const char *const *p, hub_row_fn row,
 		   void *ctx, long *changes, struct plumb_err *err)
 {
@@ -198,9 +205,7 @@ static int pg_exec(struct hub_conn *c, const char *sql, int np, const char *cons
 	PGresult *res = PQexecParams(c->pg, sql, np, NULL, p, NULL, NULL, 0);
 	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		r = plumb_err_set(err, PLUMB_E_IO, "postgresql: %s", PQerrorMessage(c->pg));
-		if (err) /* libpq's messages end in a newline */
-			err->msg[strcspn(err->msg, "\n")] = '\0';
+		r = pg_fail(c->pg, "postgresql", err);
 		if (PQstatus(c->pg) == CONNECTION_BAD)
 			PQreset(c->pg); /* the next request gets a fresh connection */
 		goto out;
@@ -226,13 +231,8 @@ out:
 static int pg_open(struct hub_conn *c, const char *uri, struct plumb_err *err)
 {
 	c->pg = PQconnectdb(uri);
-	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-		plumb_err_set(err, PLUMB_E_IO, "cannot connect to postgresql: %s",
-			      c->pg ? PQerrorMessage(c->pg) : "out of memory");
-		if (err)
-			err->msg[strcspn(err->msg, "\n")] = '\0';
-		return PLUMB_E_IO;
-	}
+	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK)
+		return pg_fail(c->pg, "cannot connect to postgresql", err);
 	PGresult *res = PQexec(c->pg, "SET client_min_messages = warning");
 	PQclear(res);
 	return 0;
@@ -298,13 +298,7 @@ static int script(struct hub_conn *c, const char *sql, struct plumb_err *err)
 	PGresult *res = PQexec(c->pg, sql);
 	int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);
-	if (!ok) {
-		plumb_err_set(err, PLUMB_E_IO, "postgresql: %s", PQerrorMessage(c->pg));
-		if (err)
-			err->msg[strcspn(err->msg, "\n")] = '\0';
-		return PLUMB_E_IO;
-	}
-	return 0;
+	return ok ? 0 : pg_fail(c->pg, "postgresql", err);
 }
 
 static int migrate(struct hub_conn *c, struct plumb_err *err)

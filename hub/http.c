@@ -109,10 +109,7 @@ static int client_cert_host(struct MHD_Connection *con, char out[HUB_SUBJECT_MAX
 	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, out, &len) >= 0 && len > 0 &&
 	    len < HUB_SUBJECT_MAX) {
 		out[len] = '\0';
-		r = 0;
-		for (size_t i = 0; i < len; i++) /* a host name: printable, no spaces */
-			if ((unsigned char)out[i] <= 0x20 || out[i] == 0x7f)
-				r = -1;
+		r = hub_token_subject_valid(out) ? 0 : -1;
 	}
 	gnutls_x509_crt_deinit(crt);
 	return r;
@@ -174,7 +171,7 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 	}
 	int dup = 0;
 	struct hub_conn *c = hub_db_acquire(s->db);
-	int r = hub_store_ingest(c, doc, q->body.data, q->body.len, finished, time(NULL), &dup, &e);
+	int r = hub_store_ingest(c, doc, q->body.data, finished, time(NULL), &dup, &e);
 	hub_db_release(s->db, c);
 	json_t *ans = json_pack("{s:s,s:b}", "id", json_string_value(json_object_get(doc, "id")), "duplicate", dup);
 	json_decref(doc);

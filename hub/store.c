@@ -23,10 +23,9 @@ static const char *opt_str(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, size_t n, time_t finished,
+int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, time_t finished,
 		     time_t now, int *duplicate, struct plumb_err *err)
 {
-	(void)n;
 	int r;
 	long changes = 0;
 	char s_now[24], s_fin[24], s_nev[24], s_serial[24], s_unres[24], s_rev[24], s_fail[24], s_drift[24];

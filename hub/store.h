@@ -10,12 +10,12 @@
 #define HUB_EVENTS_LIMIT_MAX 1000
 #define HUB_EVENTS_LIMIT_DEFAULT 100
 
-/* Stores a validated report doc (its exact text body, n bytes) received at
+/* Stores a validated report doc (body: its exact text) received at
  * now, in one transaction: the report, its events, and the host's state
  * (only if this report is the host's newest by finished_at, so a late retry
  * never rolls the host's state back). A report id already stored changes
  * nothing and sets *duplicate. Returns 0 or PLUMB_E_IO. */
-int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, size_t n, time_t finished,
+int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, time_t finished,
 		     time_t now, int *duplicate, struct plumb_err *err);
 
 /* Cap on the fleet list's JSON (about 400 bytes a host). */

@@ -10,7 +10,7 @@
 #include "plumb/hash.h"
 #include "plumb/util.h"
 
-static int valid_subject(const char *s)
+int hub_token_subject_valid(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n >= HUB_SUBJECT_MAX)
@@ -26,7 +26,7 @@ int hub_token_add(struct hub_conn *c, enum hub_role role, const char *subject, c
 {
 	unsigned char rnd[32];
 	char hash[PLUMB_SHA256_HEX], now[24];
-	if (!valid_subject(subject))
+	if (!hub_token_subject_valid(subject))
 		return plumb_err_set(err, PLUMB_E_INVALID, "'%s' is not a valid %s name (1 to 255 printable characters, no spaces)",
 				     subject, role == HUB_ROLE_AGENT ? "host" : "viewer");
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))

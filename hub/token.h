@@ -12,6 +12,10 @@
 
 enum hub_role { HUB_ROLE_AGENT, HUB_ROLE_VIEWER };
 
+/* True if s can name a host or viewer: 1 to 255 printable characters, no
+ * spaces. A client certificate's CN must pass it too. */
+int hub_token_subject_valid(const char *s);
+
 /* Makes a token for role and subject (the host, or the viewer's name) and
  * writes it to out. Returns 0, PLUMB_E_INVALID (bad subject) or PLUMB_E_IO. */
 int hub_token_add(struct hub_conn *c, enum hub_role role, const char *subject, char out[HUB_TOKEN_LEN],

@@ -59,7 +59,6 @@ rid=$(json_get "$T/get.json" 'd["events"][0]["report"]')
 [ "$(hub_get "/v1/reports/$rid")" = 200 ] || fail "the report itself"
 [ "$(json_get "$T/get.json" 'd["host"]')" = "$HOST" ] || fail "report host"
 # Nothing is left undelivered in the agent's spool.
-spool_count() { ls "$STATE/spool" 2>/dev/null | grep -Ec '^[0-9]{20}-[dh]-.*\.json$' || true; }
 wait_until 20 '[ "$(spool_count)" = 0 ]' || fail "reports left in the spool: $(ls "$STATE/spool")"
 
 # Over HTTPS, as in production: the same database behind --tls-cert/--tls-key,

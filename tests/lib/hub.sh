@@ -54,14 +54,19 @@ pg_stop() {
 # pg_sql SQL: runs one statement on the test database (psql, argv only).
 pg_sql() { runuser -u postgres -- "$PG_BIN/psql" -h "$PG_DIR" -d plumb -qAt -v ON_ERROR_STOP=1 -c "$1"; }
 
+# hub_sql DB SQL: runs one statement on the hub's database, SQLite or
+# PostgreSQL (argv only, no shell command lines).
+hub_sql() {
+	case $1 in
+	postgres*) pg_sql "$2";;
+	*) python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()' "$1" "$2";;
+	esac
+}
+
 # hub_age_data DB DAYS: moves every stored report and event DAYS days into
 # the past, as if they had been received then (retention tests).
 hub_age_data() {
 	local secs=$(( $2 * 86400 ))
-	local q1="UPDATE events SET received_at = received_at - $secs"
-	local q2="UPDATE reports SET received_at = received_at - $secs"
-	case $1 in
-	postgres*) pg_sql "$q1" && pg_sql "$q2";;
-	*) python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); [c.execute(q) for q in sys.argv[2:]]; c.commit()' "$1" "$q1" "$q2";;
-	esac
+	hub_sql "$1" "UPDATE events SET received_at = received_at - $secs" &&
+		hub_sql "$1" "UPDATE reports SET received_at = received_at - $secs"
 }

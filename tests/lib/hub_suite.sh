@@ -34,6 +34,9 @@ Y
 	# Retention deletes old reports and events; hosts and their counters stay.
 	[ "$(viewer_get '/v1/events?limit=1000')" = 200 ] || fail "events query"
 	[ "$(json_get "$T/get.json" 'len(d["events"])')" -gt 100 ] || fail "expected events before retention"
+	local rid
+	rid=$(json_get "$T/get.json" 'd["events"][0]["report"]')
+	[ "$(viewer_get "/v1/reports/$rid")" = 200 ] || fail "report $rid before retention"
 	hub_age_data "$db" 100 || fail "cannot age the test data"
 	kill -HUP "$HUB_PID"
 	wait_until 20 '[ "$(viewer_get "/v1/events?limit=1000")" = 200 ] && [ "$(json_get "$T/get.json" "len(d[\"events\"])")" = 0 ]' ||
@@ -43,7 +46,7 @@ Y
 	[ "$(json_get "$T/get.json" 'len(d["hosts"])')" = 3 ] || fail "hosts lost by retention"
 	[ "$(json_get "$T/get.json" '[h for h in d["hosts"] if h["host"]=="pager"][0]["counts"]["events"]')" -ge 250 ] ||
 		fail "host counters lost by retention"
-	[ "$(viewer_get /v1/reports/$(json_get "$T/template.json" 'd["id"]'))" = 404 ] || true
+	[ "$(viewer_get "/v1/reports/$rid")" = 404 ] || fail "retention kept report $rid"
 
 	# A restart keeps everything and migrates nothing twice.
 	stop_plumb_hub
@@ -61,10 +64,7 @@ Y
 	expect_rc 1 "plumb-hub --listen nonsense"; expect_err "bad --listen"
 	rc=0; "$PLUMB_HUB" --db "$db" token add 'bad host' >/dev/null 2>"$T/err" || rc=$?
 	expect_rc 1 "token add with a space"; expect_err "not a valid host name"
-	case $db in
-	postgres*) pg_sql "UPDATE plumb_schema SET version = 99";;
-	*) python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE plumb_schema SET version = 99"); c.commit()' "$db";;
-	esac
+	hub_sql "$db" "UPDATE plumb_schema SET version = 99"
 	rc=0; "$PLUMB_HUB" --db "$db" token list >/dev/null 2>"$T/err" || rc=$?
 	expect_rc 1 "a database from a newer hub"; expect_err "newer than this plumb-hub"
 }

@@ -49,5 +49,8 @@ tree_digest() {
 		find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
 }
 
+# spool_count: reports waiting in the agent's spool ($STATE/spool).
+spool_count() { ls "$STATE/spool" 2>/dev/null | grep -Ec '^[0-9]{20}-[dh]-.*\.json$' || true; }
+
 # json_get FILE EXPR: reads a value from a JSON file with python3.
 json_get() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }

@@ -13,4 +13,3 @@ start_hub() {
 }
 stop_hub() { [ -n "${HUB_PID:-}" ] && kill "$HUB_PID" 2>/dev/null; wait "$HUB_PID" 2>/dev/null; HUB_PID=; }
 hub_count() { grep -c "\"status\": ${1:-200}" "$HUBLOG" || true; }
-spool_count() { ls "$STATE/spool" 2>/dev/null | grep -Ec '^[0-9]{20}-[dh]-.*\.json$' || true; }

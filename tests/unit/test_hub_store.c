@@ -47,7 +47,7 @@ static int ingest(struct hub_conn *c, const char *text, time_t now, int *dup)
 	json_t *doc = hub_report_parse(text, strlen(text), &e);
 	assert_non_null(doc);
 	assert_int_equal(hub_report_validate(doc, &fin, &e), 0);
-	int r = hub_store_ingest(c, doc, text, strlen(text), fin, now, dup, &e);
+	int r = hub_store_ingest(c, doc, text, fin, now, dup, &e);
 	json_decref(doc);
 	return r;
 }

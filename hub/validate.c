@@ -128,7 +128,7 @@ static const char *str_field(const json_t *obj, const char *key)
 static int check_state(const json_t *st, const char *path, struct plumb_err *err)
 {
 	static const char *const allowed[] = {"state", "type", "mode", "owner", "group", "size", "sha256",
-					      "target", "sensitive", "diff", NULL};
+					      "target", "sensitive", "diff", "links", "acl", "too_large", NULL};
 	static const char *const types[] = {"file", "directory", "symlink", "fifo", "socket",
 					    "character-device", "block-device", "unknown", NULL};
 	char p[256];
@@ -163,6 +163,14 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 	snprintf(p, sizeof(p), "%s.sensitive", path);
 	if ((v = json_object_get(st, "sensitive")) && !json_is_true(v))
 		return bad(err, p, "must be true");
+	if ((r = uint_field(st, "links", path, 0, 1, err)) != 0)
+		return r;
+	snprintf(p, sizeof(p), "%s.acl", path);
+	if ((v = json_object_get(st, "acl")) && !json_is_true(v))
+		return bad(err, p, "must be true");
+	snprintf(p, sizeof(p), "%s.too_large", path);
+	if ((v = json_object_get(st, "too_large")) && !json_is_true(v))
+		return bad(err, p, "must be true");
 	snprintf(p, sizeof(p), "%s.diff", path);
 	if ((v = json_object_get(st, "diff")) && (!json_is_string(v) || json_string_length(v) > 8192))
 		return bad(err, p, "must be a string of at most 8192 characters");
@@ -177,7 +185,7 @@ static int check_event(const json_t *ev, const char *path, struct plumb_err *err
 	static const char *const actions[] = {"detected", "reverted", "failed", "contested", "refused",
 					      "rolled-back", NULL};
 	static const char *const kinds[] = {"content", "mode", "owner", "group", "type", "target",
-					    "missing", "present", "rules", NULL};
+					    "missing", "present", "rules", "acl", "links", NULL};
 	char p[256];
 	int r;
 	const char *s;

@@ -12,6 +12,7 @@
 #include "plumb/firewall.h"
 #include "plumb/fs.h"
 #include "plumb/log.h"
+#include "plumb/path.h"
 #include "plumb/users.h"
 #include "banned.h"
 
@@ -72,16 +73,49 @@ static void inspect_all(struct pool *p, int threads)
 		pthread_join(tids[i], NULL);
 }
 
+struct temp_keep {
+	const struct plumb_baseline *b;
+	const char *dir;           /* the directory's path, not NUL-terminated */
+	size_t len;
+};
+
+/* Whether dir/name is itself a managed path: then it is not plumb's temp. */
+static int is_managed_name(void *vctx, const char *name)
+{
+	const struct temp_keep *k = vctx;
+	size_t lo = 0, hi = k->b->nfiles, nlen = strlen(name);
+	char path[PLUMB_PATH_MAX + 2];
+
+	if (k->len + 1 + nlen >= sizeof(path))
+		return 0;
+	memcpy(path, k->dir, k->len);
+	path[k->len] = '/';
+	memcpy(path + k->len + 1, name, nlen + 1);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(k->b->files[mid].path, path);
+
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
 /* Sweeps plumb's temp files from every directory holding a managed path,
  * once per directory (paths are sorted, so they come together). */
-static void clean_temps(const struct plumb_file_job *jobs, size_t n, int rootfd)
+static void clean_temps(const struct plumb_baseline *b, const struct plumb_file_job *jobs, int rootfd)
 {
 	const char *prev = NULL;
 	size_t prevlen = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < b->nfiles; i++) {
 		const char *path = jobs[i].res->path;
 		size_t len = (size_t)(strrchr(path, '/') - path);
+		struct temp_keep keep = {b, path, len};
 		const char *base;
 		int dfd, k;
 
@@ -91,7 +125,7 @@ static void clean_temps(const struct plumb_file_job *jobs, size_t n, int rootfd)
 		prevlen = len;
 		if (plumb_fs_open_parent(&dfd, &base, rootfd, path, 0, NULL) != 0)
 			continue;
-		if ((k = plumb_fs_clean_temps(dfd)) > 0)
+		if ((k = plumb_fs_clean_temps(dfd, is_managed_name, &keep)) > 0)
 			plumb_log(PLUMB_LOG_INFO, "removed %d temporary file%s left in '%.*s' by an interrupted run", k,
 				  k > 1 ? "s" : "", (int)len, path);
 		close(dfd);
@@ -150,7 +184,7 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	pool.src = src;
 	inspect_all(&pool, o->threads);
 	if (o->repair)
-		clean_temps(jobs, b->nfiles, rootfd);
+		clean_temps(b, jobs, rootfd);
 
 	for (size_t i = 0; i < b->nfiles; i++) {
 		struct plumb_file_job *job = &jobs[i];
@@ -186,6 +220,8 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 		} else if (plumb_file_repair(job, rootfd, src, q, &ev) == 0) {
 			ev.action = PLUMB_ACT_REVERTED;
 			rep->reverted++;
+			if (ev.evidence_lost)
+				rep->failed++;   /* reverted, but the evidence is gone: a failure to report */
 		} else {
 			ev.action = PLUMB_ACT_FAILED;
 			rep->failed++;

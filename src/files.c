@@ -14,8 +14,8 @@
 #include "plumb/files.h"
 #include "plumb/fs.h"
 #include "plumb/hash.h"
+#include "plumb/log.h"
 #include "plumb/path.h"
-#include "plumb/hash.h"
 #include "plumb/quarantine.h"
 #include "plumb/source.h"
 #include "plumb/users.h"
@@ -57,6 +57,8 @@ int plumb_file_resolve(struct plumb_file_job *job, const struct plumb_users *use
 			return PLUMB_E_NOTFOUND;
 		}
 		job->has_gid = 1;
+	} else if (job->has_uid && plumb_users_primary_gid(users, job->uid, &job->gid) == 0) {
+		job->has_gid = 1;   /* exact metadata: never whatever group a file inherits */
 	}
 	return 0;
 }
@@ -65,11 +67,17 @@ int plumb_file_sensitive(const struct plumb_file_job *job)
 {
 	const struct plumb_file_res *f = job->res;
 
-	if (f->sensitive)
+	if (f->sensitive || (f->has_mode && !(f->mode & S_IROTH)))
 		return 1;
-	if (f->has_mode)
-		return !(f->mode & S_IROTH);
-	return job->exists && !(job->st_mode & S_IROTH);
+	return job->exists && (!(job->st_mode & S_IROTH) || (S_ISREG(job->st_mode) && job->nlink > 1));
+}
+
+/* Whether the content of the open file (fstat'ed as st) may leave the host
+ * in a diff: not sensitive, desired and found both world-readable, and the
+ * found inode linked once (else it may be another file's content). */
+static int may_export(const struct plumb_file_job *job, const struct stat *st)
+{
+	return !plumb_file_sensitive(job) && S_ISREG(st->st_mode) && (st->st_mode & S_IROTH) && st->st_nlink == 1;
 }
 
 /* Compares the open regular file fd (of size) with the desired content.
@@ -140,6 +148,24 @@ static void inspect_meta(struct plumb_file_job *job, const struct stat *st)
 		job->drift |= PLUMB_DRIFT_OWNER;
 	if (job->has_gid && st->st_gid != job->gid)
 		job->drift |= PLUMB_DRIFT_GROUP;
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1)
+		job->drift |= PLUMB_DRIFT_LINKS;
+}
+
+/* An ACL grants what the mode bits do not show: any is drift. */
+static void inspect_acl(struct plumb_file_job *job, int dirfd, const char *base, int is_dir)
+{
+	int a = plumb_fs_has_acl(dirfd, base, is_dir);
+
+	if (a > 0) {
+		job->acl = 1;
+		job->drift |= PLUMB_DRIFT_ACL;
+	} else if (a < 0) {
+		char msg[PLUMB_ERR_MAX];
+
+		snprintf(msg, sizeof(msg), "cannot read the ACL of '%s': %s", job->res->path, strerror(errno));
+		set_error(job, msg);
+	}
 }
 
 static void inspect_content(struct plumb_file_job *job, int dirfd, const char *base,
@@ -156,8 +182,11 @@ static void inspect_content(struct plumb_file_job *job, int dirfd, const char *b
 		return;
 	if (f->source != NULL) {
 		unsigned char oid[20], have[20];
-		int r = plumb_source_blob_id(src, f->source, oid, &e);
+		int r = (uint64_t)st->st_size > PLUMB_SIZE_CHECK_MIN ? PLUMB_E_UNSUPPORTED
+								      : plumb_source_blob_id(src, f->source, oid, &e);
 
+		/* A large file: the blob's size first (below), so a huge or
+		 * sparse file is never read just to learn that it differs. */
 		if (r == 0) {
 			/* Compare by git blob id (size and content): only the file is read. */
 			fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -287,6 +316,7 @@ void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_sou
 	job->st_uid = st.st_uid;
 	job->st_gid = st.st_gid;
 	job->size = (uint64_t)st.st_size;
+	job->nlink = (uint64_t)st.st_nlink;
 	if (S_ISLNK(st.st_mode)) {
 		char buf[PLUMB_PATH_MAX + 2];
 		ssize_t n = readlinkat(dirfd, base, buf, sizeof(buf) - 1);
@@ -303,13 +333,16 @@ void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_sou
 			job->drift |= PLUMB_DRIFT_TYPE;
 		} else {
 			inspect_meta(job, &st);
+			inspect_acl(job, dirfd, base, 0);
 			inspect_content(job, dirfd, base, &st, src);
 		}
 	} else if (f->type == PLUMB_FT_DIR) {
-		if (!S_ISDIR(st.st_mode))
+		if (!S_ISDIR(st.st_mode)) {
 			job->drift |= PLUMB_DRIFT_TYPE;
-		else
+		} else {
 			inspect_meta(job, &st);
+			inspect_acl(job, dirfd, base, 1);
+		}
 	} else {
 		if (!S_ISLNK(st.st_mode)) {
 			job->drift |= PLUMB_DRIFT_TYPE;
@@ -447,6 +480,50 @@ static char *desired_text(const struct plumb_file_res *f, struct plumb_source *s
 	return t;
 }
 
+/* The found content's digest and, where it may leave the host, a diff:
+ * read through a fresh fd, never past the size fstat gave at open, never
+ * past PLUMB_REPORT_HASH_MAX, never through an inode with other links. */
+static void add_found_content(json_t *o, const struct plumb_file_job *job, int rootfd, struct plumb_source *src)
+{
+	const char *base;
+	char hex[PLUMB_SHA256_HEX];
+	struct stat st;
+	int dirfd, fd;
+
+	if (plumb_fs_open_parent(&dirfd, &base, rootfd, job->res->path, 0, NULL) != 0)
+		return;
+	fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	close(dirfd);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)
+		goto out;
+	if ((uint64_t)st.st_size > PLUMB_REPORT_HASH_MAX) {
+		json_object_set_new(o, "too_large", json_true());
+		goto out;
+	}
+	if (plumb_sha256_fd_hex(hex, NULL, fd, (uint64_t)st.st_size) == 0)
+		json_object_set_new(o, "sha256", json_string(hex));
+	/* What was written, as text, unless it may not leave the host. */
+	if (may_export(job, &st) && (uint64_t)st.st_size <= PLUMB_DIFF_INPUT_MAX) {
+		size_t wlen = 0;
+		char *want = desired_text(job->res, src, PLUMB_DIFF_INPUT_MAX, &wlen);
+		char *have = want ? malloc((size_t)st.st_size + 1) : NULL;
+		ssize_t got = have ? pread(fd, have, (size_t)st.st_size, 0) : -1;
+		char *d = NULL;
+
+		if (got == (ssize_t)st.st_size)
+			d = plumb_text_diff(want, wlen, have, (size_t)got, PLUMB_DIFF_OUTPUT_MAX);
+		if (d)
+			json_object_set_new(o, "diff", json_string(d));
+		free(d);
+		free(want);
+		free(have);
+	}
+out:
+	close(fd);
+}
+
 json_t *plumb_file_actual_json(const struct plumb_file_job *job, int rootfd, struct plumb_source *src)
 {
 	json_t *o = json_object();
@@ -466,42 +543,13 @@ json_t *plumb_file_actual_json(const struct plumb_file_job *job, int rootfd, str
 		json_object_set_new(o, "target", json_string(job->link));
 	if (S_ISREG(job->st_mode)) {
 		json_object_set_new(o, "size", json_integer((json_int_t)job->size));
-		if (job->drift & PLUMB_DRIFT_CONTENT) {
-			const char *base;
-			char hex[PLUMB_SHA256_HEX];
-			int dirfd, fd;
-
-			if (plumb_fs_open_parent(&dirfd, &base, rootfd, job->res->path, 0, NULL) == 0) {
-				fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-				if (fd >= 0) {
-					struct stat st;
-
-					if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-					    plumb_sha256_fd_hex(hex, NULL, fd) == 0)
-						json_object_set_new(o, "sha256", json_string(hex));
-					/* What was written, as text, unless it is a secret. */
-					if (!plumb_file_sensitive(job) && S_ISREG(st.st_mode) &&
-					    (uint64_t)st.st_size <= PLUMB_DIFF_INPUT_MAX) {
-						size_t wlen = 0;
-						char *want = desired_text(job->res, src, PLUMB_DIFF_INPUT_MAX, &wlen);
-						char *have = malloc((size_t)st.st_size + 1);
-						ssize_t got = have ? pread(fd, have, (size_t)st.st_size, 0) : -1;
-						char *d = NULL;
-
-						if (want && got == (ssize_t)st.st_size)
-							d = plumb_text_diff(want, wlen, have, (size_t)got, PLUMB_DIFF_OUTPUT_MAX);
-						if (d)
-							json_object_set_new(o, "diff", json_string(d));
-						free(d);
-						free(want);
-						free(have);
-					}
-					close(fd);
-				}
-				close(dirfd);
-			}
-		}
+		if (job->nlink > 1)
+			json_object_set_new(o, "links", json_integer((json_int_t)job->nlink));
 	}
+	if (job->acl)
+		json_object_set_new(o, "acl", json_true());
+	if (S_ISREG(job->st_mode) && (job->drift & PLUMB_DRIFT_CONTENT))
+		add_found_content(o, job, rootfd, src);
 	return o;
 }
 
@@ -564,47 +612,90 @@ static int fail(struct plumb_event *ev, int code, const char *fmt, ...)
 static int fail(struct plumb_event *ev, int code, const char *fmt, ...)
 {
 	char msg[PLUMB_ERR_MAX];
+	char *prev = ev->error;   /* a quarantine note, kept after the failure */
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	free(ev->error);
-	ev->error = strdup(msg);
+	if (prev != NULL) {
+		size_t n = strlen(msg) + strlen(prev) + 3;
+
+		if ((ev->error = malloc(n)) != NULL)
+			snprintf(ev->error, n, "%s; %s", msg, prev);
+		free(prev);
+	} else {
+		ev->error = strdup(msg);
+	}
 	return code;
 }
 
-/* Keeps the current regular file in the quarantine, if it still is one. */
+/* Keeps the current regular file in the quarantine, if it still is one and
+ * is linked once (another link keeps the content, and it may not be this
+ * resource's to read). A failure to keep is recorded on the event. */
 static void keep_old(int dirfd, const char *base, const struct stat *st, struct plumb_quarantine *q,
-		     struct plumb_event *ev)
+		     const char *resource, struct plumb_event *ev)
 {
 	char id[PLUMB_SHA256_HEX];
+	struct plumb_err e;
 	struct stat st2;
-	int fd;
+	int fd, r;
 
-	if (q == NULL || !S_ISREG(st->st_mode))
+	if (q == NULL || !S_ISREG(st->st_mode) || st->st_nlink != 1)
 		return;
 	fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st2) == 0 && S_ISREG(st2.st_mode) && plumb_quarantine_keep(q, fd, id, NULL) == 0) {
-		free(ev->quarantine);
-		ev->quarantine = strdup(id);
+	if (fstat(fd, &st2) == 0 && S_ISREG(st2.st_mode) && st2.st_nlink == 1) {
+		r = plumb_quarantine_keep(q, fd, resource, id, &e);
+		if (r == 0) {
+			free(ev->quarantine);
+			ev->quarantine = strdup(id);
+		}
+		if (r != 0 || e.msg[0] != '\0') {
+			/* Not kept (or kept at the cost of other evidence): say so. */
+			char msg[PLUMB_ERR_MAX + 64];
+
+			snprintf(msg, sizeof(msg), "%s: %s", r == 0 ? "quarantine" : "drifted content not kept", e.msg);
+			free(ev->error);
+			ev->error = strdup(msg);
+			ev->evidence_lost = r != 0 && r != PLUMB_E_TOOBIG;
+			plumb_log(ev->evidence_lost ? PLUMB_LOG_WARN : PLUMB_LOG_INFO, "%s: %s", ev->resource, msg);
+		}
 	}
 	close(fd);
 }
 
-/* Sets owner, group and mode on an open fd, as far as the baseline says. */
-static int fix_meta_fd(int fd, const struct plumb_file_job *job, const char *path, struct plumb_event *ev)
+/* Sets ACLs, owner, group and mode on an open fd (fstat'ed as st) as the
+ * baseline says, never widening access on the way: first the mode is
+ * reduced to what both the old and the new mode allow, then the ACL goes,
+ * then the owner, then the exact mode. A regular file with other links is
+ * never changed: its inode belongs to another path too. */
+static int fix_meta_fd(int fd, const struct stat *st, const struct plumb_file_job *job, int created,
+		       struct plumb_event *ev)
 {
 	const struct plumb_file_res *f = job->res;
+	int is_dir = S_ISDIR(st->st_mode);
+	uid_t uid = job->has_uid ? job->uid : (created ? geteuid() : (uid_t)-1);
+	gid_t gid = job->has_gid ? job->gid : (created ? getegid() : (gid_t)-1);
+	mode_t cur = st->st_mode & 07777;
 
-	if ((job->has_uid || job->has_gid) &&
-	    fchown(fd, job->has_uid ? job->uid : (uid_t)-1, job->has_gid ? job->gid : (gid_t)-1) != 0)
-		return fail(ev, PLUMB_E_IO, "cannot change owner of '%s': %s", path, strerror(errno));
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1)
+		return fail(ev, PLUMB_E_UNSAFE,
+			    "'%s' has %llu hard links; plumb never changes the owner or mode of an inode another "
+			    "path shares (remove the other links, or manage its content so it gets a fresh inode)",
+			    f->path, (unsigned long long)st->st_nlink);
+	if (f->has_mode && (cur & f->mode & 0777) != cur && fchmod(fd, cur & f->mode & 0777) != 0)
+		return fail(ev, PLUMB_E_IO, "cannot change mode of '%s': %s", f->path, strerror(errno));
+	if (plumb_fs_strip_acl(fd, is_dir) != 0)
+		return fail(ev, PLUMB_E_IO, "cannot remove the ACL of '%s': %s", f->path, strerror(errno));
+	if ((uid != (uid_t)-1 && uid != st->st_uid) || (gid != (gid_t)-1 && gid != st->st_gid)) {
+		if (fchown(fd, uid, gid) != 0)
+			return fail(ev, PLUMB_E_IO, "cannot change owner of '%s': %s", f->path, strerror(errno));
+	}
 	/* chown may clear set-id bits: set the mode after it, always. */
 	if (f->has_mode && fchmod(fd, f->mode) != 0)
-		return fail(ev, PLUMB_E_IO, "cannot change mode of '%s': %s", path, strerror(errno));
+		return fail(ev, PLUMB_E_IO, "cannot change mode of '%s': %s", f->path, strerror(errno));
 	return 0;
 }
 
@@ -620,7 +711,7 @@ static int repair_absent(int dirfd, const char *base, const struct plumb_file_re
 			return fail(ev, PLUMB_E_UNSAFE, "cannot remove directory '%s': %s%s", f->path, strerror(errno),
 				    errno == ENOTEMPTY ? " (plumb never removes a directory tree)" : "");
 	} else {
-		keep_old(dirfd, base, &st, q, ev);
+		keep_old(dirfd, base, &st, q, ev->resource, ev);
 		if (unlinkat(dirfd, base, 0) != 0)
 			return fail(ev, PLUMB_E_IO, "cannot remove '%s': %s", f->path, strerror(errno));
 	}
@@ -648,7 +739,9 @@ static int repair_file(int dirfd, const char *base, struct plumb_file_job *job, 
 			    f->path);
 	if (exists && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
 		return fail(ev, PLUMB_E_UNSAFE, "'%s' is a %s; refusing to replace it", f->path, type_name(st.st_mode));
-	if (!exists || !S_ISREG(st.st_mode) || (managed && (job->drift & PLUMB_DRIFT_CONTENT))) {
+	/* Content drift, or a managed file sharing its inode: a fresh inode. */
+	if (!exists || !S_ISREG(st.st_mode) ||
+	    (managed && ((job->drift & PLUMB_DRIFT_CONTENT) || st.st_nlink > 1))) {
 		int keep_meta = exists && S_ISREG(st.st_mode);
 		struct plumb_fs_meta meta = {
 			.mode = f->has_mode ? f->mode : (keep_meta ? (st.st_mode & 07777) : 0644),
@@ -658,7 +751,7 @@ static int repair_file(int dirfd, const char *base, struct plumb_file_job *job, 
 		struct fill_ctx ctx = {f, src};
 
 		if (exists)
-			keep_old(dirfd, base, &st, q, ev);
+			keep_old(dirfd, base, &st, q, ev->resource, ev);
 		if ((r = plumb_fs_replace(dirfd, base, &meta, fill_content, &ctx, &e)) != 0)
 			return fail(ev, r, "%s", e.msg);
 		return 0;
@@ -670,7 +763,7 @@ static int repair_file(int dirfd, const char *base, struct plumb_file_job *job, 
 		close(fd);
 		return fail(ev, PLUMB_E_UNSAFE, "'%s' changed type during repair", f->path);
 	}
-	r = fix_meta_fd(fd, job, f->path, ev);
+	r = fix_meta_fd(fd, &st, job, 0, ev);
 	close(fd);
 	return r;
 }
@@ -679,22 +772,15 @@ static int repair_dir(int dirfd, const char *base, struct plumb_file_job *job, s
 {
 	const struct plumb_file_res *f = job->res;
 	struct stat st;
-	int fd, r;
+	int fd, r, created = 0;
 
 	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		if (errno != ENOENT)
 			return fail(ev, PLUMB_E_IO, "cannot inspect '%s': %s", f->path, strerror(errno));
-		/* Created private, opened up by the fchmod below. */
+		/* Created private; fix_meta_fd gives it its exact metadata. */
 		if (mkdirat(dirfd, base, 0700) != 0)
 			return fail(ev, PLUMB_E_IO, "cannot create '%s': %s", f->path, strerror(errno));
-		if (!f->has_mode) {
-			fd = openat(dirfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0) {
-				(void)fchmod(fd, 0755);
-				close(fd);
-			}
-		}
-		(void)fsync(dirfd);
+		created = 1;
 	} else if (!S_ISDIR(st.st_mode)) {
 		return fail(ev, PLUMB_E_UNSAFE, "'%s' is a %s; refusing to replace it with a directory", f->path,
 			    type_name(st.st_mode));
@@ -702,8 +788,16 @@ static int repair_dir(int dirfd, const char *base, struct plumb_file_job *job, s
 	fd = openat(dirfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return fail(ev, PLUMB_E_UNSAFE, "cannot open directory '%s': %s", f->path, strerror(errno));
-	r = fix_meta_fd(fd, job, f->path, ev);
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return fail(ev, PLUMB_E_IO, "cannot inspect '%s': %s", f->path, strerror(errno));
+	}
+	r = fix_meta_fd(fd, &st, job, created, ev);
+	if (r == 0 && created && !f->has_mode && fchmod(fd, 0755) != 0)
+		r = fail(ev, PLUMB_E_IO, "cannot change mode of '%s': %s", f->path, strerror(errno));
 	close(fd);
+	if (created)
+		(void)fsync(dirfd);
 	return r;
 }
 
@@ -740,7 +834,7 @@ static int repair_symlink(int dirfd, const char *base, struct plumb_file_job *jo
 		}
 	}
 	if (exists)
-		keep_old(dirfd, base, &st, q, ev);
+		keep_old(dirfd, base, &st, q, ev->resource, ev);
 	{
 		struct plumb_fs_meta meta = {0, job->has_uid ? job->uid : (uid_t)-1,
 					     job->has_gid ? job->gid : (gid_t)-1};
@@ -764,7 +858,6 @@ int plumb_file_repair(struct plumb_file_job *job, int rootfd, struct plumb_sourc
 		return 0;
 	if (r != 0)
 		return fail(ev, r, "%s", e.msg);
-	plumb_fs_remove_stale_temp(dirfd, base);
 	if (f->absent)
 		r = repair_absent(dirfd, base, f, q, ev);
 	else if (f->type == PLUMB_FT_FILE)

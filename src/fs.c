@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "plumb/fs.h"
@@ -184,7 +186,18 @@ static int walk_create(int *out, int dirfd, const char *rel, struct plumb_err *e
 			return r;
 		}
 		if (created) {
-			(void)fchmod(fd, 0755);  /* whatever the umask */
+			/* Exactly 0755 and ours, whatever the umask, a default ACL or
+			 * a setgid bit on the parent would have given it. */
+			if (plumb_fs_strip_acl(fd, 1) != 0 || fchown(fd, geteuid(), getegid()) != 0 ||
+			    fchmod(fd, 0755) != 0) {
+				int e = errno;
+
+				close(fd);
+				if (cur != dirfd)
+					close(cur);
+				return plumb_err_errno(err, code_of(e), e, "cannot set the metadata of '/%.*s'",
+						       (int)(p - rel + (ptrdiff_t)n), rel);
+			}
 			(void)fsync(cur);
 		}
 		if (cur != dirfd)
@@ -228,15 +241,23 @@ int plumb_fs_open_parent(int *out, const char **base, int rootfd, const char *ab
 	return explain(rootfd, dir, r, err);
 }
 
-void plumb_fs_temp_name(char out[32], const char *name)
+void plumb_fs_temp_name(char out[32])
 {
-	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+	unsigned char r[8];
+	size_t got = 0;
 
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		h ^= *p;
-		h *= 1099511628211ULL;
+	/* Unpredictable, so a directory's owner cannot plant the name first. */
+	while (got < sizeof(r)) {
+		ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			abort();   /* the kernel's CSPRNG does not fail once seeded */
+		got += (size_t)n;
 	}
-	snprintf(out, 32, ".plumb-%016llx.tmp", (unsigned long long)h);
+	snprintf(out, 32, ".plumb-%02x%02x%02x%02x%02x%02x%02x%02x.tmp", r[0], r[1], r[2], r[3], r[4], r[5],
+		 r[6], r[7]);
 }
 
 int plumb_fs_is_temp_name(const char *name)
@@ -249,7 +270,7 @@ int plumb_fs_is_temp_name(const char *name)
 	return 1;
 }
 
-int plumb_fs_clean_temps(int dirfd)
+int plumb_fs_clean_temps(int dirfd, int (*keep)(void *ctx, const char *name), void *ctx)
 {
 	struct dirent *de;
 	int fd, n = 0;
@@ -261,19 +282,48 @@ int plumb_fs_clean_temps(int dirfd)
 		close(fd);
 		return 0;
 	}
-	while ((de = readdir(d)) != NULL)
-		if (plumb_fs_is_temp_name(de->d_name) && unlinkat(dirfd, de->d_name, 0) == 0)
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (!plumb_fs_is_temp_name(de->d_name) || (keep != NULL && keep(ctx, de->d_name)))
+			continue;
+		/* Only what plumb could have left: ours, and a single link. */
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid != geteuid() ||
+		    !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) || st.st_nlink != 1)
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0)
 			n++;
+	}
 	closedir(d);
 	return n;
 }
 
-void plumb_fs_remove_stale_temp(int dirfd, const char *name)
+/* Strips the access ACL (and a directory's default ACL) from fd. */
+int plumb_fs_strip_acl(int fd, int is_dir)
 {
-	char tmp[32];
+	static const char *const names[] = {"system.posix_acl_access", "system.posix_acl_default"};
 
-	plumb_fs_temp_name(tmp, name);
-	(void)unlinkat(dirfd, tmp, 0);
+	for (int i = 0; i < (is_dir ? 2 : 1); i++)
+		if (fremovexattr(fd, names[i]) != 0 && errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP)
+			return PLUMB_E_IO;
+	return 0;
+}
+
+int plumb_fs_has_acl(int dirfd, const char *name, int is_dir)
+{
+	static const char *const names[] = {"system.posix_acl_access", "system.posix_acl_default"};
+	char path[64 + NAME_MAX];
+
+	/* lgetxattr through the magic link of the directory fd: the last
+	 * component is not followed, and no fd is opened on the object. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
+	for (int i = 0; i < (is_dir ? 2 : 1); i++) {
+		if (lgetxattr(path, names[i], NULL, 0) >= 0)
+			return 1;
+		if (errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP)
+			return -1;
+	}
+	return 0;
 }
 
 int plumb_fs_write_all(int fd, const void *p, size_t len)
@@ -317,15 +367,17 @@ static int commit_temp(int dirfd, const char *tmp, const char *name, struct plum
 	return 0;
 }
 
-/* Creates the temp file exclusively, clearing a stale or planted one. */
-static int create_temp(int dirfd, const char *tmp)
+/* Creates a temp file under a fresh random name, exclusively: an existing
+ * object of that name (planted or not) is never touched, a new name is drawn. */
+static int create_temp(int dirfd, char tmp[32])
 {
-	for (int tries = 0; tries < 3; tries++) {
-		int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	for (int tries = 0; tries < 16; tries++) {
+		int fd;
 
+		plumb_fs_temp_name(tmp);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
-		(void)unlinkat(dirfd, tmp, 0);
 	}
 	errno = EEXIST;
 	return -1;
@@ -337,12 +389,20 @@ int plumb_fs_replace(int dirfd, const char *name, const struct plumb_fs_meta *me
 	char tmp[32];
 	int fd, r;
 
-	plumb_fs_temp_name(tmp, name);
 	if ((fd = create_temp(dirfd, tmp)) < 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a temporary file for '%s'", name);
+	/* A default ACL on the directory gave the new file an access ACL: drop
+	 * it before any content is written, so only the mode bits decide. */
+	if (plumb_fs_strip_acl(fd, 0) != 0) {
+		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot remove the inherited ACL of '%s'", name);
+		goto out_unlink;
+	}
 	if ((r = fill(ctx, fd, err)) != 0)
 		goto out_unlink;
-	if ((meta->uid != (uid_t)-1 || meta->gid != (gid_t)-1) && fchown(fd, meta->uid, meta->gid) != 0) {
+	/* Owner and group always explicitly: a setgid directory would
+	 * otherwise hand its group to the file. */
+	if (fchown(fd, meta->uid != (uid_t)-1 ? meta->uid : geteuid(),
+		   meta->gid != (gid_t)-1 ? meta->gid : getegid()) != 0) {
 		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set owner of '%s'", name);
 		goto out_unlink;
 	}
@@ -373,19 +433,17 @@ int plumb_fs_replace_symlink(int dirfd, const char *name, const char *target,
 	char tmp[32];
 	int r, made = 0;
 
-	plumb_fs_temp_name(tmp, name);
-	for (int tries = 0; tries < 3 && !made; tries++) {
+	for (int tries = 0; tries < 16 && !made; tries++) {
+		plumb_fs_temp_name(tmp);
 		if (symlinkat(target, dirfd, tmp) == 0)
 			made = 1;
-		else if (errno == EEXIST)
-			(void)unlinkat(dirfd, tmp, 0);
-		else
+		else if (errno != EEXIST)
 			break;
 	}
 	if (!made)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a temporary symlink for '%s'", name);
-	if ((meta->uid != (uid_t)-1 || meta->gid != (gid_t)-1) &&
-	    fchownat(dirfd, tmp, meta->uid, meta->gid, AT_SYMLINK_NOFOLLOW) != 0) {
+	if (fchownat(dirfd, tmp, meta->uid != (uid_t)-1 ? meta->uid : geteuid(),
+		     meta->gid != (gid_t)-1 ? meta->gid : getegid(), AT_SYMLINK_NOFOLLOW) != 0) {
 		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set owner of symlink '%s'", name);
 		goto out_unlink;
 	}

@@ -63,7 +63,7 @@ int plumb_sha256_mem_hex(char out[PLUMB_SHA256_HEX], const void *p, size_t n)
 	return 0;
 }
 
-int plumb_sha256_fd_hex(char out[PLUMB_SHA256_HEX], uint64_t *size, int fd)
+int plumb_sha256_fd_hex(char out[PLUMB_SHA256_HEX], uint64_t *size, int fd, uint64_t max)
 {
 	enum { CHUNK = 128 * 1024 };
 	struct plumb_sha256 *h;
@@ -77,7 +77,8 @@ int plumb_sha256_fd_hex(char out[PLUMB_SHA256_HEX], uint64_t *size, int fd)
 		return PLUMB_E_NOMEM;
 	}
 	for (;;) {
-		ssize_t n = pread(fd, buf, CHUNK, (off_t)off);
+		size_t want = max - off < CHUNK ? (size_t)(max - off) : CHUNK;
+		ssize_t n = want == 0 ? 0 : pread(fd, buf, want, (off_t)off);
 
 		if (n < 0) {
 			int e = errno;

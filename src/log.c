@@ -2,9 +2,11 @@
  * One write(2) per line so concurrent writers do not interleave mid-line. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "plumb/log.h"
+#include "plumb/util.h"
 #include "banned.h"
 
 static enum plumb_log_level cur_level = PLUMB_LOG_WARN;
@@ -17,7 +19,7 @@ void plumb_log_set_ident(const char *ident) { cur_ident = ident; }
 void plumb_log(enum plumb_log_level level, const char *fmt, ...)
 {
 	static const char *names[] = {"error", "warning", "info", "debug"};
-	char line[2048];
+	char msg[2048], line[2048];
 	va_list ap;
 	int n, m;
 
@@ -27,11 +29,13 @@ void plumb_log(enum plumb_log_level level, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (m < 0)
 		return;
-	n += m;
+	/* One line per message, whatever a path or a remote's text holds. */
+	plumb_escape_ctl(line + n, sizeof(line) - (size_t)n - 1, msg);
+	n += (int)strlen(line + n);
 	if ((size_t)n > sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';

@@ -4,13 +4,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plumb/path.h"
 #include "plumb/report.h"
 #include "plumb/util.h"
 #include "plumb/version.h"
 #include "banned.h"
 
 static const char *drift_names[] = {
-	"content", "mode", "owner", "group", "type", "target", "missing", "present", "rules",
+	"content", "mode", "owner", "group", "type", "target", "missing", "present", "rules", "acl", "links",
 };
 
 const char *plumb_action_name(enum plumb_action a)
@@ -200,17 +201,17 @@ void plumb_report_print_human(const json_t *report, FILE *out)
 		const json_t *d = json_object_get(ev, "drift");
 		const char *err = json_string_value(json_object_get(ev, "error"));
 		const char *q = json_string_value(json_object_get(ev, "quarantine"));
-		char kinds[160] = "";
+		char kinds[160] = "", res[2 * PLUMB_PATH_MAX], msg[2 * PLUMB_ERR_MAX];
 		size_t n = 0, j;
 		json_t *k;
 
 		json_array_foreach(d, j, k)
 			n += (size_t)snprintf(kinds + n, n < sizeof(kinds) ? sizeof(kinds) - n : 0, "%s%s",
 					      n ? "," : "", json_string_value(k));
-		fprintf(out, "%s: %s%s%s", json_string_value(json_object_get(ev, "resource")),
+		fprintf(out, "%s: %s%s%s", plumb_escape_ctl(res, sizeof(res), json_string_value(json_object_get(ev, "resource"))),
 			json_string_value(json_object_get(ev, "action")), n ? " " : "", kinds);
 		if (err)
-			fprintf(out, ": %s", err);
+			fprintf(out, ": %s", plumb_escape_ctl(msg, sizeof(msg), err));
 		if (q)
 			fprintf(out, " (old content kept as quarantine/%.12s)", q);
 		fputc('\n', out);

@@ -90,6 +90,29 @@ void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, st
 	}
 }
 
+int plumb_run_quarantine_open(struct plumb_quarantine **out, struct plumb_state *st,
+			      const struct plumb_config *cfg, struct plumb_err *err)
+{
+	struct plumb_spool_entry *v = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = plumb_quarantine_open(out, st->dirfd, cfg->quarantine_max, err)) != 0)
+		return r;
+	/* Evidence kept since the oldest report still waiting in the spool
+	 * may be what that report names: spare it as long as possible. */
+	if (plumb_spool_list(st, &v, &n, NULL) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (!v[i].heartbeat) {
+				plumb_quarantine_protect_since(*out, v[i].queued_at);
+				break;
+			}
+		}
+		free(v);
+	}
+	return 0;
+}
+
 int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	      json_t **report_out, struct plumb_err *err)
 {
@@ -143,7 +166,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		if (sel.stale)
 			plumb_log(PLUMB_LOG_WARN, "baseline '%s' expired; still enforcing it until a newer one arrives",
 				  sel.src->name);
-		if (eo.repair && plumb_quarantine_open(&q, st->dirfd, cfg->quarantine_max, &e) != 0) {
+		if (eo.repair && plumb_run_quarantine_open(&q, st, cfg, &e) != 0) {
 			plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
 			q = NULL;
 		}

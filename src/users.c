@@ -15,6 +15,8 @@
 struct entry {
 	char *name;
 	unsigned long id;
+	unsigned long gid;         /* passwd: the primary group; else unused */
+	int has_gid;
 };
 
 struct table {
@@ -39,20 +41,20 @@ static int parse(struct table *t, char *text)
 	size_t cap = 0;
 
 	for (char *line = text, *next; line && *line; line = next) {
-		char *f[3] = {NULL, NULL, NULL}, *p = line;
-		uint64_t id;
+		char *f[4] = {NULL, NULL, NULL, NULL}, *p = line;
+		uint64_t id, gid;
 		int nf = 0;
 
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
-		while (nf < 3) {
+		while (nf < 4) {
 			f[nf++] = p;
 			if ((p = strchr(p, ':')) == NULL)
 				break;
 			*p++ = '\0';
 		}
-		if (nf < 3 || p == NULL || f[0][0] == '\0' || f[0][0] == '#' ||
+		if (nf < 4 || f[0][0] == '\0' || f[0][0] == '#' ||
 		    f[0][0] == '+' || f[0][0] == '-')
 			continue;
 		if (plumb_parse_u64(&id, f[2], 0xfffffffeULL) != 0)
@@ -68,6 +70,8 @@ static int parse(struct table *t, char *text)
 		}
 		if ((t->v[t->n].name = strdup(f[0])) == NULL)
 			return PLUMB_E_NOMEM;
+		t->v[t->n].has_gid = nf == 4 && plumb_parse_u64(&gid, f[3], 0xfffffffeULL) == 0;
+		t->v[t->n].gid = t->v[t->n].has_gid ? (unsigned long)gid : 0;
 		t->v[t->n++].id = (unsigned long)id;
 	}
 	return 0;
@@ -161,4 +165,19 @@ int plumb_users_gid(const struct plumb_users *u, const char *name, gid_t *out)
 	if (r == 0)
 		*out = (gid_t)id;
 	return r;
+}
+
+int plumb_users_primary_gid(const struct plumb_users *u, uid_t uid, gid_t *out)
+{
+	if (uid == 0) {
+		*out = 0;
+		return 0;
+	}
+	for (size_t i = 0; u != NULL && i < u->users.n; i++) {
+		if (u->users.v[i].id == (unsigned long)uid && u->users.v[i].has_gid) {
+			*out = (gid_t)u->users.v[i].gid;
+			return 0;
+		}
+	}
+	return PLUMB_E_NOTFOUND;
 }

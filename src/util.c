@@ -228,3 +228,26 @@ int plumb_is_text(const unsigned char *s, size_t n)
 	}
 	return 1;
 }
+
+char *plumb_escape_ctl(char *out, size_t outlen, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (; s != NULL && *s && o + 1 < outlen; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f) {
+			if (o + 5 >= outlen)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}

@@ -30,12 +30,22 @@ struct plumb_file_job {
 	uid_t st_uid;
 	gid_t st_gid;
 	uint64_t size;
+	uint64_t nlink;
+	unsigned char acl;         /* an extended/default ACL was found */
 	char *link;                /* actual symlink target, when a symlink */
 	unsigned drift;            /* PLUMB_DRIFT_* */
 	char *error;               /* why it cannot be inspected or repaired */
 };
 
-/* Resolves owner and group names. On failure sets job->error and returns
+/* Reports hash no more than this many bytes of a found file: beyond it
+ * the actual state says too_large and carries neither sha256 nor diff. */
+#define PLUMB_REPORT_HASH_MAX (64u << 20)
+/* A found file larger than this is compared with its source blob by size
+ * first, so a huge (or sparse) file is never read to learn it differs. */
+#define PLUMB_SIZE_CHECK_MIN (1u << 20)
+
+/* Resolves owner and group names; with an owner and no group, the group is
+ * the owner's primary group in the root's passwd. On failure sets job->error and returns
  * a negative code; the resource is then reported as failed. */
 int plumb_file_resolve(struct plumb_file_job *job, const struct plumb_users *users);
 
@@ -63,7 +73,9 @@ void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_sou
 int plumb_file_repair(struct plumb_file_job *job, int rootfd, struct plumb_source *src,
 		      struct plumb_quarantine *q, struct plumb_event *ev);
 
-/* Whether reports may carry only hashes and sizes for this resource. */
+/* Whether reports may carry only hashes and sizes for this resource:
+ * marked sensitive, or the desired or found file is not world-readable, or
+ * the found file has more than one link. */
 int plumb_file_sensitive(const struct plumb_file_job *job);
 
 /* The desired and actual state as report objects: hashes and sizes when the

@@ -39,8 +39,10 @@ struct plumb_fs_meta {
 typedef int (*plumb_fs_fill_fn)(void *ctx, int fd, struct plumb_err *err);
 
 /* Atomically replaces name in dirfd with a regular file whose content comes
- * from fill, whose metadata is meta: O_EXCL temp in dirfd, fill, fchown,
- * fchmod, fsync, renameat, fsync dirfd. On failure the temp is removed and
+ * from fill, whose metadata is meta: O_EXCL temp under a random name in
+ * dirfd (0600, inherited ACL removed), fill, fchown (always: -1 means the
+ * caller's euid/egid, never the directory's setgid group), fchmod, fsync,
+ * renameat, fsync dirfd. On failure the temp is removed and
  * name is untouched. Returns 0 or a negative code with err filled. */
 int plumb_fs_replace(int dirfd, const char *name, const struct plumb_fs_meta *meta,
 		     plumb_fs_fill_fn fill, void *ctx, struct plumb_err *err);
@@ -50,18 +52,27 @@ int plumb_fs_replace(int dirfd, const char *name, const struct plumb_fs_meta *me
 int plumb_fs_replace_symlink(int dirfd, const char *name, const char *target,
 			     const struct plumb_fs_meta *meta, struct plumb_err *err);
 
-/* Removes every plumb temp file (".plumb-<16 hex>.tmp") in dirfd: what a
- * run killed between write and rename leaves. Returns how many. */
-int plumb_fs_clean_temps(int dirfd);
+/* Removes plumb temp files (".plumb-<16 hex>.tmp") in dirfd that plumb
+ * itself could have left (a run killed between write and rename): regular
+ * files or symlinks owned by the effective uid with a single link, and
+ * never a name keep() claims (a managed path that looks like a temp).
+ * keep may be NULL. Returns how many were removed. */
+int plumb_fs_clean_temps(int dirfd, int (*keep)(void *ctx, const char *name), void *ctx);
 
 /* True if name is one of plumb's temp file names. */
 int plumb_fs_is_temp_name(const char *name);
 
-/* Removes a temp file that a killed run may have left for name. */
-void plumb_fs_remove_stale_temp(int dirfd, const char *name);
+/* Draws a fresh, unpredictable temp file name (getrandom) into out. */
+void plumb_fs_temp_name(char out[32]);
 
-/* The temp file name plumb uses for name (for tests): writes into out. */
-void plumb_fs_temp_name(char out[32], const char *name);
+/* Removes the access ACL of fd, and with is_dir its default ACL too.
+ * Absent ACLs and filesystems without them are fine. Returns 0 or
+ * PLUMB_E_IO (errno kept). */
+int plumb_fs_strip_acl(int fd, int is_dir);
+
+/* Whether name in dirfd (not followed) carries an extended access ACL, or
+ * with is_dir a default ACL. Returns 1, 0, or -1 on error (errno kept). */
+int plumb_fs_has_acl(int dirfd, const char *name, int is_dir);
 
 /* Writes all of len bytes to fd. Returns 0 or PLUMB_E_IO (errno kept). */
 int plumb_fs_write_all(int fd, const void *p, size_t len);

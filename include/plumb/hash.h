@@ -21,9 +21,10 @@ void plumb_sha256_free(struct plumb_sha256 *h);
 /* One-shot digest of memory as hex. Returns 0 or PLUMB_E_NOMEM. */
 int plumb_sha256_mem_hex(char out[PLUMB_SHA256_HEX], const void *p, size_t n);
 
-/* Digest of a file from offset 0 (pread), with its size. Returns 0,
- * PLUMB_E_NOMEM or PLUMB_E_IO (errno kept). */
-int plumb_sha256_fd_hex(char out[PLUMB_SHA256_HEX], uint64_t *size, int fd);
+/* Digest of a file from offset 0 (pread) up to max bytes at most (the size
+ * fstat gave, so a growing file cannot keep the reader going), with the
+ * size read. Returns 0, PLUMB_E_NOMEM or PLUMB_E_IO (errno kept). */
+int plumb_sha256_fd_hex(char out[PLUMB_SHA256_HEX], uint64_t *size, int fd, uint64_t max);
 
 /* The git blob id (SHA-1 over "blob <size>\0" + content) of a file whose
  * size is expected to be size, read with pread from offset 0. Returns 0,

@@ -23,6 +23,8 @@ enum {
 	PLUMB_DRIFT_MISSING = 1 << 6,
 	PLUMB_DRIFT_PRESENT = 1 << 7,
 	PLUMB_DRIFT_RULES = 1 << 8,
+	PLUMB_DRIFT_ACL = 1 << 9,        /* an extended or default ACL on a managed path */
+	PLUMB_DRIFT_LINKS = 1 << 10,     /* a managed regular file with more than one link */
 };
 
 enum plumb_action {
@@ -43,6 +45,7 @@ struct plumb_event {
 	char *error;            /* may be NULL */
 	char *quarantine;       /* sha256 of the kept drifted content, or NULL */
 	uint64_t count;         /* contested: reverts counted this cycle (0: none) */
+	int evidence_lost;      /* the drifted content could not be kept (error says why) */
 	time_t at;
 };
 

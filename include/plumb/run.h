@@ -13,6 +13,7 @@
 #include "plumb/trust.h"
 
 struct plumb_state;
+struct plumb_quarantine;
 
 /* Exit codes (DESIGN.md contract; apply's after Puppet --detailed-exitcodes). */
 enum {
@@ -54,6 +55,11 @@ int plumb_run_verify(const struct plumb_config *cfg, struct plumb_verify_result 
  * logged and counted, never fatal: enforcement does not wait on reports. */
 void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
 		      double send_budget_s);
+
+/* Opens the quarantine for a run that may repair, telling it which of its
+ * entries are evidence of reports still waiting in the spool. */
+int plumb_run_quarantine_open(struct plumb_quarantine **out, struct plumb_state *st,
+			      const struct plumb_config *cfg, struct plumb_err *err);
 
 /* The exit code a finished report stands for. */
 int plumb_run_exit_code(const struct plumb_report *r, int apply);

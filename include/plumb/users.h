@@ -27,4 +27,8 @@ int plumb_users_uid(const struct plumb_users *u, const char *name, uid_t *out);
 /* Resolves a group likewise ("root" is always 0). */
 int plumb_users_gid(const struct plumb_users *u, const char *name, gid_t *out);
 
+/* The primary group of uid: the group field of its first passwd line
+ * (uid 0 is always group 0). Returns 0 or PLUMB_E_NOTFOUND. */
+int plumb_users_primary_gid(const struct plumb_users *u, uid_t uid, gid_t *out);
+
 #endif

@@ -38,4 +38,9 @@ int plumb_uuid4(char out[37]);
  * newlines: the test that decides whether a file may be shown as text. */
 int plumb_is_text(const unsigned char *s, size_t n);
 
+/* Copies s into out (outlen > 0), writing control characters (bytes below
+ * 0x20 and 0x7f) as \xNN so a hostile path cannot forge log lines or
+ * terminal escapes; cuts at outlen. Returns out. */
+char *plumb_escape_ctl(char *out, size_t outlen, const char *s);
+
 #endif

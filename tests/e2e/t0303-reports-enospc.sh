@@ -23,10 +23,16 @@ run_plumb -c "$T/agent.yaml" --baseline-dir "$BL" apply          # creates the s
 stop_hub
 dd if=/dev/zero of="$STATE/filler" bs=4k 2>/dev/null || true     # the disk is now full
 echo drift > "$ROOT/etc/motd"
-run_plumb -c "$T/agent.yaml" --baseline-dir "$BL" apply
-expect_rc 2 "apply with a full state disk"
+run_plumb -c "$T/agent.yaml" --baseline-dir "$BL" apply --json
+# reverted, but the drifted content could not be quarantined: a failure of
+# evidence, in the exit code, the event and the log (issue 13, item 4)
+expect_rc 6 "apply with a full state disk"
 expect_content "$ROOT/etc/motd" hello
 expect_err "cannot spool report"
+expect_err "drifted content not kept"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); e=[e for e in r["events"] if e["resource"]=="file:/etc/motd"][0]
+sys.exit(0 if e["action"]=="reverted" and "not kept" in e.get("error","") and "quarantine" not in e and r["summary"]["failed"]==1 else 1)' "$T/out" \
+	|| fail "the event does not say the evidence was lost: $(cat "$T/out")"
 [ "$(json_get "$STATE/spool/stats.json" 'd["write_errors"]')" -ge 1 ] || fail "the failure was not counted"
 rm "$STATE/filler"
 start_hub --port "$HUB_PORT"

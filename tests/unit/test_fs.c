@@ -121,6 +121,20 @@ static int fill_fail(void *ctx, int fd, struct plumb_err *err)
 	return plumb_err_set(err, PLUMB_E_IO, "injected failure");
 }
 
+static int keep_none(void *ctx, const char *name)
+{
+	(void)ctx;
+	(void)name;
+	return 0;
+}
+
+static int keep_all(void *ctx, const char *name)
+{
+	(void)ctx;
+	(void)name;
+	return 1;
+}
+
 static void replace(void **state)
 {
 	struct ctx *c = *state;
@@ -144,15 +158,49 @@ static void replace(void **state)
 	text = t_read(p, NULL);
 	assert_string_equal(text, "new content\n");
 	free(text);
-	plumb_fs_temp_name(tmp, "motd");
-	assert_int_equal(faccessat(dfd, tmp, F_OK, AT_SYMLINK_NOFOLLOW), -1);
-	/* a symlink planted at the temp name is removed, never followed */
+	{
+		DIR *d = fdopendir(dup(dfd));
+		struct dirent *de;
+
+		assert_non_null(d);
+		while ((de = readdir(d)) != NULL)
+			assert_false(plumb_fs_is_temp_name(de->d_name));
+		closedir(d);
+	}
+	/* temp names are drawn at random: two draws differ, both look like temps */
+	{
+		char t2[32];
+
+		plumb_fs_temp_name(tmp);
+		plumb_fs_temp_name(t2);
+		assert_true(plumb_fs_is_temp_name(tmp));
+		assert_true(plumb_fs_is_temp_name(t2));
+		assert_string_not_equal(tmp, t2);
+	}
+	/* objects planted at temp-looking names are never touched: a symlink
+	 * is not followed, a directory does not block the replacement */
 	assert_int_equal(symlinkat("../outside", dfd, tmp), 0);
+	assert_int_equal(mkdirat(dfd, ".plumb-0000000000000000.tmp", 0755), 0);
 	assert_int_equal(plumb_fs_replace(dfd, "motd", &meta, plumb_fs_fill_mem, &m, &err), 0);
 	snprintf(p, sizeof(p), "%s/outside", c->dir);
 	text = t_read(p, NULL);
 	assert_string_equal(text, "secret\n");
 	free(text);
+	assert_int_equal(fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	/* the sweep removes only plumb's own leftovers: our symlink, not a
+	 * directory, and never a name the caller says is managed */
+	assert_int_equal(plumb_fs_clean_temps(dfd, keep_none, NULL), 1);
+	assert_int_equal(fstatat(dfd, ".plumb-0000000000000000.tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(unlinkat(dfd, ".plumb-0000000000000000.tmp", AT_REMOVEDIR), 0);
+	{
+		int fd = openat(dfd, ".plumb-1111111111111111.tmp", O_CREAT | O_WRONLY, 0600);
+
+		assert_true(fd >= 0);
+		close(fd);
+		assert_int_equal(plumb_fs_clean_temps(dfd, keep_all, NULL), 0);
+		assert_int_equal(plumb_fs_clean_temps(dfd, NULL, NULL), 1);
+	}
 	/* replacing a symlink replaces the link, not what it points to */
 	assert_int_equal(plumb_fs_replace(dfd, "motdlink", &meta, plumb_fs_fill_mem, &m, &err), 0);
 	assert_int_equal(fstatat(dfd, "motdlink", &st, AT_SYMLINK_NOFOLLOW), 0);

@@ -60,6 +60,9 @@ enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_
 
 /* Owned firewall tables are re-checked this often between full scans. */
 #define PLUMB_FIREWALL_CHECK 10
+/* Full scans asked for by events (directories of the managed tree created
+ * or removed, queue overflows) run at most this often (seconds). */
+#define PLUMB_FULL_MIN_GAP 5.0
 
 struct plumb_daemon {
 	const struct plumb_daemon_opts *o;
@@ -86,6 +89,9 @@ struct plumb_daemon {
 	/* metrics */
 	uint64_t reverted_total, refused_total, drifted_last, failed_last;
 	double full_scan_seconds;
+	double last_event_full;    /* monotonic: the last full scan an event asked for */
+	char *metrics_text;        /* what plumb.prom last got, to skip rewrites */
+	double metrics_at;
 	time_t last_run, last_fetch_ok;
 	unsigned watch_failures;
 };
@@ -145,6 +151,35 @@ static long find_res(const struct plumb_daemon *d, const char *path)
 			hi = mid;
 	}
 	return -1;
+}
+
+/* Whether a directory at path (created, removed or moved) matters to the
+ * watch set: it is a managed path or lies above one. Other directories
+ * coming and going in a watched directory change nothing we enforce. */
+static int dir_matters(const struct plumb_daemon *d, const char *path)
+{
+	size_t lo = 0, hi, n = strlen(path);
+
+	if (!d->have_sel)
+		return 0;
+	hi = d->sel.b->nfiles;
+	while (lo < hi) {       /* the first path >= path */
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(d->sel.b->files[mid].path, path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < d->sel.b->nfiles; lo++) {
+		const char *f = d->sel.b->files[lo].path;
+
+		if (strncmp(f, path, n) != 0)
+			return 0;
+		if (f[n] == '\0' || f[n] == '/')
+			return 1;
+	}
+	return 0;
 }
 
 static void mark_dirty(struct plumb_daemon *d, long i)
@@ -322,8 +357,9 @@ static void on_inotify(struct plumb_daemon *d)
 				i = find_res(d, path);
 				if (i >= 0)
 					mark_dirty(d, i);
-				if ((ie->mask & IN_ISDIR) && (ie->mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)))
-					schedule_full(d, 1);   /* the tree's shape changed: re-watch */
+				if ((ie->mask & IN_ISDIR) && (ie->mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) &&
+				    dir_matters(d, path))
+					schedule_full(d, 1);   /* the managed tree's shape changed: re-watch */
 			}
 		}
 	}
@@ -372,6 +408,24 @@ static void write_metrics(struct plumb_daemon *d)
 		     d->have_sel ? (unsigned long long)d->sel.b->serial : 0ULL, d->full_scan_seconds);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return;
+	/* Rewritten (rename + two fsyncs) only when a value other than the
+	 * last-run time changed, or once a minute for that one. */
+	{
+		char *cmp = strdup(text), *line;
+
+		/* blank the last-run value for the comparison */
+		if (cmp != NULL && (line = strstr(cmp, "\nplumb_last_run_timestamp_seconds ")) != NULL)
+			for (line += 34; *line && *line != '\n'; line++)
+				*line = ' ';
+		if (cmp != NULL && d->metrics_text != NULL && now - d->metrics_at < 60 &&
+		    strcmp(cmp, d->metrics_text) == 0) {
+			free(cmp);
+			return;
+		}
+		free(d->metrics_text);
+		d->metrics_text = cmp;
+		d->metrics_at = now;
+	}
 	if (d->cfg.metrics_textfile)
 		snprintf(path, sizeof(path), "%s", d->cfg.metrics_textfile);
 	else
@@ -584,8 +638,10 @@ static void run_engine(struct plumb_daemon *d, int full)
 	}
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) == 0) {
 		report_baseline(&rep, d);
-		if (eo.repair && plumb_quarantine_open(&q, d->st->dirfd, d->cfg.quarantine_max, &e) != 0)
+		if (eo.repair && plumb_run_quarantine_open(&q, d->st, &d->cfg, &e) != 0) {
+			plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
 			q = NULL;
+		}
 		if (plumb_engine_run(&rep, d->sel.b, d->sel.src, d->rootfd, q, &eo, &e) != 0)
 			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
 		account(d, &rep);
@@ -601,6 +657,9 @@ static void run_engine(struct plumb_daemon *d, int full)
 			d->failed_last = rep.failed;
 		}
 		log_events(&rep);
+		plumb_log(PLUMB_LOG_DEBUG, "%s run: %llu resources, %zu events, %.1f ms",
+			  full > 0 ? "full" : full < 0 ? "firewall" : "dirty-set", (unsigned long long)rep.resources,
+			  rep.nevents, (now_mono() - now) * 1e3);
 		if (full > 0 || rep.nevents > 0) {
 			save_report(d, &rep);
 			plumb_run_report(d->st, &d->cfg, &rep, 0);   /* spooled now, sent by the child */
@@ -816,6 +875,7 @@ static void teardown(struct plumb_daemon *d)
 	free(d->dirty);
 	free(d->cs);
 	free(d->last_refusal);
+	free(d->metrics_text);
 	for (int t = 0; t < T_COUNT; t++)
 		if (d->timers[t] >= 0)
 			close(d->timers[t]);
@@ -883,16 +943,29 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 			} else if (fd == d.ifd) {
 				on_inotify(&d);
 			} else if (fd == d.timers[T_DEBOUNCE] && timer_fired(fd)) {
-				int full = d.full_pending;
+				double gap = d.last_event_full + PLUMB_FULL_MIN_GAP - now_mono();
 
 				d.debounce_armed = 0;
-				d.full_pending = 0;
-				if (d.rearm_pending) {
-					d.rearm_pending = 0;
-					watches_arm(&d);
+				if (d.full_pending && gap > 0) {
+					/* A storm: full scans at most every PLUMB_FULL_MIN_GAP s;
+					 * what is marked dirty is still re-checked at once. */
+					if (d.any_dirty)
+						run_engine(&d, 0);
+					arm(&d, T_DEBOUNCE, gap, 0);
+					d.debounce_armed = 1;
+				} else {
+					int full = d.full_pending;
+
+					d.full_pending = 0;
+					if (d.rearm_pending) {
+						d.rearm_pending = 0;
+						watches_arm(&d);
+					}
+					if (full)
+						d.last_event_full = now_mono();
+					if (full || d.any_dirty)
+						run_engine(&d, full);
 				}
-				if (full || d.any_dirty)
-					run_engine(&d, full);
 			} else if (fd == d.timers[T_FULL] && timer_fired(fd)) {
 				run_engine(&d, 1);
 			} else if (fd == d.timers[T_FIREWALL] && timer_fired(fd)) {

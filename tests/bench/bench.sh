@@ -117,6 +117,33 @@ daemon_case() {
 	kill "$pid"; wait "$pid" 2>/dev/null
 }
 
+# attacker_case: a hostile local user against plumbd (issue 12): time to
+# revert other drift while a 15 TiB sparse file sits in a managed path, and
+# plumbd's CPU during mkdir/rmdir storms in a watched directory, of one
+# nothing is managed under and of one above a managed path.
+attacker_case() {
+	local d=$BENCH_DIR/attacker pid
+	rm -rf "$d"; mkdir -p "$d/root/etc" "$d/root/srv/app/cache" "$d/bl" "$d/state"
+	printf 'root:x:0:0::/root:/bin/sh\n' > "$d/root/etc/passwd"; printf 'root:x:0:\n' > "$d/root/etc/group"
+	{ echo 'version: 1'; echo 'files:'
+	  for i in $(seq 0 39); do printf '  - path: /etc/m%d\n    content: "hello %d\\n"\n' "$i" "$i"; done; } > "$d/bl/baseline.yaml"
+	cat >> "$d/bl/baseline.yaml" <<'Y'
+  - path: /srv/app/big
+    content: "small\n"
+  - path: /srv/app/sub/x
+    state: absent
+Y
+	"$PLUMBD" --root "$d/root" --state-dir "$d/state" --baseline-dir "$d/bl" -q >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 1 500); do [ -s "$d/state/plumb.prom" ] && break; sleep 0.02; done
+	printf '\nplumbd against a hostile local user:\n'
+	python3 "$HERE/attacker.py" sparse "$d/root" 20
+	python3 "$HERE/attacker.py" storm "$pid" "$d/root/srv/app/cache/x" 10000
+	python3 "$HERE/attacker.py" storm "$pid" "$d/root/srv/app/sub" 10000
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+	rm -rf "$d"
+}
+
 # reports_case: delivery of a 10,000-report spool to an HTTPS server on
 # loopback, against a keep-alive Python client posting the same files.
 reports_case() {
@@ -269,6 +296,7 @@ git_case "small tree (config-sized files)" "$BENCH_DIR/small"
 [ -n "${BENCH_SKIP_LARGE_GIT:-}" ] || git_case "large tree (with large binaries)" "$BENCH_DIR/large"
 verify_case "$(tree thousand 1000 4000000 0)"
 daemon_case "$(tree tenk 10000 40000000 0)"
+attacker_case
 reports_case
 firewall_case
 hub_case

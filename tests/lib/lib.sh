@@ -9,7 +9,7 @@ T=$(mktemp -d /tmp/plumb-e2e.XXXXXX)
 ROOT=$T/root BL=$T/bl STATE=$T/state
 mkdir -p "$ROOT/etc" "$BL" "$STATE"
 chmod 0755 "$T"
-cleanup() { rm -rf "$T"; }
+cleanup() { [ -n "${KEEP_T:-}" ] && { echo "kept $T" >&2; return; }; rm -rf "$T"; }
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; [ -f "$T/err" ] && sed 's/^/  stderr: /' "$T/err" >&2; exit 1; }

@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct plumb_signers *s = NULL;
-	const struct plumb_signer *who;
+	struct plumb_signer_match who;
 	struct plumb_err err;
 
 	if (plumb_signers_parse(&s, "fuzz", (const char *)data, size, &err) == 0) {

@@ -238,7 +238,8 @@ cases = [
     ("a NUL byte after the key (ssh-keygen reads up to it)", b"%s %s\0junk\n" % (P.encode(), ED.encode()), True, True),
     ("a,,b: ssh-keygen names only a", "a,,b %s\n" % ED, True, True),
     (",a: ssh-keygen names no principal", ",a %s\n" % ED, False, False),
-    ("cert-authority line only", "cert-authority %s %s\n" % (P, ED), False, False),
+    ("cert-authority line only", "%s cert-authority %s\n" % (P, ED), False, False),
+    ("cert-authority option in upper case", "%s CERT-AUTHORITY,namespaces=\"git\" %s\n" % (P, ED), False, False),
     # git's two steps: the first line listing the key names the principals
     ("first line's namespace refuses, second line names another", '%s namespaces="file" %s\nzz %s\n' % (P, ED, ED), False, False),
     ("first line negated, second line good", "!x %s\n%s %s\n" % (ED, P, ED), False, False),
@@ -265,7 +266,7 @@ check("rsa non-minimal line first, then a line OpenSSH skips",
 for label, bad in [("sk-ssh-ed25519", "dev@example.com " + SK_ED), ("sk-ecdsa", "dev@example.com " + SK_EC),
                    ("ssh-dss", "dev@example.com " + LINE["dsa"]), ("rsa-1024", "dev@example.com " + LINE["rsa1024"]),
                    ("certificate", "dev@example.com " + " ".join(CERT)),
-                   ("cert-authority", "cert-authority dev@example.com " + LINE["ca"]),
+                   ("cert-authority", "dev@example.com cert-authority " + LINE["ca"]),
                    ("garbage", "this is not a key"), ("unterminated quote", '"dev@example.com ' + ED)]:
     check("mixed: %s line, then a good one" % label, "%s\n%s %s\n" % (bad, P, ED), plumb=True, git=True,
           warn="%s:1: line skipped" % SIGNERS)

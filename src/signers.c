@@ -518,7 +518,9 @@ static int parse_line(struct plumb_signer *sg, char *line, char *why, size_t why
 	const char *owhy = NULL;
 	int r, nomem = 0, ret = LINE_SKIP;
 
-	if (*cp == '#' || *cp == '\0')
+	/* (ssh-keygen also reports a line of only CR/LF as "missing key"; it
+	 * can never be used either way, so it is not worth a warning) */
+	if (*cp == '#' || cp[strspn(cp, WS)] == '\0')
 		return LINE_BLANK;
 	if ((tmp = strdelim_w(&cp)) == NULL || cp == NULL) {
 		snprintf(why, whylen, "expected 'principals [options] keytype key'%s",

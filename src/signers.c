@@ -754,7 +754,9 @@ int plumb_signers_match(const struct plumb_signers *s, const unsigned char *key,
 			break;                      /* strsep's loop in ssh-keygen stops here */
 		if (P[pl - 1] == '\r')
 			P[--pl] = '\0';
-		if (pl == 0)
+		/* empty: git skips it; 1023 bytes or more: its own line's list
+		 * could never admit it, and refusing it bounds the matching */
+		if (pl == 0 || pl >= SUBPATTERN_MAX - 1)
 			continue;
 		for (size_t i = 0; i < s->n; i++) {
 			const struct plumb_signer *sg = &s->v[i];

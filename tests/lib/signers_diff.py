@@ -249,6 +249,10 @@ cases = [
 ]
 for name, content, p, g in cases:
     check(name, content, plumb=p, git=g)
+# deliberately stricter: a principal of 1023 bytes or more is never admitted
+# (git admits it through a later "*" line; refusing it bounds the matching)
+check("principal of 1100 bytes admitted by a later * line", "%s %s\n* %s\n" % ("p" * 1100, ED, ED),
+      plumb=False, git=True, why="principals of 1023 bytes or more are refused")
 
 # ECDSA and RSA signers: padding and key encodings
 ecb = EC.split()[1]

@@ -329,17 +329,21 @@ nfixed = ncases[0]
 
 # --- random byte mutations of allowed_signers lines ------------------------------
 rng = random.Random(args.seed)
-bases = [
-    "%s %s" % (P, ED),
-    '%s namespaces="git" %s' % (P, ED),
-    '%s,dev@example.com valid-after="20000101",valid-before="20991231" %s' % (P, ED),
-    '"ci x" namespaces="git,file",valid-before="209912312359Z" %s' % ED,
-    '!mallory,%s cert-authority %s' % (P, ED),
-    '*,!mallory namespaces="*,!file" %s' % ED,
-]
+bases = {
+    "ed": ["%s %s" % (P, ED),
+           '%s namespaces="git" %s' % (P, ED),
+           '%s,dev@example.com valid-after="20000101",valid-before="20991231" %s' % (P, ED),
+           '"ci x" namespaces="git,file",valid-before="209912312359Z" %s' % ED,
+           '!mallory,%s cert-authority %s' % (P, ED),
+           '*,!mallory namespaces="*,!file" %s' % ED],
+    # keys whose base64 has '=' padding (ecdsa) and bignums (rsa): mutations reach the key reader
+    "ec": ['%s %s' % (P, EC), '%s namespaces="git" %s' % (P, EC)],
+    "rsa": ['%s %s' % (P, RSA), '%s valid-after="20000101" rsa-sha2-512 %s' % (P, RSA.split()[1])],
+}
 alphabet = list(b'!*?,"=\\ \t\r\x0b\x00#aAzZ09+/-@.') + [rng.randrange(256) for _ in range(8)]
 for i in range(args.mutations):
-    line = bytearray(rng.choice(bases).encode())
+    signer = rng.choice(["ed", "ed", "ec", "rsa"])
+    line = bytearray(rng.choice(bases[signer]).encode())
     for _ in range(rng.randint(1, 3)):
         op, pos = rng.randrange(3), rng.randrange(len(line) + 1)
         c = rng.choice(alphabet) if rng.random() < 0.8 else rng.randrange(256)
@@ -351,8 +355,8 @@ for i in range(args.mutations):
             del line[pos]
     content = bytes(line) + b"\n"
     if rng.random() < 0.5:   # a good line for another principal after it: git's first-line rule
-        content += ("zz@example.com %s\n" % ED).encode()
-    check("mutation %d %r" % (i, bytes(line)[:80]), content)
+        content += ("zz@example.com %s\n" % LINE[signer]).encode()
+    check("mutation %d (%s) %r" % (i, signer, bytes(line)[:80]), content, signer)
 
 print("signers differential: %d fixed cases, %d mutations (seed %d); %d unsafe, %d expectation failures, %d where plumb is stricter"
       % (nfixed, args.mutations, args.seed, len(unsafe), len(failures), len(stricter)))

@@ -258,8 +258,18 @@ int main(int argc, char **argv)
 	}
 
 	if (strcmp(cmd, "check-config") == 0) {
-		printf("configuration OK%s%s\n", cfg.path ? ": " : " (built-in defaults)", cfg.path ? cfg.path : "");
-		code = PLUMB_EXIT_OK;
+		unsigned warnings = 0;
+
+		if (plumb_config_check_files(&cfg, &warnings, &err) != 0) {
+			plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+			code = PLUMB_EXIT_ERROR;
+		} else {
+			printf("configuration OK%s%s", cfg.path ? ": " : " (built-in defaults)", cfg.path ? cfg.path : "");
+			if (warnings > 0)
+				printf(" (%u warning%s)", warnings, warnings == 1 ? "" : "s");
+			putchar('\n');
+			code = PLUMB_EXIT_OK;
+		}
 	} else if (strcmp(cmd, "status") == 0) {
 		code = cmd_status(&cfg, as_json);
 	} else if (strcmp(cmd, "verify") == 0) {

@@ -289,7 +289,7 @@ static int open_cache(git_repository **repo, const char *state_dir, struct plumb
 static int check_signature(struct plumb_git_tip *tip, const struct plumb_signed_obj *so,
 			   const struct plumb_signers *signers, time_t now, const char *what, struct plumb_err *err)
 {
-	const struct plumb_signer *who;
+	struct plumb_signer_match who;
 	struct plumb_sshsig *sig = NULL;
 	const unsigned char *key;
 	struct plumb_err e;
@@ -307,7 +307,7 @@ static int check_signature(struct plumb_git_tip *tip, const struct plumb_signed_
 		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: %s (content does not match its signature)", what, e.msg);
 		goto out;
 	}
-	snprintf(tip->signer, sizeof(tip->signer), "%s", who->principals);
+	snprintf(tip->signer, sizeof(tip->signer), "%s", who.principal);
 	plumb_sshkey_fingerprint(tip->fingerprint, key, keylen);
 out:
 	plumb_sshsig_free(sig);

@@ -48,14 +48,13 @@ int plumb_base64_decode(unsigned char **out, size_t *outlen, const char *in, siz
 	int bits = 0;
 
 	*out = NULL;
+	/* Canonical only: whole quads, '=' padding (one or two) only at the end. */
+	if (len % 4 != 0)
+		return PLUMB_E_PARSE;
 	while (pad < 2 && len > 0 && in[len - 1] == '=') {
 		len--;
 		pad++;
 	}
-	if ((len + pad) % 4 != 0 && pad != 0)
-		return PLUMB_E_PARSE;
-	if (len % 4 == 1)
-		return PLUMB_E_PARSE;
 	if ((buf = malloc(len / 4 * 3 + 3)) == NULL)
 		return PLUMB_E_NOMEM;
 	for (size_t i = 0; i < len; i++) {
@@ -81,6 +80,8 @@ int plumb_base64_decode(unsigned char **out, size_t *outlen, const char *in, siz
 	return 0;
 }
 
+static void put_string(unsigned char **p, const void *s, size_t n);
+
 /* --- keys ------------------------------------------------------------------ */
 
 enum keytype { KT_ED25519, KT_ECDSA, KT_RSA };
@@ -104,6 +105,8 @@ static const struct {
 	{"ecdsa-sha2-nistp384", "nistp384", "secp384r1", EVP_sha384},
 	{"ecdsa-sha2-nistp521", "nistp521", "secp521r1", EVP_sha512},
 };
+
+static EVP_PKEY *make_pkey(const struct pubkey *k);
 
 static int parse_key(struct pubkey *k, const unsigned char *blob, size_t len, struct plumb_err *err)
 {
@@ -163,6 +166,93 @@ int plumb_sshkey_check(const unsigned char *blob, size_t len, char type[32], str
 	if ((r = parse_key(&k, blob, len, err)) != 0)
 		return r;
 	memcpy(type, k.name, sizeof(k.name));
+	return 0;
+}
+
+/* An OpenSSH bignum as sshbuf_get_bignum2_bytes_direct reads it: not
+ * negative, at most 16384 bits, leading zero bytes allowed and dropped. */
+static int lenient_mpint(struct sshwire *w, const unsigned char **s, size_t *len)
+{
+	if (sshwire_string(w, s, len) != 0)
+		return -1;
+	if (*len > 0 && ((*s)[0] & 0x80))
+		return -1;
+	if (*len > 2049 || (*len == 2049 && (*s)[0] != 0))
+		return -1;
+	while (*len > 0 && (*s)[0] == 0) {
+		(*s)++;
+		(*len)--;
+	}
+	return 0;
+}
+
+static void put_mpint(unsigned char **p, const unsigned char *v, size_t n)
+{
+	size_t lead = n > 0 && (v[0] & 0x80) ? 1 : 0;
+	size_t l = n + lead;
+
+	(*p)[0] = (unsigned char)(l >> 24);
+	(*p)[1] = (unsigned char)(l >> 16);
+	(*p)[2] = (unsigned char)(l >> 8);
+	(*p)[3] = (unsigned char)l;
+	*p += 4;
+	if (lead)
+		*(*p)++ = 0;
+	memcpy(*p, v, n);
+	*p += n;
+}
+
+int plumb_sshkey_canon(unsigned char **out, size_t *outlen, const unsigned char *blob, size_t len,
+		       char type[32], struct plumb_err *err)
+{
+	const unsigned char *e, *n, *t;
+	size_t elen, nlen, tlen, bits;
+	unsigned char *c, *p;
+	struct sshwire w;
+	struct pubkey k;
+	EVP_PKEY *pk;
+	int r;
+
+	*out = NULL;
+	sshwire_init(&w, blob, len);
+	if (sshwire_string(&w, &t, &tlen) != 0)
+		return plumb_err_set(err, PLUMB_E_PARSE, "malformed public key");
+	if (tlen != 7 || memcmp(t, "ssh-rsa", 7) != 0) {
+		/* ed25519 and ECDSA have one encoding: the strict reader is OpenSSH's */
+		if ((r = parse_key(&k, blob, len, err)) != 0)
+			return r;
+		if (k.type == KT_ECDSA) {
+			/* OpenSSH refuses a point off the curve; so does OpenSSL */
+			if ((pk = make_pkey(&k)) == NULL)
+				return plumb_err_set(err, PLUMB_E_PARSE, "%s key is not a point on its curve", k.name);
+			EVP_PKEY_free(pk);
+		}
+		if ((c = malloc(len ? len : 1)) == NULL)
+			return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		memcpy(c, blob, len);
+		memcpy(type, k.name, sizeof(k.name));
+		*out = c;
+		*outlen = len;
+		return 0;
+	}
+	if (lenient_mpint(&w, &e, &elen) != 0 || lenient_mpint(&w, &n, &nlen) != 0)
+		return plumb_err_set(err, PLUMB_E_PARSE, "malformed ssh-rsa key");
+	if (w.left != 0)
+		return plumb_err_set(err, PLUMB_E_PARSE, "trailing bytes after the public key");
+	bits = nlen == 0 ? 0 : (nlen - 1) * 8 + (size_t)(32 - __builtin_clz(n[0]));
+	if (bits < 1024 || bits > 16384)
+		return plumb_err_set(err, PLUMB_E_PARSE, "RSA key of %zu bits (OpenSSH reads 1024 to 16384)", bits);
+	if (bits < 2048 || elen == 0)
+		return plumb_err_set(err, PLUMB_E_UNSUPPORTED, "RSA keys under 2048 bits are refused");
+	if ((c = malloc(4 + 7 + 4 + 1 + elen + 4 + 1 + nlen)) == NULL)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	p = c;
+	put_string(&p, "ssh-rsa", 7);
+	put_mpint(&p, e, elen);
+	put_mpint(&p, n, nlen);
+	*outlen = (size_t)(p - c);
+	*out = c;
+	memcpy(type, "ssh-rsa", 8);
 	return 0;
 }
 
@@ -248,41 +338,50 @@ out:
 
 /* --- SSHSIG ---------------------------------------------------------------- */
 
+/* The armor exactly as ssh-keygen writes it and git stores it: the BEGIN line
+ * first (no blank line, no leading space), then non-empty lines of canonical
+ * padded base64 (no spaces, no CR), the END line, at most one newline after.
+ * OpenSSH and git tolerate some variants; accepting them would let anyone
+ * mint new object ids for an already-signed payload, so they are refused. */
 static int dearmor(unsigned char **out, size_t *outlen, const char *armor, size_t len)
 {
-	const char *p = armor, *end = armor + len, *body, *tail;
+	const size_t nb = strlen(ARMOR_BEGIN), ne = strlen(ARMOR_END);
+	const char *p = armor, *end = armor + len;
 	char *b64;
 	size_t n = 0;
-	int r;
+	int r, done = 0;
 
-	while (p < end && (*p == '\n' || *p == '\r' || *p == ' '))
-		p++;
-	if ((size_t)(end - p) < strlen(ARMOR_BEGIN) || memcmp(p, ARMOR_BEGIN, strlen(ARMOR_BEGIN)) != 0)
+	*out = NULL;
+	if (len < nb + 1 || memcmp(p, ARMOR_BEGIN, nb) != 0 || p[nb] != '\n')
 		return PLUMB_E_PARSE;
-	body = p + strlen(ARMOR_BEGIN);
-	if (body >= end || *body != '\n')
-		return PLUMB_E_PARSE;
-	tail = NULL;
-	for (const char *q = body; q + strlen(ARMOR_END) <= end; q++) {
-		if (q[0] == '\n' && (size_t)(end - q - 1) >= strlen(ARMOR_END) &&
-		    memcmp(q + 1, ARMOR_END, strlen(ARMOR_END)) == 0) {
-			tail = q + 1;
+	p += nb + 1;
+	if ((b64 = malloc(len)) == NULL)
+		return PLUMB_E_NOMEM;
+	r = PLUMB_E_PARSE;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+
+		if ((size_t)(le - p) == ne && memcmp(p, ARMOR_END, ne) == 0) {
+			/* the END line: nothing but its own newline may follow */
+			done = nl == NULL || nl + 1 == end;
 			break;
 		}
+		if (le == p)
+			goto out;                     /* an empty line */
+		for (const char *q = p; q < le; q++) {
+			if (b64val((unsigned char)*q) < 0 && *q != '=')
+				goto out;
+			b64[n++] = *q;
+		}
+		if (nl == NULL)
+			goto out;                     /* no END line */
+		p = nl + 1;
 	}
-	if (tail == NULL)
-		return PLUMB_E_PARSE;
-	for (p = tail + strlen(ARMOR_END); p < end; p++)
-		if (*p != '\n' && *p != '\r')
-			return PLUMB_E_PARSE;
-	if ((b64 = malloc((size_t)(tail - body) + 1)) == NULL)
-		return PLUMB_E_NOMEM;
-	for (p = body; p < tail; p++) {
-		if (*p == '\n' || *p == '\r')
-			continue;
-		b64[n++] = *p;
-	}
+	if (!done || n == 0)
+		goto out;
 	r = plumb_base64_decode(out, outlen, b64, n);
+out:
 	free(b64);
 	return r;
 }

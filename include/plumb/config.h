@@ -62,6 +62,17 @@ int plumb_config_load(struct plumb_config *cfg, const char *path, struct plumb_e
 int plumb_config_open(struct plumb_config *cfg, const char *path, const char *root, const char *state_dir,
 		      struct plumb_err *err);
 
+/* What `plumb check-config` adds (src/confcheck.c): every file the
+ * configuration names, judged as the agent will use it. allowed_signers
+ * (required with source.url) is loaded: missing, or without one usable line,
+ * is an error; its skipped lines are warnings naming file:line. CA and
+ * certificate files must be non-empty regular files. Secrets
+ * (source.ssh_key, report.token_file, report.key_file) open to group or
+ * others are an error (PLUMB_E_UNSAFE); a missing secret is only a warning,
+ * as containers mount them at run time. Returns 0 or the first error (err
+ * names the key and file); *warnings counts what was logged. */
+int plumb_config_check_files(const struct plumb_config *cfg, unsigned *warnings, struct plumb_err *err);
+
 /* Replaces *field with a copy of value. Returns 0 or PLUMB_E_NOMEM. */
 int plumb_config_set(char **field, const char *value);
 

@@ -40,10 +40,22 @@ void plumb_sshsig_free(struct plumb_sshsig *sig);
  * Returns 0, PLUMB_E_PARSE or PLUMB_E_UNSUPPORTED with err filled. */
 int plumb_sshkey_check(const unsigned char *blob, size_t len, char type[32], struct plumb_err *err);
 
+/* Reads a public key blob from an allowed_signers line as OpenSSH reads it
+ * (RSA bignums may carry leading zero bytes) and returns, in *out, its
+ * canonical blob: the encoding plumb_sshsig_parse accepts, so keys compare
+ * byte for byte exactly when OpenSSH would call them equal. Writes the type
+ * name to type. Returns 0, PLUMB_E_PARSE (OpenSSH refuses it too),
+ * PLUMB_E_UNSUPPORTED (OpenSSH reads it, plumb cannot use it: RSA under 2048
+ * bits, other key types) or PLUMB_E_NOMEM, with err filled. */
+int plumb_sshkey_canon(unsigned char **out, size_t *outlen, const unsigned char *blob, size_t len,
+		       char type[32], struct plumb_err *err);
+
 /* "SHA256:<base64, unpadded>" of a key blob, as ssh-keygen -l prints it. */
 void plumb_sshkey_fingerprint(char out[PLUMB_FINGERPRINT_MAX], const unsigned char *blob, size_t len);
 
-/* Strict base64 (RFC 4648, padding optional at the end, no whitespace).
+/* Strict canonical base64 (RFC 4648): whole padded quads, no whitespace,
+ * zero pad bits. (allowed_signers keys are read as OpenSSH reads them, in
+ * signers.c; this is for signatures, where a variant means malleability.)
  * Returns 0 with a malloc'd *out, or PLUMB_E_PARSE / PLUMB_E_NOMEM. */
 int plumb_base64_decode(unsigned char **out, size_t *outlen, const char *in, size_t len);
 

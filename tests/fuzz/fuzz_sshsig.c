@@ -1,7 +1,9 @@
 /* fuzz_sshsig.c - libFuzzer target: SSHSIG armor parsing and verification
- * over arbitrary input, and raw git object splitting feeding it. */
+ * over arbitrary input (the strict armor and base64), raw git object
+ * splitting feeding it, and allowed_signers key blobs read as OpenSSH does. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "plumb/gitobj.h"
 #include "plumb/sshsig.h"
@@ -27,5 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (plumb_gitobj_tag_split(&so, data, size, &err) == 0)
 		plumb_signed_obj_release(&so);
+	{
+		unsigned char *canon = NULL;
+		size_t clen;
+		char type[32];
+
+		if (plumb_sshkey_canon(&canon, &clen, data, size, type, &err) == 0)
+			free(canon);
+	}
 	return 0;
 }

@@ -144,12 +144,99 @@ static void base64_strict(void **state)
 	assert_int_equal(n, 4);
 	assert_memory_equal(out, "foob", 4);
 	free(out);
-	assert_int_equal(plumb_base64_decode(&out, &n, "Zm9vYg", 6), 0);   /* padding optional */
+	assert_int_equal(plumb_base64_decode(&out, &n, "Zm9vYg", 6), PLUMB_E_PARSE);   /* padding required */
+	assert_int_equal(plumb_base64_decode(&out, &n, "Zm9vYg=", 7), PLUMB_E_PARSE);
+	assert_int_equal(plumb_base64_decode(&out, &n, "Zm=vYg==", 8), PLUMB_E_PARSE);
+	assert_int_equal(plumb_base64_decode(&out, &n, "Zm9vYmFy", 8), 0);
+	assert_int_equal(n, 6);
 	free(out);
 	assert_int_equal(plumb_base64_decode(&out, &n, "Zm9vYh==", 8), PLUMB_E_PARSE);  /* non-canonical */
 	assert_int_equal(plumb_base64_decode(&out, &n, "Zm9v Yg==", 9), PLUMB_E_PARSE);
 	assert_int_equal(plumb_base64_decode(&out, &n, "Z", 1), PLUMB_E_PARSE);
 	assert_int_equal(plumb_base64_decode(&out, &n, "Zm9vY===", 8), PLUMB_E_PARSE);
+}
+
+/* The armor exactly as ssh-keygen writes it: every variant git or
+ * ssh-keygen might tolerate would mint a new commit id for a signed payload. */
+static void armor_strict(void **state)
+{
+	struct plumb_sshsig *sig = NULL;
+	struct plumb_err err;
+	char *armor, *v, *p;
+	size_t n;
+
+	(void)state;
+	sh("cd %s && rm -f payload.sig && ssh-keygen -q -Y sign -n git -f ed payload", dir);
+	armor = readf("payload.sig");
+	n = strlen(armor);
+	v = malloc(n + 16);
+	assert_int_equal(plumb_sshsig_parse(&sig, armor, n, &err), 0);
+	plumb_sshsig_free(sig);
+	/* without the final newline: still the same signature */
+	assert_int_equal(plumb_sshsig_parse(&sig, armor, n - 1, &err), 0);
+	plumb_sshsig_free(sig);
+	/* an empty first line; a leading space */
+	snprintf(v, n + 16, "\n%s", armor);
+	assert_int_equal(plumb_sshsig_parse(&sig, v, strlen(v), &err), PLUMB_E_PARSE);
+	snprintf(v, n + 16, " %s", armor);
+	assert_int_equal(plumb_sshsig_parse(&sig, v, strlen(v), &err), PLUMB_E_PARSE);
+	/* a space at the start of the first base64 line */
+	p = strchr(armor, '\n') + 1;
+	snprintf(v, n + 16, "%.*s %s", (int)(p - armor), armor, p);
+	assert_int_equal(plumb_sshsig_parse(&sig, v, strlen(v), &err), PLUMB_E_PARSE);
+	/* a CR before a newline; a blank line inside */
+	snprintf(v, n + 16, "%.*s\r%s", (int)(p - armor - 1), armor, p - 1);
+	assert_int_equal(plumb_sshsig_parse(&sig, v, strlen(v), &err), PLUMB_E_PARSE);
+	snprintf(v, n + 16, "%.*s\n%s", (int)(p - armor), armor, p);
+	assert_int_equal(plumb_sshsig_parse(&sig, v, strlen(v), &err), PLUMB_E_PARSE);
+	/* text after the END line; two newlines after it */
+	snprintf(v, n + 16, "%sx\n", armor);
+	assert_int_equal(plumb_sshsig_parse(&sig, v, strlen(v), &err), PLUMB_E_PARSE);
+	snprintf(v, n + 16, "%s\n", armor);
+	assert_int_equal(plumb_sshsig_parse(&sig, v, strlen(v), &err), PLUMB_E_PARSE);
+	/* the '=' padding stripped (an ed25519 SSHSIG is 173 bytes: one '=') */
+	p = strstr(armor, "=\n-----END");
+	assert_non_null(p);
+	snprintf(v, n + 16, "%.*s%s", (int)(p - armor), armor, p + 1);
+	assert_int_equal(plumb_sshsig_parse(&sig, v, strlen(v), &err), PLUMB_E_PARSE);
+	/* no END line */
+	snprintf(v, n + 16, "%.*s", (int)(p - armor + 2), armor);
+	assert_int_equal(plumb_sshsig_parse(&sig, v, strlen(v), &err), PLUMB_E_PARSE);
+	assert_null(sig);
+	free(v);
+	free(armor);
+}
+
+/* allowed_signers keys are read as OpenSSH reads them, into the canonical
+ * blob a signature carries. */
+static void key_canon(void **state)
+{
+	unsigned char *blob, *c;
+	size_t len, clen;
+	char *pub, type[32];
+	struct plumb_err err;
+
+	(void)state;
+	pub = readf("rsa1024.pub");
+	*strchr(strchr(pub, ' ') + 1, ' ') = '\0';
+	assert_int_equal(plumb_base64_decode(&blob, &len, strchr(pub, ' ') + 1, strlen(strchr(pub, ' ') + 1)), 0);
+	assert_int_equal(plumb_sshkey_canon(&c, &clen, blob, len, type, &err), PLUMB_E_UNSUPPORTED);
+	assert_string_equal(err.msg, "RSA keys under 2048 bits are refused");
+	free(blob);
+	free(pub);
+	pub = readf("p256.pub");
+	*strchr(strchr(pub, ' ') + 1, ' ') = '\0';
+	assert_int_equal(plumb_base64_decode(&blob, &len, strchr(pub, ' ') + 1, strlen(strchr(pub, ' ') + 1)), 0);
+	assert_int_equal(plumb_sshkey_canon(&c, &clen, blob, len, type, &err), 0);
+	assert_string_equal(type, "ecdsa-sha2-nistp256");
+	assert_int_equal(clen, len);
+	assert_memory_equal(c, blob, len);
+	free(c);
+	/* a point off the curve: OpenSSH refuses it, so does plumb */
+	blob[len - 1] ^= 1;
+	assert_int_equal(plumb_sshkey_canon(&c, &clen, blob, len, type, &err), PLUMB_E_PARSE);
+	free(blob);
+	free(pub);
 }
 
 int main(void)
@@ -159,6 +246,8 @@ int main(void)
 		cmocka_unit_test(namespace_and_small_rsa),
 		cmocka_unit_test(fingerprint_matches_ssh_keygen),
 		cmocka_unit_test(base64_strict),
+		cmocka_unit_test(armor_strict),
+		cmocka_unit_test(key_canon),
 	};
 
 	return cmocka_run_group_tests_name("sshsig", tests, setup, teardown);

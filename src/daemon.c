@@ -615,18 +615,13 @@ static void run_engine(struct plumb_daemon *d, int full)
 	send_reports(d);
 }
 
-/* Adds a refused event, once per distinct reason. */
-static void report_refusal(struct plumb_daemon *d, const char *why)
+/* Sends a report of one event on resource baseline. */
+static void report_baseline_event(struct plumb_daemon *d, enum plumb_action action, const char *why)
 {
 	struct plumb_report rep;
 	struct plumb_event ev;
 	struct plumb_err e;
 
-	if (d->last_refusal && strcmp(d->last_refusal, why) == 0)
-		return;
-	free(d->last_refusal);
-	d->last_refusal = strdup(why);
-	d->refused_total++;
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) != 0)
 		return;
 	if (d->have_sel)
@@ -634,7 +629,7 @@ static void report_refusal(struct plumb_daemon *d, const char *why)
 	memset(&ev, 0, sizeof(ev));
 	ev.resource = strdup("baseline");
 	ev.error = strdup(why);
-	ev.action = PLUMB_ACT_REFUSED;
+	ev.action = action;
 	ev.at = time(NULL);
 	plumb_report_add(&rep, &ev);
 	rep.finished_at = time(NULL);
@@ -643,6 +638,17 @@ static void report_refusal(struct plumb_daemon *d, const char *why)
 	plumb_run_report(d->st, &d->cfg, &rep, 0);
 	plumb_report_release(&rep);
 	send_reports(d);
+}
+
+/* Adds a refused event, once per distinct reason. */
+static void report_refusal(struct plumb_daemon *d, const char *why)
+{
+	if (d->last_refusal && strcmp(d->last_refusal, why) == 0)
+		return;
+	free(d->last_refusal);
+	d->last_refusal = strdup(why);
+	d->refused_total++;
+	report_baseline_event(d, PLUMB_ACT_REFUSED, why);
 }
 
 /* Fetches, judges and, when a new baseline is accepted, switches to it. */
@@ -703,6 +709,11 @@ static void refresh_baseline(struct plumb_daemon *d)
 	if (d->sel.from_git)
 		plumb_log(PLUMB_LOG_INFO, "enforcing commit %.12s (serial %llu, signed by %s)", d->sel.tip.commit,
 			  (unsigned long long)d->sel.b->serial, d->sel.tip.signer);
+	if (d->sel.reanchored[0] != '\0') {
+		/* Loud: the anchor no longer held this tip to its serial and history. */
+		plumb_log(PLUMB_LOG_WARN, "%s", d->sel.reanchored);
+		report_baseline_event(d, PLUMB_ACT_DETECTED, d->sel.reanchored);
+	}
 	watches_arm(d);
 	d->guard_pending = d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE;
 	d->rolled_back = 0;

@@ -78,6 +78,7 @@ struct plumb_daemon {
 	uint64_t watchdog_usec;
 	int stop;
 	char *last_refusal;
+	char *last_reanchor;       /* the re-anchoring last reported (audit mode keeps meeting it) */
 	/* report delivery runs in a child: the loop never waits on the network */
 	pid_t sender_pid;
 	int sender_fd;             /* read end: EOF when the child is done */
@@ -398,7 +399,8 @@ static void log_events(const struct plumb_report *rep)
 		char kinds[128];
 
 		plumb_drift_names(kinds, sizeof(kinds), ev->drift);
-		plumb_log(ev->action == PLUMB_ACT_FAILED || ev->action == PLUMB_ACT_REFUSED ? PLUMB_LOG_WARN : PLUMB_LOG_INFO,
+		plumb_log(ev->action == PLUMB_ACT_FAILED || ev->action == PLUMB_ACT_REFUSED ||
+			  strcmp(ev->resource, "baseline") == 0 ? PLUMB_LOG_WARN : PLUMB_LOG_INFO,
 			  "%s: %s%s%s%s%s", ev->resource, plumb_action_name(ev->action), kinds[0] ? " " : "", kinds,
 			  ev->error ? ": " : "", ev->error ? ev->error : "");
 	}
@@ -709,9 +711,10 @@ static void refresh_baseline(struct plumb_daemon *d)
 	if (d->sel.from_git)
 		plumb_log(PLUMB_LOG_INFO, "enforcing commit %.12s (serial %llu, signed by %s)", d->sel.tip.commit,
 			  (unsigned long long)d->sel.b->serial, d->sel.tip.signer);
-	if (d->sel.reanchored[0] != '\0') {
-		/* Loud: the anchor no longer held this tip to its serial and history. */
-		plumb_log(PLUMB_LOG_WARN, "%s", d->sel.reanchored);
+	if (d->sel.reanchored[0] != '\0' && (d->last_reanchor == NULL || strcmp(d->last_reanchor, d->sel.reanchored) != 0)) {
+		/* Loud, once: the anchor no longer held this tip to its serial and history. */
+		free(d->last_reanchor);
+		d->last_reanchor = strdup(d->sel.reanchored);
 		report_baseline_event(d, PLUMB_ACT_DETECTED, d->sel.reanchored);
 	}
 	watches_arm(d);
@@ -826,6 +829,7 @@ static void teardown(struct plumb_daemon *d)
 		plumb_selection_release(&d->sel);
 	free(d->dirty);
 	free(d->cs);
+	free(d->last_reanchor);
 	free(d->last_refusal);
 	for (int t = 0; t < T_COUNT; t++)
 		if (d->timers[t] >= 0)

@@ -7,13 +7,13 @@
 # signed commit recovers by itself, over a local path and over file://.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$TESTS_DIR/lib/gitsign.sh"
-: "${PLUMBD:=$(dirname "$PLUMB")/plumbd}"
+. "$TESTS_DIR/lib/daemon.sh"
 
 mk_key good ed25519; allow ci@example.com good
 mk_repo
 write_cfg
 
-# refused_missing REF WHAT: verify, apply and plumbd --once refuse with
+# the refusal and, for plumbd, that it is reported once per reason: verify, apply and plumbd --once refuse with
 # "the remote has no REF"; the last good baseline (motd B) stays enforced.
 refused_missing() {
 	run_cfg verify
@@ -64,6 +64,24 @@ commit_signed good 3 C
 run_cfg apply; expect_rc 2 "apply C after the refusals"
 expect_content "$ROOT/etc/motd" C
 note "missing refs refused with their own reason by verify, apply and plumbd --once"
+
+# the running plumbd: the branch vanishes, one refused event, the last good
+# baseline enforced; the branch comes back with a newer commit, applied
+write_cfg "interval:
+  poll: 1s"
+start_plumbd -c "$CFG"
+git -C "$REPO" update-ref -d refs/heads/main
+wait_until 10 'grep -q "baseline: refused: the remote has no refs/heads/main" $DLOG' || fail "plumbd: missing ref not refused"
+sleep 2.5
+[ "$(grep -c 'baseline: refused: the remote has no refs/heads/main' "$DLOG")" -eq 1 ] || fail "plumbd reported the missing ref more than once"
+echo intruder > "$ROOT/etc/motd"
+wait_until 5 '[ "$(cat $ROOT/etc/motd)" = C ]' || fail "plumbd: last good baseline not enforced"
+git -C "$REPO" update-ref refs/heads/main "$(git -C "$STATE/cache.git" rev-parse refs/plumb/anchor)"
+git -C "$REPO" reset -q --hard main
+commit_signed good 4 D
+wait_until 10 '[ "$(cat $ROOT/etc/motd)" = D ]' || fail "plumbd: the returned branch not followed"
+stop_plumbd
+note "plumbd: one refusal while the branch is gone, then follows it again"
 
 # 4. a tag moved to a tree, then back to a signed commit: recovers by itself
 sign_tag() { git -C "$REPO" -c user.signingkey="$KEYS/good" tag -s -f "$1" -m "release" "$2" >/dev/null; }

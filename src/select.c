@@ -135,11 +135,12 @@ int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config 
 	 * every agent with serial 2^63. The tip must still be signed by a
 	 * trusted key; the caller reports the re-anchoring loudly. */
 	constrains = trust->has && anchor_key_trusted(trust, signers, now);
-	if (sel->is_new) {
-		if ((r = plumb_git_check_history(cfg->state_dir, tip.commit, constrains ? trust->commit : NULL, signers,
-						 now, PLUMB_GIT_HISTORY_MAX, err)) != 0)
-			goto out;
-	}
+	/* Signed history from the anchor; the tip's commit alone when there is
+	 * nothing to walk (no anchor, re-anchoring, or the tip is the anchor:
+	 * a tag's commit is then checked on every run, as a branch tip is). */
+	if ((r = plumb_git_check_history(cfg->state_dir, tip.commit, constrains && sel->is_new ? trust->commit : NULL,
+					 signers, now, PLUMB_GIT_HISTORY_MAX, err)) != 0)
+		goto out;
 	if ((r = open_git_baseline(sel, cfg, &tip, err)) != 0)
 		goto out;
 	if (trust->has && !constrains && sel->is_new)
@@ -240,12 +241,14 @@ int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct p
 	struct plumb_err probe, e;
 	char why[PLUMB_ERR_MAX + 160], *text;
 	json_t *j;
+	int r;
 
 	if (!sel->from_git || !sel->is_new || undo == NULL || undo->batch == NULL || fw == NULL ||
 	    strstr(cfg->source_url, "://") == NULL || strncmp(cfg->source_url, "file://", 7) == 0)
 		return 0;
-	if (plumb_git_fetch(&go, cfg->state_dir, &probe) == 0)
-		return 0;    /* the remote is still reachable: keep the new firewall */
+	r = plumb_git_fetch(&go, cfg->state_dir, &probe);
+	if (r == 0 || r == PLUMB_E_NOTFOUND)
+		return 0;    /* the remote still answers (even without the ref): keep the new firewall */
 	plumb_log(PLUMB_LOG_ERROR, "the new firewall of commit %.12s cut this host off from its git remote (%s): "
 		  "restoring the previous tables", sel->tip.commit, probe.msg);
 	if (plumb_firewall_restore(undo, &e) != 0)

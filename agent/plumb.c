@@ -67,9 +67,10 @@ static int cmd_verify(const struct plumb_config *cfg, int as_json)
 	if (v.reanchored[0] != '\0')
 		plumb_log(PLUMB_LOG_WARN, "%s", v.reanchored);
 	if (as_json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:b, s:b, s:s?}", "commit", v.tip.commit, "signer",
+		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:b, s:b, s:s?, s:s?}", "commit", v.tip.commit, "signer",
 				      v.tip.signer, "fingerprint", v.tip.fingerprint, "serial", (json_int_t)v.serial,
-				      "new", v.is_new, "stale", v.stale, "anchor", v.anchor.has ? v.anchor.commit : NULL);
+				      "new", v.is_new, "stale", v.stale, "anchor", v.anchor.has ? v.anchor.commit : NULL,
+				      "reanchored", v.reanchored[0] ? v.reanchored : NULL);
 
 		if (j == NULL || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
 			json_decref(j);

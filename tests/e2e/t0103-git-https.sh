@@ -35,6 +35,31 @@ expect_rc 2 "apply over https"
 expect_content "$ROOT/etc/motd" "over https"
 grep -q 'git-upload-pack' "$T/server.log" || fail "the server saw no fetch"
 
+# the branch deleted on the server: refused with its own reason, not the old tip
+cp -a "$STATE" "$T/state-1"
+SRV=$T/srv/baselines.git
+C1=$(git -C "$SRV" rev-parse refs/heads/main)
+git -C "$SRV" update-ref -d refs/heads/main
+run_cfg verify
+expect_rc 1 "verify over https without the branch"
+expect_err "the remote has no refs/heads/main"
+git -C "$SRV" update-ref refs/heads/main "$C1"
+# a tag moved to a tree and back to a signed commit recovers over https too
+sign_tag() { git -C "$REPO" -c user.signingkey="$KEYS/good" tag -s -f release -m release "$1" >/dev/null; git -C "$REPO" push -q -f "$SRV" refs/tags/release; }
+write_cfg "  ca_file: $T/tls/ca.pem
+  timeout: 20s
+  ref: refs/tags/release"
+commit_signed good 2 "tagged over https"; git -C "$REPO" push -q "$SRV" main
+sign_tag HEAD
+run_cfg apply; expect_rc 2 "apply a signed tag over https"
+sign_tag "HEAD^{tree}"
+run_cfg verify; expect_rc 1 "a tag of a tree over https"
+commit_signed good 3 "tag back over https"; git -C "$REPO" push -q "$SRV" main
+sign_tag HEAD
+run_cfg apply; expect_rc 2 "apply after the tag came back over https"
+expect_content "$ROOT/etc/motd" "tag back over https"
+rm -rf "$STATE"; cp -a "$T/state-1" "$STATE"   # back to baseline 1 for the cases below
+
 # the wrong CA: refused, nothing new applied, the anchor kept
 write_cfg "  ca_file: $T/other/ca.pem
   timeout: 20s"

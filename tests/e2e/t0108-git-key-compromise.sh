@@ -50,6 +50,9 @@ expect_rc 0 "verify after removing the leaked key"
 expect_err "re-anchored: anchor $(echo "$X" | cut -c1-12)"
 expect_err "signed by $(fingerprint leaked), a key no longer trusted"
 expect_out "signed by a key no longer trusted; the tip re-anchors"
+run_cfg --json verify
+expect_rc 0 "verify --json after removing the leaked key"
+json_get "$T/out" 'd["reanchored"]' | grep -q "^re-anchored: anchor $(echo "$X" | cut -c1-12)" || fail "verify --json lacks reanchored"
 echo intruder > "$ROOT/etc/motd"
 run_cfg apply
 expect_rc 2 "apply re-anchors"

@@ -509,9 +509,17 @@ int plumb_git_check_history(const char *state_dir, const char *commit, const cha
 		if (anchor != NULL && git_oid_equal(&cur, &stop))
 			break;
 		if (n == max) {
-			r = plumb_err_set(err, PLUMB_E_TOOBIG, "tip %.12s is more than %zu first-parent commits past the "
-					  "last applied commit %.12s; plumb checks no further (after review, `plumb trust "
-					  "reset` re-anchors)", commit, max, anchor);
+			/* Never advise a reset for what is a plain rollback. */
+			git_oid tip;
+
+			(void)git_oid_fromstr(&tip, commit);
+			if (git_graph_descendant_of(repo, &tip, &stop) != 1)
+				r = plumb_err_set(err, PLUMB_E_INVALID, "rollback: tip %.12s does not descend from the "
+						  "last applied commit %.12s", commit, anchor);
+			else
+				r = plumb_err_set(err, PLUMB_E_TOOBIG, "tip %.12s is more than %zu first-parent commits "
+						  "past the last applied commit %.12s; plumb checks no further (after "
+						  "review, `plumb trust reset` re-anchors)", commit, max, anchor);
 			goto out;
 		}
 		path[n++] = cur;

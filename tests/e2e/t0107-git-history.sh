@@ -119,6 +119,20 @@ expect_err "plumb trust reset"
 run_cfg apply
 expect_rc 1 "apply past the history bound"
 expect_content "$ROOT/etc/motd" merged
+FAR=$(head_commit)
+# ... but a rollback with a long history of its own is called a rollback, and no reset is advised
+{
+	for i in $(seq 1 10001); do
+		printf 'commit refs/heads/orphan\ncommitter pipeline <pipeline@example.com> %d +0000\ndata 2\n%d\n\n' $((1600000000 + i)) $((i % 10))
+	done
+} | git -C "$REPO" fast-import --quiet
+git -C "$REPO" update-ref refs/heads/main refs/heads/orphan
+commit_signed good 9 "unrelated"
+run_cfg verify
+expect_rc 1 "verify of a long unrelated history"
+expect_err "rollback: tip $(short "$(head_commit)") does not descend from the last applied commit $(short "$ANCHOR")"
+grep -q "trust reset" "$T/err" && fail "a reset advised for a rollback"
+git -C "$REPO" update-ref refs/heads/main "$FAR"; git -C "$REPO" reset -q --hard "$FAR"
 # the operator re-anchors deliberately: with no anchor only the tip is checked
 run_cfg trust reset; expect_rc 0 "trust reset"
 run_cfg apply; expect_rc 2 "apply after trust reset"

@@ -137,6 +137,7 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *
 	struct fetch_ctx ctx = {o, "", 0};
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
+	git_reference *prev = NULL;
 	char spec[1024];
 	char *specs[1] = {spec};
 	git_strarray refspecs = {specs, 1};
@@ -163,6 +164,19 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *
 	 * refusal), and a ref left at a tag of a tree must not wedge the next
 	 * fetch (libgit2 1.5's local transport walks the cache's refs). The
 	 * anchor stays reachable under PLUMB_GIT_ANCHOR_REF. */
+	if (git_reference_lookup(&prev, repo, PLUMB_GIT_FETCHED_REF) == 0) {
+		/* The previous tip, as a commit, stays as a negotiation hint (never
+		 * read for trust): without it a host with no anchor (audit mode)
+		 * would download the whole history for every new tip over https. */
+		git_object *c = NULL;
+		git_reference *hint = NULL;
+
+		if (git_reference_peel(&c, prev, GIT_OBJECT_COMMIT) == 0)
+			(void)git_reference_create(&hint, repo, PLUMB_GIT_PREVIOUS_REF, git_object_id(c), 1, NULL);
+		git_reference_free(hint);
+		git_object_free(c);
+		git_reference_free(prev);
+	}
 	r = git_reference_remove(repo, PLUMB_GIT_FETCHED_REF);
 	if (r != 0 && r != GIT_ENOTFOUND) {
 		r = -1;
@@ -205,6 +219,8 @@ static void clear_stale(const char *cache)
 	snprintf(p, sizeof(p), "%s/%s.lock", cache, PLUMB_GIT_FETCHED_REF);
 	(void)unlink(p);
 	snprintf(p, sizeof(p), "%s/%s.lock", cache, PLUMB_GIT_ANCHOR_REF);
+	(void)unlink(p);
+	snprintf(p, sizeof(p), "%s/%s.lock", cache, PLUMB_GIT_PREVIOUS_REF);
 	(void)unlink(p);
 	snprintf(p, sizeof(p), "%s/objects/pack", cache);
 	if ((d = opendir(p)) == NULL)

@@ -21,6 +21,9 @@ struct plumb_signers;
 /* Where the anchor (the last applied commit) is kept reachable in the
  * cache, for the ancestry walk and the fetch negotiation. */
 #define PLUMB_GIT_ANCHOR_REF "refs/plumb/anchor"
+/* The previous fetch's tip, peeled to a commit: only a hint for the fetch
+ * negotiation ("have"), never read by verification. */
+#define PLUMB_GIT_PREVIOUS_REF "refs/plumb/previous"
 /* Most commits the signed-history walk follows from the tip to the anchor. */
 #define PLUMB_GIT_HISTORY_MAX 10000
 

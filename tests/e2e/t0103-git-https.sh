@@ -58,6 +58,19 @@ commit_signed good 3 "tag back over https"; git -C "$REPO" push -q "$SRV" main
 sign_tag HEAD
 run_cfg apply; expect_rc 2 "apply after the tag came back over https"
 expect_content "$ROOT/etc/motd" "tag back over https"
+# with no anchor (verify only, as audit hosts run), a new tip still fetches
+# only what is new: the previous tip is kept as a negotiation hint
+rm -rf "$STATE"; mkdir -p "$STATE"
+write_cfg "  ca_file: $T/tls/ca.pem
+  timeout: 20s"
+run_cfg verify; expect_rc 0 "verify with no anchor"
+commit_signed good 4 "one more"; git -C "$REPO" push -q "$SRV" main
+run_cfg verify; expect_rc 0 "verify the next tip with no anchor"
+newest=$(ls -t "$STATE"/cache.git/objects/pack/*.idx | head -1)
+got=$(git show-index < "$newest" | wc -l)
+all=$(git -C "$SRV" rev-list --objects --all | wc -l)
+[ "$got" -lt 10 ] || fail "the second fetch brought $got objects of $all: the whole history again"
+note "second fetch with no anchor: $got objects (repository: $all)"
 rm -rf "$STATE"; cp -a "$T/state-1" "$STATE"   # back to baseline 1 for the cases below
 
 # the wrong CA: refused, nothing new applied, the anchor kept

@@ -64,10 +64,13 @@ static int cmd_verify(const struct plumb_config *cfg, int as_json)
 		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
 		return PLUMB_EXIT_ERROR;
 	}
+	if (v.reanchored[0] != '\0')
+		plumb_log(PLUMB_LOG_WARN, "%s", v.reanchored);
 	if (as_json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:b, s:b, s:s?}", "commit", v.tip.commit, "signer",
+		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:b, s:b, s:s?, s:s?}", "commit", v.tip.commit, "signer",
 				      v.tip.signer, "fingerprint", v.tip.fingerprint, "serial", (json_int_t)v.serial,
-				      "new", v.is_new, "stale", v.stale, "anchor", v.anchor.has ? v.anchor.commit : NULL);
+				      "new", v.is_new, "stale", v.stale, "anchor", v.anchor.has ? v.anchor.commit : NULL,
+				      "reanchored", v.reanchored[0] ? v.reanchored : NULL);
 
 		if (j == NULL || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
 			json_decref(j);
@@ -80,7 +83,8 @@ static int cmd_verify(const struct plumb_config *cfg, int as_json)
 		       v.tip.signer, v.tip.fingerprint, (unsigned long long)v.serial, v.stale ? " (expired: stale)" : "");
 		if (v.anchor.has)
 			printf("anchor      %s (serial %llu)%s\n", v.anchor.commit, (unsigned long long)v.anchor.serial,
-			       v.is_new ? ": the tip is new and descends from it" : ": the tip is already applied");
+			       v.reanchored[0] ? ": signed by a key no longer trusted; the tip re-anchors" :
+			       v.is_new ? ": the tip is new, and every commit since it is signed" : ": the tip is already applied");
 		else
 			printf("anchor      none yet: the first apply records this commit\n");
 	}

@@ -81,6 +81,7 @@ struct plumb_daemon {
 	uint64_t watchdog_usec;
 	int stop;
 	char *last_refusal;
+	char *last_reanchor;       /* the re-anchoring last reported (audit mode keeps meeting it) */
 	/* report delivery runs in a child: the loop never waits on the network */
 	pid_t sender_pid;
 	int sender_fd;             /* read end: EOF when the child is done */
@@ -452,7 +453,8 @@ static void log_events(const struct plumb_report *rep)
 		char kinds[128];
 
 		plumb_drift_names(kinds, sizeof(kinds), ev->drift);
-		plumb_log(ev->action == PLUMB_ACT_FAILED || ev->action == PLUMB_ACT_REFUSED ? PLUMB_LOG_WARN : PLUMB_LOG_INFO,
+		plumb_log(ev->action == PLUMB_ACT_FAILED || ev->action == PLUMB_ACT_REFUSED ||
+			  strcmp(ev->resource, "baseline") == 0 ? PLUMB_LOG_WARN : PLUMB_LOG_INFO,
 			  "%s: %s%s%s%s%s", ev->resource, plumb_action_name(ev->action), kinds[0] ? " " : "", kinds,
 			  ev->error ? ": " : "", ev->error ? ev->error : "");
 	}
@@ -674,18 +676,13 @@ static void run_engine(struct plumb_daemon *d, int full)
 	send_reports(d);
 }
 
-/* Adds a refused event, once per distinct reason. */
-static void report_refusal(struct plumb_daemon *d, const char *why)
+/* Sends a report of one event on resource baseline. */
+static void report_baseline_event(struct plumb_daemon *d, enum plumb_action action, const char *why)
 {
 	struct plumb_report rep;
 	struct plumb_event ev;
 	struct plumb_err e;
 
-	if (d->last_refusal && strcmp(d->last_refusal, why) == 0)
-		return;
-	free(d->last_refusal);
-	d->last_refusal = strdup(why);
-	d->refused_total++;
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) != 0)
 		return;
 	if (d->have_sel)
@@ -693,7 +690,7 @@ static void report_refusal(struct plumb_daemon *d, const char *why)
 	memset(&ev, 0, sizeof(ev));
 	ev.resource = strdup("baseline");
 	ev.error = strdup(why);
-	ev.action = PLUMB_ACT_REFUSED;
+	ev.action = action;
 	ev.at = time(NULL);
 	plumb_report_add(&rep, &ev);
 	rep.finished_at = time(NULL);
@@ -702,6 +699,17 @@ static void report_refusal(struct plumb_daemon *d, const char *why)
 	plumb_run_report(d->st, &d->cfg, &rep, 0);
 	plumb_report_release(&rep);
 	send_reports(d);
+}
+
+/* Adds a refused event, once per distinct reason. */
+static void report_refusal(struct plumb_daemon *d, const char *why)
+{
+	if (d->last_refusal && strcmp(d->last_refusal, why) == 0)
+		return;
+	free(d->last_refusal);
+	d->last_refusal = strdup(why);
+	d->refused_total++;
+	report_baseline_event(d, PLUMB_ACT_REFUSED, why);
 }
 
 /* Fetches, judges and, when a new baseline is accepted, switches to it. */
@@ -762,6 +770,12 @@ static void refresh_baseline(struct plumb_daemon *d)
 	if (d->sel.from_git)
 		plumb_log(PLUMB_LOG_INFO, "enforcing commit %.12s (serial %llu, signed by %s)", d->sel.tip.commit,
 			  (unsigned long long)d->sel.b->serial, d->sel.tip.signer);
+	if (d->sel.reanchored[0] != '\0' && (d->last_reanchor == NULL || strcmp(d->last_reanchor, d->sel.reanchored) != 0)) {
+		/* Loud, once: the anchor no longer held this tip to its serial and history. */
+		free(d->last_reanchor);
+		d->last_reanchor = strdup(d->sel.reanchored);
+		report_baseline_event(d, PLUMB_ACT_DETECTED, d->sel.reanchored);
+	}
 	watches_arm(d);
 	d->guard_pending = d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE;
 	d->rolled_back = 0;
@@ -874,6 +888,7 @@ static void teardown(struct plumb_daemon *d)
 		plumb_selection_release(&d->sel);
 	free(d->dirty);
 	free(d->cs);
+	free(d->last_reanchor);
 	free(d->last_refusal);
 	free(d->metrics_text);
 	for (int t = 0; t < T_COUNT; t++)

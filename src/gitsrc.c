@@ -126,6 +126,10 @@ static int cb_credentials(git_credential **out, const char *url, const char *use
 	return git_credential_ssh_key_new(out, user ? user : "git", NULL, c->o->ssh_key, NULL);
 }
 
+/* child_fetch's result when the fetch worked but the remote lacks the ref;
+ * also the child's exit status for it. */
+#define FETCH_NO_REF 3
+
 static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *err, size_t errlen)
 {
 	git_remote_create_options copts = GIT_REMOTE_CREATE_OPTIONS_INIT;
@@ -133,6 +137,7 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *
 	struct fetch_ctx ctx = {o, "", 0};
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
+	git_reference *prev = NULL;
 	char spec[1024];
 	char *specs[1] = {spec};
 	git_strarray refspecs = {specs, 1};
@@ -154,6 +159,31 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *
 		snprintf(err, errlen, "bad source.url '%.200s': %.200s", o->url, git_msg());
 		goto out;
 	}
+	/* Every fetch starts without the fetched ref: a ref the remote no longer
+	 * has must not leave the previous tip in place (an agent frozen with no
+	 * refusal), and a ref left at a tag of a tree must not wedge the next
+	 * fetch (libgit2 1.5's local transport walks the cache's refs). The
+	 * anchor stays reachable under PLUMB_GIT_ANCHOR_REF. */
+	if (git_reference_lookup(&prev, repo, PLUMB_GIT_FETCHED_REF) == 0) {
+		/* The previous tip, as a commit, stays as a negotiation hint (never
+		 * read for trust): without it a host with no anchor (audit mode)
+		 * would download the whole history for every new tip over https. */
+		git_object *c = NULL;
+		git_reference *hint = NULL;
+
+		if (git_reference_peel(&c, prev, GIT_OBJECT_COMMIT) == 0)
+			(void)git_reference_create(&hint, repo, PLUMB_GIT_PREVIOUS_REF, git_object_id(c), 1, NULL);
+		git_reference_free(hint);
+		git_object_free(c);
+		git_reference_free(prev);
+	}
+	r = git_reference_remove(repo, PLUMB_GIT_FETCHED_REF);
+	if (r != 0 && r != GIT_ENOTFOUND) {
+		r = -1;
+		snprintf(err, errlen, "cannot clear '%s' in the cache: %.200s", PLUMB_GIT_FETCHED_REF, git_msg());
+		goto out;
+	}
+	r = -1;
 	snprintf(spec, sizeof(spec), "+%s:%s", o->ref, PLUMB_GIT_FETCHED_REF);
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
@@ -167,7 +197,8 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *
 		goto out;
 	}
 	if (git_reference_name_to_id(&(git_oid){0}, repo, PLUMB_GIT_FETCHED_REF) != 0) {
-		snprintf(err, errlen, "the remote has no '%.200s'", o->ref);
+		snprintf(err, errlen, "the remote has no %.200s", o->ref);
+		r = FETCH_NO_REF;
 		goto out;
 	}
 	r = 0;
@@ -186,6 +217,10 @@ static void clear_stale(const char *cache)
 	DIR *d;
 
 	snprintf(p, sizeof(p), "%s/%s.lock", cache, PLUMB_GIT_FETCHED_REF);
+	(void)unlink(p);
+	snprintf(p, sizeof(p), "%s/%s.lock", cache, PLUMB_GIT_ANCHOR_REF);
+	(void)unlink(p);
+	snprintf(p, sizeof(p), "%s/%s.lock", cache, PLUMB_GIT_PREVIOUS_REF);
 	(void)unlink(p);
 	snprintf(p, sizeof(p), "%s/objects/pack", cache);
 	if ((d = opendir(p)) == NULL)
@@ -223,7 +258,7 @@ int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struc
 		r = child_fetch(o, cache, cerr, sizeof(cerr));
 		if (r != 0)
 			(void)!write(fds[1], cerr, strlen(cerr));
-		_exit(r == 0 ? 0 : 1);
+		_exit(r == 0 ? 0 : r == FETCH_NO_REF ? FETCH_NO_REF : 1);
 	}
 	close(fds[1]);
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -267,6 +302,8 @@ int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struc
 		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == FETCH_NO_REF)
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "%s", msg[0] ? msg : "the remote has no such ref");
 	if (WIFSIGNALED(status))
 		return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' died of signal %d", o->url, WTERMSIG(status));
 	return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' failed: %s", o->url, msg[0] ? msg : "no reason given");
@@ -395,26 +432,150 @@ out:
 	return r;
 }
 
-int plumb_git_descends(const char *state_dir, const char *commit, const char *ancestor, struct plumb_err *err)
+int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb_err *err)
 {
 	git_repository *repo = NULL;
-	git_oid a, b;
+	git_reference *ref = NULL;
+	git_oid oid;
 	int r;
 
-	if (strcmp(commit, ancestor) == 0)
-		return 1;
 	git_up();
 	if ((r = open_cache(&repo, state_dir, err)) != 0)
+		return r;
+	if (git_oid_fromstr(&oid, commit) != 0)
+		r = plumb_err_set(err, PLUMB_E_INVALID, "bad commit id '%.40s'", commit);
+	else if (git_reference_create(&ref, repo, PLUMB_GIT_ANCHOR_REF, &oid, 1, NULL) != 0)
+		r = plumb_err_set(err, PLUMB_E_IO, "cannot keep the anchor %.12s as '%s': %s", commit,
+				  PLUMB_GIT_ANCHOR_REF, git_msg());
+	git_reference_free(ref);
+	git_repository_free(repo);
+	return r;
+}
+
+/* The first parent of the commit id, or *has = 0 for a root commit. */
+static int first_parent(git_repository *repo, const git_oid *id, git_oid *out, int *has, struct plumb_err *err)
+{
+	git_commit *c = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	if (git_commit_lookup(&c, repo, id) != 0)
+		return plumb_err_set(err, PLUMB_E_INVALID, "commit %.12s is missing from the cache or not a commit: %s",
+				     hex, git_msg());
+	*has = git_commit_parentcount(c) > 0;
+	if (*has)
+		git_oid_cpy(out, git_commit_parent_id(c, 0));
+	git_commit_free(c);
+	return 0;
+}
+
+/* Verifies the signature of one commit by the allowed signers at now. */
+static int check_commit_signed(git_odb *odb, const git_oid *id, const struct plumb_signers *signers, time_t now,
+			       const char *what, struct plumb_err *err)
+{
+	struct plumb_signed_obj so = {0};
+	struct plumb_git_tip scratch;
+	git_odb_object *obj = NULL;
+	int r;
+
+	if (git_odb_read(&obj, odb, id) != 0 || git_odb_object_type(obj) != GIT_OBJECT_COMMIT) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: not a commit in the cache", what);
 		goto out;
-	if (git_oid_fromstr(&a, commit) != 0 || git_oid_fromstr(&b, ancestor) != 0) {
+	}
+	if ((r = plumb_gitobj_commit_split(&so, git_odb_object_data(obj), git_odb_object_size(obj), err)) != 0) {
+		struct plumb_err e = *err;
+
+		plumb_err_set(err, r, "%s: %s", what, e.msg);
+		goto out;
+	}
+	r = check_signature(&scratch, &so, signers, now, what, err);
+out:
+	plumb_signed_obj_release(&so);
+	git_odb_object_free(obj);
+	return r;
+}
+
+int plumb_git_check_history(const char *state_dir, const char *commit, const char *anchor,
+			    const struct plumb_signers *signers, time_t now, size_t max, struct plumb_err *err)
+{
+	git_repository *repo = NULL;
+	git_odb *odb = NULL;
+	git_oid *path = NULL, cur, stop;
+	size_t n = 0;
+	int r, more;
+
+	git_up();
+	if ((r = open_cache(&repo, state_dir, err)) != 0)
+		return r;
+	if (git_oid_fromstr(&cur, commit) != 0 || (anchor != NULL && git_oid_fromstr(&stop, anchor) != 0)) {
 		r = plumb_err_set(err, PLUMB_E_INVALID, "bad commit id");
 		goto out;
 	}
-	r = git_graph_descendant_of(repo, &a, &b);
-	if (r < 0)
-		r = plumb_err_set(err, PLUMB_E_INVALID, "cannot relate %.12s to the last applied %.12s: %s", commit,
-				  ancestor, git_msg());
+	if (git_repository_odb(&odb, repo) != 0) {
+		r = plumb_err_set(err, PLUMB_E_IO, "cannot open the cache's objects: %s", git_msg());
+		goto out;
+	}
+	if (max == 0 || (path = calloc(max, sizeof(*path))) == NULL) {
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	/* The first-parent chain from the tip down to the anchor, at most max
+	 * commits; without an anchor, the tip alone. */
+	for (;;) {
+		if (anchor != NULL && git_oid_equal(&cur, &stop))
+			break;
+		if (n == max) {
+			/* Never advise a reset for what is a plain rollback. */
+			git_oid tip;
+
+			(void)git_oid_fromstr(&tip, commit);
+			if (git_graph_descendant_of(repo, &tip, &stop) != 1)
+				r = plumb_err_set(err, PLUMB_E_INVALID, "rollback: tip %.12s does not descend from the "
+						  "last applied commit %.12s", commit, anchor);
+			else
+				r = plumb_err_set(err, PLUMB_E_TOOBIG, "tip %.12s is more than %zu first-parent commits "
+						  "past the last applied commit %.12s; plumb checks no further (after "
+						  "review, `plumb trust reset` re-anchors)", commit, max, anchor);
+			goto out;
+		}
+		path[n++] = cur;
+		if (anchor == NULL)
+			break;
+		if ((r = first_parent(repo, &cur, &cur, &more, err)) != 0)
+			goto out;
+		if (!more) {
+			/* Reached a root: the anchor is not on the tip's first-parent chain. */
+			git_oid tip;
+
+			(void)git_oid_fromstr(&tip, commit);
+			if (git_graph_descendant_of(repo, &tip, &stop) == 1)
+				r = plumb_err_set(err, PLUMB_E_INVALID, "tip %.12s reaches the last applied commit %.12s "
+						  "only through a merge's second parent: signed history follows first "
+						  "parents", commit, anchor);
+			else
+				r = plumb_err_set(err, PLUMB_E_INVALID, "rollback: tip %.12s does not descend from the "
+						  "last applied commit %.12s", commit, anchor);
+			goto out;
+		}
+	}
+	/* Every commit on it signed, judged oldest first: the refusal names the
+	 * first commit that broke the chain. */
+	for (size_t i = n; i-- > 0;) {
+		char hex[GIT_OID_HEXSZ + 1], what[160];
+
+		git_oid_tostr(hex, sizeof(hex), &path[i]);
+		if (anchor != NULL)
+			snprintf(what, sizeof(what), "commit %.12s (%zu of %zu after the last applied %.12s)", hex,
+				 n - i, n, anchor);
+		else
+			snprintf(what, sizeof(what), "commit %.12s", hex);
+		if ((r = check_commit_signed(odb, &path[i], signers, now, what, err)) != 0)
+			goto out;
+	}
+	r = 0;
 out:
+	free(path);
+	git_odb_free(odb);
 	git_repository_free(repo);
 	return r;
 }

@@ -35,15 +35,15 @@ int plumb_run_exit_code(const struct plumb_report *r, int apply)
 	return ((r->reverted || detected) ? PLUMB_EXIT_CHANGES : 0) | (r->failed ? PLUMB_EXIT_FAILURES : 0);
 }
 
-/* Records a refused baseline in the report. */
-static int refuse(struct plumb_report *rep, const char *why)
+/* Records a baseline event (refused, or detected for a re-anchoring) in the report. */
+static int baseline_event(struct plumb_report *rep, enum plumb_action action, const char *why)
 {
 	struct plumb_event ev;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.resource = strdup("baseline");
 	ev.error = strdup(why);
-	ev.action = PLUMB_ACT_REFUSED;
+	ev.action = action;
 	ev.at = time(NULL);
 	if (ev.resource == NULL || ev.error == NULL) {
 		free(ev.resource);
@@ -144,7 +144,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	if (refusal != NULL || !selected) {
 		/* Refused: reported; the last good baseline (if any) is still enforced. */
 		*err = e;
-		if (refuse(&rep, refusal ? refusal : e.msg) != 0) {
+		if (baseline_event(&rep, PLUMB_ACT_REFUSED, refusal ? refusal : e.msg) != 0) {
 			plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 			goto out;
 		}
@@ -162,6 +162,13 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		    (info->fingerprint && (rep.fingerprint = strdup(info->fingerprint)) == NULL)) {
 			plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 			goto out;
+		}
+		if (sel.reanchored[0] != '\0') {
+			plumb_log(PLUMB_LOG_WARN, "%s", sel.reanchored);
+			if (baseline_event(&rep, PLUMB_ACT_DETECTED, sel.reanchored) != 0) {
+				plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+				goto out;
+			}
 		}
 		if (sel.stale)
 			plumb_log(PLUMB_LOG_WARN, "baseline '%s' expired; still enforcing it until a newer one arrives",
@@ -229,6 +236,7 @@ int plumb_run_verify(const struct plumb_config *cfg, struct plumb_verify_result 
 	out->is_new = sel.is_new;
 	out->stale = sel.stale;
 	out->anchor = trust;
+	snprintf(out->reanchored, sizeof(out->reanchored), "%s", sel.reanchored);
 	plumb_selection_release(&sel);
 out:
 	free(refusal);

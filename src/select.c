@@ -91,6 +91,24 @@ static int open_git_baseline(struct plumb_selection *sel, const struct plumb_con
 	return 0;
 }
 
+/* 1 if the key that signed the anchor is still an allowed signer at now
+ * (known, namespace git, inside its window), else 0. An anchor without a
+ * recorded fingerprint keeps constraining: trust never widens on a guess. */
+static int anchor_key_trusted(const struct plumb_trust *t, const struct plumb_signers *s, time_t now)
+{
+	const struct plumb_signer *who;
+	char fp[PLUMB_FINGERPRINT_MAX];
+
+	if (t->fingerprint[0] == '\0')
+		return 1;
+	for (size_t i = 0; i < s->n; i++) {
+		plumb_sshkey_fingerprint(fp, s->v[i].key, s->v[i].keylen);
+		if (strcmp(fp, t->fingerprint) == 0 && plumb_signers_match(s, s->v[i].key, s->v[i].keylen, now, &who, NULL) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
 			  struct plumb_err *err)
 {
@@ -99,8 +117,8 @@ int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config 
 				    cfg->cancel_fd};
 	struct plumb_signers *signers = NULL;
 	struct plumb_git_tip tip;
-	struct plumb_err e;
-	int r;
+	time_t now = time(NULL);
+	int r, constrains;
 
 	memset(sel, 0, sizeof(*sel));
 	if (cfg->source_allowed_signers == NULL)
@@ -109,25 +127,29 @@ int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config 
 		return r;
 	if ((r = plumb_git_fetch(&go, cfg->state_dir, err)) != 0)
 		goto out;
-	if ((r = plumb_git_verify_tip(&tip, cfg->state_dir, cfg->source_ref, signers, time(NULL), err)) != 0)
+	if ((r = plumb_git_verify_tip(&tip, cfg->state_dir, cfg->source_ref, signers, now, err)) != 0)
 		goto out;
 	sel->is_new = !trust->has || strcmp(tip.commit, trust->commit) != 0;
-	if (trust->has && sel->is_new) {
-		r = plumb_git_descends(cfg->state_dir, tip.commit, trust->commit, &e);
-		if (r < 0) {
-			*err = e;
-			goto out;
-		}
-		if (r == 0) {
-			r = plumb_err_set(err, PLUMB_E_INVALID,
-					  "rollback: tip %.12s does not descend from the last applied commit %.12s",
-					  tip.commit, trust->commit);
-			goto out;
-		}
-	}
+	/* Key-compromise recovery (after TUF): an anchor signed by a key that is
+	 * no longer trusted constrains nothing, or a leaked key could freeze
+	 * every agent with serial 2^63. The tip must still be signed by a
+	 * trusted key; the caller reports the re-anchoring loudly. */
+	constrains = trust->has && anchor_key_trusted(trust, signers, now);
+	/* Signed history from the anchor; the tip's commit alone when there is
+	 * nothing to walk (no anchor, re-anchoring, or the tip is the anchor:
+	 * a tag's commit is then checked on every run, as a branch tip is). */
+	if ((r = plumb_git_check_history(cfg->state_dir, tip.commit, constrains && sel->is_new ? trust->commit : NULL,
+					 signers, now, PLUMB_GIT_HISTORY_MAX, err)) != 0)
+		goto out;
 	if ((r = open_git_baseline(sel, cfg, &tip, err)) != 0)
 		goto out;
-	if (trust->has && sel->is_new && sel->b->serial <= trust->serial) {
+	if (trust->has && !constrains && sel->is_new)
+		snprintf(sel->reanchored, sizeof(sel->reanchored),
+			 "re-anchored: anchor %.12s (serial %llu) was signed by %s, a key no longer trusted; accepted "
+			 "tip %.12s (serial %llu, signed by %s) without the ancestry and serial checks",
+			 trust->commit, (unsigned long long)trust->serial, trust->fingerprint, tip.commit,
+			 (unsigned long long)sel->b->serial, tip.fingerprint);
+	if (constrains && sel->is_new && sel->b->serial <= trust->serial) {
 		r = plumb_err_set(err, PLUMB_E_INVALID, "serial %llu of tip %.12s is not greater than %llu, the last applied",
 				  (unsigned long long)sel->b->serial, tip.commit, (unsigned long long)trust->serial);
 		goto out;
@@ -195,7 +217,10 @@ int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, co
 int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_err *err)
 {
 	struct plumb_trust t;
+	struct plumb_err e;
 
+	if (plumb_git_pin_anchor(st->path, sel->tip.commit, &e) != 0)
+		plumb_log(PLUMB_LOG_WARN, "%s (the anchor is recorded all the same)", e.msg);
 	memset(&t, 0, sizeof(t));
 	t.has = 1;
 	memcpy(t.commit, sel->tip.commit, sizeof(t.commit));
@@ -216,12 +241,14 @@ int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct p
 	struct plumb_err probe, e;
 	char why[PLUMB_ERR_MAX + 160], *text;
 	json_t *j;
+	int r;
 
 	if (!sel->from_git || !sel->is_new || undo == NULL || undo->batch == NULL || fw == NULL ||
 	    strstr(cfg->source_url, "://") == NULL || strncmp(cfg->source_url, "file://", 7) == 0)
 		return 0;
-	if (plumb_git_fetch(&go, cfg->state_dir, &probe) == 0)
-		return 0;    /* the remote is still reachable: keep the new firewall */
+	r = plumb_git_fetch(&go, cfg->state_dir, &probe);
+	if (r == 0 || r == PLUMB_E_NOTFOUND)
+		return 0;    /* the remote still answers (even without the ref): keep the new firewall */
 	plumb_log(PLUMB_LOG_ERROR, "the new firewall of commit %.12s cut this host off from its git remote (%s): "
 		  "restoring the previous tables", sel->tip.commit, probe.msg);
 	if (plumb_firewall_restore(undo, &e) != 0)

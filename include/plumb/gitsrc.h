@@ -18,6 +18,14 @@ struct plumb_signers;
 #define PLUMB_GIT_CACHE "cache.git"
 /* Where the fetched tip is stored in the cache. */
 #define PLUMB_GIT_FETCHED_REF "refs/plumb/fetched"
+/* Where the anchor (the last applied commit) is kept reachable in the
+ * cache, for the ancestry walk and the fetch negotiation. */
+#define PLUMB_GIT_ANCHOR_REF "refs/plumb/anchor"
+/* The previous fetch's tip, peeled to a commit: only a hint for the fetch
+ * negotiation ("have"), never read by verification. */
+#define PLUMB_GIT_PREVIOUS_REF "refs/plumb/previous"
+/* Most commits the signed-history walk follows from the tip to the anchor. */
+#define PLUMB_GIT_HISTORY_MAX 10000
 
 struct plumb_git_opts {
 	const char *url;             /* path, file://, https://, ssh:// */
@@ -31,8 +39,11 @@ struct plumb_git_opts {
 };
 
 /* Fetches opts->ref from opts->url into state_dir/cache.git at
- * PLUMB_GIT_FETCHED_REF, in a child process killed at the timeout. Returns 0
- * or a negative code with err saying why (the child's own message). */
+ * PLUMB_GIT_FETCHED_REF (removed first: it never outlives a fetch that did
+ * not bring it), in a child process killed at the timeout. Returns 0,
+ * PLUMB_E_NOTFOUND when the remote has no opts->ref ("the remote has no
+ * REF"), or another negative code with err saying why (the child's own
+ * message). */
 int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struct plumb_err *err);
 
 struct plumb_git_tip {
@@ -49,10 +60,18 @@ struct plumb_git_tip {
 int plumb_git_verify_tip(struct plumb_git_tip *out, const char *state_dir, const char *ref,
 			 const struct plumb_signers *signers, time_t now, struct plumb_err *err);
 
-/* 1 if commit descends from ancestor (or equals it), 0 if not, negative on
- * error (e.g. the ancestor is not in the cache). */
-int plumb_git_descends(const char *state_dir, const char *commit, const char *ancestor,
-		       struct plumb_err *err);
+/* Signed history: commit and every commit on its first-parent chain down
+ * to anchor (exclusive) must be signed by an allowed signer valid at now;
+ * with anchor NULL (no anchor yet), commit alone. Follows at most max
+ * commits. Returns 0, or PLUMB_E_INVALID naming the first (oldest)
+ * offending commit, or naming the tip when anchor is not on its
+ * first-parent chain ("rollback: ..."), or PLUMB_E_TOOBIG past max. */
+int plumb_git_check_history(const char *state_dir, const char *commit, const char *anchor,
+			    const struct plumb_signers *signers, time_t now, size_t max, struct plumb_err *err);
+
+/* Points PLUMB_GIT_ANCHOR_REF at commit, so the anchor stays reachable in
+ * the cache whatever the remote's refs do. */
+int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb_err *err);
 
 /* Opens a source over commit's tree in the cache (its baseline at
  * baseline_file). info.commit/signer/fingerprint are copied from tip. */

@@ -42,6 +42,7 @@ struct plumb_verify_result {
 	int is_new;                 /* differs from the anchor */
 	int stale;
 	struct plumb_trust anchor;  /* the last applied commit, if any */
+	char reanchored[640];       /* non-empty: the anchor's key is no longer trusted (why) */
 };
 
 /* Fetches and judges the git tip as a run would (signature, no rollback,

@@ -20,6 +20,7 @@ struct plumb_selection {
 	int is_new;                 /* a git tip other than the anchor */
 	int stale;                  /* its expires: has passed */
 	struct plumb_git_tip tip;   /* from_git: commit, signer, fingerprint */
+	char reanchored[640];       /* non-empty: accepted past an anchor whose key is no longer trusted; why */
 };
 
 /* Picks what to enforce: baseline_dir if given, else the configured git

@@ -35,6 +35,44 @@ expect_rc 2 "apply over https"
 expect_content "$ROOT/etc/motd" "over https"
 grep -q 'git-upload-pack' "$T/server.log" || fail "the server saw no fetch"
 
+# the branch deleted on the server: refused with its own reason, not the old tip
+cp -a "$STATE" "$T/state-1"
+SRV=$T/srv/baselines.git
+C1=$(git -C "$SRV" rev-parse refs/heads/main)
+git -C "$SRV" update-ref -d refs/heads/main
+run_cfg verify
+expect_rc 1 "verify over https without the branch"
+expect_err "the remote has no refs/heads/main"
+git -C "$SRV" update-ref refs/heads/main "$C1"
+# a tag moved to a tree and back to a signed commit recovers over https too
+sign_tag() { git -C "$REPO" -c user.signingkey="$KEYS/good" tag -s -f release -m release "$1" >/dev/null; git -C "$REPO" push -q -f "$SRV" refs/tags/release; }
+write_cfg "  ca_file: $T/tls/ca.pem
+  timeout: 20s
+  ref: refs/tags/release"
+commit_signed good 2 "tagged over https"; git -C "$REPO" push -q "$SRV" main
+sign_tag HEAD
+run_cfg apply; expect_rc 2 "apply a signed tag over https"
+sign_tag "HEAD^{tree}"
+run_cfg verify; expect_rc 1 "a tag of a tree over https"
+commit_signed good 3 "tag back over https"; git -C "$REPO" push -q "$SRV" main
+sign_tag HEAD
+run_cfg apply; expect_rc 2 "apply after the tag came back over https"
+expect_content "$ROOT/etc/motd" "tag back over https"
+# with no anchor (verify only, as audit hosts run), a new tip still fetches
+# only what is new: the previous tip is kept as a negotiation hint
+rm -rf "$STATE"; mkdir -p "$STATE"
+write_cfg "  ca_file: $T/tls/ca.pem
+  timeout: 20s"
+run_cfg verify; expect_rc 0 "verify with no anchor"
+commit_signed good 4 "one more"; git -C "$REPO" push -q "$SRV" main
+run_cfg verify; expect_rc 0 "verify the next tip with no anchor"
+newest=$(ls -t "$STATE"/cache.git/objects/pack/*.idx | head -1)
+got=$(git show-index < "$newest" | wc -l)
+all=$(git -C "$SRV" rev-list --objects --all | wc -l)
+[ "$got" -lt 10 ] || fail "the second fetch brought $got objects of $all: the whole history again"
+note "second fetch with no anchor: $got objects (repository: $all)"
+rm -rf "$STATE"; cp -a "$T/state-1" "$STATE"   # back to baseline 1 for the cases below
+
 # the wrong CA: refused, nothing new applied, the anchor kept
 write_cfg "  ca_file: $T/other/ca.pem
   timeout: 20s"

@@ -96,7 +96,7 @@ static int open_git_baseline(struct plumb_selection *sel, const struct plumb_con
  * recorded fingerprint keeps constraining: trust never widens on a guess. */
 static int anchor_key_trusted(const struct plumb_trust *t, const struct plumb_signers *s, time_t now)
 {
-	const struct plumb_signer *who;
+	struct plumb_signer_match who;
 	char fp[PLUMB_FINGERPRINT_MAX];
 
 	if (t->fingerprint[0] == '\0')

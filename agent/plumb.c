@@ -119,7 +119,7 @@ static void print_spool(struct plumb_state *st)
 
 	if (plumb_spool_list(st, &v, &n, NULL) != 0)
 		return;
-	plumb_spool_stats_load(st, &s);
+	(void)plumb_spool_stats_load(st, &s, NULL);
 	printf("spool: %zu report(s) waiting", n);
 	if (n > 0)
 		printf(", oldest queued %lld s ago", (long long)(time(NULL) - v[0].queued_at));
@@ -129,8 +129,10 @@ static void print_spool(struct plumb_state *st)
 	}
 	if (s.last_error[0])
 		printf("; last error: %s", s.last_error);
-	if (s.next_attempt > time(NULL))
-		printf("; next try in %lld s", (long long)(s.next_attempt - time(NULL)));
+	if (n > 0 && plumb_spool_retry_wait(&s, time(NULL)) > 0)
+		printf("; next try in %ld s", plumb_spool_retry_wait(&s, time(NULL)));
+	if (s.set_aside)
+		printf("; %llu damaged stats file(s) kept in spool/", (unsigned long long)s.set_aside);
 	if (s.rejected || s.dropped_heartbeats || s.write_errors)
 		printf("; %llu rejected, %llu heartbeats dropped, %llu write errors", (unsigned long long)s.rejected,
 		       (unsigned long long)s.dropped_heartbeats, (unsigned long long)s.write_errors);

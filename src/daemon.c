@@ -480,8 +480,11 @@ static void on_sender_done(struct plumb_daemon *d)
 		d->send_again = 0;
 		send_reports(d);
 	} else if (n > 0) {
-		plumb_spool_stats_load(d->st, &s);
-		arm(d, T_SEND, s.next_attempt > time(NULL) ? (double)(s.next_attempt - time(NULL)) : 1.0, 0);
+		long wait;
+
+		(void)plumb_spool_stats_load(d->st, &s, NULL);
+		wait = plumb_spool_retry_wait(&s, time(NULL));
+		arm(d, T_SEND, wait > 0 ? (double)wait : 1.0, 0);
 	}
 }
 

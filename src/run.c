@@ -64,11 +64,12 @@ void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, st
 
 	if (cfg->report_url == NULL)
 		return;
-	plumb_spool_stats_load(st, &s);
+	(void)plumb_spool_stats_load(st, &s, NULL);   /* damaged stats: set aside and logged there */
 	rep->spool_dropped = s.dropped_heartbeats;
 	rep->spool_write_errors = s.write_errors;
 	rep->spool_rejected = s.rejected;
-	if (!heartbeat || time(NULL) - s.last_heartbeat >= (time_t)cfg->report_heartbeat) {
+	rep->spool_set_aside = s.set_aside;
+	if (!heartbeat || plumb_spool_heartbeat_due(&s, time(NULL), cfg->report_heartbeat)) {
 		if ((j = plumb_report_json(rep)) != NULL && (text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
 			if (plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e) != 0)
 				plumb_log(PLUMB_LOG_ERROR, "cannot spool report %s: %s (enforcement goes on)", rep->id, e.msg);

@@ -94,8 +94,17 @@ static int cmd_trust_reset(const struct plumb_config *cfg)
 	struct plumb_err err;
 	int r;
 
-	if ((r = plumb_state_open(&st, cfg->state_dir, 0, &err)) != 0 || (r = plumb_state_lock(st, 60, &err)) != 0 ||
-	    (r = plumb_trust_load(&t, st, &err)) != 0 || (r = plumb_trust_reset(st, &err)) != 0) {
+	if ((r = plumb_state_open(&st, cfg->state_dir, 0, &err)) != 0 || (r = plumb_state_lock(st, 60, &err)) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		plumb_state_free(st);
+		return PLUMB_EXIT_ERROR;
+	}
+	if (plumb_trust_load(&t, st, &err) != 0) {
+		/* Missing, damaged or unreadable: what the reset is for. */
+		fprintf(stderr, "plumb: the recorded anchor could not be used: %s\n", err.msg);
+		memset(&t, 0, sizeof(t));
+	}
+	if ((r = plumb_trust_reset(st, &err)) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
 		plumb_state_free(st);
 		return PLUMB_EXIT_ERROR;

@@ -13,8 +13,10 @@
 #include "plumb/util.h"
 #include "banned.h"
 
+static int save_copy(struct plumb_state *st, const char *name, json_t *j, struct plumb_err *err);
+
 /* What one copy of the anchor holds. */
-enum copy_kind { COPY_ABSENT, COPY_ANCHOR, COPY_RESET, COPY_DAMAGED };
+enum copy_kind { COPY_ABSENT, COPY_ANCHOR, COPY_RESET, COPY_LOST, COPY_DAMAGED };
 
 static int is_hex40(const char *s)
 {
@@ -38,6 +40,12 @@ static enum copy_kind parse_copy(struct plumb_trust *t, const char *text, size_t
 		return COPY_DAMAGED;
 	if (json_is_true(json_object_get(j, "reset"))) {
 		k = COPY_RESET;
+		goto out;
+	}
+	if (json_is_string(json_object_get(j, "lost"))) {
+		/* A trace found once (below) and kept, so the refusal lasts. */
+		snprintf(t->signer, sizeof(t->signer), "%s", json_string_value(json_object_get(j, "lost")));
+		k = COPY_LOST;
 		goto out;
 	}
 	if ((s = json_string_value(json_object_get(j, "commit"))) == NULL || !is_hex40(s))
@@ -151,6 +159,9 @@ int plumb_trust_load(struct plumb_trust *t, struct plumb_state *st, struct plumb
 				  "using the copy", PLUMB_TRUST_FILE, (unsigned long long)t->serial, PLUMB_TRUST_BACKUP,
 				  (unsigned long long)copy.serial);
 			*t = copy;
+			/* Retry the write that failed (callers hold the state lock). */
+			if (plumb_trust_save(t, st, &e) != 0)
+				plumb_log(PLUMB_LOG_ERROR, "%s; the copy still holds the anchor", e.msg);
 		}
 		return 0;
 	}
@@ -162,6 +173,9 @@ int plumb_trust_load(struct plumb_trust *t, struct plumb_state *st, struct plumb
 		snprintf(what, sizeof(what), "its copy '%s' holds commit %.12s (serial %llu)", PLUMB_TRUST_BACKUP,
 			 copy.commit, (unsigned long long)copy.serial);
 		break;
+	case COPY_LOST:
+		snprintf(what, sizeof(what), "%s", copy.signer);
+		break;
 	case COPY_DAMAGED:
 		snprintf(what, sizeof(what), "its copy '%s' exists (damaged)", PLUMB_TRUST_BACKUP);
 		break;
@@ -169,6 +183,14 @@ int plumb_trust_load(struct plumb_trust *t, struct plumb_state *st, struct plumb
 	default:
 		if (!last_report_trace(st, what, sizeof(what)))
 			return 0;   /* truly a first run */
+		{
+			/* This run's own report will not show it: keep the trace. */
+			json_t *j = json_pack("{s:s}", "lost", what);
+
+			if (j == NULL || save_copy(st, PLUMB_TRUST_BACKUP, j, &e) != 0)
+				plumb_log(PLUMB_LOG_ERROR, "cannot keep the trace of the lost anchor in '%s'", PLUMB_TRUST_BACKUP);
+			json_decref(j);
+		}
 		break;
 	}
 	return plumb_err_set(err, PLUMB_E_INVALID, "the rollback anchor '%s/%s' is missing but %s; refusing to "

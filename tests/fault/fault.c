@@ -8,6 +8,8 @@
  * fsync, fdatasync, read, pread, pwrite or write; ERRNO a name (EIO,
  * ENOSPC, EACCES, ENOMEM, EROFS) or a number. Each injection is appended to
  * PLUMB_FAULT_LOG, if set, so a test can tell the fault really fired.
+ * PLUMB_FAULT_PROG, if set, limits injection to the program of that name
+ * (e.g. plumb, not the plumb-send it runs).
  * Built without sanitizers; with ASan binaries set
  * ASAN_OPTIONS=verify_asan_link_order=0. */
 #ifndef _GNU_SOURCE
@@ -58,6 +60,8 @@ static void load(void)
 	char buf[2048], *save = NULL, *tok;
 
 	if (env == NULL)
+		return;
+	if (getenv("PLUMB_FAULT_PROG") != NULL && strcmp(getenv("PLUMB_FAULT_PROG"), program_invocation_short_name) != 0)
 		return;
 	snprintf(buf, sizeof(buf), "%s", env);
 	for (tok = strtok_r(buf, ";", &save); tok && nrules < MAX_RULES; tok = strtok_r(NULL, ";", &save)) {

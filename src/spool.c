@@ -204,11 +204,23 @@ int plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s, 
 	 * aside as evidence (its counters are what proves nothing was lost),
 	 * count that, and begin a fresh file. */
 	memset(s, 0, sizeof(*s));
-	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", PLUMB_SPOOL_STATS, (long long)time(NULL));
-	if (renameat(dfd, PLUMB_SPOOL_STATS, dfd, aside) != 0 || fsync(dfd) != 0) {
-		r = plumb_err_errno(err, PLUMB_E_IO, errno, "%s; cannot set it aside as '%s' (counters are not "
+	/* Never over an earlier one: corrupt-T, corrupt-T.1, ... */
+	for (int i = 0;; i++) {
+		if (i == 0)
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld", PLUMB_SPOOL_STATS, (long long)time(NULL));
+		else
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld.%d", PLUMB_SPOOL_STATS, (long long)time(NULL), i);
+		if ((r = renameat2(dfd, PLUMB_SPOOL_STATS, dfd, aside, RENAME_NOREPLACE)) == 0 || errno != EEXIST || i >= 99)
+			break;
+	}
+	if (r != 0 || fsync(dfd) != 0) {
+		struct plumb_err e2;
+
+		r = plumb_err_errno(&e2, PLUMB_E_IO, errno, "%s; cannot set it aside as '%s' (counters are not "
 				    "written until it can be)", e.msg, aside);
-		plumb_log(PLUMB_LOG_ERROR, "%s", err ? err->msg : e.msg);
+		plumb_log(PLUMB_LOG_ERROR, "%s", e2.msg);
+		if (err != NULL)
+			*err = e2;
 		s->unusable = 1;
 		goto out;
 	}

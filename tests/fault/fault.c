@@ -4,7 +4,8 @@
  * PLUMB_FAULT="CALL:SUBSTRING:ERRNO[:SKIP[:COUNT]][;...]" makes CALL fail
  * with ERRNO when the path it acts on (the fd's path for fd calls, the new
  * name for renameat) contains SUBSTRING, after letting SKIP matching calls
- * through, COUNT times (default: every time). CALL is openat, renameat,
+ * through, COUNT times (default: every time). CALL is openat, renameat
+ * (also renameat2),
  * fsync, fdatasync, read, pread, pwrite or write; ERRNO a name (EIO,
  * ENOSPC, EACCES, ENOMEM, EROFS) or a number. Each injection is appended to
  * PLUMB_FAULT_LOG, if set, so a test can tell the fault really fired.
@@ -234,6 +235,22 @@ int renameat(int olddirfd, const char *oldname, int newdirfd, const char *newnam
 		}
 	}
 	return real(olddirfd, oldname, newdirfd, newname);
+}
+
+int renameat2(int olddirfd, const char *oldname, int newdirfd, const char *newname, unsigned int flags)
+{
+	char path[4096];
+	int e;
+	REAL(renameat2);
+
+	if (wanted("renameat")) {   /* one rule for both */
+		at_path(newdirfd, newname, path, sizeof(path));
+		if ((e = decide("renameat", path)) != 0) {
+			errno = e;
+			return -1;
+		}
+	}
+	return real(olddirfd, oldname, newdirfd, newname, flags);
 }
 
 int fsync(int fd)

@@ -88,6 +88,7 @@ struct plumb_daemon {
 	unsigned lock_failures;    /* consecutive */
 	uint64_t lock_failures_total;
 	long lock_holder;          /* pid seen holding it at the last failure, 0 unknown/none */
+	double refresh_retry;      /* > 0: the first baseline fetch was put off; poll again this soon */
 	/* metrics */
 	uint64_t reverted_total, refused_total, drifted_last, failed_last;
 	double full_scan_seconds;
@@ -558,6 +559,30 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 		arm(d, T_BACKOFF, next - now, 0);
 }
 
+/* Counts a failure to take the state lock and says how long to wait
+ * before the next try: 1, 2, 4 ... 60 s. */
+static double lock_backoff(struct plumb_daemon *d)
+{
+	double wait = d->lock_failures >= 6 ? 60 : (double)(1u << d->lock_failures);
+
+	d->lock_failures++;
+	d->lock_failures_total++;
+	d->lock_holder = d->st->holder;
+	return wait;
+}
+
+static void lock_regained(struct plumb_daemon *d)
+{
+	if (d->lock_failures == 0)
+		return;
+	if (d->lock_holder > 0)
+		plumb_log(PLUMB_LOG_WARN, "state lock taken after %u failed attempt(s) (it was held by pid %ld); "
+			  "enforcing now", d->lock_failures, d->lock_holder);
+	else
+		plumb_log(PLUMB_LOG_WARN, "state lock taken after %u failed attempt(s); enforcing now", d->lock_failures);
+	d->lock_failures = 0;
+}
+
 /* Runs the engine over the dirty set (or everything; or, with full < 0,
  * the firewall alone) and reports. */
 static void run_engine(struct plumb_daemon *d, int full)
@@ -591,11 +616,8 @@ static void run_engine(struct plumb_daemon *d, int full)
 		/* Someone else holds state_dir: put the work back and really retry,
 		 * backing off, so drift made meanwhile is not left to the next
 		 * full scan. */
-		double wait = d->lock_failures >= 6 ? 60 : (double)(1u << d->lock_failures);
+		double wait = lock_backoff(d);
 
-		d->lock_failures++;
-		d->lock_failures_total++;
-		d->lock_holder = d->st->holder;
 		for (size_t i = 0; i < n; i++) {
 			d->dirty[i] |= only[i];
 			d->any_dirty |= only[i];
@@ -612,12 +634,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 		write_metrics(d);
 		return;
 	}
-	if (d->lock_failures > 0) {
-		plumb_log(PLUMB_LOG_WARN, "state lock taken after %u failed attempt(s)%s%ld%s; enforcing now",
-			  d->lock_failures, d->lock_holder ? " (it was held by pid " : "", d->lock_holder,
-			  d->lock_holder ? ")" : "");
-		d->lock_failures = 0;
-	}
+	lock_regained(d);
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) == 0) {
 		report_baseline(&rep, d);
 		if (eo.repair && plumb_quarantine_open(&q, d->st->dirfd, d->cfg.quarantine_max, &e) != 0)
@@ -695,9 +712,17 @@ static void refresh_baseline(struct plumb_daemon *d)
 	int r;
 
 	if (plumb_state_lock(d->st, 30, &e) != 0) {
-		plumb_log(PLUMB_LOG_WARN, "%s; the baseline is polled again later", e.msg);
+		/* Try again soon (not only at the next poll): without a baseline
+		 * nothing is enforced at all. */
+		d->refresh_retry = lock_backoff(d);
+		plumb_log(PLUMB_LOG_WARN, "%s; fetching the baseline again in %.0f s (attempt %u)", e.msg,
+			  d->refresh_retry, d->lock_failures);
+		arm(d, T_POLL, d->refresh_retry, (double)d->cfg.poll);
+		write_metrics(d);
 		return;
 	}
+	d->refresh_retry = 0;
+	lock_regained(d);
 	d->cfg.cancel_fd = d->sfd;
 	r = plumb_select(&sel, &d->cfg, d->o->baseline_dir, d->st, &trust, &refusal, &e);
 	plumb_state_unlock(d->st);
@@ -905,6 +930,8 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 	/* Catch up at once: drift made while plumbd was down is reverted now. */
 	refresh_baseline(&d);
 	arm_intervals(&d);
+	if (d.refresh_retry > 0)
+		arm(&d, T_POLL, d.refresh_retry, (double)d.cfg.poll);   /* the first fetch was put off */
 	send_reports(&d);        /* whatever waited in the spool while plumbd was down */
 	plumb_notify("READY=1");
 	while (!d.stop) {

@@ -31,3 +31,20 @@ kill "$HOLDER"; wait "$HOLDER" 2>/dev/null; HOLDER=
 wait_until 90 '[ "$(cat "$ROOT/etc/motd")" = hello ]' || fail "drift not reverted after the lock was freed: $(tail -3 "$DLOG")"
 wait_until 10 'grep -q "^plumb_state_lock_holder_pid 0$" "$STATE/plumb.prom"' || fail "plumb.prom still shows a holder"
 note "reverted by the retry once the lock was free"
+
+# the lock is held when plumbd starts: the first baseline fetch is retried soon,
+# not left to the next poll (5 min)
+stop_plumbd
+echo drift > "$ROOT/etc/motd"
+python3 -c 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(90)' \
+	"$STATE/lock" >/dev/null 2>&1 &
+HOLDER=$!
+wait_until 5 'grep -q "FLOCK.* $HOLDER " /proc/locks' || fail "the test could not take the lock"
+: > "$DLOG"
+"$PLUMBD" --root "$ROOT" --state-dir "$STATE" -c "$T/agent.yaml" --baseline-dir "$BL" >>"$DLOG" 2>&1 &
+PD=$!
+wait_until 45 'grep -q "fetching the baseline again" "$DLOG"' || fail "plumbd did not plan a retry of its first fetch: $(tail -3 "$DLOG")"
+expect_content "$ROOT/etc/motd" drift
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null; HOLDER=
+wait_until 30 '[ "$(cat "$ROOT/etc/motd")" = hello ]' || fail "the first baseline was not retried after the lock was freed: $(tail -3 "$DLOG")"
+note "first fetch put off by the lock, retried once it was free"

@@ -123,12 +123,14 @@ static void print_spool(struct plumb_state *st)
 {
 	struct plumb_spool_entry *v;
 	struct plumb_spool_stats s;
+	struct plumb_err err;
 	char when[21];
 	size_t n;
 
 	if (plumb_spool_list(st, &v, &n, NULL) != 0)
 		return;
-	(void)plumb_spool_stats_load(st, &s, NULL);
+	if (plumb_spool_stats_peek(st, &s, &err) != 0)
+		printf("spool: %s\n", err.msg);
 	printf("spool: %zu report(s) waiting", n);
 	if (n > 0)
 		printf(", oldest queued %lld s ago", (long long)(time(NULL) - v[0].queued_at));

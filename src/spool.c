@@ -176,7 +176,7 @@ out:
 	return r;
 }
 
-int plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s, struct plumb_err *err)
+static int stats_load(struct plumb_state *st, struct plumb_spool_stats *s, int set_aside, struct plumb_err *err)
 {
 	struct plumb_buf b;
 	struct plumb_err e;
@@ -199,7 +199,14 @@ int plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s, 
 	if (r == 0 && parse_stats(s, b.data, b.len) == 0)
 		goto out;
 	if (r == 0)
-		plumb_err_set(&e, PLUMB_E_PARSE, "'%s' is damaged", shown);
+		r = plumb_err_set(&e, PLUMB_E_PARSE, "'%s' is damaged", shown);
+	if (!set_aside) {
+		memset(s, 0, sizeof(*s));
+		s->unusable = 1;
+		if (err != NULL)
+			*err = e;
+		goto out;
+	}
 	/* Unreadable or damaged: never start again from zeros over it. Set it
 	 * aside as evidence (its counters are what proves nothing was lost),
 	 * count that, and begin a fresh file. */
@@ -232,6 +239,16 @@ out:
 	plumb_buf_release(&b);
 	close(dfd);
 	return r;
+}
+
+int plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s, struct plumb_err *err)
+{
+	return stats_load(st, s, 1, err);
+}
+
+int plumb_spool_stats_peek(struct plumb_state *st, struct plumb_spool_stats *s, struct plumb_err *err)
+{
+	return stats_load(st, s, 0, err);
 }
 
 long plumb_spool_retry_wait(const struct plumb_spool_stats *s, time_t now)

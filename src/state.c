@@ -64,8 +64,8 @@ int plumb_open_regular(int *out, int dirfd, const char *name, int flags, mode_t 
 				     S_ISSOCK(sb.st_mode) ? "a socket" : "a device");
 	}
 	/* Regular: back to blocking I/O (O_NONBLOCK only guarded the open). */
-	if ((flags & O_NONBLOCK) == 0)
-		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if ((flags & O_NONBLOCK) == 0 && (e = fcntl(fd, F_GETFL)) >= 0)
+		(void)fcntl(fd, F_SETFL, e & ~O_NONBLOCK);
 	*out = fd;
 	return 0;
 }

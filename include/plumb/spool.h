@@ -73,6 +73,11 @@ int plumb_spool_reject(struct plumb_state *st, const struct plumb_spool_entry *e
  * plumb_spool_stats_save then refuses to write over it. */
 int plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s, struct plumb_err *err);
 
+/* Reads the stats for display only: like plumb_spool_stats_load but a
+ * damaged or unreadable file is left where it is (s->unusable set, the
+ * error returned); it is set aside by the next writer. */
+int plumb_spool_stats_peek(struct plumb_state *st, struct plumb_spool_stats *s, struct plumb_err *err);
+
 /* Writes the stats (in place when possible, else atomically in spool/).
  * Returns 0 or a negative code; PLUMB_E_IO when s->unusable. */
 int plumb_spool_stats_save(struct plumb_state *st, const struct plumb_spool_stats *s);

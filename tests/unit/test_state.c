@@ -186,6 +186,12 @@ static void stats_set_aside_not_zeroed(void **state)
 	assert_int_equal(s.write_errors, 5);
 	assert_int_equal(s.set_aside, 0);
 	t_write(dir, "spool/stats.json", "{\"write_errors\": 5, \"dropped_");
+	/* plumb status only looks: the damaged file stays where it is */
+	assert_int_equal(plumb_spool_stats_peek(st, &s, &err), PLUMB_E_PARSE);
+	assert_true(s.unusable);
+	snprintf(p, sizeof(p), "%s/spool/stats.json", dir);
+	assert_int_equal(access(p, F_OK), 0);
+	snprintf(p, sizeof(p), "%s/spool", dir);
 	assert_int_equal(plumb_spool_stats_load(st, &s, &err), 0);
 	assert_int_equal(s.write_errors, 0);
 	assert_int_equal(s.set_aside, 1);

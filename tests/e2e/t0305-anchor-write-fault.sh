@@ -59,3 +59,18 @@ note "the next run retries and records the anchor"
 commit_signed good 5 E
 with_fault "renameat:/trust.json:ENOSPC" "${PLUMBD:-$(dirname "$PLUMB")/plumbd}" -c "$CFG" --once >"$T/out" 2>"$T/err" && rc=0 || rc=$?
 expect_rc 6 "plumbd --once with a failing anchor write"
+
+# 5. plumbd: the anchor is recorded inside the run, a failure is a failed
+# event in its report and log, and the next poll gets it written
+. "$TESTS_DIR/lib/daemon.sh"
+run_cfg apply
+write_cfg "interval:
+  poll: 1s"
+: > "$T/fault.log"
+with_fault "renameat:/trust.json:ENOSPC:0:1" start_plumbd -c "$CFG"
+commit_signed good 6 F; C6=$(head_commit)
+wait_until 15 'grep -q "baseline: failed: cannot record commit" "$DLOG"' || fail "plumbd did not report the failed anchor write: $(tail -3 "$DLOG")"
+fault_fired "renameat .*/trust.json"
+expect_content "$ROOT/etc/motd" F
+wait_until 15 '[ "$(json_get "$STATE/trust.json" "d[\"commit\"]")" = "$C6" ]' || fail "plumbd never got the anchor written"
+note "plumbd: failed anchor write reported, then written by the next poll"

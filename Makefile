@@ -47,8 +47,16 @@ HUB_OBJS  := $(HUB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/hub/assets.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
+# The fault-injection library the e2e tests preload (tests/fault/fault.c):
+# built without sanitizers, whatever SANITIZE says.
+FAULT_LIB := $(BUILD)/tests/libplumbfault.so
+
 .PHONY: all check check-unit check-e2e bench fuzz install deb deps demo clean
-all: $(BINS)
+all: $(BINS) $(FAULT_LIB)
+
+$(FAULT_LIB): tests/fault/fault.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -fPIC -shared -o $@ $< -ldl -lpthread
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -104,8 +112,8 @@ check: deps
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
-check-e2e: $(BINS)
-	@PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd PLUMB_HUB=$(CURDIR)/$(BUILD)/plumb-hub tests/e2e/run.sh
+check-e2e: $(BINS) $(FAULT_LIB)
+	@PLUMB_FAULT_LIB=$(CURDIR)/$(FAULT_LIB) PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd PLUMB_HUB=$(CURDIR)/$(BUILD)/plumb-hub tests/e2e/run.sh
 
 bench: $(BINS)
 	PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd PLUMB_HUB=$(CURDIR)/$(BUILD)/plumb-hub tests/bench/bench.sh

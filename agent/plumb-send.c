@@ -48,11 +48,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (plumb_config_open(&cfg, config_path, NULL, state_dir, &err) != 0 ||
-	    plumb_state_open(&st, cfg.state_dir, 0, &err) != 0 ||
+	if (plumb_config_open(&cfg, config_path, NULL, state_dir, &err) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		return 1;
+	}
+	if (plumb_state_open(&st, cfg.state_dir, 0, &err) != 0 ||
 	    plumb_deliver(st, &cfg, (double)budget, !now, &res, &err) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
 		plumb_state_free(st);
+		plumb_config_release(&cfg);   /* every exit frees what it took (ASan-clean) */
 		return 1;
 	}
 	printf("%u delivered, %u rejected, %u waiting\n", res.delivered, res.rejected, res.pending);

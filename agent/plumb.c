@@ -98,8 +98,17 @@ static int cmd_trust_reset(const struct plumb_config *cfg)
 	struct plumb_err err;
 	int r;
 
-	if ((r = plumb_state_open(&st, cfg->state_dir, 0, &err)) != 0 || (r = plumb_state_lock(st, 60, &err)) != 0 ||
-	    (r = plumb_trust_load(&t, st, &err)) != 0 || (r = plumb_trust_reset(st, &err)) != 0) {
+	if ((r = plumb_state_open(&st, cfg->state_dir, 0, &err)) != 0 || (r = plumb_state_lock(st, 60, &err)) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		plumb_state_free(st);
+		return PLUMB_EXIT_ERROR;
+	}
+	if (plumb_trust_load(&t, st, &err) != 0) {
+		/* Missing, damaged or unreadable: what the reset is for. */
+		fprintf(stderr, "plumb: the recorded anchor could not be used: %s\n", err.msg);
+		memset(&t, 0, sizeof(t));
+	}
+	if ((r = plumb_trust_reset(st, &err)) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
 		plumb_state_free(st);
 		return PLUMB_EXIT_ERROR;
@@ -118,12 +127,14 @@ static void print_spool(struct plumb_state *st)
 {
 	struct plumb_spool_entry *v;
 	struct plumb_spool_stats s;
+	struct plumb_err err;
 	char when[21];
 	size_t n;
 
 	if (plumb_spool_list(st, &v, &n, NULL) != 0)
 		return;
-	plumb_spool_stats_load(st, &s);
+	if (plumb_spool_stats_peek(st, &s, &err) != 0)
+		printf("spool: %s\n", err.msg);
 	printf("spool: %zu report(s) waiting", n);
 	if (n > 0)
 		printf(", oldest queued %lld s ago", (long long)(time(NULL) - v[0].queued_at));
@@ -133,8 +144,10 @@ static void print_spool(struct plumb_state *st)
 	}
 	if (s.last_error[0])
 		printf("; last error: %s", s.last_error);
-	if (s.next_attempt > time(NULL))
-		printf("; next try in %lld s", (long long)(s.next_attempt - time(NULL)));
+	if (n > 0 && plumb_spool_retry_wait(&s, time(NULL)) > 0)
+		printf("; next try in %ld s", plumb_spool_retry_wait(&s, time(NULL)));
+	if (s.set_aside)
+		printf("; %llu damaged stats file(s) kept in spool/", (unsigned long long)s.set_aside);
 	if (s.rejected || s.dropped_heartbeats || s.write_errors)
 		printf("; %llu rejected, %llu heartbeats dropped, %llu write errors", (unsigned long long)s.rejected,
 		       (unsigned long long)s.dropped_heartbeats, (unsigned long long)s.write_errors);

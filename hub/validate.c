@@ -270,7 +270,8 @@ int hub_report_validate(const json_t *doc, time_t *finished, struct plumb_err *e
 					       "finished_at", "baseline", "events", "summary", NULL};
 	static const char *const modes[] = {"enforce", "audit", "check", NULL};
 	static const char *const sum_keys[] = {"resources", "drifted", "reverted", "failed", NULL};
-	static const char *const spool_keys[] = {"dropped_heartbeats", "write_errors", "rejected", NULL};
+	static const char *const spool_keys[] = {"dropped_heartbeats", "write_errors", "rejected", "stats_set_aside",
+						 NULL};
 	int r;
 	const char *s;
 	json_t *v;

@@ -87,6 +87,12 @@ struct plumb_daemon {
 	int sender_fd;             /* read end: EOF when the child is done */
 	int send_again;
 	int guard_pending, rolled_back;    /* the lock-out guard for a new baseline */
+	int anchor_pending;        /* a new git baseline whose anchor is not yet recorded */
+	/* the state lock: who kept us from running, and the retry backoff */
+	unsigned lock_failures;    /* consecutive */
+	uint64_t lock_failures_total;
+	long lock_holder;          /* pid seen holding it at the last failure, 0 unknown/none */
+	double refresh_retry;      /* > 0: the first baseline fetch was put off; poll again this soon */
 	/* metrics */
 	uint64_t reverted_total, refused_total, drifted_last, failed_last;
 	double full_scan_seconds;
@@ -370,7 +376,7 @@ static void on_inotify(struct plumb_daemon *d)
 
 static void write_metrics(struct plumb_daemon *d)
 {
-	char path[PATH_MAX], text[2048];
+	char path[PATH_MAX], text[3072];
 	struct plumb_fs_meta meta = {0644, (uid_t)-1, (gid_t)-1};
 	struct plumb_fs_mem m;
 	struct plumb_err e;
@@ -402,11 +408,16 @@ static void write_metrics(struct plumb_daemon *d)
 		     "# HELP plumb_baseline_serial Serial of the enforced baseline.\n# TYPE plumb_baseline_serial gauge\n"
 		     "plumb_baseline_serial %llu\n"
 		     "# HELP plumb_last_full_scan_seconds How long the last full scan took.\n"
-		     "# TYPE plumb_last_full_scan_seconds gauge\nplumb_last_full_scan_seconds %.6f\n",
+		     "# TYPE plumb_last_full_scan_seconds gauge\nplumb_last_full_scan_seconds %.6f\n"
+		     "# HELP plumb_state_lock_failures_total Runs put off because another process held the state lock.\n"
+		     "# TYPE plumb_state_lock_failures_total counter\nplumb_state_lock_failures_total %llu\n"
+		     "# HELP plumb_state_lock_holder_pid The process holding the state lock at the last failed attempt "
+		     "(0: none now, or unknown).\n# TYPE plumb_state_lock_holder_pid gauge\nplumb_state_lock_holder_pid %ld\n",
 		     d->have_sel ? d->sel.b->nfiles : 0, (unsigned long long)d->drifted_last,
 		     (unsigned long long)d->failed_last, (unsigned long long)d->reverted_total, contested,
 		     (unsigned long long)d->refused_total, (long long)d->last_run, (long long)d->last_fetch_ok,
-		     d->have_sel ? (unsigned long long)d->sel.b->serial : 0ULL, d->full_scan_seconds);
+		     d->have_sel ? (unsigned long long)d->sel.b->serial : 0ULL, d->full_scan_seconds,
+		     (unsigned long long)d->lock_failures_total, d->lock_failures ? d->lock_holder : 0L);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return;
 	/* Rewritten (rename + two fsyncs) only when a value other than the
@@ -536,8 +547,11 @@ static void on_sender_done(struct plumb_daemon *d)
 		d->send_again = 0;
 		send_reports(d);
 	} else if (n > 0) {
-		plumb_spool_stats_load(d->st, &s);
-		arm(d, T_SEND, s.next_attempt > time(NULL) ? (double)(s.next_attempt - time(NULL)) : 1.0, 0);
+		long wait;
+
+		(void)plumb_spool_stats_load(d->st, &s, NULL);
+		wait = plumb_spool_retry_wait(&s, time(NULL));
+		arm(d, T_SEND, wait > 0 ? (double)wait : 1.0, 0);
 	}
 }
 
@@ -601,6 +615,30 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 		arm(d, T_BACKOFF, next - now, 0);
 }
 
+/* Counts a failure to take the state lock and says how long to wait
+ * before the next try: 1, 2, 4 ... 60 s. */
+static double lock_backoff(struct plumb_daemon *d)
+{
+	double wait = d->lock_failures >= 6 ? 60 : (double)(1u << d->lock_failures);
+
+	d->lock_failures++;
+	d->lock_failures_total++;
+	d->lock_holder = d->st->holder;
+	return wait;
+}
+
+static void lock_regained(struct plumb_daemon *d)
+{
+	if (d->lock_failures == 0)
+		return;
+	if (d->lock_holder > 0)
+		plumb_log(PLUMB_LOG_WARN, "state lock taken after %u failed attempt(s) (it was held by pid %ld); "
+			  "enforcing now", d->lock_failures, d->lock_holder);
+	else
+		plumb_log(PLUMB_LOG_WARN, "state lock taken after %u failed attempt(s); enforcing now", d->lock_failures);
+	d->lock_failures = 0;
+}
+
 /* Runs the engine over the dirty set (or everything; or, with full < 0,
  * the firewall alone) and reports. */
 static void run_engine(struct plumb_daemon *d, int full)
@@ -631,13 +669,28 @@ static void run_engine(struct plumb_daemon *d, int full)
 	}
 	eo.only = only;
 	if (plumb_state_lock(d->st, 5, &e) != 0) {
-		plumb_log(PLUMB_LOG_WARN, "%s; retrying", e.msg);
-		for (size_t i = 0; i < n; i++)
+		/* Someone else holds state_dir: put the work back and really retry,
+		 * backing off, so drift made meanwhile is not left to the next
+		 * full scan. */
+		double wait = lock_backoff(d);
+
+		for (size_t i = 0; i < n; i++) {
 			d->dirty[i] |= only[i];
+			d->any_dirty |= only[i];
+		}
+		if (full > 0)
+			d->full_pending = 1;
+		if (full != 0)
+			d->any_dirty = 1;       /* a firewall-only run comes back with the next full or timer */
+		plumb_log(PLUMB_LOG_WARN, "%s; enforcement put off, retrying in %.0f s (attempt %u)", e.msg, wait,
+			  d->lock_failures);
 		free(only);
-		mark_dirty(d, -1);
+		arm(d, T_DEBOUNCE, wait, 0);
+		d->debounce_armed = 1;
+		write_metrics(d);
 		return;
 	}
+	lock_regained(d);
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) == 0) {
 		report_baseline(&rep, d);
 		if (eo.repair && plumb_run_quarantine_open(&q, d->st, &d->cfg, &e) != 0) {
@@ -651,6 +704,10 @@ static void run_engine(struct plumb_daemon *d, int full)
 			d->guard_pending = 0;
 			d->rolled_back = plumb_select_lockout_guard(&d->sel, &d->cfg, d->st, &undo, &rep);
 		}
+		if (d->anchor_pending && d->rolled_back)
+			d->anchor_pending = 0;
+		else if (d->anchor_pending && full > 0 && plumb_select_commit_anchor(&d->sel, d->st, &rep) == 0)
+			d->anchor_pending = 0;     /* durable before the report says so; else retried next full run */
 		rep.finished_at = time(NULL);
 		d->last_run = rep.finished_at;
 		if (full > 0) {
@@ -722,9 +779,17 @@ static void refresh_baseline(struct plumb_daemon *d)
 	int r;
 
 	if (plumb_state_lock(d->st, 30, &e) != 0) {
-		plumb_log(PLUMB_LOG_WARN, "%s; the baseline is polled again later", e.msg);
+		/* Try again soon (not only at the next poll): without a baseline
+		 * nothing is enforced at all. */
+		d->refresh_retry = lock_backoff(d);
+		plumb_log(PLUMB_LOG_WARN, "%s; fetching the baseline again in %.0f s (attempt %u)", e.msg,
+			  d->refresh_retry, d->lock_failures);
+		arm(d, T_POLL, d->refresh_retry, (double)d->cfg.poll);
+		write_metrics(d);
 		return;
 	}
+	d->refresh_retry = 0;
+	lock_regained(d);
 	d->cfg.cancel_fd = d->sfd;
 	r = plumb_select(&sel, &d->cfg, d->o->baseline_dir, d->st, &trust, &refusal, &e);
 	plumb_state_unlock(d->st);
@@ -778,6 +843,7 @@ static void refresh_baseline(struct plumb_daemon *d)
 	}
 	watches_arm(d);
 	d->guard_pending = d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE;
+	d->anchor_pending = d->guard_pending && refusal == NULL;
 	d->rolled_back = 0;
 	run_engine(d, 1);
 	if (d->rolled_back) {
@@ -785,14 +851,6 @@ static void refresh_baseline(struct plumb_daemon *d)
 		d->rolled_back = 0;
 		refresh_baseline(d);
 		return;
-	}
-	if (d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE && refusal == NULL) {
-		if (plumb_state_lock(d->st, 30, &e) == 0) {
-			if (plumb_select_record_anchor(&d->sel, d->st, &e) != 0)
-				plumb_log(PLUMB_LOG_ERROR, "cannot record the applied commit: %s", e.msg);
-			plumb_state_unlock(d->st);
-		}
-		d->sel.is_new = 0;
 	}
 }
 
@@ -928,6 +986,7 @@ static void on_signal(struct plumb_daemon *d)
 int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 {
 	struct plumb_daemon d;
+	struct plumb_err e;
 	int r;
 
 	memset(&d, 0, sizeof(d));
@@ -939,9 +998,15 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 	plumb_log(PLUMB_LOG_INFO, "starting: root %s, state %s, %s mode, full scan every %llus, poll every %llus",
 		  d.cfg.root, d.cfg.state_dir, d.cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce",
 		  (unsigned long long)d.cfg.full_scan, (unsigned long long)d.cfg.poll);
+	if (d.cfg.report_url != NULL && plumb_state_lock(d.st, 0, &e) == 0) {
+		plumb_spool_sweep(d.st);      /* temps a killed run left in spool/ */
+		plumb_state_unlock(d.st);
+	}
 	/* Catch up at once: drift made while plumbd was down is reverted now. */
 	refresh_baseline(&d);
 	arm_intervals(&d);
+	if (d.refresh_retry > 0)
+		arm(&d, T_POLL, d.refresh_retry, (double)d.cfg.poll);   /* the first fetch was put off */
 	send_reports(&d);        /* whatever waited in the spool while plumbd was down */
 	plumb_notify("READY=1");
 	while (!d.stop) {

@@ -172,12 +172,14 @@ json_t *plumb_report_json(const struct plumb_report *r)
 	json_object_set_new(s, "reverted", json_integer((json_int_t)r->reverted));
 	json_object_set_new(s, "failed", json_integer((json_int_t)r->failed));
 	json_object_set_new(o, "summary", s);
-	if (r->spool_dropped || r->spool_write_errors || r->spool_rejected) {
+	if (r->spool_dropped || r->spool_write_errors || r->spool_rejected || r->spool_set_aside) {
 		json_t *sp = json_object();
 
 		json_object_set_new(sp, "dropped_heartbeats", json_integer((json_int_t)r->spool_dropped));
 		json_object_set_new(sp, "write_errors", json_integer((json_int_t)r->spool_write_errors));
 		json_object_set_new(sp, "rejected", json_integer((json_int_t)r->spool_rejected));
+		if (r->spool_set_aside)
+			json_object_set_new(sp, "stats_set_aside", json_integer((json_int_t)r->spool_set_aside));
 		json_object_set_new(o, "spool", sp);
 	}
 	return o;

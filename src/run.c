@@ -64,11 +64,12 @@ void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, st
 
 	if (cfg->report_url == NULL)
 		return;
-	plumb_spool_stats_load(st, &s);
+	(void)plumb_spool_stats_load(st, &s, NULL);   /* damaged stats: set aside and logged there */
 	rep->spool_dropped = s.dropped_heartbeats;
 	rep->spool_write_errors = s.write_errors;
 	rep->spool_rejected = s.rejected;
-	if (!heartbeat || time(NULL) - s.last_heartbeat >= (time_t)cfg->report_heartbeat) {
+	rep->spool_set_aside = s.set_aside;
+	if (!heartbeat || plumb_spool_heartbeat_due(&s, time(NULL), cfg->report_heartbeat)) {
 		if ((j = plumb_report_json(rep)) != NULL && (text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
 			if (plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e) != 0)
 				plumb_log(PLUMB_LOG_ERROR, "cannot spool report %s: %s (enforcement goes on)", rep->id, e.msg);
@@ -136,6 +137,8 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		goto out;
 	if (plumb_report_init(&rep, mode, err) != 0)
 		goto out;
+	if (cfg->report_url != NULL)
+		plumb_spool_sweep(st);     /* temps a killed run left in spool/ */
 	if ((rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		plumb_err_errno(err, PLUMB_E_NOTFOUND, errno, "cannot open root '%s'", cfg->root);
 		goto out;
@@ -183,9 +186,9 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		    plumb_select_lockout_guard(&sel, cfg, st, &undo, &rep)) {
 			/* Rolled back: no new anchor; the next run enforces the old one. */
 		} else if (eo.repair && sel.from_git && sel.is_new && refusal == NULL) {
-			/* Applied: the anchor moves forward to this commit. */
-			if (plumb_select_record_anchor(&sel, st, &e) != 0)
-				plumb_log(PLUMB_LOG_ERROR, "cannot record the applied commit: %s", e.msg);
+			/* Applied: the anchor moves forward to this commit, durably
+			 * before the run reports; a failure is a failed event. */
+			(void)plumb_select_commit_anchor(&sel, st, &rep);
 		}
 	}
 	rep.finished_at = time(NULL);

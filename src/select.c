@@ -231,6 +231,32 @@ int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_s
 	return plumb_trust_save(&t, st, err);
 }
 
+int plumb_select_commit_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_report *rep)
+{
+	struct plumb_event ev;
+	struct plumb_err e;
+	char why[PLUMB_ERR_MAX + 96];
+	int r;
+
+	if ((r = plumb_select_record_anchor(sel, st, &e)) == 0)
+		return 0;
+	snprintf(why, sizeof(why), "cannot record commit %.12s (serial %llu) as the rollback anchor: %s",
+		 sel->tip.commit, (unsigned long long)sel->b->serial, e.msg);
+	plumb_log(PLUMB_LOG_ERROR, "%s; the next run tries again", why);
+	memset(&ev, 0, sizeof(ev));
+	ev.resource = strdup("baseline");
+	ev.error = strdup(why);
+	ev.action = PLUMB_ACT_FAILED;
+	ev.at = time(NULL);
+	if (ev.resource == NULL || ev.error == NULL) {
+		free(ev.resource);
+		free(ev.error);
+	} else if (plumb_report_add(rep, &ev) == 0) {   /* takes ownership, also on failure */
+		rep->failed++;
+	}
+	return r;
+}
+
 int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct plumb_config *cfg,
 			       struct plumb_state *st, const struct plumb_fw_undo *undo, struct plumb_report *rep)
 {

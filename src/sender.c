@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -136,19 +135,6 @@ static long backoff(uint32_t failures)
 	return (long)((double)r / 4294967296.0 * (double)(cap + 1));
 }
 
-static int lock_spool(struct plumb_state *st)
-{
-	int fd = openat(st->dirfd, PLUMB_SPOOL_DIR "/.deliver.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-
-	if (fd < 0)
-		return -1;
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static int curl_ready(void)
 {
 	static int done;
@@ -177,15 +163,15 @@ int plumb_deliver(struct plumb_state *st, const struct plumb_config *cfg, double
 	if ((r = plumb_spool_dirfd(st, err)) < 0)
 		return r;
 	close(r);
-	if ((lockfd = lock_spool(st)) < 0)
-		return plumb_err_set(err, PLUMB_E_IO, "another delivery is in progress");
-	plumb_spool_stats_load(st, &s);
+	if ((lockfd = plumb_spool_lock_delivery(st, err)) < 0)
+		return lockfd;
+	(void)plumb_spool_stats_load(st, &s, NULL);   /* unusable stats are logged there and not saved */
 	if ((r = plumb_spool_list(st, &v, &n, err)) != 0)
 		goto out;
 	res->pending = (unsigned)n;
 	if (n == 0)
 		goto out;
-	if (respect_backoff && s.next_attempt > time(NULL)) {
+	if (respect_backoff && plumb_spool_retry_wait(&s, time(NULL)) > 0) {
 		res->backing_off = 1;
 		goto out;
 	}

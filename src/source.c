@@ -37,7 +37,13 @@ static int dir_open_regular(struct dir_source *d, int *out, struct stat *st, con
 		return plumb_err_set(err, r, "'%s' in '%s' is reached through a symlink or is one", rel, d->dir);
 	if (r != 0)
 		return plumb_err_errno(err, r, errno, "cannot open '%s' in '%s'", rel, d->dir);
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+	if (fstat(fd, st) != 0) {
+		int e = errno;
+
+		close(fd);
+		return plumb_err_errno(err, PLUMB_E_IO, e, "cannot stat '%s' in '%s'", rel, d->dir);
+	}
+	if (!S_ISREG(st->st_mode)) {
 		close(fd);
 		return plumb_err_set(err, PLUMB_E_UNSAFE, "'%s' in '%s' is not a regular file", rel, d->dir);
 	}

@@ -12,6 +12,7 @@
 
 #include "plumb/buf.h"
 #include "plumb/fs.h"
+#include "plumb/log.h"
 #include "plumb/spool.h"
 #include "plumb/state.h"
 #include "plumb/util.h"
@@ -102,74 +103,262 @@ int plumb_spool_list(struct plumb_state *st, struct plumb_spool_entry **out, siz
 	return 0;
 }
 
-void plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s)
+/* How many damaged stats files were set aside so far (they stay in the
+ * spool as evidence): the counter survives even when stats.json does not. */
+static uint64_t count_set_aside(int dfd)
+{
+	struct dirent *de;
+	uint64_t n = 0;
+	DIR *d;
+	int fd;
+
+	if ((fd = dup(dfd)) < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, PLUMB_SPOOL_STATS ".corrupt-", sizeof(PLUMB_SPOOL_STATS ".corrupt-") - 1) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int get_u64(uint64_t *out, const json_t *j, const char *key)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (v == NULL) {
+		*out = 0;     /* older agents did not write every field */
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -1;
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int parse_stats(struct plumb_spool_stats *s, const char *text, size_t len)
+{
+	uint64_t v[9];
+	static const char *const keys[] = {"dropped_heartbeats", "write_errors", "rejected", "last_delivery",
+					   "last_attempt", "next_attempt", "failures", "last_heartbeat",
+					   "stats_set_aside"};
+	const char *e;
+	json_t *j, *le;
+	int r = -1;
+
+	if ((j = json_loadb(text, len, 0, NULL)) == NULL)
+		return -1;
+	if (!json_is_object(j))
+		goto out;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (get_u64(&v[i], j, keys[i]) != 0)
+			goto out;
+	if ((le = json_object_get(j, "last_error")) != NULL && !json_is_string(le))
+		goto out;
+	s->dropped_heartbeats = v[0];
+	s->write_errors = v[1];
+	s->rejected = v[2];
+	s->last_delivery = (time_t)v[3];
+	s->last_attempt = (time_t)v[4];
+	s->next_attempt = (time_t)v[5];
+	s->failures = v[6] > UINT32_MAX ? UINT32_MAX : (uint32_t)v[6];
+	s->last_heartbeat = (time_t)v[7];
+	s->set_aside = v[8];
+	if ((e = json_string_value(le)) != NULL)
+		snprintf(s->last_error, sizeof(s->last_error), "%s", e);
+	r = 0;
+out:
+	json_decref(j);
+	return r;
+}
+
+static int stats_load(struct plumb_state *st, struct plumb_spool_stats *s, int set_aside, struct plumb_err *err)
 {
 	struct plumb_buf b;
-	json_t *j;
-	const char *e;
+	struct plumb_err e;
+	char shown[4096], aside[64];
+	int dfd, r;
 
 	memset(s, 0, sizeof(*s));
-	plumb_buf_init(&b, 1 << 16);
-	if (plumb_state_read(st, PLUMB_SPOOL_DIR "/stats.json", &b, NULL) != 0 || b.data == NULL) {
-		plumb_buf_release(&b);
-		return;
+	if ((dfd = plumb_spool_dirfd(st, err)) < 0) {
+		s->unusable = 1;
+		return dfd;
 	}
-	if ((j = json_loadb(b.data, b.len, 0, NULL)) != NULL) {
-		s->dropped_heartbeats = (uint64_t)json_integer_value(json_object_get(j, "dropped_heartbeats"));
-		s->write_errors = (uint64_t)json_integer_value(json_object_get(j, "write_errors"));
-		s->rejected = (uint64_t)json_integer_value(json_object_get(j, "rejected"));
-		s->last_delivery = (time_t)json_integer_value(json_object_get(j, "last_delivery"));
-		s->last_attempt = (time_t)json_integer_value(json_object_get(j, "last_attempt"));
-		s->next_attempt = (time_t)json_integer_value(json_object_get(j, "next_attempt"));
-		s->failures = (uint32_t)json_integer_value(json_object_get(j, "failures"));
-		s->last_heartbeat = (time_t)json_integer_value(json_object_get(j, "last_heartbeat"));
-		if ((e = json_string_value(json_object_get(j, "last_error"))) != NULL)
-			snprintf(s->last_error, sizeof(s->last_error), "%s", e);
-		json_decref(j);
+	snprintf(shown, sizeof(shown), "%s/%s/%s", st->path, PLUMB_SPOOL_DIR, PLUMB_SPOOL_STATS);
+	plumb_buf_init(&b, PLUMB_SPOOL_STATS_MAX);
+	r = plumb_read_regular(&b, dfd, PLUMB_SPOOL_STATS, shown, &e);
+	if (r == PLUMB_E_NOTFOUND) {
+		s->set_aside = count_set_aside(dfd);
+		r = 0;
+		goto out;
 	}
+	if (r == 0 && parse_stats(s, b.data, b.len) == 0)
+		goto out;
+	if (r == 0)
+		r = plumb_err_set(&e, PLUMB_E_PARSE, "'%s' is damaged", shown);
+	if (!set_aside) {
+		memset(s, 0, sizeof(*s));
+		s->unusable = 1;
+		if (err != NULL)
+			*err = e;
+		goto out;
+	}
+	/* Unreadable or damaged: never start again from zeros over it. Set it
+	 * aside as evidence (its counters are what proves nothing was lost),
+	 * count that, and begin a fresh file. */
+	memset(s, 0, sizeof(*s));
+	/* Never over an earlier one: corrupt-T, corrupt-T.1, ... */
+	for (int i = 0;; i++) {
+		if (i == 0)
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld", PLUMB_SPOOL_STATS, (long long)time(NULL));
+		else
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld.%d", PLUMB_SPOOL_STATS, (long long)time(NULL), i);
+		if ((r = renameat2(dfd, PLUMB_SPOOL_STATS, dfd, aside, RENAME_NOREPLACE)) == 0 || errno != EEXIST || i >= 99)
+			break;
+	}
+	if (r != 0 || fsync(dfd) != 0) {
+		struct plumb_err e2;
+
+		r = plumb_err_errno(&e2, PLUMB_E_IO, errno, "%s; cannot set it aside as '%s' (counters are not "
+				    "written until it can be)", e.msg, aside);
+		plumb_log(PLUMB_LOG_ERROR, "%s", e2.msg);
+		if (err != NULL)
+			*err = e2;
+		s->unusable = 1;
+		goto out;
+	}
+	s->set_aside = count_set_aside(dfd);
+	plumb_log(PLUMB_LOG_ERROR, "%s; kept it as '%s/%s/%s' and started new counters (%llu stats file(s) set aside)",
+		  e.msg, st->path, PLUMB_SPOOL_DIR, aside, (unsigned long long)s->set_aside);
+	r = 0;
+out:
 	plumb_buf_release(&b);
+	close(dfd);
+	return r;
+}
+
+int plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s, struct plumb_err *err)
+{
+	return stats_load(st, s, 1, err);
+}
+
+int plumb_spool_stats_peek(struct plumb_state *st, struct plumb_spool_stats *s, struct plumb_err *err)
+{
+	return stats_load(st, s, 0, err);
+}
+
+long plumb_spool_retry_wait(const struct plumb_spool_stats *s, time_t now)
+{
+	/* Wall-clock times from the file: if the last attempt lies in the
+	 * future the clock was stepped back, and the stored plan means
+	 * nothing: retry now. In any case never wait longer than the cap. */
+	if (s->next_attempt <= now || s->last_attempt > now + 1)
+		return 0;
+	if (s->next_attempt - now > PLUMB_SPOOL_RETRY_MAX)
+		return PLUMB_SPOOL_RETRY_MAX;
+	return (long)(s->next_attempt - now);
+}
+
+int plumb_spool_heartbeat_due(const struct plumb_spool_stats *s, time_t now, uint64_t interval)
+{
+	/* A last heartbeat in the future means the clock went back: due now. */
+	return s->last_heartbeat > now || (uint64_t)(now - s->last_heartbeat) >= interval;
 }
 
 #define STATS_SIZE 512
 
 /* Stats are one fixed-size record rewritten in place: on a full disk the
  * counters (write errors above all) can still be kept, as no new block is
- * needed. The first write creates it atomically. */
+ * needed. The first write creates it atomically (in spool/, fsyncing spool/). */
 int plumb_spool_stats_save(struct plumb_state *st, const struct plumb_spool_stats *s)
 {
-	json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-			      "dropped_heartbeats", (json_int_t)s->dropped_heartbeats,
-			      "write_errors", (json_int_t)s->write_errors, "rejected", (json_int_t)s->rejected,
-			      "last_delivery", (json_int_t)s->last_delivery, "last_attempt", (json_int_t)s->last_attempt,
-			      "next_attempt", (json_int_t)s->next_attempt, "failures", (json_int_t)s->failures,
-			      "last_heartbeat", (json_int_t)s->last_heartbeat,
-			      "last_error", s->last_error);
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char rec[STATS_SIZE];
+	struct plumb_fs_meta meta = {0600, (uid_t)-1, (gid_t)-1};
+	struct plumb_fs_mem m;
+	json_t *j;
+	char *text, rec[STATS_SIZE];
 	size_t n;
-	int fd, r = -1;
+	int fd, dfd, r = -1;
 
+	if (s->unusable)
+		return PLUMB_E_IO;   /* the old file could not be set aside: do not write zeros over it */
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+		      "dropped_heartbeats", (json_int_t)s->dropped_heartbeats,
+		      "write_errors", (json_int_t)s->write_errors, "rejected", (json_int_t)s->rejected,
+		      "last_delivery", (json_int_t)s->last_delivery, "last_attempt", (json_int_t)s->last_attempt,
+		      "next_attempt", (json_int_t)s->next_attempt, "failures", (json_int_t)s->failures,
+		      "last_heartbeat", (json_int_t)s->last_heartbeat, "stats_set_aside", (json_int_t)s->set_aside,
+		      "last_error", s->last_error);
+	text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(j);
 	if (text == NULL || (n = strlen(text)) >= STATS_SIZE) {
 		free(text);
-		return -1;
+		return PLUMB_E_NOMEM;
 	}
 	memset(rec, ' ', sizeof(rec));
 	memcpy(rec, text, n);
 	rec[STATS_SIZE - 1] = '\n';
 	free(text);
-	fd = openat(st->dirfd, PLUMB_SPOOL_DIR "/stats.json", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
+	if ((dfd = plumb_spool_dirfd(st, NULL)) < 0)
+		return dfd;
+	if (plumb_open_regular(&fd, dfd, PLUMB_SPOOL_STATS, O_WRONLY, 0, PLUMB_SPOOL_STATS, NULL) == 0) {
 		struct stat sb;
 
 		if (fstat(fd, &sb) == 0 && sb.st_size == STATS_SIZE && pwrite(fd, rec, STATS_SIZE, 0) == STATS_SIZE &&
 		    fdatasync(fd) == 0)
 			r = 0;
 		close(fd);
-		if (r == 0)
-			return 0;
 	}
-	return plumb_state_write(st, PLUMB_SPOOL_DIR "/stats.json", rec, STATS_SIZE, NULL);
+	if (r != 0) {
+		m.data = rec;
+		m.len = STATS_SIZE;
+		r = plumb_fs_replace(dfd, PLUMB_SPOOL_STATS, &meta, plumb_fs_fill_mem, &m, NULL);
+	}
+	close(dfd);
+	return r;
+}
+
+int plumb_spool_lock_delivery(struct plumb_state *st, struct plumb_err *err)
+{
+	char shown[4096];
+	int fd = -1, dfd, r;
+
+	if ((dfd = plumb_spool_dirfd(st, err)) < 0)
+		return dfd;
+	snprintf(shown, sizeof(shown), "%s/%s/%s", st->path, PLUMB_SPOOL_DIR, PLUMB_SPOOL_LOCK);
+	r = plumb_lock_file(&fd, dfd, PLUMB_SPOOL_LOCK, shown, 0, NULL, err);
+	close(dfd);
+	if (r != 0) {
+		if (fd >= 0)
+			close(fd);
+		if (r == PLUMB_E_IO && err != NULL && strstr(err->msg, "holds") != NULL)
+			plumb_err_set(err, PLUMB_E_IO, "another delivery is in progress ('%s' is locked)", shown);
+		return r;
+	}
+	return fd;
+}
+
+void plumb_spool_sweep(struct plumb_state *st)
+{
+	int lock, dfd, rfd, n;
+
+	/* Only when no delivery runs: plumb-send writes temps here too. */
+	if ((lock = plumb_spool_lock_delivery(st, NULL)) < 0)
+		return;
+	if ((dfd = plumb_spool_dirfd(st, NULL)) >= 0) {
+		if ((n = plumb_fs_clean_temps(dfd, NULL, NULL)) > 0)
+			plumb_log(PLUMB_LOG_INFO, "removed %d temporary file(s) a killed run left in '%s/%s'", n, st->path,
+				  PLUMB_SPOOL_DIR);
+		if ((rfd = openat(dfd, "rejected", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			(void)plumb_fs_clean_temps(rfd, NULL, NULL);
+			close(rfd);
+		}
+		close(dfd);
+	}
+	close(lock);
 }
 
 /* Drops the oldest heartbeats until the spool fits its bounds. */
@@ -206,7 +395,7 @@ int plumb_spool_put(struct plumb_state *st, const char *id, int heartbeat, const
 	char name[96];
 	int dfd, r;
 
-	plumb_spool_stats_load(st, &s);
+	(void)plumb_spool_stats_load(st, &s, NULL);
 	if ((dfd = plumb_spool_dirfd(st, err)) < 0) {
 		s.write_errors++;
 		plumb_spool_stats_save(st, &s);

@@ -2,12 +2,14 @@
  * Deliberately not getpwnam(3): the host's NSS is not the target's. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "plumb/buf.h"
 #include "plumb/fs.h"
+#include "plumb/state.h"
 #include "plumb/users.h"
 #include "plumb/util.h"
 #include "banned.h"
@@ -80,22 +82,23 @@ static int parse(struct table *t, char *text)
 static int load_one(struct table *t, int rootfd, const char *rel, struct plumb_err *err)
 {
 	struct plumb_buf b;
+	char shown[64];
 	int fd, r;
 
-	r = plumb_fs_open_beneath(&fd, rootfd, rel, O_RDONLY);
+	snprintf(shown, sizeof(shown), "/%s", rel);
+	/* O_NONBLOCK: a FIFO planted at etc/passwd must not hang the agent. */
+	r = plumb_fs_open_beneath(&fd, rootfd, rel, O_RDONLY | O_NONBLOCK);
 	if (r == PLUMB_E_NOTFOUND)
 		return 0;
 	if (r != 0)
-		return plumb_err_errno(err, r, errno, "cannot open '/%s' in the root", rel);
+		return plumb_err_errno(err, r, errno, "cannot open '%s'", shown);
 	plumb_buf_init(&b, PLUMB_USERS_FILE_MAX);
-	r = plumb_buf_read_fd(&b, fd);
+	r = plumb_read_regular_fd(&b, fd, shown, err);
 	close(fd);
-	if (r == 0 && b.data != NULL)
-		r = parse(t, b.data);
+	if (r == 0 && (r = parse(t, b.data)) != 0)
+		plumb_err_set(err, r, "cannot parse '%s': %s", shown, plumb_strerror(r));
 	plumb_buf_release(&b);
-	if (r != 0)
-		return plumb_err_set(err, r, "cannot read '/%s' in the root: %s", rel, plumb_strerror(r));
-	return 0;
+	return r;
 }
 
 int plumb_users_load(struct plumb_users **out, int rootfd, struct plumb_err *err)

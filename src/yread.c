@@ -41,6 +41,8 @@ static int parser_error(struct plumb_yread *y, struct plumb_err *err)
 	const yaml_mark_t *m = &y->parser.problem_mark;
 	const char *problem = y->parser.problem ? y->parser.problem : "malformed YAML";
 
+	if (y->parser.error == YAML_MEMORY_ERROR)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "%s: out of memory while parsing", y->name);
 	if (y->parser.context != NULL)
 		return plumb_err_set(err, PLUMB_E_PARSE, "%s:%zu:%zu: %s %s", y->name,
 				     m->line + 1, m->column + 1, problem, y->parser.context);

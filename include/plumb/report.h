@@ -63,6 +63,7 @@ struct plumb_report {
 	uint64_t resources, drifted, reverted, failed;
 	/* the spool's own troubles, carried so the control plane sees them */
 	uint64_t spool_dropped, spool_write_errors, spool_rejected;
+	uint64_t spool_set_aside;   /* damaged stats files kept aside: counters before them are in those files */
 };
 
 /* Starts a report: fresh UUID, host name, started_at = now. */

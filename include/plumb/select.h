@@ -37,6 +37,14 @@ int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config 
 /* Records sel (an applied git tip) as the new anchor. */
 int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_err *err);
 
+struct plumb_report;
+
+/* Records sel as the new anchor before the run reports: on failure adds a
+ * `failed` event on resource `baseline` (with the error) to rep, counted in
+ * rep->failed, and logs it; the caller tries again on its next run.
+ * Returns 0 or the write's negative code. */
+int plumb_select_commit_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_report *rep);
+
 #define PLUMB_LOCKOUT_FILE "lockout.json"
 
 /* The lock-out guard (after iptables-apply's idea, automated): sel is a new

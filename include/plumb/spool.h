@@ -15,6 +15,11 @@
 #define PLUMB_SPOOL_MAX_COUNT 10000
 #define PLUMB_SPOOL_MAX_BYTES (64ULL << 20)
 #define PLUMB_SPOOL_REPORT_MAX (16u << 20)
+#define PLUMB_SPOOL_STATS "stats.json"
+#define PLUMB_SPOOL_STATS_MAX 4096
+#define PLUMB_SPOOL_LOCK ".deliver.lock"
+/* The longest a delivery retry waits, whatever the wall clock did. */
+#define PLUMB_SPOOL_RETRY_MAX 600
 
 struct plumb_state;
 
@@ -36,7 +41,9 @@ struct plumb_spool_stats {
 	time_t next_attempt;        /* backoff: not before this */
 	uint32_t failures;          /* consecutive retryable failures */
 	time_t last_heartbeat;      /* when a heartbeat was last spooled */
+	uint64_t set_aside;         /* damaged or unreadable stats files kept aside (spool/stats.json.corrupt-T) */
 	char last_error[256];
+	int unusable;               /* not persisted: the file could not be read nor set aside; never save */
 };
 
 /* Writes report text (id = its UUID) into the spool durably, then enforces
@@ -58,9 +65,42 @@ int plumb_spool_remove(struct plumb_state *st, const struct plumb_spool_entry *e
 /* Moves an entry to spool/rejected/ with a .reason file beside it. */
 int plumb_spool_reject(struct plumb_state *st, const struct plumb_spool_entry *e, const char *reason);
 
-/* Stats: read (zeros when absent) and write atomically. */
-void plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s);
+/* Reads the stats (zeros when absent). A file that cannot be read (EIO),
+ * is not a regular file, or does not parse is never silently zeroed: it is
+ * renamed to spool/stats.json.corrupt-<unix time>, logged, counted in
+ * set_aside, and 0 returned with fresh counters. When even that rename
+ * fails, returns a negative code and sets s->unusable, and
+ * plumb_spool_stats_save then refuses to write over it. */
+int plumb_spool_stats_load(struct plumb_state *st, struct plumb_spool_stats *s, struct plumb_err *err);
+
+/* Reads the stats for display only: like plumb_spool_stats_load but a
+ * damaged or unreadable file is left where it is (s->unusable set, the
+ * error returned); it is set aside by the next writer. */
+int plumb_spool_stats_peek(struct plumb_state *st, struct plumb_spool_stats *s, struct plumb_err *err);
+
+/* Writes the stats (in place when possible, else atomically in spool/).
+ * Returns 0 or a negative code; PLUMB_E_IO when s->unusable. */
 int plumb_spool_stats_save(struct plumb_state *st, const struct plumb_spool_stats *s);
+
+/* Seconds until the next delivery attempt is due, in [0, PLUMB_SPOOL_RETRY_MAX]:
+ * 0 also when the stored last attempt lies in the future (the wall clock
+ * was stepped back), so a clock step never stalls delivery. */
+long plumb_spool_retry_wait(const struct plumb_spool_stats *s, time_t now);
+
+/* True when a heartbeat is due: interval seconds since the last one, or
+ * the last one lies in the future (the clock was stepped back). */
+int plumb_spool_heartbeat_due(const struct plumb_spool_stats *s, time_t now, uint64_t interval);
+
+/* Takes the delivery lock (spool/.deliver.lock, a regular file) without
+ * waiting. Returns its fd (close it to release), or PLUMB_E_IO ("another
+ * delivery is in progress") or PLUMB_E_UNSAFE (the lock is not a regular
+ * file), err naming the path. */
+int plumb_spool_lock_delivery(struct plumb_state *st, struct plumb_err *err);
+
+/* Removes plumb temp files that killed writers left in spool/ and
+ * spool/rejected/. Call with the state lock held; skipped while a delivery
+ * runs (it writes temps there too). */
+void plumb_spool_sweep(struct plumb_state *st);
 
 /* Opens (creating) the spool directory below state_dir. Returns an fd. */
 int plumb_spool_dirfd(struct plumb_state *st, struct plumb_err *err);

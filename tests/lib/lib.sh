@@ -54,3 +54,17 @@ spool_count() { ls "$STATE/spool" 2>/dev/null | grep -Ec '^[0-9]{20}-[dh]-.*\.js
 
 # json_get FILE EXPR: reads a value from a JSON file with python3.
 json_get() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+# with_fault SPEC CMD...: runs CMD (a function or program) with the
+# fault-injection library preloaded (tests/fault/fault.c: PLUMB_FAULT=SPEC);
+# each injected failure is logged to $T/fault.log. Skips the test when the
+# library was not built.
+: "${PLUMB_FAULT_LIB:=$(dirname "$PLUMB")/tests/libplumbfault.so}"
+with_fault() {
+	local spec=$1; shift
+	[ -f "$PLUMB_FAULT_LIB" ] || skip "no fault-injection library at $PLUMB_FAULT_LIB (make builds it)"
+	PLUMB_FAULT="$spec" PLUMB_FAULT_LOG="$T/fault.log" LD_PRELOAD="$PLUMB_FAULT_LIB" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}
+# fault_fired PATTERN: the fault library injected a failure matching PATTERN
+fault_fired() { grep -q -- "$1" "$T/fault.log" 2>/dev/null || fail "the injected fault ($1) never fired"; }

@@ -29,6 +29,7 @@
 #include "plumb/report.h"
 #include "plumb/run.h"
 #include "plumb/helper.h"
+#include "plumb/journal.h"
 #include "plumb/select.h"
 #include "plumb/spool.h"
 #include "plumb/source.h"
@@ -98,6 +99,7 @@ struct plumb_daemon {
 	double full_scan_seconds;
 	double last_event_full;    /* monotonic: the last full scan an event asked for */
 	char *metrics_text;        /* what plumb.prom last got, to skip rewrites */
+	int journal_unsettled;     /* the journal may hold what no report has yet */
 	double metrics_at;
 	time_t last_run, last_fetch_ok;
 	unsigned watch_failures;
@@ -650,6 +652,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL, full != 0 ? 1 : 0,
 				       d->guard_pending ? &undo : NULL};
 	struct plumb_quarantine *q = NULL;
+	struct plumb_journal *journal = NULL;
 	unsigned char *only = NULL;
 	struct plumb_report rep;
 	struct plumb_err e;
@@ -697,9 +700,14 @@ static void run_engine(struct plumb_daemon *d, int full)
 			plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
 			q = NULL;
 		}
+		if (eo.repair && plumb_journal_open(&journal, d->st, &rep, &e) != 0)
+			plumb_log(PLUMB_LOG_WARN, "%s; reverts are not journaled", e.msg);
+		eo.journal = journal;
 		if (plumb_engine_run(&rep, d->sel.b, d->sel.src, d->rootfd, q, &eo, &e) != 0)
 			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
 		account(d, &rep);
+		if (d->journal_unsettled)
+			plumb_run_recover(d->st, &rep);   /* a killed plumbd's reverts, once */
 		if (d->guard_pending) {
 			d->guard_pending = 0;
 			d->rolled_back = plumb_select_lockout_guard(&d->sel, &d->cfg, d->st, &undo, &rep);
@@ -720,11 +728,20 @@ static void run_engine(struct plumb_daemon *d, int full)
 			  full > 0 ? "full" : full < 0 ? "firewall" : "dirty-set", (unsigned long long)rep.resources,
 			  rep.nevents, (now_mono() - now) * 1e3);
 		if (full > 0 || rep.nevents > 0) {
-			save_report(d, &rep);
-			plumb_run_report(d->st, &d->cfg, &rep, 0);   /* spooled now, sent by the child */
+			int saved = save_report(d, &rep) == 0;
+
+			/* spooled now, sent by the child */
+			if (plumb_run_report(d->st, &d->cfg, &rep, 0) == 0 && saved) {
+				if (eo.repair || d->journal_unsettled)
+					plumb_run_settle(d->st, 1);
+				d->journal_unsettled = 0;
+			} else {
+				d->journal_unsettled = 1;
+			}
 		}
 		plumb_report_release(&rep);
 	}
+	plumb_journal_free(journal);
 	plumb_quarantine_free(q);
 	plumb_fw_undo_release(&undo);
 	plumb_state_unlock(d->st);
@@ -990,6 +1007,7 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 	int r;
 
 	memset(&d, 0, sizeof(d));
+	d.journal_unsettled = 1;   /* a journal left by a killed plumbd is reported by the first run */
 	d.o = o;
 	if ((r = setup(&d, err)) != 0) {
 		teardown(&d);

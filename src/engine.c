@@ -11,6 +11,7 @@
 #include "plumb/files.h"
 #include "plumb/firewall.h"
 #include "plumb/fs.h"
+#include "plumb/journal.h"
 #include "plumb/log.h"
 #include "plumb/path.h"
 #include "plumb/users.h"
@@ -157,6 +158,8 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 {
 	struct plumb_users *users = NULL;
 	struct plumb_file_job *jobs = NULL;
+	struct { size_t job, event; } *pend = NULL;   /* repairs to make, in path order */
+	size_t npend = 0;
 	struct plumb_err e;
 	struct pool pool;
 	int r;
@@ -186,6 +189,12 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	if (o->repair)
 		clean_temps(b, jobs, rootfd);
 
+	/* First every event, then (journaled) every repair: what is about to be
+	 * reverted is durable before the first write, in one fsync. */
+	if (b->nfiles > 0 && (pend = calloc(b->nfiles, sizeof(*pend))) == NULL) {
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < b->nfiles; i++) {
 		struct plumb_file_job *job = &jobs[i];
 		struct plumb_event ev;
@@ -217,17 +226,39 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 		ev.actual = plumb_file_actual_json(job, rootfd, src);
 		if (!o->repair || job->res->warn) {
 			ev.action = PLUMB_ACT_DETECTED;
-		} else if (plumb_file_repair(job, rootfd, src, q, &ev) == 0) {
-			ev.action = PLUMB_ACT_REVERTED;
-			rep->reverted++;
-			if (ev.evidence_lost)
-				rep->failed++;   /* reverted, but the evidence is gone: a failure to report */
 		} else {
-			ev.action = PLUMB_ACT_FAILED;
-			rep->failed++;
+			ev.action = PLUMB_ACT_REVERTED;      /* if the repair below succeeds */
+			pend[npend].job = i;
+			pend[npend++].event = rep->nevents;
 		}
 		if ((r = add_event(rep, &ev, err)) != 0)
 			goto out;
+	}
+	if (npend > 0 && o->journal != NULL) {
+		for (size_t k = 0; k < npend && r == 0; k++)
+			r = plumb_journal_intend(o->journal, &rep->events[pend[k].event], &e);
+		if (r == 0)
+			r = plumb_journal_sync(o->journal, &e);
+		if (r != 0) {
+			/* Enforcement goes on; the report at the end still tells. */
+			plumb_log(PLUMB_LOG_ERROR, "%s: a crash during this run could lose the record of its reverts", e.msg);
+			r = 0;
+		}
+	}
+	for (size_t k = 0; k < npend; k++) {
+		struct plumb_file_job *job = &jobs[pend[k].job];
+		struct plumb_event *ev = &rep->events[pend[k].event];
+
+		if (plumb_file_repair(job, rootfd, src, q, ev) == 0) {
+			rep->reverted++;
+			if (ev->evidence_lost)
+				rep->failed++;   /* reverted, but the evidence is gone: a failure to report */
+		} else {
+			ev->action = PLUMB_ACT_FAILED;
+			rep->failed++;
+		}
+		if (o->journal != NULL)
+			(void)plumb_journal_done(o->journal, ev, NULL);
 	}
 	/* Firewall tables: in full runs (plumbd's re-checks of changed files
 	 * are file-only). */
@@ -239,6 +270,7 @@ out:
 	for (size_t i = 0; jobs != NULL && i < b->nfiles; i++)
 		plumb_file_job_release(&jobs[i]);
 	free(jobs);
+	free(pend);
 	plumb_users_free(users);
 	return r;
 }

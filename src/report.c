@@ -104,7 +104,7 @@ static json_t *time_json(time_t t)
 	return json_string(buf);
 }
 
-static json_t *event_json(const struct plumb_event *ev)
+json_t *plumb_event_json(const struct plumb_event *ev)
 {
 	json_t *o = json_object(), *drift = json_array();
 
@@ -129,6 +129,54 @@ static json_t *event_json(const struct plumb_event *ev)
 	if (ev->count)
 		json_object_set_new(o, "count", json_integer((json_int_t)ev->count));
 	return o;
+}
+
+int plumb_event_parse(struct plumb_event *out, const json_t *o)
+{
+	static const char *const actions[] = {"detected", "reverted", "failed", "contested", "refused", "rolled-back"};
+	const char *res = json_string_value(json_object_get(o, "resource"));
+	const char *act = json_string_value(json_object_get(o, "action"));
+	const char *at = json_string_value(json_object_get(o, "at"));
+	const char *s;
+	size_t i;
+	json_t *v;
+
+	memset(out, 0, sizeof(*out));
+	if (res == NULL || act == NULL)
+		return PLUMB_E_INVALID;
+	for (i = 0; i < sizeof(actions) / sizeof(actions[0]) && strcmp(actions[i], act) != 0; i++)
+		;
+	if (i == sizeof(actions) / sizeof(actions[0]))
+		return PLUMB_E_INVALID;
+	out->action = (enum plumb_action)i;
+	json_array_foreach(json_object_get(o, "drift"), i, v) {
+		for (size_t k = 0; k < sizeof(drift_names) / sizeof(drift_names[0]); k++)
+			if ((s = json_string_value(v)) != NULL && strcmp(s, drift_names[k]) == 0)
+				out->drift |= 1u << k;
+	}
+	if (at == NULL || plumb_time_parse(&out->at, at) != 0)
+		out->at = time(NULL);
+	if ((v = json_object_get(o, "expected")) != NULL && !json_is_null(v))
+		out->expected = json_incref(v);
+	if ((v = json_object_get(o, "actual")) != NULL && !json_is_null(v))
+		out->actual = json_incref(v);
+	out->resource = strdup(res);
+	if ((s = json_string_value(json_object_get(o, "error"))) != NULL)
+		out->error = strdup(s);
+	if ((s = json_string_value(json_object_get(o, "quarantine"))) != NULL)
+		out->quarantine = strdup(s);
+	if (out->resource == NULL) {
+		event_release(out);
+		memset(out, 0, sizeof(*out));
+		return PLUMB_E_NOMEM;
+	}
+	return 0;
+}
+
+void plumb_event_release(struct plumb_event *ev)
+{
+	event_release(ev);
+	memset(ev, 0, sizeof(*ev));
 }
 
 json_t *plumb_report_json(const struct plumb_report *r)
@@ -157,7 +205,7 @@ json_t *plumb_report_json(const struct plumb_report *r)
 		json_object_set_new(b, "stale", json_true());
 	json_object_set_new(o, "baseline", b);
 	for (size_t i = 0; i < r->nevents; i++) {
-		json_t *e = event_json(&r->events[i]);
+		json_t *e = plumb_event_json(&r->events[i]);
 
 		if (e == NULL || json_array_append_new(events, e) != 0) {
 			json_decref(o);

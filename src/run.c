@@ -14,6 +14,7 @@
 #include "plumb/trust.h"
 #include "plumb/engine.h"
 #include "plumb/log.h"
+#include "plumb/journal.h"
 #include "plumb/quarantine.h"
 #include "plumb/run.h"
 #include "plumb/source.h"
@@ -53,9 +54,10 @@ static int baseline_event(struct plumb_report *rep, enum plumb_action action, co
 	return plumb_report_add(rep, &ev);
 }
 
-void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
-		      double send_budget_s)
+int plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
+		     double send_budget_s)
 {
+	int r = 0;
 	struct plumb_spool_stats s;
 	struct plumb_err e;
 	json_t *j;
@@ -63,7 +65,7 @@ void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, st
 	int heartbeat = rep->nevents == 0;
 
 	if (cfg->report_url == NULL)
-		return;
+		return 0;
 	(void)plumb_spool_stats_load(st, &s, NULL);   /* damaged stats: set aside and logged there */
 	rep->spool_dropped = s.dropped_heartbeats;
 	rep->spool_write_errors = s.write_errors;
@@ -71,14 +73,16 @@ void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, st
 	rep->spool_set_aside = s.set_aside;
 	if (!heartbeat || plumb_spool_heartbeat_due(&s, time(NULL), cfg->report_heartbeat)) {
 		if ((j = plumb_report_json(rep)) != NULL && (text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
-			if (plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e) != 0)
+			if ((r = plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e)) != 0)
 				plumb_log(PLUMB_LOG_ERROR, "cannot spool report %s: %s (enforcement goes on)", rep->id, e.msg);
 			free(text);
 		}
+		else
+			r = PLUMB_E_NOMEM;
 		json_decref(j);
 	}
 	if (send_budget_s <= 0)
-		return;
+		return r;
 	/* Delivery runs in plumb-send (the only program linking libcurl),
 	 * bounded by the budget: a dead control plane delays reports only. */
 	{
@@ -89,6 +93,55 @@ void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, st
 		else
 			(void)plumb_helper_wait(pid, (unsigned)send_budget_s + 2);
 	}
+	return r;
+}
+
+void plumb_run_recover(struct plumb_state *st, struct plumb_report *rep)
+{
+	struct plumb_report *v = NULL;
+	struct plumb_err e;
+	size_t n = 0, moved = 0;
+
+	if (plumb_journal_recover(st, &v, &n, &e) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s; the journal is kept for the next run", e.msg);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < v[k].nevents; i++) {
+			struct plumb_event *ev = &v[k].events[i];
+			char *msg = NULL;
+			size_t len = 96 + (ev->error ? strlen(ev->error) : 0);
+
+			/* Say where the event comes from: a run that never reported. */
+			if ((msg = malloc(len)) != NULL)
+				snprintf(msg, len, "from run %s, interrupted before it reported%s%s", v[k].id,
+					 ev->error ? ": " : "", ev->error ? ev->error : "");
+			free(ev->error);
+			ev->error = msg;
+			rep->drifted++;
+			if (ev->action == PLUMB_ACT_REVERTED)
+				rep->reverted++;
+			else
+				rep->failed++;
+			if (plumb_report_add(rep, ev) == 0)
+				moved++;
+		}
+		plumb_report_release(&v[k]);
+	}
+	free(v);
+	if (moved > 0)
+		plumb_log(PLUMB_LOG_WARN, "%zu event%s of %zu interrupted run%s recovered from the journal", moved,
+			  moved > 1 ? "s" : "", n, n > 1 ? "s" : "");
+}
+
+void plumb_run_settle(struct plumb_state *st, int reported)
+{
+	struct plumb_err e;
+
+	/* The journal goes only once what it recorded is in a durable report;
+	 * else the next run reports it again (twice rather than never). */
+	if (reported && plumb_journal_clear(st, &e) != 0)
+		plumb_log(PLUMB_LOG_WARN, "%s", e.msg);
 }
 
 int plumb_run_quarantine_open(struct plumb_quarantine **out, struct plumb_state *st,
@@ -121,6 +174,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	struct plumb_fw_undo undo = {NULL};
 	struct plumb_engine_opts eo = {o->apply && cfg->mode == PLUMB_MODE_ENFORCE, o->threads, NULL, -1, &undo};
 	struct plumb_quarantine *q = NULL;
+	struct plumb_journal *journal = NULL;
 	struct plumb_state *st = NULL;
 	struct plumb_trust trust;
 	struct plumb_selection sel;
@@ -128,7 +182,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	struct plumb_err e;
 	json_t *json = NULL;
 	char *text = NULL, *refusal = NULL;
-	int code = PLUMB_EXIT_ERROR, rootfd = -1, selected = 0;
+	int code = PLUMB_EXIT_ERROR, rootfd = -1, selected = 0, saved = 0;
 
 	*report_out = NULL;
 	memset(&rep, 0, sizeof(rep));
@@ -139,6 +193,8 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		goto out;
 	if (cfg->report_url != NULL)
 		plumb_spool_sweep(st);     /* temps a killed run left in spool/ */
+	if (o->apply)
+		plumb_run_recover(st, &rep);   /* reverts a killed run made and never reported */
 	if ((rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		plumb_err_errno(err, PLUMB_E_NOTFOUND, errno, "cannot open root '%s'", cfg->root);
 		goto out;
@@ -180,6 +236,9 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 			plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
 			q = NULL;
 		}
+		if (eo.repair && plumb_journal_open(&journal, st, &rep, &e) != 0)
+			plumb_log(PLUMB_LOG_WARN, "%s; reverts are not journaled", e.msg);
+		eo.journal = journal;
 		if (plumb_engine_run(&rep, sel.b, sel.src, rootfd, q, &eo, err) != 0)
 			goto out;
 		if (eo.repair && sel.from_git && sel.is_new && refusal == NULL &&
@@ -197,9 +256,11 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if (plumb_state_write(st, PLUMB_LAST_REPORT, text, strlen(text), &e) != 0)
+	saved = plumb_state_write(st, PLUMB_LAST_REPORT, text, strlen(text), &e) == 0;
+	if (!saved)
 		plumb_log(PLUMB_LOG_WARN, "cannot save the run's report: %s", e.msg);
-	plumb_run_report(st, cfg, &rep, 5.0);
+	if (plumb_run_report(st, cfg, &rep, 5.0) == 0 && saved && o->apply)
+		plumb_run_settle(st, 1);
 	code = plumb_run_exit_code(&rep, o->apply);
 	*report_out = json;
 	json = NULL;
@@ -210,6 +271,7 @@ out:
 	json_decref(json);
 	plumb_report_release(&rep);
 	plumb_quarantine_free(q);
+	plumb_journal_free(journal);
 	plumb_selection_release(&sel);
 	if (rootfd >= 0)
 		close(rootfd);

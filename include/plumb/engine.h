@@ -11,6 +11,7 @@
 
 struct plumb_source;
 struct plumb_quarantine;
+struct plumb_journal;
 
 /* Most inspection threads used. */
 #define PLUMB_ENGINE_MAX_THREADS 8
@@ -21,6 +22,7 @@ struct plumb_engine_opts {
 	const unsigned char *only;   /* per file resource, nonzero = run it; NULL = all */
 	int firewall;                /* -1: with full runs (only == NULL); 0: never; 1: always */
 	struct plumb_fw_undo *fw_undo;  /* receives how to undo a firewall repair; may be NULL */
+	struct plumb_journal *journal;  /* file repairs are announced here first; may be NULL */
 };
 
 /* Runs the file resources of b against the tree at rootfd, adding events

@@ -76,6 +76,17 @@ int plumb_report_add(struct plumb_report *r, struct plumb_event *ev);
 /* Builds the plumb.report/v1 JSON object. Returns NULL on allocation failure. */
 json_t *plumb_report_json(const struct plumb_report *r);
 
+/* One event as its plumb.report/v1 JSON object. NULL on allocation failure. */
+json_t *plumb_event_json(const struct plumb_event *ev);
+
+/* Reads an event back from such an object (as the journal keeps them).
+ * Returns 0, PLUMB_E_INVALID (no resource or an unknown action) or
+ * PLUMB_E_NOMEM; *out is then empty. */
+int plumb_event_parse(struct plumb_event *out, const json_t *o);
+
+/* Frees what an event owns (one not handed to plumb_report_add). */
+void plumb_event_release(struct plumb_event *ev);
+
 /* Frees everything the report owns. */
 void plumb_report_release(struct plumb_report *r);
 

@@ -53,9 +53,20 @@ int plumb_run_verify(const struct plumb_config *cfg, struct plumb_verify_result 
 /* Puts a finished report into the spool when a control plane is configured:
  * always when it carries events, as a heartbeat when one is due. Then, with
  * send_budget_s > 0, delivers the spool for at most that long. Failures are
- * logged and counted, never fatal: enforcement does not wait on reports. */
-void plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
-		      double send_budget_s);
+ * logged and counted, never fatal: enforcement does not wait on reports.
+ * Returns 0 when the report is durable (spooled, not due, or no control
+ * plane configured), else the spool's error code. */
+int plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
+		     double send_budget_s);
+
+/* Moves the events of runs the journal shows were interrupted (killed
+ * after announcing repairs, before reporting) into rep, each saying so.
+ * Call with the state lock held, before the run's own events. */
+void plumb_run_recover(struct plumb_state *st, struct plumb_report *rep);
+
+/* After a repairing run: with reported (its report saved and, with a
+ * control plane, spooled), the journal is removed. */
+void plumb_run_settle(struct plumb_state *st, int reported);
 
 /* Opens the quarantine for a run that may repair, telling it which of its
  * entries are evidence of reports still waiting in the spool. */

@@ -754,19 +754,13 @@ static void run_engine(struct plumb_daemon *d, int full)
 static void report_baseline_event(struct plumb_daemon *d, enum plumb_action action, const char *why)
 {
 	struct plumb_report rep;
-	struct plumb_event ev;
 	struct plumb_err e;
 
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) != 0)
 		return;
 	if (d->have_sel)
 		report_baseline(&rep, d);
-	memset(&ev, 0, sizeof(ev));
-	ev.resource = strdup("baseline");
-	ev.error = strdup(why);
-	ev.action = action;
-	ev.at = time(NULL);
-	plumb_report_add(&rep, &ev);
+	(void)plumb_report_baseline_event(&rep, action, why);
 	rep.finished_at = time(NULL);
 	log_events(&rep);
 	save_report(d, &rep);

@@ -80,6 +80,26 @@ int plumb_report_add(struct plumb_report *r, struct plumb_event *ev)
 	return 0;
 }
 
+int plumb_report_baseline_event(struct plumb_report *r, enum plumb_action action, const char *why)
+{
+	struct plumb_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.resource = strdup("baseline");
+	ev.error = strdup(why);
+	ev.action = action;
+	ev.at = time(NULL);
+	if (ev.resource == NULL || ev.error == NULL) {
+		event_release(&ev);
+		return PLUMB_E_NOMEM;
+	}
+	if (plumb_report_add(r, &ev) != 0)
+		return PLUMB_E_NOMEM;
+	if (action == PLUMB_ACT_FAILED)
+		r->failed++;
+	return 0;
+}
+
 void plumb_report_release(struct plumb_report *r)
 {
 	for (size_t i = 0; i < r->nevents; i++)

@@ -36,24 +36,6 @@ int plumb_run_exit_code(const struct plumb_report *r, int apply)
 	return ((r->reverted || detected) ? PLUMB_EXIT_CHANGES : 0) | (r->failed ? PLUMB_EXIT_FAILURES : 0);
 }
 
-/* Records a baseline event (refused, or detected for a re-anchoring) in the report. */
-static int baseline_event(struct plumb_report *rep, enum plumb_action action, const char *why)
-{
-	struct plumb_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.resource = strdup("baseline");
-	ev.error = strdup(why);
-	ev.action = action;
-	ev.at = time(NULL);
-	if (ev.resource == NULL || ev.error == NULL) {
-		free(ev.resource);
-		free(ev.error);
-		return PLUMB_E_NOMEM;
-	}
-	return plumb_report_add(rep, &ev);
-}
-
 int plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
 		     double send_budget_s)
 {
@@ -203,7 +185,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	if (refusal != NULL || !selected) {
 		/* Refused: reported; the last good baseline (if any) is still enforced. */
 		*err = e;
-		if (baseline_event(&rep, PLUMB_ACT_REFUSED, refusal ? refusal : e.msg) != 0) {
+		if (plumb_report_baseline_event(&rep, PLUMB_ACT_REFUSED, refusal ? refusal : e.msg) != 0) {
 			plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 			goto out;
 		}
@@ -224,7 +206,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		}
 		if (sel.reanchored[0] != '\0') {
 			plumb_log(PLUMB_LOG_WARN, "%s", sel.reanchored);
-			if (baseline_event(&rep, PLUMB_ACT_DETECTED, sel.reanchored) != 0) {
+			if (plumb_report_baseline_event(&rep, PLUMB_ACT_DETECTED, sel.reanchored) != 0) {
 				plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 				goto out;
 			}

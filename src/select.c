@@ -233,7 +233,6 @@ int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_s
 
 int plumb_select_commit_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_report *rep)
 {
-	struct plumb_event ev;
 	struct plumb_err e;
 	char why[PLUMB_ERR_MAX + 96];
 	int r;
@@ -243,17 +242,7 @@ int plumb_select_commit_anchor(const struct plumb_selection *sel, struct plumb_s
 	snprintf(why, sizeof(why), "cannot record commit %.12s (serial %llu) as the rollback anchor: %s",
 		 sel->tip.commit, (unsigned long long)sel->b->serial, e.msg);
 	plumb_log(PLUMB_LOG_ERROR, "%s; the next run tries again", why);
-	memset(&ev, 0, sizeof(ev));
-	ev.resource = strdup("baseline");
-	ev.error = strdup(why);
-	ev.action = PLUMB_ACT_FAILED;
-	ev.at = time(NULL);
-	if (ev.resource == NULL || ev.error == NULL) {
-		free(ev.resource);
-		free(ev.error);
-	} else if (plumb_report_add(rep, &ev) == 0) {   /* takes ownership, also on failure */
-		rep->failed++;
-	}
+	(void)plumb_report_baseline_event(rep, PLUMB_ACT_FAILED, why);   /* counted as failed */
 	return r;
 }
 

@@ -73,6 +73,11 @@ int plumb_report_init(struct plumb_report *r, const char *mode, struct plumb_err
  * when they are freed). Returns 0 or PLUMB_E_NOMEM. */
 int plumb_report_add(struct plumb_report *r, struct plumb_event *ev);
 
+/* Appends an event on resource "baseline" (refused, a re-anchoring, a
+ * failed anchor write) whose error says why; a failed one is counted.
+ * Returns 0 or PLUMB_E_NOMEM. */
+int plumb_report_baseline_event(struct plumb_report *r, enum plumb_action action, const char *why);
+
 /* Builds the plumb.report/v1 JSON object. Returns NULL on allocation failure. */
 json_t *plumb_report_json(const struct plumb_report *r);
 

@@ -107,7 +107,7 @@ ip netns exec "$NS" nft list table inet plumb | sed -n '1,4p'
 echo "	..."
 
 say "4. an intruder: root login in sshd, /etc/shadow opened up, a cron.deny planted, the motd replaced"
-F=$D/root/etc/ssh/sshd_config.d/50-plumb-hardening.conf
+F=$D/root/etc/ssh/sshd_config.d/00-plumb-hardening.conf
 t0=$(date +%s%N)
 echo 'PermitRootLogin yes' >> "$F"
 wait_for 5 sh -c "! grep -q 'PermitRootLogin yes' '$F'" && echo "sshd drop-in reverted after $(ms "$t0") ms"
@@ -132,7 +132,7 @@ for e in json.load(sys.stdin)["events"]:
     print("  %s  %-14s %-48s %s" % (e["at"], e["action"], e["resource"], ",".join(e["drift"])))'
 
 say "5. someone pushes an UNSIGNED baseline that allows root login"
-sed -i 's/^PermitRootLogin no/PermitRootLogin yes/' "$D/baselines.git/files/ssh/50-plumb-hardening.conf"
+sed -i 's/^PermitRootLogin prohibit-password/PermitRootLogin yes/' "$D/baselines.git/files/ssh/00-plumb-hardening.conf"
 sed -i 's/^serial: 1/serial: 2/' "$D/baselines.git/baseline.yaml"
 git -C "$D/baselines.git" commit -q -am "baseline 2 (unsigned)"
 refused() { api "/v1/events?resource=baseline&action=refused" | grep -q '"refused"'; }
@@ -140,7 +140,7 @@ wait_for 30 refused && echo "plumbd refused it; the hub shows:"
 api "/v1/events?resource=baseline&limit=1" | python3 -c '
 import json, sys
 e = json.load(sys.stdin)["events"][0]; print("  %s  %s: %s" % (e["at"], e["action"], e.get("error", "")))'
-grep -q '^PermitRootLogin no' "$F" && echo "and the host still has: PermitRootLogin no"
+grep -q '^PermitRootLogin prohibit-password' "$F" && echo "and the host still has: PermitRootLogin prohibit-password"
 
 say "6. the fleet, as the hub's API shows it"
 api /v1/hosts | python3 -c '

@@ -19,7 +19,7 @@ expect_out "/etc/motd restored after"
 expect_out "the hub has the events, the motd's with its diff"
 expect_out "refused: commit"
 expect_out "commit is not signed"
-expect_out "and the host still has: PermitRootLogin no"
+expect_out "and the host still has: PermitRootLogin prohibit-password"
 expect_out "compliant  serial 1 signed by pipeline@example.com"
 expect_out "Hub page: https://10.254."
 d=$(sed -n 's/^demo: done; cleaning up \([^,]*\),.*/\1/p' "$T/out")

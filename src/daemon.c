@@ -55,6 +55,7 @@ struct contest {
 	double last_revert;
 	double until;              /* enforcement paused until (monotonic s) */
 	unsigned level;
+	unsigned char unresolved;  /* the last run that looked left it drifted or failed */
 };
 
 enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_COUNT };
@@ -100,6 +101,7 @@ struct plumb_daemon {
 	double last_event_full;    /* monotonic: the last full scan an event asked for */
 	char *metrics_text;        /* what plumb.prom last got, to skip rewrites */
 	int journal_unsettled;     /* the journal may hold what no report has yet */
+	unsigned fw_unresolved;    /* owned tables the last firewall run left drifted */
 	double metrics_at;
 	time_t last_run, last_fetch_ok;
 	unsigned watch_failures;
@@ -378,7 +380,7 @@ static void on_inotify(struct plumb_daemon *d)
 
 static void write_metrics(struct plumb_daemon *d)
 {
-	char path[PATH_MAX], text[3072];
+	char path[PATH_MAX], text[6144];
 	struct plumb_fs_meta meta = {0644, (uid_t)-1, (gid_t)-1};
 	struct plumb_fs_mem m;
 	struct plumb_err e;
@@ -422,6 +424,47 @@ static void write_metrics(struct plumb_daemon *d)
 		     (unsigned long long)d->lock_failures_total, d->lock_failures ? d->lock_holder : 0L);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return;
+	{
+		struct plumb_spool_entry *v = NULL;
+		struct plumb_spool_stats ss;
+		size_t nq = 0, unresolved = d->fw_unresolved;
+		time_t oldest = 0;
+		int k;
+
+		for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
+			unresolved += d->cs[i].unresolved;
+		memset(&ss, 0, sizeof(ss));
+		if (d->cfg.report_url != NULL) {
+			(void)plumb_spool_stats_peek(d->st, &ss, NULL);
+			if (plumb_spool_list(d->st, &v, &nq, NULL) == 0 && nq > 0)
+				oldest = v[0].queued_at;
+			free(v);
+		}
+		k = snprintf(text + n, sizeof(text) - (size_t)n,
+			     "# HELP plumb_unresolved Resources drifted or failing now (what the last look at each left "
+			     "unrepaired: audit, warn, failed, contested).\n# TYPE plumb_unresolved gauge\nplumb_unresolved %zu\n"
+			     "# HELP plumb_mode The agent's mode (1 for the one in force).\n# TYPE plumb_mode gauge\n"
+			     "plumb_mode{mode=\"enforce\"} %d\nplumb_mode{mode=\"audit\"} %d\n"
+			     "# HELP plumb_baseline_expiry_timestamp_seconds The enforced baseline's expires: (0: none).\n"
+			     "# TYPE plumb_baseline_expiry_timestamp_seconds gauge\nplumb_baseline_expiry_timestamp_seconds %lld\n"
+			     "# HELP plumb_baseline_stale 1 while the enforced baseline has expired.\n"
+			     "# TYPE plumb_baseline_stale gauge\nplumb_baseline_stale %d\n"
+			     "# HELP plumb_spool_reports Reports waiting in the spool.\n# TYPE plumb_spool_reports gauge\n"
+			     "plumb_spool_reports %zu\n"
+			     "# HELP plumb_spool_oldest_timestamp_seconds When the oldest report waiting was spooled (0: none).\n"
+			     "# TYPE plumb_spool_oldest_timestamp_seconds gauge\nplumb_spool_oldest_timestamp_seconds %lld\n"
+			     "# HELP plumb_spool_rejected_total Reports the control plane refused for good.\n"
+			     "# TYPE plumb_spool_rejected_total counter\nplumb_spool_rejected_total %llu\n"
+			     "# HELP plumb_spool_write_errors_total Reports that could not be written to the spool.\n"
+			     "# TYPE plumb_spool_write_errors_total counter\nplumb_spool_write_errors_total %llu\n",
+			     unresolved, d->cfg.mode == PLUMB_MODE_AUDIT ? 0 : 1, d->cfg.mode == PLUMB_MODE_AUDIT ? 1 : 0,
+			     d->have_sel && d->sel.b->has_expires ? (long long)d->sel.b->expires : 0LL,
+			     d->have_sel && d->sel.stale, nq, (long long)oldest,
+			     (unsigned long long)ss.rejected, (unsigned long long)ss.write_errors);
+		if (k < 0 || (size_t)k >= sizeof(text) - (size_t)n)
+			return;
+		n += k;
+	}
 	/* Rewritten (rename + two fsyncs) only when a value other than the
 	 * last-run time changed, or once a minute for that one. */
 	{
@@ -641,6 +684,29 @@ static void lock_regained(struct plumb_daemon *d)
 	d->lock_failures = 0;
 }
 
+/* What is drifted now (not what was found and reverted): a resource the run
+ * looked at is resolved unless its event says detected, failed or contested. */
+static void track_unresolved(struct plumb_daemon *d, const struct plumb_report *rep, const unsigned char *only,
+			     int full)
+{
+	for (size_t i = 0; full >= 0 && i < d->sel.b->nfiles; i++)
+		if (only[i])
+			d->cs[i].unresolved = 0;
+	if (full != 0)
+		d->fw_unresolved = 0;
+	for (size_t k = 0; k < rep->nevents; k++) {
+		const struct plumb_event *ev = &rep->events[k];
+		int open = ev->action == PLUMB_ACT_DETECTED || ev->action == PLUMB_ACT_FAILED ||
+			   ev->action == PLUMB_ACT_CONTESTED;
+		long i;
+
+		if (strncmp(ev->resource, "file:", 5) == 0 && (i = find_res(d, ev->resource + 5)) >= 0)
+			d->cs[i].unresolved = (unsigned char)open;
+		else if (strncmp(ev->resource, "firewall:", 9) == 0 && open)
+			d->fw_unresolved++;
+	}
+}
+
 /* Runs the engine over the dirty set (or everything; or, with full < 0,
  * the firewall alone) and reports. */
 static void run_engine(struct plumb_daemon *d, int full)
@@ -654,7 +720,8 @@ static void run_engine(struct plumb_daemon *d, int full)
 	struct plumb_quarantine *q = NULL;
 	struct plumb_journal *journal = NULL;
 	unsigned char *only = NULL;
-	struct plumb_report rep;
+	struct plumb_report rep, rec;
+	int have_rec = 0;
 	struct plumb_err e;
 	double now = now_mono();
 	size_t n;
@@ -700,14 +767,19 @@ static void run_engine(struct plumb_daemon *d, int full)
 			plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
 			q = NULL;
 		}
+		/* A killed plumbd's reverts, read before this run journals its own;
+		 * they join this run's report after its own figures are taken. */
+		if (d->journal_unsettled && plumb_report_init(&rec, rep.mode, &e) == 0) {
+			plumb_run_recover(d->st, &rec);
+			have_rec = 1;
+		}
 		if (eo.repair && plumb_journal_open(&journal, d->st, &rep, &e) != 0)
 			plumb_log(PLUMB_LOG_WARN, "%s; reverts are not journaled", e.msg);
 		eo.journal = journal;
 		if (plumb_engine_run(&rep, d->sel.b, d->sel.src, d->rootfd, q, &eo, &e) != 0)
 			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
 		account(d, &rep);
-		if (d->journal_unsettled)
-			plumb_run_recover(d->st, &rep);   /* a killed plumbd's reverts, once */
+		track_unresolved(d, &rep, only, full);
 		if (d->guard_pending) {
 			d->guard_pending = 0;
 			d->rolled_back = plumb_select_lockout_guard(&d->sel, &d->cfg, d->st, &undo, &rep);
@@ -722,6 +794,10 @@ static void run_engine(struct plumb_daemon *d, int full)
 			d->full_scan_seconds = now_mono() - now;
 			d->drifted_last = rep.drifted;
 			d->failed_last = rep.failed;
+		}
+		if (have_rec) {
+			plumb_report_merge(&rep, &rec);
+			plumb_report_release(&rec);
 		}
 		log_events(&rep);
 		plumb_log(PLUMB_LOG_DEBUG, "%s run: %llu resources, %zu events, %.1f ms",

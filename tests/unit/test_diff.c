@@ -57,11 +57,13 @@ static size_t apply(char *out, const char *a, const char *d)
 	size_t o = 0, ai = 0, alen = strlen(a);
 
 	while (*d) {
-		unsigned long start = strtoul(d + 4, NULL, 10);  /* "@@ -S" */
-		size_t skip = start == 0 ? 0 : (start - 1) * 2;  /* lines are 2 bytes */
+		unsigned long start = 0, count = 1;
+		size_t skip;
 
-		if (strchr(d + 4, ',') && strtoul(strchr(d + 4, ',') + 1, NULL, 10) == 0 && start > 0)
-			skip = start * 2;
+		/* "@@ -S[,N] +..." : a hunk of N old lines from line S (N = 0: after S) */
+		if (sscanf(d, "@@ -%lu,%lu", &start, &count) < 1)
+			fail_msg("bad hunk header: %.40s", d);
+		skip = count == 0 ? start * 2 : (start - 1) * 2;  /* lines are 2 bytes */
 		memcpy(out + o, a + ai, skip - ai);
 		o += skip - ai;
 		ai = skip;

@@ -164,8 +164,9 @@ install: $(BINS)
 	  sed -e 's|/usr/sbin/|$(PREFIX)/sbin/|g' -e 's|/usr/bin/plumb|$(PREFIX)/bin/plumb|g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
 
-# A Debian package, plumb_<version>_<arch>.deb, built in build-deb/ with
-# PREFIX=/usr (plumb-send in /usr/libexec/plumb).
+# The Debian packages of debian/ (dpkg-buildpackage -us -uc -b, in a copy of
+# the tree): build-deb/plumb_<version>_<arch>.deb (the agent) and
+# build-deb/plumb-hub_<version>_<arch>.deb, PREFIX=/usr.
 deb:
 	packaging/mkdeb.sh
 

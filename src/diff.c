@@ -210,6 +210,10 @@ char *plumb_text_diff(const char *want, size_t wlen, const char *have, size_t hl
 			ei += gap, ej += gap;
 		}
 		cj = ci;
+		if (o.b.len + 64 > o.max) {  /* no room for a header and a line */
+			plumb_buf_adds(&o.b, "... (truncated)\n");
+			break;
+		}
 		plumb_buf_adds(&o.b, "@@ ");
 		range(&o, '-', si, ei + ci - si);
 		plumb_buf_adds(&o.b, " ");

@@ -146,6 +146,20 @@ static void bounds(void **state)
 		assert_non_null(strstr(d, "... (truncated)\n"));
 		free(d);
 	}
+	/* many hunks: never past the bound, whatever the cap */
+	for (size_t cap = 40; cap < 700; cap += 7) {
+		char want[4000], have[4000];
+		size_t n = 0, m = 0;
+
+		for (int i = 0; i < 300; i++) {
+			n += (size_t)snprintf(want + n, sizeof(want) - n, "%d\n", i);
+			m += (size_t)snprintf(have + m, sizeof(have) - m, i % 9 ? "%d\n" : "x%d\n", i);
+		}
+		d = plumb_text_diff(want, n, have, m, cap);
+		assert_non_null(d);
+		assert_true(strlen(d) <= cap + 16);
+		free(d);
+	}
 	/* the largest input with every line different: past PLUMB_DIFF_D_MAX
 	 * edits, still a diff, still bounded, and quick */
 	{

@@ -28,7 +28,7 @@ WARNINGS  := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-pro
 ifeq ($(WERROR),1)
 WARNINGS  += -Werror
 endif
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DPLUMB_LIBEXECDIR='"$(LIBEXECDIR)"' -D_FILE_OFFSET_BITS=64 -D_FORTIFY_SOURCE=2 \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CPPFLAGS) -D_FILE_OFFSET_BITS=64 -D_FORTIFY_SOURCE=2 \
               -fstack-protector-strong -fPIE $(WARNINGS) $(CFLAGS) $(SANFLAGS) \
               -Iinclude $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
@@ -51,12 +51,22 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # built without sanitizers, whatever SANITIZE says.
 FAULT_LIB := $(BUILD)/tests/libplumbfault.so
 
-.PHONY: all check check-unit check-e2e bench fuzz install deb deps demo clean
+.PHONY: all check check-unit check-e2e bench fuzz install deb deps demo clean FORCE
 all: $(BINS) $(FAULT_LIB)
 
 $(FAULT_LIB): tests/fault/fault.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -fPIC -shared -o $@ $< -ldl -lpthread
+
+# Only src/helper.c compiles the prefix in (where plumb-send is looked
+# for). Its value lives in $(BUILD)/LIBEXECDIR, rewritten only when it
+# changes, so `make install PREFIX=/usr` after a plain `make` rebuilds
+# helper.o and relinks, as git's GIT-PREFIX does.
+$(BUILD)/LIBEXECDIR: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' > $@
+$(BUILD)/src/helper.o: $(BUILD)/LIBEXECDIR
+$(BUILD)/src/helper.o: ALL_CFLAGS += -DPLUMB_LIBEXECDIR='"$(LIBEXECDIR)"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -144,6 +154,7 @@ MAN5      := $(wildcard packaging/man/*.5)
 
 # Binaries, the plumb-send helper, man pages and systemd units (whose paths
 # follow PREFIX). Configuration files are the package's business (make deb).
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(BUILD)/plumb $(DESTDIR)$(PREFIX)/bin/plumb
@@ -153,13 +164,17 @@ install: $(BINS)
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(COMPLETIONDIR)
+	install -m 0644 packaging/completion/plumb.bash $(DESTDIR)$(COMPLETIONDIR)/plumb
+	ln -sf plumb $(DESTDIR)$(COMPLETIONDIR)/plumbd
 	install -d $(DESTDIR)$(UNITDIR)
 	for u in packaging/systemd/*.service; do \
 	  sed -e 's|/usr/sbin/|$(PREFIX)/sbin/|g' -e 's|/usr/bin/plumb|$(PREFIX)/bin/plumb|g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
 
-# A Debian package, plumb_<version>_<arch>.deb, built in build-deb/ with
-# PREFIX=/usr (plumb-send in /usr/libexec/plumb).
+# The Debian packages of debian/ (dpkg-buildpackage -us -uc -b, in a copy of
+# the tree): build-deb/plumb_<version>_<arch>.deb (the agent) and
+# build-deb/plumb-hub_<version>_<arch>.deb, PREFIX=/usr.
 deb:
 	packaging/mkdeb.sh
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "plumb/config.h"
 #include "plumb/log.h"
@@ -37,20 +38,23 @@ static void usage(FILE *out)
 		"      --state-dir DIR      plumb's own state (default: config state_dir, or %s)\n"
 		"      --baseline-dir DIR   read an UNSIGNED baseline from DIR (development mode)\n"
 		"      --json               print the report as JSON on stdout\n"
+		"      --diff               check, apply, status: show a unified diff of each drifted file\n"
 		"  -v, --verbose            more log output (repeat for debug)\n"
 		"  -q, --quiet              errors only\n"
 		"  -h, --help               this text\n",
 		PLUMB_DEFAULT_CONFIG, PLUMB_DEFAULT_STATE_DIR);
 }
 
-static int print_report(json_t *report, int as_json)
+static int print_report(json_t *report, int as_json, unsigned flags)
 {
 	if (as_json) {
 		if (json_dumpf(report, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
 			return -1;
 		fputc('\n', stdout);
 	} else {
-		plumb_report_print_human(report, stdout);
+		if ((flags & PLUMB_HUMAN_DIFF) && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL)
+			flags |= PLUMB_HUMAN_COLOR;
+		plumb_report_print_human(report, stdout, flags);
 	}
 	return fflush(stdout) == 0 ? 0 : -1;
 }
@@ -178,7 +182,7 @@ static int cmd_deliver(const struct plumb_config *cfg)
 	return code == 0 ? PLUMB_EXIT_OK : PLUMB_EXIT_ERROR;
 }
 
-static int cmd_status(const struct plumb_config *cfg, int as_json)
+static int cmd_status(const struct plumb_config *cfg, int as_json, unsigned flags)
 {
 	struct plumb_state *st = NULL;
 	struct plumb_err err;
@@ -205,7 +209,7 @@ static int cmd_status(const struct plumb_config *cfg, int as_json)
 		plumb_state_free(st);
 		return PLUMB_EXIT_ERROR;
 	}
-	r = print_report(report, as_json);
+	r = print_report(report, as_json, flags);
 	if (!as_json && cfg->report_url)
 		print_spool(st);
 	plumb_state_free(st);
@@ -215,13 +219,14 @@ static int cmd_status(const struct plumb_config *cfg, int as_json)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ROOT = 256, OPT_STATE, OPT_BASELINE_DIR, OPT_JSON };
+	enum { OPT_ROOT = 256, OPT_STATE, OPT_BASELINE_DIR, OPT_JSON, OPT_DIFF };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"root", required_argument, NULL, OPT_ROOT},
 		{"state-dir", required_argument, NULL, OPT_STATE},
 		{"baseline-dir", required_argument, NULL, OPT_BASELINE_DIR},
 		{"json", no_argument, NULL, OPT_JSON},
+		{"diff", no_argument, NULL, OPT_DIFF},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -231,6 +236,7 @@ int main(int argc, char **argv)
 	struct plumb_run_opts ro = {0, NULL, 0};
 	struct plumb_config cfg;
 	struct plumb_err err;
+	unsigned human = 0;
 	int as_json = 0, verbosity = PLUMB_LOG_WARN, c, code;
 	json_t *report = NULL;
 
@@ -242,6 +248,7 @@ int main(int argc, char **argv)
 		case OPT_STATE: state_dir = optarg; break;
 		case OPT_BASELINE_DIR: ro.baseline_dir = optarg; break;
 		case OPT_JSON: as_json = 1; break;
+		case OPT_DIFF: human |= PLUMB_HUMAN_DIFF; break;
 		case 'v': if (verbosity < PLUMB_LOG_DEBUG) verbosity++; break;
 		case 'q': verbosity = PLUMB_LOG_ERROR; break;
 		case 'h': usage(stdout); return 0;
@@ -288,7 +295,7 @@ int main(int argc, char **argv)
 			code = PLUMB_EXIT_OK;
 		}
 	} else if (strcmp(cmd, "status") == 0) {
-		code = cmd_status(&cfg, as_json);
+		code = cmd_status(&cfg, as_json, human);
 	} else if (strcmp(cmd, "verify") == 0) {
 		code = cmd_verify(&cfg, as_json);
 	} else if (strcmp(cmd, "deliver") == 0) {
@@ -297,10 +304,15 @@ int main(int argc, char **argv)
 		code = cmd_trust_reset(&cfg);
 	} else {
 		ro.apply = strcmp(cmd, "apply") == 0;
+		memset(&err, 0, sizeof(err));
 		code = plumb_run(&cfg, &ro, &report, &err);
-		if (code == PLUMB_EXIT_ERROR)
+		/* The error once, on stderr: the human report then leaves out the
+		 * refused event that says the same. */
+		if (code == PLUMB_EXIT_ERROR && err.msg[0] != '\0') {
 			plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
-		if (report != NULL && print_report(report, as_json) != 0) {
+			human |= PLUMB_HUMAN_NO_REFUSED;
+		}
+		if (report != NULL && print_report(report, as_json, human) != 0) {
 			plumb_log(PLUMB_LOG_ERROR, "cannot write the report to stdout");
 			code = PLUMB_EXIT_ERROR;
 		}

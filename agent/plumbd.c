@@ -79,11 +79,12 @@ int main(int argc, char **argv)
 			plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
 			return PLUMB_EXIT_ERROR;
 		}
+		memset(&err, 0, sizeof(err));
 		code = plumb_run(&cfg, &ro, &report, &err);
-		if (code == PLUMB_EXIT_ERROR)
+		if (code == PLUMB_EXIT_ERROR && err.msg[0] != '\0')
 			plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
 		if (report != NULL)
-			plumb_report_print_human(report, stdout);
+			plumb_report_print_human(report, stdout, err.msg[0] != '\0' ? PLUMB_HUMAN_NO_REFUSED : 0);
 		json_decref(report);
 		plumb_config_release(&cfg);
 		return code;

@@ -13,6 +13,7 @@
 #include "plumb/config.h"
 #include "plumb/util.h"
 #include "plumb/yread.h"
+#include "plumb/log.h"
 #include "banned.h"
 
 enum ktype { T_STR, T_PATH, T_DURATION, T_MODE, T_SIZE, T_URL };
@@ -47,8 +48,9 @@ static const struct key keys[] = {
 	{"report.key_file", T_PATH, F(report_key_file)},
 	{"report.heartbeat", T_DURATION, F(report_heartbeat)},
 	{"metrics.textfile", T_PATH, F(metrics_textfile)},
+	{"log.format", T_STR, F(log_format)},
 };
-static const char *sections[] = {"source", "interval", "report", "quarantine", "metrics"};
+static const char *sections[] = {"source", "interval", "report", "quarantine", "metrics", "log"};
 #undef F
 
 int plumb_config_set(char **field, const char *value)
@@ -90,7 +92,7 @@ void plumb_config_release(struct plumb_config *cfg)
 		&cfg->source_baseline, &cfg->source_ca_file, &cfg->source_ssh_key, &cfg->source_ssh_host_key,
 		&cfg->state_dir, &cfg->root, &cfg->report_url,
 		&cfg->report_token_file, &cfg->report_ca_file, &cfg->report_cert_file,
-		&cfg->report_key_file, &cfg->metrics_textfile,
+		&cfg->report_key_file, &cfg->metrics_textfile, &cfg->log_format,
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -277,6 +279,11 @@ int plumb_config_parse(struct plumb_config *cfg, const char *name, const void *d
 				  "ssh-keygen -l prints it", name);
 		goto out;
 	}
+	if (cfg->log_format != NULL && strcmp(cfg->log_format, "text") != 0 && strcmp(cfg->log_format, "json") != 0) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: log.format: 'text' or 'json', not '%s'", name,
+				  cfg->log_format);
+		goto out;
+	}
 	if ((cfg->report_cert_file == NULL) != (cfg->report_key_file == NULL)) {
 		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: report.cert_file and report.key_file go together",
 				  name);
@@ -318,5 +325,8 @@ int plumb_config_open(struct plumb_config *cfg, const char *path, const char *ro
 		plumb_config_release(cfg);
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 	}
+	/* The program's log lines follow the configuration it runs with. */
+	plumb_log_set_format(cfg->log_format && strcmp(cfg->log_format, "json") == 0 ? PLUMB_LOG_FORMAT_JSON
+										      : PLUMB_LOG_FORMAT_AUTO);
 	return 0;
 }

@@ -268,39 +268,164 @@ static json_int_t geti(const json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
-void plumb_report_print_human(const json_t *report, FILE *out)
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* A value of expected or actual for people: strings as they are, numbers
+ * as numbers, anything else (absent, null) as "?". */
+static const char *val(char *buf, size_t len, const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+
+	if (json_is_string(v))
+		plumb_escape_ctl(buf, len, json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_true(v))
+		snprintf(buf, len, "yes");
+	else
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* "sha256 0123456789ab…, 42 bytes" of one side's content. */
+static const char *content_of(char *buf, size_t len, const json_t *o)
+{
+	const char *h = jstr(o, "sha256");
+	const json_t *sz = json_object_get(o, "size");
+
+	if (h == NULL && !json_is_integer(sz))
+		snprintf(buf, len, json_is_true(json_object_get(o, "too_large")) ? "too large to hash" : "?");
+	else if (h == NULL)
+		snprintf(buf, len, "%lld bytes", (long long)json_integer_value(sz));
+	else if (!json_is_integer(sz))
+		snprintf(buf, len, "sha256 %.12s", h);
+	else
+		snprintf(buf, len, "sha256 %.12s, %lld bytes", h, (long long)json_integer_value(sz));
+	return buf;
+}
+
+/* One line per drift kind: what was found, then what the baseline wants. */
+static void print_drift_values(const json_t *ev, FILE *out)
+{
+	const json_t *exp = json_object_get(ev, "expected"), *act = json_object_get(ev, "actual");
+	const json_t *d = json_object_get(ev, "drift"), *k;
+	char a[PLUMB_PATH_MAX + 16], w[PLUMB_PATH_MAX + 16];
+	size_t j;
+
+	json_array_foreach(d, j, k) {
+		const char *kind = json_string_value(k);
+
+		if (kind == NULL)
+			continue;
+		if (strcmp(kind, "mode") == 0 || strcmp(kind, "owner") == 0 || strcmp(kind, "group") == 0 ||
+		    strcmp(kind, "type") == 0 || strcmp(kind, "target") == 0)
+			fprintf(out, "    %s %s, want %s\n", kind, val(a, sizeof(a), act, kind), val(w, sizeof(w), exp, kind));
+		else if (strcmp(kind, "content") == 0 || strcmp(kind, "rules") == 0)
+			fprintf(out, "    %s %s, want %s\n", kind, content_of(a, sizeof(a), act), content_of(w, sizeof(w), exp));
+		else if (strcmp(kind, "missing") == 0)
+			fprintf(out, "    missing, want %s\n", jstr(exp, "type") ? val(w, sizeof(w), exp, "type") : "it present");
+		else if (strcmp(kind, "present") == 0)
+			fprintf(out, "    present (%s), want absent\n", jstr(act, "type") ? val(a, sizeof(a), act, "type") : "?");
+		else if (strcmp(kind, "acl") == 0)
+			fprintf(out, "    acl: extended ACL entries, want none\n");
+		else if (strcmp(kind, "links") == 0)
+			fprintf(out, "    links %s, want 1\n", val(a, sizeof(a), act, "links"));
+		else
+			fprintf(out, "    %s\n", kind);
+	}
+}
+
+/* The report's diff ("-" baseline, "+" found), under file headers. */
+static void print_diff(const json_t *ev, const char *res, FILE *out, unsigned flags)
+{
+	const json_t *exp = json_object_get(ev, "expected"), *act = json_object_get(ev, "actual");
+	const char *d = jstr(act, "diff"), *p, *nl;
+	int color = (flags & PLUMB_HUMAN_COLOR) != 0;
+
+	if (d == NULL) {
+		if (json_is_true(json_object_get(exp, "sensitive")))
+			fprintf(out, "    (no diff: sensitive, reported by hashes only)\n");
+		else if (json_object_get(act, "sha256") != NULL)
+			fprintf(out, "    (no diff: binary, too large or not world-readable)\n");
+		return;
+	}
+	fprintf(out, "%s--- %s (baseline)\n+++ %s (found)%s\n", color ? "\033[1m" : "", res, res, color ? "\033[m" : "");
+	for (p = d; *p != '\0'; p = nl + 1) {
+		const char *c = NULL;
+		size_t len;
+		char line[4096];
+
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p) - 1;
+		len = (size_t)(nl - p) + (*nl == '\n' ? 0 : 1);
+		if (color)
+			c = *p == '-' ? "\033[31m" : *p == '+' ? "\033[32m" : *p == '@' ? "\033[36m" : NULL;
+		if (len >= sizeof(line))
+			len = sizeof(line) - 1;
+		memcpy(line, p, len);
+		line[len] = '\0';
+		/* Terminal escapes in a drifted file stay visible, never interpreted. */
+		{
+			char esc[4 * sizeof(line)];
+
+			plumb_escape_ctl(esc, sizeof(esc), line);
+			fprintf(out, "%s%s%s\n", c ? c : "", esc, c ? "\033[m" : "");
+		}
+		if (*nl == '\0')
+			break;
+	}
+}
+
+void plumb_report_print_human(const json_t *report, FILE *out, unsigned flags)
 {
 	const json_t *events = json_object_get(report, "events");
 	const json_t *sum = json_object_get(report, "summary");
 	const json_t *b = json_object_get(report, "baseline");
-	const char *signer = json_string_value(json_object_get(b, "signer"));
+	const char *signer = jstr(b, "signer"), *commit = jstr(b, "commit"), *bl;
+	int refused = 0;
 	size_t i;
 	json_t *ev;
 
 	json_array_foreach(events, i, ev) {
 		const json_t *d = json_object_get(ev, "drift");
-		const char *err = json_string_value(json_object_get(ev, "error"));
-		const char *q = json_string_value(json_object_get(ev, "quarantine"));
+		const char *err = jstr(ev, "error"), *action = jstr(ev, "action");
+		const char *q = jstr(ev, "quarantine");
 		char kinds[160] = "", res[2 * PLUMB_PATH_MAX], msg[2 * PLUMB_ERR_MAX];
 		size_t n = 0, j;
 		json_t *k;
 
+		if (action != NULL && strcmp(action, "refused") == 0) {
+			refused = 1;
+			if (flags & PLUMB_HUMAN_NO_REFUSED)
+				continue;
+		}
 		json_array_foreach(d, j, k)
 			n += (size_t)snprintf(kinds + n, n < sizeof(kinds) ? sizeof(kinds) - n : 0, "%s%s",
 					      n ? "," : "", json_string_value(k));
-		fprintf(out, "%s: %s%s%s", plumb_escape_ctl(res, sizeof(res), json_string_value(json_object_get(ev, "resource"))),
-			json_string_value(json_object_get(ev, "action")), n ? " " : "", kinds);
+		plumb_escape_ctl(res, sizeof(res), jstr(ev, "resource"));
+		fprintf(out, "%s: %s%s%s", res, action ? action : "?", n ? " " : "", kinds);
 		if (err)
 			fprintf(out, ": %s", plumb_escape_ctl(msg, sizeof(msg), err));
 		if (q)
 			fprintf(out, " (old content kept as quarantine/%.12s)", q);
 		fputc('\n', out);
+		print_drift_values(ev, out);
+		if ((flags & PLUMB_HUMAN_DIFF) && json_object_get(json_object_get(ev, "actual"), "sha256") != NULL)
+			print_diff(ev, res, out, flags);
 	}
-	fprintf(out, "%s: %lld resources, %lld drifted, %lld reverted, %lld failed (%s, baseline %s%s%s)\n",
-		json_string_value(json_object_get(report, "mode")),
+	if (commit == NULL && signer == NULL && refused && geti(sum, "resources") == 0)
+		bl = "no baseline loaded";
+	else if (signer != NULL)
+		bl = "baseline signed by ";
+	else
+		bl = "baseline unsigned";
+	fprintf(out, "%s: %lld resources, %lld drifted, %lld reverted, %lld failed (%s, %s%s%s)\n",
+		jstr(report, "mode"),
 		(long long)geti(sum, "resources"), (long long)geti(sum, "drifted"),
 		(long long)geti(sum, "reverted"), (long long)geti(sum, "failed"),
-		json_string_value(json_object_get(report, "finished_at")),
-		signer ? "signed by " : "unsigned", signer ? signer : "",
+		jstr(report, "finished_at"), bl, signer ? signer : "",
 		json_is_true(json_object_get(b, "stale")) ? ", STALE" : "");
 }

@@ -41,6 +41,7 @@ struct plumb_config {
 	char *report_cert_file;
 	char *report_key_file;
 	char *metrics_textfile;     /* Prometheus textfile, default state_dir/plumb.prom */
+	char *log_format;           /* log.format: "text" (default) or "json" (one object a line) */
 	uint64_t report_heartbeat;  /* seconds between heartbeats, default 900 */
 	int cancel_fd;              /* not a key: plumbd's cancel fd for fetches, -1 */
 };

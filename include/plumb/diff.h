@@ -1,13 +1,15 @@
-/* diff.h - a compact, bounded text diff for drift reports: the common
- * leading and trailing lines are trimmed and the differing middle is shown
- * as "-" (baseline) and "+" (found) lines under one "@@ -a,n +b,m @@" hunk. */
+/* diff.h - bounded unified diffs for drift reports and `plumb --diff`:
+ * the hunks of `diff -u` (three lines of context, "-" the baseline, "+"
+ * what was found, "\ No newline at end of file"), without file headers. */
 #ifndef PLUMB_DIFF_H
 #define PLUMB_DIFF_H
 
 #include <stddef.h>
 
 #define PLUMB_DIFF_INPUT_MAX (64u << 10)   /* larger files: hashes only */
-#define PLUMB_DIFF_OUTPUT_MAX 4096
+#define PLUMB_DIFF_OUTPUT_MAX 4096         /* the report's cap; the hub takes <= 8192 */
+#define PLUMB_DIFF_CONTEXT 3
+#define PLUMB_DIFF_D_MAX 1000              /* edits searched; past it, a longer diff */
 
 /* Returns a malloc'd diff of want (the baseline) against have (what was
  * found), or NULL when either side is not text, is too large, or memory is

@@ -103,8 +103,15 @@ void plumb_drift_names(char *out, size_t outlen, unsigned drift);
 
 const char *plumb_action_name(enum plumb_action a);
 
+/* Flags of plumb_report_print_human(). */
+#define PLUMB_HUMAN_DIFF        0x1  /* the diff of each content drift */
+#define PLUMB_HUMAN_COLOR       0x2  /* ANSI colours (out is a terminal) */
+#define PLUMB_HUMAN_NO_REFUSED  0x4  /* skip refused events (logged on stderr already) */
+
 /* Prints a report object (as built above, or read back from disk) for
- * people: one line per event, then a summary line. */
-void plumb_report_print_human(const json_t *report, FILE *out);
+ * people: one line per event, then one line per drift kind with what was
+ * found and what the baseline wants ("    mode 0666, want 0644"), then a
+ * summary line. Control characters from files or remotes are escaped. */
+void plumb_report_print_human(const json_t *report, FILE *out, unsigned flags);
 
 #endif

@@ -91,7 +91,7 @@ expect_rc 2 "apply after drift"
 [ "$(json_get "$T/out" '[e["drift"] for e in d["events"] if e["resource"]=="file:/etc/motd"][0]')" = "['content']" ] || fail "motd drift kinds"
 [ "$(json_get "$T/out" '[e["drift"] for e in d["events"] if e["resource"]=="file:/etc/localtime"][0]')" = "['type']" ] || fail "localtime drift kinds"
 [ "$(json_get "$T/out" '[e["actual"]["sha256"] for e in d["events"] if e["resource"]=="file:/etc/motd"][0]')" = "$(printf 'hacked\n' | sha256sum | cut -d' ' -f1)" ] || fail "actual sha256"
-[ "$(json_get "$T/out" '[e["actual"]["diff"] for e in d["events"] if e["resource"]=="file:/etc/motd"][0]')" = "$(printf '@@ -1,1 +1,1 @@\n-Authorized use only\n+hacked')" ] || fail "motd diff"
+[ "$(json_get "$T/out" '[e["actual"]["diff"] for e in d["events"] if e["resource"]=="file:/etc/motd"][0]')" = "$(printf '@@ -1 +1 @@\n-Authorized use only\n+hacked')" ] || fail "motd diff"
 expect_content "$ROOT/etc/motd" "Authorized use only"
 expect_mode "$ROOT/etc/ssh/sshd_config" 600
 expect_owner "$ROOT/etc/shadow" 0:42

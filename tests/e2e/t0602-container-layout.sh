@@ -1,6 +1,7 @@
 #!/bin/bash
 # packaging/Containerfile cannot be built here (no container runtime, no
-# registry), so this builds the same root filesystem: the .deb unpacked
+# registry), so this builds the same root filesystem: the agent's .deb
+# (plumb, never plumb-hub: an image needs no hub libraries) unpacked
 # (dpkg -x) plus every COPY line of the Containerfile, from a build context
 # whose agent.yaml points at a local signed repository of the example
 # baseline. Then, chrooted into that root (host libraries bind-mounted, a
@@ -11,11 +12,17 @@
 . "$TESTS_DIR/lib/gitsign.sh"
 SRC=$(cd "$TESTS_DIR/.." && pwd)
 command -v unshare >/dev/null || skip "no unshare"
-deb=$(cd "$SRC" && packaging/mkdeb.sh 2>"$T/err" | tail -1) || fail "mkdeb.sh failed: $(tail -5 "$T/err")"
+deb=$(cd "$SRC" && packaging/mkdeb.sh 2>"$T/err" | grep '/plumb_[^/]*\.deb$') || fail "mkdeb.sh failed: $(tail -5 "$T/err")"
+arg=$(sed -n 's/^ARG PLUMB_DEB=//p' "$SRC/packaging/Containerfile")
+[ "$arg" = "$(basename "$deb")" ] || fail "the Containerfile installs $arg, make deb builds $(basename "$deb")"
+grep -q 'plumb-hub' <(grep -E '^(COPY|RUN|ARG)' "$SRC/packaging/Containerfile") && fail "the Containerfile installs plumb-hub"
 R=$T/image
 dpkg -x "$SRC/$deb" "$R"
 # What debian:12-slim brings that matters here: the usrmerge links and the
-# account files.
+# account files. The package ships /lib/systemd/system; on the image's
+# merged /usr, dpkg puts it under /usr/lib through the /lib link.
+mkdir -p "$R/usr/lib"
+if [ -d "$R/lib" ] && [ ! -L "$R/lib" ]; then cp -a "$R/lib/." "$R/usr/lib/"; rm -rf "$R/lib"; fi
 ln -s usr/lib "$R/lib"; ln -s usr/lib64 "$R/lib64"; mkdir -p "$R/usr/lib64" "$R/proc" "$R/dev" "$R/tmp" "$R/srv"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$R/etc/passwd"
 printf 'root:x:0:\nshadow:x:42:\n' > "$R/etc/group"

@@ -160,11 +160,11 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	struct plumb_state *st = NULL;
 	struct plumb_trust trust;
 	struct plumb_selection sel;
-	struct plumb_report rep;
+	struct plumb_report rep, rec;
 	struct plumb_err e;
 	json_t *json = NULL;
 	char *text = NULL, *refusal = NULL;
-	int code = PLUMB_EXIT_ERROR, rootfd = -1, selected = 0, saved = 0;
+	int code = PLUMB_EXIT_ERROR, rootfd = -1, selected = 0, saved = 0, have_rec = 0, own;
 
 	*report_out = NULL;
 	memset(&rep, 0, sizeof(rep));
@@ -176,7 +176,13 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	if (cfg->report_url != NULL)
 		plumb_spool_sweep(st);     /* temps a killed run left in spool/ */
 	if (o->apply)
-		plumb_run_recover(st, &rep);   /* reverts a killed run made and never reported */
+		/* Reverts a killed run made and never reported: read before this
+		 * run journals its own, they ride in its report but do not decide
+		 * its exit code. */
+		if (plumb_report_init(&rec, mode, NULL) == 0) {
+			plumb_run_recover(st, &rec);
+			have_rec = 1;
+		}
 	if ((rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		plumb_err_errno(err, PLUMB_E_NOTFOUND, errno, "cannot open root '%s'", cfg->root);
 		goto out;
@@ -232,6 +238,9 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 			(void)plumb_select_commit_anchor(&sel, st, &rep);
 		}
 	}
+	own = plumb_run_exit_code(&rep, o->apply);
+	if (have_rec)
+		plumb_report_merge(&rep, &rec);
 	rep.finished_at = time(NULL);
 	if ((json = plumb_report_json(&rep)) == NULL ||
 	    (text = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
@@ -243,7 +252,7 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		plumb_log(PLUMB_LOG_WARN, "cannot save the run's report: %s", e.msg);
 	if (plumb_run_report(st, cfg, &rep, 5.0) == 0 && saved && o->apply)
 		plumb_run_settle(st, 1);
-	code = plumb_run_exit_code(&rep, o->apply);
+	code = own;
 	*report_out = json;
 	json = NULL;
 out:
@@ -252,6 +261,8 @@ out:
 	free(text);
 	json_decref(json);
 	plumb_report_release(&rep);
+	if (have_rec)
+		plumb_report_release(&rec);
 	plumb_quarantine_free(q);
 	plumb_journal_free(journal);
 	plumb_selection_release(&sel);

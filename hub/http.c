@@ -9,6 +9,8 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,12 +31,39 @@ extern const char hub_asset_app_css[], hub_asset_app_css_end[];
 /* A body past this many times max_body is answered at once, unread. */
 #define DRAIN_FACTOR 4
 
+/* One open connection, for the receive deadline: libmicrohttpd's own
+ * timeout is idle-only, so a client trickling one byte every few seconds
+ * would keep a connection (and its buffers) for ever. */
+struct conn_slot {
+	int used, fd;
+	int receiving;      /* 1 from accept (or the previous answer) to this request's answer */
+	struct timespec since;
+};
+
+/* Per-host token buckets of report bytes (the ingest rate). A bucket that
+ * is full carries no state and may be reused by another host. */
+#define RATE_SLOTS 4096
+#define RATE_PROBE 16
+struct rate_slot {
+	char host[HUB_SUBJECT_MAX];
+	double tokens;
+	struct timespec at;
+};
+
 struct hub_server {
 	struct MHD_Daemon *mhd;
 	struct hub_db *db;
 	struct hub_server_cfg cfg;
 	char *cert, *key, *client_ca;
 	unsigned port;
+	atomic_size_t inflight;  /* request body bytes held in buffers now */
+	pthread_mutex_t mu;      /* guards conns and stopping */
+	pthread_cond_t cv;
+	struct conn_slot conns[HUB_CONNECTIONS_MAX];
+	int stopping, reaper_started;
+	pthread_t reaper;
+	pthread_mutex_t rate_mu;
+	struct rate_slot *rates;
 };
 
 /* Per request: the upload buffer, and a verdict reached before the body. */
@@ -42,10 +71,26 @@ struct req {
 	struct plumb_buf body;
 	int status;              /* non-zero: answer this once the body is drained */
 	const char *reason;
+	unsigned retry_after;    /* with 429/503: seconds */
 	size_t drained;
+	size_t reserved;         /* of s->inflight, given back when the request ends */
 	enum hub_role role;
 	char subject[HUB_SUBJECT_MAX];
 };
+
+static double since_s(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* The connection's slot stops the receive clock: an answer is queued. */
+static void conn_answering(struct MHD_Connection *con)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_slot *slot = ci ? ci->socket_context : NULL;
+	if (slot)
+		slot->receiving = 0; /* read by the reaper under no lock: a stale 1 costs one early close at worst */
+}
 
 static void add_common_headers(struct MHD_Response *r)
 {
@@ -54,14 +99,23 @@ static void add_common_headers(struct MHD_Response *r)
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 }
 
-static enum MHD_Result respond(struct MHD_Connection *con, unsigned status, const char *type, const char *data,
-			       size_t n, enum MHD_ResponseMemoryMode mode)
+static enum MHD_Result respond_ra(struct MHD_Connection *con, unsigned status, const char *type, const char *data,
+				  size_t n, enum MHD_ResponseMemoryMode mode, unsigned retry_after)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)data, mode);
-	if (!r)
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free((void *)data);
 		return MHD_NO;
+	}
+	conn_answering(con);
 	add_common_headers(r);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (retry_after) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%u", retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"plumb-hub\"");
 	if (!strncmp(type, "application/json", 16))
@@ -69,6 +123,12 @@ static enum MHD_Result respond(struct MHD_Connection *con, unsigned status, cons
 	enum MHD_Result ret = MHD_queue_response(con, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *con, unsigned status, const char *type, const char *data,
+			       size_t n, enum MHD_ResponseMemoryMode mode)
+{
+	return respond_ra(con, status, type, data, n, mode, 0);
 }
 
 static enum MHD_Result respond_json(struct MHD_Connection *con, unsigned status, json_t *doc)
@@ -84,6 +144,70 @@ static enum MHD_Result respond_json(struct MHD_Connection *con, unsigned status,
 static enum MHD_Result respond_error(struct MHD_Connection *con, unsigned status, const char *reason)
 {
 	return respond_json(con, status, json_pack("{s:s}", "error", reason));
+}
+
+/* 429 or 503 with Retry-After: the agent keeps the report and comes back. */
+static enum MHD_Result respond_retry(struct MHD_Connection *con, unsigned status, const char *reason,
+				     unsigned retry_after)
+{
+	json_t *doc = json_pack("{s:s,s:I}", "error", reason, "retry_after", (json_int_t)retry_after);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text)
+		return respond(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json", "{\"error\":\"out of memory\"}",
+			       25, MHD_RESPMEM_PERSISTENT);
+	return respond_ra(con, status, "application/json", text, strlen(text), MHD_RESPMEM_MUST_FREE,
+			  retry_after ? retry_after : 1);
+}
+
+/* Takes n bytes from host's bucket (capacity: a minute's rate, and at least
+ * one largest report). Returns 0, or the seconds until n bytes are there. */
+static unsigned rate_take(struct hub_server *s, const char *host, size_t n)
+{
+	if (!s->cfg.host_rate || !s->rates)
+		return 0;
+	double rate = (double)s->cfg.host_rate / 60.0;
+	double cap = (double)s->cfg.host_rate > (double)s->cfg.max_body ? (double)s->cfg.host_rate : (double)s->cfg.max_body;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	unsigned long h = 5381;
+	for (const char *p = host; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	unsigned ret = 0;
+	pthread_mutex_lock(&s->rate_mu);
+	struct rate_slot *slot = NULL, *fullest = NULL;
+	double best = -1;
+	for (int i = 0; i < RATE_PROBE; i++) {
+		struct rate_slot *r = &s->rates[(h + (unsigned long)i) % RATE_SLOTS];
+		if (r->host[0] && !strcmp(r->host, host)) {
+			slot = r;
+			break;
+		}
+		double t = r->host[0] ? r->tokens + rate * since_s(&r->at, &now) : cap * 2; /* free beats full */
+		if (t > best) {
+			best = t;
+			fullest = r;
+		}
+	}
+	if (!slot) { /* a fresh bucket, in a free slot or the fullest one's */
+		slot = fullest;
+		snprintf(slot->host, sizeof(slot->host), "%s", host);
+		slot->tokens = cap;
+		slot->at = now;
+	}
+	slot->tokens += rate * since_s(&slot->at, &now);
+	if (slot->tokens > cap)
+		slot->tokens = cap;
+	slot->at = now;
+	if (slot->tokens >= (double)n)
+		slot->tokens -= (double)n;
+	else
+	{
+		double d = ((double)n - slot->tokens) / rate;
+		ret = (unsigned)d + 1; /* rounded up, at least 1 */
+	}
+	pthread_mutex_unlock(&s->rate_mu);
+	return ret;
 }
 
 /* With --tls-client-ca: the host a client certificate names, when it
@@ -152,13 +276,17 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 {
 	struct plumb_err e = {0};
 	char reason[PLUMB_ERR_MAX + 64];
-	time_t finished = 0;
+	time_t finished = 0, now = time(NULL);
+	struct hub_report_limits lim = {.max_string = s->cfg.max_string,
+					.max_events = s->cfg.max_events,
+					.not_after = now + s->cfg.max_skew,
+					.not_before = now - s->cfg.retain};
 	json_t *doc = hub_report_parse(q->body.data ? q->body.data : "", q->body.len, &e);
 	if (!doc) {
 		snprintf(reason, sizeof(reason), "malformed JSON: %s", e.msg);
 		return respond_error(con, MHD_HTTP_BAD_REQUEST, reason);
 	}
-	if (hub_report_validate(doc, &finished, &e) != 0) {
+	if (hub_report_validate(doc, &lim, &finished, &e) != 0) {
 		json_decref(doc);
 		snprintf(reason, sizeof(reason), "report does not match plumb.report/v1: %s", e.msg);
 		return respond_error(con, MHD_HTTP_UNPROCESSABLE_CONTENT, reason);
@@ -169,12 +297,25 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 		json_decref(doc);
 		return respond_error(con, MHD_HTTP_FORBIDDEN, "this token may only report for its own host");
 	}
+	unsigned wait = rate_take(s, q->subject, q->body.len);
+	if (wait) {
+		json_decref(doc);
+		return respond_retry(con, MHD_HTTP_TOO_MANY_REQUESTS, "this host sends reports faster than --host-rate",
+				     wait);
+	}
 	int dup = 0;
 	struct hub_conn *c = hub_db_acquire(s->db);
-	int r = hub_store_ingest(c, doc, q->body.data, finished, time(NULL), &dup, &e);
+	int r = hub_store_ingest(c, doc, q->body.data, q->body.len, finished, now, s->cfg.host_quota, &dup, &e);
 	hub_db_release(s->db, c);
 	json_t *ans = json_pack("{s:s,s:b}", "id", json_string_value(json_object_get(doc, "id")), "duplicate", dup);
 	json_decref(doc);
+	if (r == PLUMB_E_TOOBIG) {
+		json_decref(ans);
+		plumb_log(PLUMB_LOG_WARN, "%s; report refused", e.msg);
+		/* Retention frees room: come back after its next run. */
+		return respond_retry(con, MHD_HTTP_TOO_MANY_REQUESTS, "this host's storage quota (--host-quota) is used up",
+				     3600);
+	}
 	if (r != 0) {
 		json_decref(ans);
 		plumb_log(PLUMB_LOG_ERROR, "cannot store report from '%s': %s", q->subject, e.msg);
@@ -237,8 +378,12 @@ static enum MHD_Result handle_get_hosts(struct hub_server *s, struct MHD_Connect
 {
 	struct plumb_err e = {0};
 	const char *st = arg(con, "status");
-	if (st && strcmp(st, "compliant") && strcmp(st, "drifting") && strcmp(st, "stale") && strcmp(st, "silent"))
-		return respond_error(con, MHD_HTTP_BAD_REQUEST, "status must be compliant, drifting, stale or silent");
+	int known = 0;
+	for (int i = 0; st && hub_statuses[i]; i++)
+		known |= !strcmp(st, hub_statuses[i]);
+	if (st && !known)
+		return respond_error(con, MHD_HTTP_BAD_REQUEST,
+				     "status must be silent, drifting, refused, unprotected, stale or compliant");
 	char *out = NULL;
 	size_t len = 0;
 	struct hub_conn *c = hub_db_acquire(s->db);
@@ -257,8 +402,9 @@ static enum MHD_Result handle_get_report(struct hub_server *s, struct MHD_Connec
 	char *body = NULL;
 	if (strlen(id) != 36 || strspn(id, "0123456789abcdef-") != 36)
 		return respond_error(con, MHD_HTTP_NOT_FOUND, "no such report");
+	const char *host = arg(con, "host");
 	struct hub_conn *c = hub_db_acquire(s->db);
-	int r = hub_store_report(c, id, &body, &e);
+	int r = hub_store_report(c, id, host, &body, &e);
 	hub_db_release(s->db, c);
 	if (r == PLUMB_E_NOTFOUND)
 		return respond_error(con, MHD_HTTP_NOT_FOUND, "no such report");
@@ -275,6 +421,7 @@ static enum MHD_Result serve_asset(struct MHD_Connection *con, const char *type,
 								 MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
+	conn_answering(con);
 	add_common_headers(r);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
@@ -356,12 +503,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 				return respond_error(con, q->status, q->reason);
 			return MHD_YES;
 		}
+		/* Hub-wide bound on buffered bodies: past it, this upload is
+		 * answered 503 now and its buffer given back, whatever the
+		 * other clients do. */
+		size_t held = atomic_fetch_add(&s->inflight, n) + n;
+		q->reserved += n;
+		if (held > s->cfg.max_inflight) {
+			atomic_fetch_sub(&s->inflight, q->reserved);
+			q->reserved = 0;
+			plumb_buf_release(&q->body);
+			return respond_retry(con, MHD_HTTP_SERVICE_UNAVAILABLE,
+					     "the hub holds too many uploads at once (--max-inflight); retry", 5);
+		}
 		int r = plumb_buf_add(&q->body, upload, n);
 		if (r == PLUMB_E_TOOBIG) { /* no Content-Length, or a false one */
 			q->status = MHD_HTTP_CONTENT_TOO_LARGE;
 			q->reason = "report too large";
 			q->drained = q->body.len + n;
 			plumb_buf_release(&q->body);
+			atomic_fetch_sub(&s->inflight, q->reserved);
+			q->reserved = 0;
 			return MHD_YES;
 		}
 		return r == 0 ? MHD_YES : MHD_NO;
@@ -375,6 +536,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 		if (!r)
 			return MHD_NO;
+		conn_answering(con);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
 		enum MHD_Result ret = MHD_queue_response(con, MHD_HTTP_METHOD_NOT_ALLOWED, r);
 		MHD_destroy_response(r);
@@ -385,15 +547,74 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode t)
 {
-	(void)cls;
-	(void)con;
+	struct hub_server *s = cls;
 	(void)t;
 	struct req *q = *con_cls;
 	if (q) {
+		atomic_fetch_sub(&s->inflight, q->reserved);
 		plumb_buf_release(&q->body);
 		free(q);
 	}
 	*con_cls = NULL;
+	/* The next request on this connection gets a fresh receive deadline. */
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_slot *slot = ci ? ci->socket_context : NULL;
+	if (slot) {
+		pthread_mutex_lock(&s->mu);
+		clock_gettime(CLOCK_MONOTONIC, &slot->since);
+		slot->receiving = 1;
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+/* Every connection gets a slot at accept; the slot goes before MHD closes
+ * the socket, so the reaper never touches a descriptor reused elsewhere. */
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct hub_server *s = cls;
+	pthread_mutex_lock(&s->mu);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+		for (unsigned i = 0; ci && i < HUB_CONNECTIONS_MAX; i++)
+			if (!s->conns[i].used) {
+				s->conns[i] = (struct conn_slot){.used = 1, .fd = ci->connect_fd, .receiving = 1};
+				clock_gettime(CLOCK_MONOTONIC, &s->conns[i].since);
+				*socket_context = &s->conns[i];
+				break;
+			}
+	} else if (*socket_context) {
+		((struct conn_slot *)*socket_context)->used = 0;
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Once a second: a connection that has not delivered its whole request
+ * within --recv-timeout is shut down (libmicrohttpd then closes it as a
+ * client that went away). */
+static void *reaper(void *arg)
+{
+	struct hub_server *s = arg;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		struct timespec now, wake;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (unsigned i = 0; i < HUB_CONNECTIONS_MAX; i++) {
+			struct conn_slot *c = &s->conns[i];
+			if (c->used && c->receiving == 1 && since_s(&c->since, &now) > (double)s->cfg.recv_timeout) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->receiving = 2; /* once */
+				plumb_log(PLUMB_LOG_DEBUG, "http: a request took longer than %llds to arrive; closed",
+					  (long long)s->cfg.recv_timeout);
+			}
+		}
+		clock_gettime(CLOCK_REALTIME, &wake);
+		wake.tv_sec += 1;
+		pthread_cond_timedwait(&s->cv, &s->mu, &wake);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -465,6 +686,24 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 	s->db = db;
 	s->cfg = *cfg;
+	if (!s->cfg.max_inflight)
+		s->cfg.max_inflight = HUB_INFLIGHT_DEFAULT;
+	if (!s->cfg.recv_timeout)
+		s->cfg.recv_timeout = HUB_RECV_TIMEOUT_DEFAULT;
+	if (!s->cfg.max_string)
+		s->cfg.max_string = HUB_STRING_DEFAULT;
+	if (!s->cfg.max_events)
+		s->cfg.max_events = HUB_EVENTS_DEFAULT;
+	if (!s->cfg.retain)
+		s->cfg.retain = 90 * 86400;
+	atomic_init(&s->inflight, 0);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	pthread_mutex_init(&s->rate_mu, NULL);
+	if (!(s->rates = calloc(RATE_SLOTS, sizeof(*s->rates)))) {
+		hub_server_stop(s);
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	}
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -491,14 +730,20 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 	s->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned)(cfg->threads ? cfg->threads : 4), MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-		MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 4),
+		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, HUB_CONNECTIONS_MAX,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u,
 		MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!s->mhd) {
 		hub_server_stop(s);
 		return plumb_err_set(err, PLUMB_E_IO, "cannot listen on %s (in use, or no such address)", cfg->listen);
 	}
+	if (pthread_create(&s->reaper, NULL, reaper, s) != 0) {
+		hub_server_stop(s);
+		return plumb_err_set(err, PLUMB_E_IO, "cannot start a thread");
+	}
+	s->reaper_started = 1;
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
 	*out = s;
@@ -514,8 +759,19 @@ void hub_server_stop(struct hub_server *s)
 {
 	if (!s)
 		return;
+	if (s->reaper_started) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = 1;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->reaper, NULL);
+	}
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
+	free(s->rates);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->rate_mu);
 	free(s->cert);
 	free(s->client_ca);
 	if (s->key) {

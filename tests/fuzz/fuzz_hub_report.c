@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	time_t finished;
 	json_t *doc = hub_report_parse((const char *)data, size, &err);
 	if (doc) {
-		(void)hub_report_validate(doc, &finished, &err);
+		(void)hub_report_validate(doc, NULL, &finished, &err);
 		json_decref(doc);
 	}
 	return 0;

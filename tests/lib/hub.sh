@@ -63,6 +63,15 @@ hub_sql() {
 	esac
 }
 
+# hub_query DB SQL: prints the rows of one query, one a line, columns by "|".
+hub_query() {
+	case $1 in
+	postgres*) pg_sql "$2";;
+	*) python3 -c 'import sqlite3,sys
+for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print("|".join(map(str, r)))' "$1" "$2";;
+	esac
+}
+
 # hub_age_data DB DAYS: moves every stored report and event DAYS days into
 # the past, as if they had been received then (retention tests).
 hub_age_data() {

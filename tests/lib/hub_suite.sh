@@ -22,13 +22,15 @@ Y
 	expect_rc 2 "plumb check on an empty root"
 	cp "$T/out" "$T/template.json"
 
-	start_plumb_hub "$db" --max-body 64K --heartbeat 5s
+	start_plumb_hub "$db" --max-body 64K --heartbeat 5s --max-string 16K --max-events 100 --host-quota 8M \
+		--host-rate 0
 	python3 "$TESTS_DIR/lib/hub_api_test.py" --hub "$PLUMB_HUB" --db "$db" --url "$HUB_URL" \
-		--template "$T/template.json" --max-body 65536 || fail "API checks failed (hub log: $(tail -3 "$HUBLOG"))"
+		--template "$T/template.json" --max-body 65536 --max-string 16384 --max-events 100 \
+		--host-quota $((8 << 20)) || fail "API checks failed (hub log: $(tail -3 "$HUBLOG"))"
 	VTOK=$("$PLUMB_HUB" --db "$db" token add --viewer suite 2>/dev/null)
 
 	# Hosts that stop reporting turn silent after two missed heartbeats.
-	wait_until 30 '[ "$(viewer_get /v1/hosts)" = 200 ] && [ "$(json_get "$T/get.json" "d[\"summary\"][\"silent\"]")" = 3 ]' ||
+	wait_until 30 '[ "$(viewer_get /v1/hosts)" = 200 ] && [ "$(json_get "$T/get.json" "d[\"summary\"][\"silent\"]")" = 7 ]' ||
 		fail "hosts did not turn silent: $(cat "$T/get.json")"
 
 	# Retention deletes old reports and events; hosts and their counters stay.
@@ -43,16 +45,25 @@ Y
 		fail "retention did not prune events: $(head -c 300 "$T/get.json")"
 	grep -q 'retention: deleted' "$HUBLOG" || fail "retention did not log what it deleted"
 	[ "$(viewer_get /v1/hosts)" = 200 ] || fail "hosts after retention"
-	[ "$(json_get "$T/get.json" 'len(d["hosts"])')" = 3 ] || fail "hosts lost by retention"
+	[ "$(json_get "$T/get.json" 'len(d["hosts"])')" = 7 ] || fail "hosts lost by retention"
 	[ "$(json_get "$T/get.json" '[h for h in d["hosts"] if h["host"]=="pager"][0]["counts"]["events"]')" -ge 250 ] ||
 		fail "host counters lost by retention"
 	[ "$(viewer_get "/v1/reports/$rid")" = 404 ] || fail "retention kept report $rid"
+	# Retention gives each host its quota back.
+	[ "$(hub_query "$db" "SELECT stored_bytes FROM hosts WHERE host = 'hog'")" = 0 ] ||
+		fail "retention did not give the hog its quota back"
+	# SQLite: pruned text leaves the file and the WAL (secure_delete, checkpoint).
+	case $db in
+	postgres*) ;;
+	*) ! grep -q hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh "$db" "$db-wal" 2>/dev/null ||
+		fail "pruned report text is still in the SQLite file or its WAL";;
+	esac
 
 	# A restart keeps everything and migrates nothing twice.
 	stop_plumb_hub
 	start_plumb_hub "$db"
 	[ "$(viewer_get /v1/hosts)" = 200 ] || fail "hosts after restart"
-	[ "$(json_get "$T/get.json" 'len(d["hosts"])')" = 3 ] || fail "hosts lost across a restart"
+	[ "$(json_get "$T/get.json" 'len(d["hosts"])')" = 7 ] || fail "hosts lost across a restart"
 	stop_plumb_hub
 
 	# CLI errors: usage is 2, a database it cannot use is 1, with a reason.

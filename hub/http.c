@@ -48,6 +48,7 @@ struct rate_slot {
 	char host[HUB_SUBJECT_MAX];
 	double tokens;
 	struct timespec at;
+	size_t held; /* request bytes this host has buffered now; never evicted while held */
 };
 
 struct hub_server {
@@ -74,6 +75,7 @@ struct req {
 	unsigned retry_after;    /* with 429/503: seconds */
 	size_t drained;
 	size_t reserved;         /* of s->inflight, given back when the request ends */
+	size_t host_reserved;    /* of the host's slot's held bytes, likewise */
 	enum hub_role role;
 	char subject[HUB_SUBJECT_MAX];
 };
@@ -81,6 +83,11 @@ struct req {
 static double since_s(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static double bucket_cap(const struct hub_server *s)
+{
+	return (double)s->cfg.host_rate > (double)s->cfg.max_body ? (double)s->cfg.host_rate : (double)s->cfg.max_body;
 }
 
 /* The connection's slot stops the receive clock: an answer is queued. */
@@ -160,54 +167,84 @@ static enum MHD_Result respond_retry(struct MHD_Connection *con, unsigned status
 			  retry_after ? retry_after : 1);
 }
 
+/* The host's slot, made if needed (rate_mu held). A new host takes a free
+ * slot, else the fullest bucket holding no upload; NULL when none is
+ * (sixteen hosts hashing alike, all busy: the hub-wide bound still holds). */
+static struct rate_slot *host_slot(struct hub_server *s, const char *host, const struct timespec *now)
+{
+	double rate = (double)s->cfg.host_rate / 60.0, best = -1;
+	unsigned long h = 5381;
+	struct rate_slot *pick = NULL;
+	for (const char *p = host; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	for (int i = 0; i < RATE_PROBE; i++) {
+		struct rate_slot *r = &s->rates[(h + (unsigned long)i) % RATE_SLOTS];
+		if (r->host[0] && !strcmp(r->host, host))
+			return r;
+		if (r->held)
+			continue;
+		double t = r->host[0] ? r->tokens + rate * since_s(&r->at, now) : 1e300; /* free beats full */
+		if (t > best) {
+			best = t;
+			pick = r;
+		}
+	}
+	if (pick) {
+		snprintf(pick->host, sizeof(pick->host), "%s", host);
+		pick->tokens = bucket_cap(s);
+		pick->at = *now;
+		pick->held = 0;
+	}
+	return pick;
+}
+
 /* Takes n bytes from host's bucket (capacity: a minute's rate, and at least
  * one largest report). Returns 0, or the seconds until n bytes are there. */
 static unsigned rate_take(struct hub_server *s, const char *host, size_t n)
 {
-	if (!s->cfg.host_rate || !s->rates)
+	if (!s->cfg.host_rate)
 		return 0;
-	double rate = (double)s->cfg.host_rate / 60.0;
-	double cap = (double)s->cfg.host_rate > (double)s->cfg.max_body ? (double)s->cfg.host_rate : (double)s->cfg.max_body;
+	double rate = (double)s->cfg.host_rate / 60.0, cap = bucket_cap(s);
 	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	unsigned long h = 5381;
-	for (const char *p = host; *p; p++)
-		h = h * 33 + (unsigned char)*p;
 	unsigned ret = 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&s->rate_mu);
-	struct rate_slot *slot = NULL, *fullest = NULL;
-	double best = -1;
-	for (int i = 0; i < RATE_PROBE; i++) {
-		struct rate_slot *r = &s->rates[(h + (unsigned long)i) % RATE_SLOTS];
-		if (r->host[0] && !strcmp(r->host, host)) {
-			slot = r;
-			break;
-		}
-		double t = r->host[0] ? r->tokens + rate * since_s(&r->at, &now) : cap * 2; /* free beats full */
-		if (t > best) {
-			best = t;
-			fullest = r;
-		}
-	}
-	if (!slot) { /* a fresh bucket, in a free slot or the fullest one's */
-		slot = fullest;
-		snprintf(slot->host, sizeof(slot->host), "%s", host);
-		slot->tokens = cap;
+	struct rate_slot *slot = host_slot(s, host, &now);
+	if (slot) {
+		slot->tokens += rate * since_s(&slot->at, &now);
+		if (slot->tokens > cap)
+			slot->tokens = cap;
 		slot->at = now;
-	}
-	slot->tokens += rate * since_s(&slot->at, &now);
-	if (slot->tokens > cap)
-		slot->tokens = cap;
-	slot->at = now;
-	if (slot->tokens >= (double)n)
-		slot->tokens -= (double)n;
-	else
-	{
-		double d = ((double)n - slot->tokens) / rate;
-		ret = (unsigned)d + 1; /* rounded up, at least 1 */
+		if (slot->tokens >= (double)n)
+			slot->tokens -= (double)n;
+		else
+			ret = (unsigned)(((double)n - slot->tokens) / rate) + 1; /* rounded up, at least 1 */
 	}
 	pthread_mutex_unlock(&s->rate_mu);
 	return ret;
+}
+
+/* Counts n more (or, negative, fewer) bytes buffered for host. Returns 0,
+ * 1 (not counted: no slot free for it), or -1 (nothing counted) when that
+ * would pass HUB_HOST_INFLIGHT_FACTOR largest bodies: one host's token
+ * cannot take the hub-wide bound for itself. */
+static int host_hold(struct hub_server *s, const char *host, long long n)
+{
+	struct timespec now;
+	int r = 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&s->rate_mu);
+	struct rate_slot *slot = host_slot(s, host, &now);
+	if (!slot)
+		r = 1;
+	else if (n > 0 && slot->held + (size_t)n > s->cfg.max_body * HUB_HOST_INFLIGHT_FACTOR)
+		r = -1;
+	else if (n > 0)
+		slot->held += (size_t)n;
+	else
+		slot->held = slot->held > (size_t)-n ? slot->held - (size_t)-n : 0;
+	pthread_mutex_unlock(&s->rate_mu);
+	return r;
 }
 
 /* With --tls-client-ca: the host a client certificate names, when it
@@ -460,6 +497,24 @@ static enum MHD_Result route_get(struct hub_server *s, struct MHD_Connection *co
 	return respond_error(con, MHD_HTTP_NOT_FOUND, "not found");
 }
 
+/* The answer decided before or while the body arrived. */
+static enum MHD_Result respond_verdict(struct MHD_Connection *con, const struct req *q)
+{
+	if (q->retry_after)
+		return respond_retry(con, (unsigned)q->status, q->reason, q->retry_after);
+	return respond_error(con, (unsigned)q->status, q->reason);
+}
+
+/* Gives back what request q counted as buffered, hub-wide and for its host. */
+static void release_held(struct hub_server *s, struct req *q)
+{
+	atomic_fetch_sub(&s->inflight, q->reserved);
+	q->reserved = 0;
+	if (q->host_reserved)
+		host_hold(s, q->subject, -(long long)q->host_reserved);
+	q->host_reserved = 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -500,7 +555,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		if (q->status) { /* refused already: read and drop, within reason */
 			q->drained += n;
 			if (q->drained > s->cfg.max_body * DRAIN_FACTOR)
-				return respond_error(con, q->status, q->reason);
+				return respond_verdict(con, q);
 			return MHD_YES;
 		}
 		/* Hub-wide bound on buffered bodies: past it, this upload is
@@ -508,12 +563,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		 * other clients do. */
 		size_t held = atomic_fetch_add(&s->inflight, n) + n;
 		q->reserved += n;
-		if (held > s->cfg.max_inflight) {
-			atomic_fetch_sub(&s->inflight, q->reserved);
-			q->reserved = 0;
+		int hr = host_hold(s, q->subject, (long long)n), host_over = hr < 0;
+		if (hr == 0)
+			q->host_reserved += n;
+		if (held > s->cfg.max_inflight || host_over) {
+			/* Nothing more is kept: the rest is read and dropped (the
+			 * receive deadline bounds how long), then answered. An
+			 * answer sent before the body is read would be lost to the
+			 * reset a close with unread data makes. */
+			release_held(s, q);
 			plumb_buf_release(&q->body);
-			return respond_retry(con, MHD_HTTP_SERVICE_UNAVAILABLE,
-					     "the hub holds too many uploads at once (--max-inflight); retry", 5);
+			q->status = host_over ? MHD_HTTP_TOO_MANY_REQUESTS : MHD_HTTP_SERVICE_UNAVAILABLE;
+			q->reason = host_over ? "this host has too many uploads in flight; retry"
+					      : "the hub holds too many uploads at once (--max-inflight); retry";
+			q->retry_after = 5;
+			q->drained = n;
+			return MHD_YES;
 		}
 		int r = plumb_buf_add(&q->body, upload, n);
 		if (r == PLUMB_E_TOOBIG) { /* no Content-Length, or a false one */
@@ -521,15 +586,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 			q->reason = "report too large";
 			q->drained = q->body.len + n;
 			plumb_buf_release(&q->body);
-			atomic_fetch_sub(&s->inflight, q->reserved);
-			q->reserved = 0;
+			release_held(s, q);
 			return MHD_YES;
 		}
 		return r == 0 ? MHD_YES : MHD_NO;
 	}
 	if (is_post) {
 		if (q->status)
-			return respond_error(con, q->status, q->reason);
+			return respond_verdict(con, q);
 		return handle_post_report(s, con, q);
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
@@ -551,7 +615,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, 
 	(void)t;
 	struct req *q = *con_cls;
 	if (q) {
-		atomic_fetch_sub(&s->inflight, q->reserved);
+		release_held(s, q);
 		plumb_buf_release(&q->body);
 		free(q);
 	}

@@ -17,6 +17,8 @@
 #define HUB_HOST_RATE_DEFAULT (32u << 20)    /* report bytes per host per minute */
 #define HUB_HOST_QUOTA_DEFAULT (256ull << 20) /* report bytes a host keeps stored */
 #define HUB_CONNECTIONS_MAX 1024u
+/* One host may have this many largest bodies buffered at once (429 past it). */
+#define HUB_HOST_INFLIGHT_FACTOR 2
 
 struct hub_server_cfg {
 	const char *listen;      /* "ADDR:PORT" or "[ADDR]:PORT"; port 0 picks one */

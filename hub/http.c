@@ -65,6 +65,9 @@ struct hub_server {
 	pthread_t reaper;
 	pthread_mutex_t rate_mu;
 	struct rate_slot *rates;
+	pthread_rwlock_t crl_lock; /* guards crls: reloaded on SIGHUP */
+	gnutls_x509_crl_t *crls;
+	unsigned ncrl;
 };
 
 /* Per request: the upload buffer, and a verdict reached before the body. */
@@ -247,10 +250,106 @@ static int host_hold(struct hub_server *s, const char *host, long long n)
 	return r;
 }
 
+/* The certificate says it is for TLS clients, and only that may count:
+ * an extendedKeyUsage with clientAuth, and without anyExtendedKeyUsage (a
+ * certificate with no extendedKeyUsage at all is good for any purpose to
+ * GnuTLS, and is refused here). */
+static int client_purpose_exact(gnutls_x509_crt_t crt)
+{
+	int client = 0, any = 0;
+	for (unsigned i = 0; i < 64; i++) {
+		char oid[128];
+		size_t n = sizeof(oid);
+		int rc = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &n, NULL);
+		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (rc < 0)
+			return 0;
+		client |= !strcmp(oid, GNUTLS_KP_TLS_WWW_CLIENT);
+		any |= !strcmp(oid, GNUTLS_KP_ANY);
+	}
+	return client && !any;
+}
+
+/* Whether a CRL from --tls-crl lists crt. */
+static int revoked(struct hub_server *s, gnutls_x509_crt_t crt)
+{
+	int r = 0;
+	pthread_rwlock_rdlock(&s->crl_lock);
+	if (s->ncrl)
+		r = gnutls_x509_crt_check_revocation(crt, s->crls, s->ncrl) != 0; /* 1 revoked, <0 error: refuse */
+	pthread_rwlock_unlock(&s->crl_lock);
+	return r;
+}
+
+static void crls_free(gnutls_x509_crl_t *crls, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crl_deinit(crls[i]);
+	gnutls_free(crls);
+}
+
+/* Reads the PEM CRLs of path, each of which must be signed by the client
+ * CA, and puts them in force. Returns 0, or PLUMB_E_IO / PLUMB_E_INVALID
+ * with the CRLs in force unchanged. */
+static int load_crls(struct hub_server *s, const char *path, struct plumb_err *err)
+{
+	struct plumb_buf b;
+	gnutls_x509_crl_t *crls = NULL;
+	gnutls_x509_crt_t *cas = NULL;
+	unsigned ncrl = 0, nca = 0;
+	int r;
+	if ((r = plumb_buf_load_file(&b, path, 64u << 20, "CRL file", err)) != 0)
+		return r;
+	gnutls_datum_t d = {(unsigned char *)b.data, (unsigned)b.len};
+	gnutls_datum_t cad = {(unsigned char *)s->client_ca, (unsigned)strlen(s->client_ca)};
+	if (b.len == 0 || gnutls_x509_crl_list_import2(&crls, &ncrl, &d, GNUTLS_X509_FMT_PEM, 0) < 0 || ncrl == 0) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "'%s' holds no PEM CRL", path);
+		goto out;
+	}
+	if (gnutls_x509_crt_list_import2(&cas, &nca, &cad, GNUTLS_X509_FMT_PEM, 0) < 0) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "cannot read the client CA");
+		goto out;
+	}
+	for (unsigned i = 0; i < ncrl; i++) {
+		unsigned st = 0;
+		if (gnutls_x509_crl_verify(crls[i], cas, nca, 0, &st) < 0 || st != 0) {
+			r = plumb_err_set(err, PLUMB_E_INVALID, "CRL %u of '%s' is not signed by --tls-client-ca", i + 1, path);
+			goto out;
+		}
+		time_t next = gnutls_x509_crl_get_next_update(crls[i]);
+		if (next != (time_t)-1 && next < time(NULL))
+			plumb_log(PLUMB_LOG_WARN, "CRL %u of '%s' is past its next update; still in force", i + 1, path);
+	}
+	pthread_rwlock_wrlock(&s->crl_lock);
+	gnutls_x509_crl_t *old = s->crls;
+	unsigned nold = s->ncrl;
+	s->crls = crls;
+	s->ncrl = ncrl;
+	pthread_rwlock_unlock(&s->crl_lock);
+	crls = old;
+	ncrl = nold;
+	r = 0;
+out:
+	crls_free(crls, ncrl);
+	for (unsigned i = 0; i < nca; i++)
+		gnutls_x509_crt_deinit(cas[i]);
+	gnutls_free(cas);
+	plumb_buf_release(&b);
+	return r;
+}
+
+int hub_server_reload(struct hub_server *s, struct plumb_err *err)
+{
+	if (!s->cfg.tls_crl)
+		return 0;
+	return load_crls(s, s->cfg.tls_crl, err);
+}
+
 /* With --tls-client-ca: the host a client certificate names, when it
  * chains to that CA, is valid now and is meant for TLS clients. Its subject
  * CN is the host, as a token's subject would be. Returns 0 or -1. */
-static int client_cert_host(struct MHD_Connection *con, char out[HUB_SUBJECT_MAX])
+static int client_cert_host(struct hub_server *s, struct MHD_Connection *con, char out[HUB_SUBJECT_MAX])
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	gnutls_session_t ses;
@@ -266,7 +365,8 @@ static int client_cert_host(struct MHD_Connection *con, char out[HUB_SUBJECT_MAX
 	if (!peers || n == 0 || gnutls_x509_crt_init(&crt) < 0)
 		return -1;
 	size_t len = HUB_SUBJECT_MAX - 1;
-	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) >= 0 &&
+	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) >= 0 && client_purpose_exact(crt) &&
+	    !revoked(s, crt) &&
 	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, out, &len) >= 0 && len > 0 &&
 	    len < HUB_SUBJECT_MAX) {
 		out[len] = '\0';
@@ -283,7 +383,7 @@ static unsigned authenticate(struct hub_server *s, struct MHD_Connection *con, s
 {
 	const char *h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	struct plumb_err e = {0};
-	if (!h && s->client_ca && client_cert_host(con, q->subject) == 0) {
+	if (!h && s->client_ca && client_cert_host(s, con, q->subject) == 0) {
 		q->role = HUB_ROLE_AGENT; /* certificates identify hosts, never viewers */
 		return 0;
 	}
@@ -745,6 +845,8 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 		return plumb_err_set(err, PLUMB_E_INVALID, "--tls-cert and --tls-key go together");
 	if (cfg->tls_client_ca && !cfg->tls_cert)
 		return plumb_err_set(err, PLUMB_E_INVALID, "--tls-client-ca needs --tls-cert and --tls-key");
+	if (cfg->tls_crl && !cfg->tls_client_ca)
+		return plumb_err_set(err, PLUMB_E_INVALID, "--tls-crl needs --tls-client-ca");
 	struct hub_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
@@ -764,6 +866,7 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_mutex_init(&s->rate_mu, NULL);
+	pthread_rwlock_init(&s->crl_lock, NULL);
 	if (!(s->rates = calloc(RATE_SLOTS, sizeof(*s->rates)))) {
 		hub_server_stop(s);
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
@@ -779,6 +882,10 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 			return PLUMB_E_IO;
 		}
 		flags |= MHD_USE_TLS;
+		if (cfg->tls_crl && (r = load_crls(s, cfg->tls_crl, err)) != 0) {
+			hub_server_stop(s);
+			return r;
+		}
 	}
 	/* TLS options go in an array: present only when TLS is on. */
 	struct MHD_OptionItem tls[5] = {{MHD_OPTION_END, 0, NULL}};
@@ -833,6 +940,8 @@ void hub_server_stop(struct hub_server *s)
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
 	free(s->rates);
+	crls_free(s->crls, s->ncrl);
+	pthread_rwlock_destroy(&s->crl_lock);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->rate_mu);

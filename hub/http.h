@@ -25,6 +25,7 @@ struct hub_server_cfg {
 	const char *tls_cert;    /* PEM files; both or neither */
 	const char *tls_key;
 	const char *tls_client_ca; /* PEM: client certificates it signs identify hosts */
+	const char *tls_crl;     /* PEM CRLs (signed by tls_client_ca) revoking client certificates */
 	size_t max_body;         /* larger reports get 413 */
 	time_t silent_after;     /* seconds without a report before a host is silent */
 	unsigned threads;        /* worker threads */
@@ -47,4 +48,7 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 /* The bound port (useful with port 0). */
 unsigned hub_server_port(const struct hub_server *s);
 void hub_server_stop(struct hub_server *s);
+/* SIGHUP: reads --tls-crl again. Returns 0, or PLUMB_E_IO / PLUMB_E_INVALID
+ * with the CRLs in force unchanged. */
+int hub_server_reload(struct hub_server *s, struct plumb_err *err);
 #endif

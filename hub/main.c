@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		"  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM)\n"
 		"  --tls-client-ca FILE             also accept agent client certificates signed by\n"
 		"                                   this CA (subject CN = host) instead of tokens\n"
+		"  --tls-crl FILE                   PEM CRLs of that CA revoking client certificates\n"
+		"                                   (read again on SIGHUP)\n"
 		"  --retain DURATION                delete reports and events older than this (default 90d)\n"
 		"  --heartbeat DURATION             the agents' report.heartbeat; a host is silent\n"
 		"                                   after two missed (default 15m)\n"
@@ -174,6 +176,8 @@ int main(int argc, char **argv)
 			cfg.tls_key = v;
 		else if (!strcmp(a, "--tls-client-ca") && v)
 			cfg.tls_client_ca = v;
+		else if (!strcmp(a, "--tls-crl") && v)
+			cfg.tls_crl = v;
 		else if (!strcmp(a, "--port-file") && v)
 			port_file = v;
 		else if (!strcmp(a, "--retain") && v) {
@@ -316,6 +320,12 @@ int main(int argc, char **argv)
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (sig == SIGHUP) {
+			if (hub_server_reload(srv, &e) != 0)
+				plumb_log(PLUMB_LOG_ERROR, "reload: %s; the CRLs in force stay", e.msg);
+			else if (cfg.tls_crl)
+				plumb_log(PLUMB_LOG_INFO, "reload: CRLs read from '%s'", cfg.tls_crl);
+		}
 	}
 	plumb_log(PLUMB_LOG_INFO, "signal %d: stopping", sig);
 	hub_server_stop(srv);

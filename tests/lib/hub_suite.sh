@@ -79,3 +79,34 @@ Y
 	rc=0; "$PLUMB_HUB" --db "$db" token list >/dev/null 2>"$T/err" || rc=$?
 	expect_rc 1 "a database from a newer hub"; expect_err "newer than this plumb-hub"
 }
+
+# hub_migration DB: a database as schema version 1 left it (one host, one
+# report, one event) is brought to the current schema by a starting hub,
+# keeps its data, and takes report ids per host from then on. DB must not
+# exist yet (SQLite) or be empty (PostgreSQL).
+hub_migration() {
+	local db=$1 serial=INTEGER\ PRIMARY\ KEY\ AUTOINCREMENT
+	case $db in postgres*) serial=BIGSERIAL\ PRIMARY\ KEY;; esac
+	sed -e "s/@SERIAL@/$serial/" -e "s/@NOW@/$(date +%s)/g" "$TESTS_DIR/data/hub/schema-v1.sql" > "$T/v1.sql"
+	hub_sql_script "$db" "$T/v1.sql" || fail "cannot make a version 1 database"
+	start_plumb_hub "$db"
+	VTOK=$("$PLUMB_HUB" --db "$db" token add --viewer migration 2>/dev/null)
+	[ "$(hub_query "$db" "SELECT MAX(version) FROM plumb_schema")" = 2 ] || fail "the schema was not migrated to version 2"
+	[ "$(viewer_get /v1/reports/aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa)" = 200 ] || fail "the old report is gone after migration"
+	[ "$(json_get "$T/get.json" 'd["old"]')" = report ] || fail "the old report changed in migration"
+	[ "$(viewer_get '/v1/events?host=old1')" = 200 ] && [ "$(json_get "$T/get.json" 'len(d["events"])')" = 1 ] ||
+		fail "the old event is gone after migration"
+	[ "$(viewer_get /v1/hosts)" = 200 ] && [ "$(json_get "$T/get.json" '[h["status"] for h in d["hosts"] if h["host"] == "old1"]')" = "['compliant']" ] ||
+		fail "the old host is not listed as compliant: $(cat "$T/get.json")"
+	[ "$(hub_query "$db" "SELECT stored_bytes FROM hosts WHERE host = 'old1'")" = 16 ] || fail "stored bytes not counted in migration"
+	# the old report's id, from another host, is that host's own
+	local tok
+	tok=$("$PLUMB_HUB" --db "$db" token add new1 2>/dev/null)
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["host"]="new1"; d["id"]="aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"; d["mode"]="enforce"; print(json.dumps(d))' \
+		"$T/template.json" > "$T/new1.json"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" --data-binary @"$T/new1.json" "$HUB_URL/v1/reports")" = 201 ] ||
+		fail "an old id from another host was not stored after migration"
+	[ "$(viewer_get '/v1/reports/aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa?host=old1')" = 200 ] &&
+		[ "$(json_get "$T/get.json" 'd["old"]')" = report ] || fail "the old host's report was shadowed"
+	stop_plumb_hub
+}

@@ -36,7 +36,10 @@ extern const char hub_asset_app_css[], hub_asset_app_css_end[];
  * would keep a connection (and its buffers) for ever. */
 struct conn_slot {
 	int used, fd;
-	int receiving;      /* 1 from accept (or the previous answer) to this request's answer */
+	/* 1 from accept (or the previous answer) to this request's answer, 0
+	 * while answering, 2 once shut down. Written by request threads
+	 * without the lock (an answer is being queued), hence atomic. */
+	atomic_int receiving;
 	struct timespec since;
 };
 
@@ -99,7 +102,7 @@ static void conn_answering(struct MHD_Connection *con)
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct conn_slot *slot = ci ? ci->socket_context : NULL;
 	if (slot)
-		slot->receiving = 0; /* read by the reaper under no lock: a stale 1 costs one early close at worst */
+		atomic_store(&slot->receiving, 0);
 }
 
 static void add_common_headers(struct MHD_Response *r)
@@ -726,7 +729,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, 
 	if (slot) {
 		pthread_mutex_lock(&s->mu);
 		clock_gettime(CLOCK_MONOTONIC, &slot->since);
-		slot->receiving = 1;
+		atomic_store(&slot->receiving, 1);
 		pthread_mutex_unlock(&s->mu);
 	}
 }
@@ -742,7 +745,9 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
 		for (unsigned i = 0; ci && i < HUB_CONNECTIONS_MAX; i++)
 			if (!s->conns[i].used) {
-				s->conns[i] = (struct conn_slot){.used = 1, .fd = ci->connect_fd, .receiving = 1};
+				s->conns[i].used = 1;
+				s->conns[i].fd = ci->connect_fd;
+				atomic_store(&s->conns[i].receiving, 1);
 				clock_gettime(CLOCK_MONOTONIC, &s->conns[i].since);
 				*socket_context = &s->conns[i];
 				break;
@@ -766,9 +771,10 @@ static void *reaper(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		for (unsigned i = 0; i < HUB_CONNECTIONS_MAX; i++) {
 			struct conn_slot *c = &s->conns[i];
-			if (c->used && c->receiving == 1 && since_s(&c->since, &now) > (double)s->cfg.recv_timeout) {
+			if (c->used && atomic_load(&c->receiving) == 1 &&
+			    since_s(&c->since, &now) > (double)s->cfg.recv_timeout) {
 				shutdown(c->fd, SHUT_RDWR);
-				c->receiving = 2; /* once */
+				atomic_store(&c->receiving, 2); /* once */
 				plumb_log(PLUMB_LOG_DEBUG, "http: a request took longer than %llds to arrive; closed",
 					  (long long)s->cfg.recv_timeout);
 			}

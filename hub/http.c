@@ -451,7 +451,7 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 	json_decref(doc);
 	if (r == PLUMB_E_TOOBIG) {
 		json_decref(ans);
-		plumb_log(PLUMB_LOG_WARN, "%s; report refused", e.msg);
+		plumb_log(PLUMB_LOG_DEBUG, "%s; report refused", e.msg); /* a hostile token must not flood the log */
 		/* Retention frees room: come back after its next run. */
 		return respond_retry(con, MHD_HTTP_TOO_MANY_REQUESTS, "this host's storage quota (--host-quota) is used up",
 				     3600);

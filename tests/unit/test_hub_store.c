@@ -162,6 +162,25 @@ static void ingest_and_query(void **state)
 	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
 	json_decref(out);
 
+	/* a long refusal reason is cut at a character boundary (valid UTF-8;
+	 * the fleet list parses back, PostgreSQL would refuse a broken one) */
+	{
+		char big[8192], ev[2048], *t = big;
+		size_t o = 0;
+		o += (size_t)snprintf(ev, sizeof(ev),
+				      "{\"resource\":\"baseline\",\"drift\":[],\"action\":\"refused\",\"expected\":null,"
+				      "\"actual\":null,\"at\":\"2026-01-01T00:00:00Z\",\"error\":\"");
+		for (int i = 0; i < 300; i++)
+			o += (size_t)snprintf(ev + o, sizeof(ev) - o, "\u00e9");
+		snprintf(ev + o, sizeof(ev) - o, "\"}");
+		snprintf(big, sizeof(big), REPORT, "44444444-4444-4444-8444-444444444444", "web3", "2026-01-01T00:00:05Z",
+			 "2026-01-01T00:00:05Z", ev);
+		assert_int_equal(ingest(c, t, 1022, &dup), 0);
+		out = hosts(c, 1030, 60, "refused");
+		assert_int_equal(json_array_size(json_object_get(out, "hosts")), 2);
+		json_decref(out);
+	}
+
 	/* paging: 2 per page over 3 events, newest first */
 	struct hub_event_query q = {.host = "web1", .limit = 2};
 	assert_int_equal(hub_store_events(c, &q, &out, &e), 0);
@@ -190,7 +209,7 @@ static void ingest_and_query(void **state)
 	assert_int_equal(rep, 2);
 	assert_int_equal(ev, 2);
 	out = hosts(c, 1030, 60, NULL);
-	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 2);
+	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 3);
 	json_decref(out);
 
 	/* tokens: made, checked, revoked; only hashes stored */
@@ -211,7 +230,7 @@ static void ingest_and_query(void **state)
 	assert_int_equal(hub_db_open(&db, path, 1, &e), 0);
 	c = hub_db_acquire(db);
 	out = hosts(c, 1030, 60, NULL);
-	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 2);
+	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 3);
 	json_decref(out);
 	hub_db_release(db, c);
 	hub_db_close(db);

@@ -328,6 +328,13 @@ refused = dict(event("baseline", action="refused"), drift=[], expected=None, act
 check(req("POST", "/v1/reports", report("ref1", [refused]), tok=A5)[0] == 201, "a refusal is stored")
 p = status("ref1")
 check(p["status"] == "refused" and "unknown key" in p["reason"], "a refused tip makes the host refused (%r)" % p)
+# A long reason in two-byte characters is cut at a character boundary: the
+# report is stored on both engines (PostgreSQL refuses broken UTF-8).
+long_refusal = dict(refused, error="\u00e9" * 3000)
+check(req("POST", "/v1/reports", report("ref1", [long_refusal]), tok=A5)[0] == 201, "a long multibyte refusal is stored")
+p = status("ref1")
+check(p["status"] == "refused" and p["reason"].endswith("\u00e9") and len(p["reason"].encode()) < 600,
+      "its reason is cut whole characters short (%d bytes)" % len(p["reason"].encode()))
 rb = dict(event("firewall:nftables:inet plumb", action="rolled-back"), drift=["rules"])
 req("POST", "/v1/reports", report("ref1", [rb]), tok=A5)
 check(status("ref1")["status"] == "refused", "a rolled-back firewall change makes the host refused")

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../src/banned.h"
 
 enum engine { ENG_SQLITE, ENG_PG };
 
@@ -317,10 +318,7 @@ static char *migration_text(enum engine eng, const char *m)
 		memcpy(t, m, strlen(m) + 1);
 		return t;
 	}
-	memcpy(t, m, (size_t)(at - m));
-	t[at - m] = '\0';
-	strcat(t, serial);
-	strcat(t, at + strlen("@SERIAL@"));
+	snprintf(t, n, "%.*s%s%s", (int)(at - m), m, serial, at + strlen("@SERIAL@"));
 	return t;
 }
 

@@ -22,6 +22,7 @@
 #include "store.h"
 #include "token.h"
 #include "validate.h"
+#include "../src/banned.h"
 
 /* The web page, linked in by assets.S: no CDN, no fetch but our own API. */
 extern const char hub_asset_index_html[], hub_asset_index_html_end[];

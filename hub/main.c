@@ -17,6 +17,7 @@
 #include "store.h"
 #include "token.h"
 #include "validate.h"
+#include "../src/banned.h"
 
 static void usage(FILE *f)
 {

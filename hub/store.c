@@ -7,6 +7,7 @@
 
 #include "plumb/buf.h"
 #include "plumb/util.h"
+#include "../src/banned.h"
 
 #define NUM(buf, v) snprintf((buf), sizeof(buf), "%lld", (long long)(v))
 

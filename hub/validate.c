@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "plumb/util.h"
+#include "../src/banned.h"
 
 json_t *hub_report_parse(const char *text, size_t n, struct plumb_err *err)
 {

@@ -251,6 +251,22 @@ elif args.case == "slowloris":
     close_all(socks)
     st, ra, body = post(report("slow"), agent)
     check(st == 201, "the same address reports again after the slow connections (got %d %r)" % (st, body))
+    # The deadline covers the body too: whole headers, then a byte a second.
+    s = open_upload(agent, 4096)
+    start, closed = time.monotonic(), False
+    while time.monotonic() - start < limit and not closed:
+        try:
+            s.sendall(b" ")
+            s.settimeout(0.001)
+            try:
+                closed = s.recv(1) == b""
+            except socket.timeout:
+                pass
+        except OSError:
+            closed = True
+        time.sleep(1)
+    s.close()
+    check(closed, "a body trickled a byte a second was cut by the receive deadline")
     # A connection that is simply quick stays usable: keep-alive requests each
     # get a fresh deadline.
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)

@@ -911,7 +911,7 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 4),
 		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, HUB_CONNECTIONS_MAX,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.per_ip ? s->cfg.per_ip : HUB_PER_IP_DEFAULT,
 		MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!s->mhd) {
 		hub_server_stop(s);

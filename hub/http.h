@@ -17,6 +17,7 @@
 #define HUB_HOST_RATE_DEFAULT (32u << 20)    /* report bytes per host per minute */
 #define HUB_HOST_QUOTA_DEFAULT (256ull << 20) /* report bytes a host keeps stored */
 #define HUB_CONNECTIONS_MAX 1024u
+#define HUB_PER_IP_DEFAULT 256u
 /* One host may have this many largest bodies buffered at once (429 past it). */
 #define HUB_HOST_INFLIGHT_FACTOR 2
 
@@ -37,6 +38,7 @@ struct hub_server_cfg {
 	time_t recv_timeout;     /* seconds to receive a whole request, headers and body */
 	unsigned long long host_rate;  /* report bytes per host per minute (0: no limit): past it, 429 */
 	unsigned long long host_quota; /* report bytes a host keeps stored (0: no limit): past it, 429 */
+	unsigned per_ip;         /* connections one address may hold (0: HUB_PER_IP_DEFAULT) */
 };
 
 struct hub_server;

@@ -43,6 +43,7 @@ static void usage(FILE *f)
 		"  --max-events N                   most events in one report (default 10000)\n"
 		"  --max-inflight BYTES             request bytes buffered at once, hub-wide (default 64M)\n"
 		"  --recv-timeout DURATION          time to receive one whole request (default 60s)\n"
+		"  --per-ip N                       connections one address may hold (default 256, at most 1024)\n"
 		"  --host-rate BYTES                report bytes one host may send per minute (default 32M, 0 off)\n"
 		"  --host-quota BYTES               report bytes one host may keep stored (default 256M, 0 off)\n"
 		"  --threads N                      worker threads (default 4)\n"
@@ -234,6 +235,13 @@ int main(int argc, char **argv)
 				fprintf(stderr, "plumb-hub: --host-quota '%s': want bytes, e.g. 256M, or 0\n", v);
 				return 2;
 			}
+		} else if (!strcmp(a, "--per-ip") && v) {
+			uint64_t n;
+			if (plumb_parse_u64(&n, v, HUB_CONNECTIONS_MAX) != 0 || n == 0) {
+				fprintf(stderr, "plumb-hub: --per-ip '%s': want 1 to 1024\n", v);
+				return 2;
+			}
+			cfg.per_ip = (unsigned)n;
 		} else if (!strcmp(a, "--threads") && v) {
 			uint64_t n;
 			if (plumb_parse_u64(&n, v, 64) != 0 || n == 0) {

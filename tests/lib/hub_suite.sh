@@ -71,6 +71,17 @@ Y
 	expect_rc 2 "plumb-hub without --listen"
 	rc=0; "$PLUMB_HUB" --db "$db" --listen 127.0.0.1:0 --retain 5m 2>"$T/err" || rc=$?
 	expect_rc 2 "plumb-hub --retain 5m"
+	local bad
+	for bad in "--max-skew 2d" "--max-string 10" "--max-events 0" "--max-inflight 10K" "--recv-timeout 0s" \
+		"--host-rate lots" "--host-quota -1" "--per-ip 0" "--per-ip 5000"; do
+		# shellcheck disable=SC2086 # the option and its value, split on purpose
+		rc=0; "$PLUMB_HUB" --db "$db" --listen 127.0.0.1:0 $bad 2>"$T/err" || rc=$?
+		expect_rc 2 "plumb-hub $bad"; expect_err "${bad%% *}"
+	done
+	rc=0; "$PLUMB_HUB" --db "$db" --listen 127.0.0.1:0 --max-body 8M --max-inflight 4M 2>"$T/err" || rc=$?
+	expect_rc 2 "--max-inflight under --max-body"; expect_err "at least --max-body"
+	rc=0; "$PLUMB_HUB" --db "$db" --listen 127.0.0.1:0 --tls-crl /dev/null 2>"$T/err" || rc=$?
+	expect_rc 1 "--tls-crl without --tls-client-ca"; expect_err "needs --tls-client-ca"
 	rc=0; "$PLUMB_HUB" --db "$db" --listen 'nonsense' 2>"$T/err" || rc=$?
 	expect_rc 1 "plumb-hub --listen nonsense"; expect_err "bad --listen"
 	rc=0; "$PLUMB_HUB" --db "$db" token add 'bad host' >/dev/null 2>"$T/err" || rc=$?

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../src/banned.h"
 
 enum engine { ENG_SQLITE, ENG_PG };
 
@@ -60,6 +61,25 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_received ON events (received_at);"
 	"CREATE INDEX events_at ON events (at);"
 	"CREATE INDEX events_report ON events (report_id);",
+	/* 2: report ids are unique per host, not fleet-wide (a host cannot
+	 * shadow another's report by reusing its id); each report's size is
+	 * kept for the per-host quota; hosts carry why they are refused or
+	 * unprotected. */
+	"CREATE TABLE reports_v2 (id TEXT NOT NULL, host TEXT NOT NULL, received_at BIGINT NOT NULL,"
+	" finished_at BIGINT NOT NULL, commit_id TEXT, serial BIGINT, nevents INTEGER NOT NULL,"
+	" body TEXT NOT NULL, body_bytes BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (host, id));"
+	"INSERT INTO reports_v2 (id, host, received_at, finished_at, commit_id, serial, nevents, body, body_bytes)"
+	" SELECT id, host, received_at, finished_at, commit_id, serial, nevents, body, LENGTH(body) FROM reports;"
+	"DROP TABLE reports;"
+	"ALTER TABLE reports_v2 RENAME TO reports;"
+	"CREATE INDEX reports_received ON reports (received_at);"
+	"CREATE INDEX reports_id ON reports (id);"
+	"CREATE INDEX events_host_report ON events (host, report_id);"
+	"ALTER TABLE hosts ADD COLUMN refused TEXT;"
+	"ALTER TABLE hosts ADD COLUMN unprotected TEXT;"
+	"ALTER TABLE hosts ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0;"
+	"UPDATE hosts SET stored_bytes = COALESCE((SELECT SUM(body_bytes) FROM reports"
+	" WHERE reports.host = hosts.host), 0);",
 };
 
 int hub_db_schema_version(void)
@@ -186,7 +206,10 @@ static int lite_open(struct hub_conn *c, const char *path, struct plumb_err *err
 	sqlite3_busy_timeout(c->lite, 10000);
 	/* WAL lets readers run beside the writer; synchronous=FULL because an
 	 * acknowledged report must survive a power cut (the agent deletes it). */
-	return lite_script(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
+	/* secure_delete: deleted rows (retention) are zeroed, not left in free
+	 * pages; set explicitly, whatever SQLite was compiled with. */
+	return lite_script(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+			      " PRAGMA secure_delete=ON;", err);
 }
 
 /* ---- PostgreSQL ---- */
@@ -257,7 +280,18 @@ int hub_conn_begin(struct hub_conn *c, struct plumb_err *err)
 
 int hub_conn_commit(struct hub_conn *c, struct plumb_err *err)
 {
-	return hub_conn_exec(c, "COMMIT", 0, NULL, NULL, NULL, NULL, err);
+	int r = hub_conn_exec(c, "COMMIT", 0, NULL, NULL, NULL, NULL, err);
+	/* A COMMIT that failed (SQLITE_BUSY, a lost server) may leave the
+	 * transaction open: the connection goes back to the pool clean. */
+	if (r != 0)
+		hub_conn_rollback(c);
+	return r;
+}
+
+void hub_conn_checkpoint(struct hub_conn *c)
+{
+	if (c->eng == ENG_SQLITE)
+		sqlite3_wal_checkpoint_v2(c->lite, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
 void hub_conn_rollback(struct hub_conn *c)
@@ -284,10 +318,7 @@ static char *migration_text(enum engine eng, const char *m)
 		memcpy(t, m, strlen(m) + 1);
 		return t;
 	}
-	memcpy(t, m, (size_t)(at - m));
-	t[at - m] = '\0';
-	strcat(t, serial);
-	strcat(t, at + strlen("@SERIAL@"));
+	snprintf(t, n, "%.*s%s%s", (int)(at - m), m, serial, at + strlen("@SERIAL@"));
 	return t;
 }
 

@@ -38,10 +38,14 @@ void hub_db_release(struct hub_db *db, struct hub_conn *c);
 int hub_conn_exec(struct hub_conn *c, const char *sql, int nparams, const char *const *params,
 		  hub_row_fn row, void *ctx, long *changes, struct plumb_err *err);
 
-/* BEGIN / COMMIT / ROLLBACK. Returns 0 or PLUMB_E_IO. */
+/* BEGIN / COMMIT / ROLLBACK. Returns 0 or PLUMB_E_IO; a failed COMMIT has
+ * rolled back. */
 int hub_conn_begin(struct hub_conn *c, struct plumb_err *err);
 int hub_conn_commit(struct hub_conn *c, struct plumb_err *err);
 void hub_conn_rollback(struct hub_conn *c);
+/* SQLite: checkpoints the WAL into the database file and truncates it, so
+ * deleted data leaves both. PostgreSQL: nothing (autovacuum's job). */
+void hub_conn_checkpoint(struct hub_conn *c);
 
 /* The schema version this binary migrates to. */
 int hub_db_schema_version(void);

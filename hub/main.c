@@ -16,6 +16,8 @@
 #include "plumb/version.h"
 #include "store.h"
 #include "token.h"
+#include "validate.h"
+#include "../src/banned.h"
 
 static void usage(FILE *f)
 {
@@ -30,14 +32,45 @@ static void usage(FILE *f)
 		"  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM)\n"
 		"  --tls-client-ca FILE             also accept agent client certificates signed by\n"
 		"                                   this CA (subject CN = host) instead of tokens\n"
+		"  --tls-crl FILE                   PEM CRLs of that CA revoking client certificates\n"
+		"                                   (read again on SIGHUP)\n"
 		"  --retain DURATION                delete reports and events older than this (default 90d)\n"
 		"  --heartbeat DURATION             the agents' report.heartbeat; a host is silent\n"
 		"                                   after two missed (default 15m)\n"
 		"  --max-body BYTES                 largest report accepted, e.g. 4M (default 4M, at most 64M)\n"
+		"  --max-skew DURATION              how far finished_at may run ahead of this clock (default 5m)\n"
+		"  --max-string BYTES               longest string in a report but a diff (default 4K)\n"
+		"  --max-events N                   most events in one report (default 10000)\n"
+		"  --max-inflight BYTES             request bytes buffered at once, hub-wide (default 64M)\n"
+		"  --recv-timeout DURATION          time to receive one whole request (default 60s)\n"
+		"  --per-ip N                       connections one address may hold (default 256, at most 1024)\n"
+		"  --host-rate BYTES                report bytes one host may send per minute (default 32M, 0 off)\n"
+		"  --host-quota BYTES               report bytes one host may keep stored (default 256M, 0 off)\n"
 		"  --threads N                      worker threads (default 4)\n"
 		"  --port-file FILE                 write the bound port there (for --listen ADDR:0)\n"
 		"  -v, --verbose                    log more\n"
 		"  --version\n");
+}
+
+/* BYTES with an optional K, M or G suffix, at most max (0 allowed if zero_ok). */
+static int parse_bytes(unsigned long long *out, const char *s, unsigned long long max, int zero_ok)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = 0;
+	if (errno || end == s || *s == '-')
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		shift = 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30, end++;
+	if (*end || (v == 0 && !zero_ok) || v > (max >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
 }
 
 static int parse_size(size_t *out, const char *s)
@@ -118,8 +151,15 @@ static int write_port_file(const char *path, unsigned port)
 int main(int argc, char **argv)
 {
 	const char *dbspec = NULL, *port_file = NULL;
-	struct hub_server_cfg cfg = {.max_body = HUB_BODY_DEFAULT, .threads = 4};
-	uint64_t retain = 90 * 86400, heartbeat = 15 * 60;
+	struct hub_server_cfg cfg = {.max_body = HUB_BODY_DEFAULT,
+				     .threads = 4,
+				     .max_string = HUB_STRING_DEFAULT,
+				     .max_events = HUB_EVENTS_DEFAULT,
+				     .max_inflight = HUB_INFLIGHT_DEFAULT,
+				     .host_rate = HUB_HOST_RATE_DEFAULT,
+				     .host_quota = HUB_HOST_QUOTA_DEFAULT};
+	uint64_t retain = 90 * 86400, heartbeat = 15 * 60, skew = HUB_SKEW_DEFAULT, recv = HUB_RECV_TIMEOUT_DEFAULT;
+	unsigned long long n64;
 	int i;
 
 	plumb_log_set_ident("plumb-hub");
@@ -138,6 +178,8 @@ int main(int argc, char **argv)
 			cfg.tls_key = v;
 		else if (!strcmp(a, "--tls-client-ca") && v)
 			cfg.tls_client_ca = v;
+		else if (!strcmp(a, "--tls-crl") && v)
+			cfg.tls_crl = v;
 		else if (!strcmp(a, "--port-file") && v)
 			port_file = v;
 		else if (!strcmp(a, "--retain") && v) {
@@ -155,6 +197,51 @@ int main(int argc, char **argv)
 				fprintf(stderr, "plumb-hub: --max-body '%s': want bytes up to 64M, e.g. 4M\n", v);
 				return 2;
 			}
+		} else if (!strcmp(a, "--max-skew") && v) {
+			if (plumb_duration_parse(&skew, v) != 0 || skew > 86400) {
+				fprintf(stderr, "plumb-hub: --max-skew '%s': want a duration up to 1d, e.g. 5m\n", v);
+				return 2;
+			}
+		} else if (!strcmp(a, "--recv-timeout") && v) {
+			if (plumb_duration_parse(&recv, v) != 0 || recv == 0 || recv > 3600) {
+				fprintf(stderr, "plumb-hub: --recv-timeout '%s': want a duration from 1s to 1h\n", v);
+				return 2;
+			}
+		} else if (!strcmp(a, "--max-string") && v) {
+			if (parse_bytes(&n64, v, HUB_STRING_MAX, 0) != 0 || n64 < 256) {
+				fprintf(stderr, "plumb-hub: --max-string '%s': want bytes from 256 to 1M\n", v);
+				return 2;
+			}
+			cfg.max_string = (size_t)n64;
+		} else if (!strcmp(a, "--max-events") && v) {
+			if (parse_bytes(&n64, v, HUB_EVENTS_MAX, 0) != 0) {
+				fprintf(stderr, "plumb-hub: --max-events '%s': want 1 to 100000\n", v);
+				return 2;
+			}
+			cfg.max_events = (size_t)n64;
+		} else if (!strcmp(a, "--max-inflight") && v) {
+			if (parse_bytes(&n64, v, 16ull << 30, 0) != 0 || n64 < (1u << 20)) {
+				fprintf(stderr, "plumb-hub: --max-inflight '%s': want bytes from 1M to 16G\n", v);
+				return 2;
+			}
+			cfg.max_inflight = (size_t)n64;
+		} else if (!strcmp(a, "--host-rate") && v) {
+			if (parse_bytes(&cfg.host_rate, v, 1ull << 40, 1) != 0) {
+				fprintf(stderr, "plumb-hub: --host-rate '%s': want bytes per minute, e.g. 32M, or 0\n", v);
+				return 2;
+			}
+		} else if (!strcmp(a, "--host-quota") && v) {
+			if (parse_bytes(&cfg.host_quota, v, 1ull << 50, 1) != 0) {
+				fprintf(stderr, "plumb-hub: --host-quota '%s': want bytes, e.g. 256M, or 0\n", v);
+				return 2;
+			}
+		} else if (!strcmp(a, "--per-ip") && v) {
+			uint64_t n;
+			if (plumb_parse_u64(&n, v, HUB_CONNECTIONS_MAX) != 0 || n == 0) {
+				fprintf(stderr, "plumb-hub: --per-ip '%s': want 1 to 1024\n", v);
+				return 2;
+			}
+			cfg.per_ip = (unsigned)n;
 		} else if (!strcmp(a, "--threads") && v) {
 			uint64_t n;
 			if (plumb_parse_u64(&n, v, 64) != 0 || n == 0) {
@@ -191,6 +278,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.silent_after = (time_t)(2 * heartbeat);
+	cfg.max_skew = (time_t)skew;
+	cfg.recv_timeout = (time_t)recv;
+	cfg.retain = (time_t)retain;
+	if (cfg.max_inflight < cfg.max_body) {
+		fprintf(stderr, "plumb-hub: --max-inflight must be at least --max-body\n");
+		return 2;
+	}
 
 	struct plumb_err e = {0};
 	struct hub_db *db = NULL;
@@ -235,6 +329,12 @@ int main(int argc, char **argv)
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (sig == SIGHUP) {
+			if (hub_server_reload(srv, &e) != 0)
+				plumb_log(PLUMB_LOG_ERROR, "reload: %s; the CRLs in force stay", e.msg);
+			else if (cfg.tls_crl)
+				plumb_log(PLUMB_LOG_INFO, "reload: CRLs read from '%s'", cfg.tls_crl);
+		}
 	}
 	plumb_log(PLUMB_LOG_INFO, "signal %d: stopping", sig);
 	hub_server_stop(srv);

@@ -9,6 +9,7 @@
 
 #include "plumb/hash.h"
 #include "plumb/util.h"
+#include "../src/banned.h"
 
 int hub_token_subject_valid(const char *s)
 {

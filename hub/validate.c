@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "plumb/util.h"
+#include "../src/banned.h"
 
 json_t *hub_report_parse(const char *text, size_t n, struct plumb_err *err)
 {
@@ -177,8 +178,10 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 	return 0;
 }
 
-static int check_event(const json_t *ev, const char *path, struct plumb_err *err)
+static int check_event(const json_t *ev, const char *path, const struct hub_report_limits *lim,
+		       struct plumb_err *err)
 {
+	time_t t = 0;
 	static const char *const allowed[] = {"resource", "drift", "action", "expected", "actual", "at",
 					      "error", "quarantine", "count", NULL};
 	static const char *const required[] = {"resource", "drift", "action", "expected", "actual", "at", NULL};
@@ -222,8 +225,10 @@ static int check_event(const json_t *ev, const char *path, struct plumb_err *err
 	if ((r = check_state(json_object_get(ev, "actual"), p, err)) != 0)
 		return r;
 	snprintf(p, sizeof(p), "%s.at", path);
-	if (!(s = str_field(ev, "at")) || !is_time(s, NULL))
+	if (!(s = str_field(ev, "at")) || !is_time(s, &t))
 		return bad(err, p, "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SSZ");
+	if (lim->not_after && t > lim->not_after)
+		return bad(err, p, "ahead of the hub's clock by more than the allowed skew");
 	snprintf(p, sizeof(p), "%s.error", path);
 	if ((v = json_object_get(ev, "error")) && !json_is_string(v))
 		return bad(err, p, "must be a string");
@@ -262,8 +267,56 @@ static int check_baseline(const json_t *b, struct plumb_err *err)
 	return 0;
 }
 
-int hub_report_validate(const json_t *doc, time_t *finished, struct plumb_err *err)
+/* Every string anywhere in v is at most max bytes, but a state's "diff",
+ * which the schema caps itself. Depth is bounded by the schema's shape,
+ * and checked here before it (the walk runs first). */
+static int check_lengths(const json_t *v, char *path, size_t plen, size_t cap, size_t max, int depth,
+			 struct plumb_err *err)
 {
+	if (depth > 8)
+		return bad(err, path, "nested too deeply");
+	if (json_is_string(v)) {
+		if (json_string_length(v) > max)
+			return plumb_err_set(err, PLUMB_E_INVALID, "%s: longer than %zu bytes", path, max);
+		return 0;
+	}
+	if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			int r;
+			snprintf(path + plen, cap - plen, "[%zu]", i);
+			if ((r = check_lengths(json_array_get(v, i), path, strlen(path), cap, max, depth + 1, err)) != 0)
+				return r;
+			path[plen] = '\0';
+		}
+		return 0;
+	}
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *x;
+		json_object_foreach((json_t *)v, k, x) {
+			int r;
+			snprintf(path + plen, cap - plen, "%s%.64s", plen ? "." : "", k);
+			if (strlen(k) > 64)
+				return bad(err, path, "unknown key");
+			if (!strcmp(k, "diff") && json_is_string(x)) {
+				path[plen] = '\0';
+				continue;
+			}
+			if ((r = check_lengths(x, path, strlen(path), cap, max, depth + 1, err)) != 0)
+				return r;
+			path[plen] = '\0';
+		}
+	}
+	return 0;
+}
+
+int hub_report_validate(const json_t *doc, const struct hub_report_limits *lim, time_t *finished,
+			struct plumb_err *err)
+{
+	static const struct hub_report_limits defaults = {.max_string = HUB_STRING_DEFAULT,
+							  .max_events = HUB_EVENTS_DEFAULT};
+	char path[512] = "";
+	time_t t = 0;
 	static const char *const allowed[] = {"schema", "id", "host", "agent_version", "mode", "started_at",
 					      "finished_at", "baseline", "events", "summary", "spool", NULL};
 	static const char *const required[] = {"schema", "id", "host", "agent_version", "mode", "started_at",
@@ -275,7 +328,11 @@ int hub_report_validate(const json_t *doc, time_t *finished, struct plumb_err *e
 	int r;
 	const char *s;
 	json_t *v;
+	if (!lim)
+		lim = &defaults;
 	if ((r = keys(doc, "report", allowed, required, err)) != 0)
+		return r;
+	if ((r = check_lengths(doc, path, 0, sizeof(path), lim->max_string, 0, err)) != 0)
 		return r;
 	if (!(s = str_field(doc, "schema")) || strcmp(s, "plumb.report/v1"))
 		return bad(err, "schema", "must be \"plumb.report/v1\"");
@@ -288,19 +345,27 @@ int hub_report_validate(const json_t *doc, time_t *finished, struct plumb_err *e
 		return bad(err, "agent_version", "must be a string");
 	if (!(s = str_field(doc, "mode")) || !in_set(s, modes))
 		return bad(err, "mode", "must be enforce, audit or check");
-	if (!(s = str_field(doc, "started_at")) || !is_time(s, NULL))
+	if (!(s = str_field(doc, "started_at")) || !is_time(s, &t))
 		return bad(err, "started_at", "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SSZ");
+	if (lim->not_after && t > lim->not_after)
+		return bad(err, "started_at", "ahead of the hub's clock by more than the allowed skew");
 	if (!(s = str_field(doc, "finished_at")) || !is_time(s, finished))
 		return bad(err, "finished_at", "must be an RFC 3339 UTC time YYYY-MM-DDTHH:MM:SSZ");
+	if (lim->not_after && *finished > lim->not_after)
+		return bad(err, "finished_at", "ahead of the hub's clock by more than the allowed skew");
+	if (lim->not_after && *finished < lim->not_before)
+		return bad(err, "finished_at", "older than the hub's retention period");
 	if ((r = check_baseline(json_object_get(doc, "baseline"), err)) != 0)
 		return r;
 	v = json_object_get(doc, "events");
 	if (!json_is_array(v))
 		return bad(err, "events", "must be an array");
+	if (json_array_size(v) > lim->max_events)
+		return plumb_err_set(err, PLUMB_E_INVALID, "events: more than %zu events", lim->max_events);
 	for (size_t i = 0; i < json_array_size(v); i++) {
 		char p[64];
 		snprintf(p, sizeof(p), "events[%zu]", i);
-		if ((r = check_event(json_array_get(v, i), p, err)) != 0)
+		if ((r = check_event(json_array_get(v, i), p, lim, err)) != 0)
 			return r;
 	}
 	v = json_object_get(doc, "summary");

@@ -124,28 +124,78 @@ int plumb_size_parse(uint64_t *out, const char *s)
 	return 0;
 }
 
-/* https://, or http:// to a loopback host only. */
+/* A dotted-quad IPv4 literal in 127.0.0.0/8, written the one canonical
+ * way: four decimal octets 0-255, no leading zeros (which some parsers
+ * read as octal), nothing else ("127.1", hex and integer forms refused). */
+static int loopback_v4(const char *h, size_t n)
+{
+	unsigned part = 0, parts = 0, digits = 0, first = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || h[i] == '.') {
+			if (digits == 0 || part > 255 || parts == 4)
+				return 0;
+			if (parts == 0)
+				first = part;
+			parts++;
+			part = 0;
+			digits = 0;
+			continue;
+		}
+		if (h[i] < '0' || h[i] > '9' || (digits == 1 && part == 0))
+			return 0;
+		part = part * 10 + (unsigned)(h[i] - '0');
+		if (++digits > 3)
+			return 0;
+	}
+	return parts == 4 && first == 127;
+}
+
+/* https:// with a host, or http:// only when the host is a loopback IP
+ * literal (127.0.0.0/8, [::1]) or exactly "localhost", with no userinfo
+ * and at most a numeric port. Parsed strictly here rather than with
+ * libcurl's curl_url(): plumb and plumbd do not link libcurl (only
+ * plumb-send does), and every form this accepts is read the same way by
+ * curl's parser: "http://127.0.0.1@10.0.0.1/", "http://127.example.com/"
+ * and "http://127.0.0.1.nip.io/" are refused. Control characters,
+ * spaces and backslashes are refused anywhere. */
 static int url_ok(const char *u)
 {
-	static const char *loop[] = {"localhost", "127.", "[::1]"};
+	const char *host, *end;
+	size_t n;
 
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '\\')
+			return 0;
 	if (strncmp(u, "https://", 8) == 0)
-		return u[8] != '\0';
+		return u[8] != '\0' && u[8] != '/';
 	if (strncmp(u, "http://", 7) != 0)
 		return 0;
-	u += 7;
-	for (size_t i = 0; i < 3; i++) {
-		size_t n = strlen(loop[i]);
-
-		if (strncmp(u, loop[i], n) == 0) {
-			char c = u[n];
-
-			if (loop[i][n - 1] == '.')
-				return 1;
-			return c == '\0' || c == ':' || c == '/';
-		}
+	host = u + 7;
+	end = host + strcspn(host, "/?#");
+	if (memchr(host, '@', (size_t)(end - host)) || memchr(host, '%', (size_t)(end - host)))
+		return 0; /* userinfo, or an encoded host */
+	if (host[0] == '[') {
+		if (strncmp(host, "[::1]", 5) != 0)
+			return 0;
+		host += 5;
+	} else {
+		n = strcspn(host, ":/?#");
+		if (!(n == 9 && strncmp(host, "localhost", 9) == 0) && !loopback_v4(host, n))
+			return 0;
+		host += n;
 	}
-	return 0;
+	if (host == end)
+		return 1;
+	if (*host != ':' || host + 1 == end || (size_t)(end - host - 1) > 5)
+		return 0; /* anything after the host but a port */
+	unsigned long port = 0;
+	for (const char *p = host + 1; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	return port >= 1 && port <= 65535;
 }
 
 static int set_value(struct plumb_config *cfg, struct plumb_yread *y, const struct key *k,

@@ -7,12 +7,57 @@
 const KEY = 'plumb-hub-token';
 const $ = (id) => document.getElementById(id);
 const state = { hosts: [], events: [], next: null, host: null, timer: null, selected: null };
+// Most urgent first, as the hub orders them.
+const STATUSES = ['silent', 'drifting', 'refused', 'unprotected', 'stale', 'compliant'];
+
+// Characters that change how text reads without showing themselves: bidi
+// controls (U+202E makes "file:/etc/\u202edwssap" read as passwd), C0 and C1
+// controls, zero-width and other invisible format characters, fillers,
+// separators and tags. Every one is shown as ⟨U+XXXX⟩ in every view.
+// (Newlines and tabs are kept only where a view asks for them: diffs.)
+const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb]|\udb40[\udc00-\udfff]/g;
+const INVISIBLE_NL = /[\t\n]/g;
+
+function visible(v, keepLines) {
+  let s = String(v);
+  s = s.replace(INVISIBLE, (c) => '⟨U+' + c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0') + '⟩');
+  if (!keepLines) s = s.replace(INVISIBLE_NL, (c) => (c === '\n' ? '⟨U+000A⟩' : '⟨U+0009⟩'));
+  return s;
+}
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
-  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (text !== undefined && text !== null) e.textContent = visible(text);
   if (cls) e.className = cls;
   return e;
+}
+
+// Long values are cut to max characters with a button that shows them all,
+// so no field (a 50,000-character signer) can push a table off screen.
+function clipped(tag, text, max, cls) {
+  const full = text === undefined || text === null ? '' : visible(text);
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (full.length <= max) {
+    e.textContent = full;
+    return e;
+  }
+  const head = el('span');
+  head.textContent = full.slice(0, max) + '…';
+  const more = el('button', 'show all ' + full.length + ' characters', 'more');
+  more.type = 'button';
+  more.addEventListener('click', (ev) => {
+    ev.stopPropagation();
+    ev.preventDefault();
+    head.textContent = full;
+    more.remove();
+  });
+  e.append(head, ' ', more);
+  return e;
+}
+
+function setText(node, text) {
+  node.textContent = visible(text);
 }
 
 function fragment() {
@@ -56,13 +101,13 @@ function showLogin(message) {
   $('app').hidden = true;
   $('signout').hidden = true;
   $('login').hidden = false;
-  $('login-error').textContent = message || '';
+  $('login-error').textContent = visible(message || '');
   $('token-input').focus();
 }
 
 function fail(e) {
   if (e instanceof AuthError) showLogin('The hub refused this token: ' + e.message);
-  else $('error').textContent = String(e.message || e);
+  else $('error').textContent = visible(String(e.message || e));
 }
 
 // ---- fleet ----
@@ -70,7 +115,7 @@ function fail(e) {
 function renderCounters(summary) {
   const c = $('counters');
   c.replaceChildren();
-  for (const k of ['drifting', 'silent', 'stale', 'compliant']) {
+  for (const k of STATUSES) {
     const b = el('button', (summary[k] || 0) + ' ' + k, 'counter st-' + k);
     b.type = 'button';
     b.dataset.status = k;
@@ -85,23 +130,25 @@ function renderFleet() {
   const st = $('f-status').value;
   const body = $('hosts').tBodies[0];
   body.replaceChildren();
-  const order = { drifting: 0, silent: 1, stale: 2, compliant: 3 };
+  const order = Object.fromEntries(STATUSES.map((k, i) => [k, i]));
   const rows = state.hosts
     .filter((h) => (!q || h.host.toLowerCase().includes(q)) && (!st || h.status === st))
-    .sort((a, b) => order[a.status] - order[b.status] || a.host.localeCompare(b.host));
+    .sort((a, b) => (order[a.status] ?? 99) - (order[b.status] ?? 99) || a.host.localeCompare(b.host));
   for (const h of rows.slice(0, 2000)) {
     const tr = el('tr');
     tr.className = 'clickable';
     tr.dataset.host = h.host;
-    const a = el('a', h.host);
+    const a = clipped('a', h.host, 80);
     a.href = '#host=' + encodeURIComponent(h.host);
-    tr.append(el('td'), el('td'), el('td', ago(h.last_seen)), el('td'), el('td', h.baseline.signer || '—'),
+    tr.append(el('td'), el('td'), el('td', ago(h.last_seen)), el('td'), el('td'),
       el('td', h.unresolved), el('td', h.counts.reverted), el('td', h.counts.failed), el('td', ago(h.last_drift_at)));
     tr.cells[0].append(a);
     tr.cells[1].append(el('span', h.status, 'badge st-' + h.status));
+    if (h.reason) tr.cells[1].append(clipped('div', h.reason, 80, 'reason muted'));
+    tr.cells[4].append(clipped('span', h.baseline.signer || '—', 60));
     tr.cells[2].title = h.last_seen || '';
     const b = h.baseline;
-    tr.cells[3].textContent = b.commit ? b.commit.slice(0, 10) + (b.serial !== null ? ' #' + b.serial : '') : (b.serial !== null ? '#' + b.serial : 'unsigned dir');
+    setText(tr.cells[3], b.commit ? b.commit.slice(0, 10) + (b.serial !== null ? ' #' + b.serial : '') : (b.serial !== null ? '#' + b.serial : 'unsigned dir'));
     if (b.stale) tr.cells[3].append(el('span', ' expired', 'badge st-stale'));
     tr.addEventListener('click', (ev) => { if (ev.target.tagName !== 'A') location.hash = 'host=' + encodeURIComponent(h.host); });
     body.append(tr);
@@ -126,9 +173,10 @@ function renderHostMeta() {
   const dl = $('host-meta');
   dl.replaceChildren();
   if (!h) return;
-  const add = (k, v) => { dl.append(el('dt', k), el('dd', v)); };
+  const add = (k, v) => { const dd = el('dd'); dd.append(clipped('span', v, 2000)); dl.append(el('dt', k), dd); };
   const st = el('dd');
   st.append(el('span', h.status, 'badge st-' + h.status));
+  if (h.reason) st.append(' ', clipped('span', h.reason, 2000));
   dl.append(el('dt', 'status'), st);
   add('last seen', (h.last_seen || '—') + ' (' + ago(h.last_seen) + ')');
   add('baseline', (h.baseline.commit || 'unsigned') + (h.baseline.serial !== null ? ' serial ' + h.baseline.serial : ''));
@@ -154,7 +202,8 @@ function renderEvents() {
     const tr = el('tr');
     tr.className = 'clickable' + (state.selected === e.seq ? ' selected' : '');
     tr.dataset.seq = e.seq;
-    tr.append(el('td', e.at), el('td', e.resource, 'mono'), el('td'), el('td', (e.drift || []).join(', ')));
+    tr.append(el('td', e.at), el('td'), el('td'), el('td', (e.drift || []).join(', ')));
+    tr.cells[1].append(clipped('span', e.resource, 200, 'mono'));
     tr.cells[2].append(el('span', e.action, 'badge act-' + e.action));
     tr.addEventListener('click', () => showEvent(e.seq));
     body.append(tr);
@@ -184,11 +233,12 @@ function showEvent(seq) {
   state.selected = seq;
   renderEvents();
   $('event').hidden = false;
-  $('event-title').textContent = e.resource + ' — ' + e.action;
+  $('event-title').replaceChildren(clipped('span', e.resource + ' — ' + e.action, 2000));
   $('event-meta').textContent = 'at ' + e.at + ', drift: ' + ((e.drift || []).join(', ') || 'none') +
     (e.count ? ', ' + e.count + ' reverts' : '') + (e.quarantine ? ', quarantined as ' + e.quarantine.slice(0, 12) : '') +
     ', report ' + e.report;
-  $('event-error').textContent = e.error || '';
+  $('event-meta').textContent = visible($('event-meta').textContent);
+  $('event-error').replaceChildren(clipped('span', e.error || '', 4000));
   const exp = e.expected || {}, act = e.actual || {};
   const body = $('compare').tBodies[0];
   body.replaceChildren();
@@ -198,7 +248,9 @@ function showEvent(seq) {
     // A field the baseline does not set is not managed: it cannot differ.
     const managed = k in exp;
     if (managed && fmt(exp[k]) !== fmt(act[k])) tr.className = 'differs';
-    tr.append(el('th', k), el('td', managed ? fmt(exp[k]) : '(not managed)', managed ? 'mono' : 'muted'), el('td', fmt(act[k]), 'mono'));
+    tr.append(el('th', k), el('td'), el('td'));
+    tr.cells[1].append(clipped('span', managed ? fmt(exp[k]) : '(not managed)', 2000, managed ? 'mono' : 'muted'));
+    tr.cells[2].append(clipped('span', fmt(act[k]), 2000, 'mono'));
     body.append(tr);
   }
   if (e.expected === null || e.actual === null) {
@@ -213,7 +265,9 @@ function showEvent(seq) {
   if (diff) {
     for (const line of diff.split('\n')) {
       const cls = line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : line.startsWith('@') ? 'hunk' : '';
-      pre.append(el('span', line + '\n', cls));
+      const span = el('span', undefined, cls);
+      span.textContent = visible(line, true).replace(/\t/g, '⟨U+0009⟩') + '\n';
+      pre.append(span);
     }
   }
 }
@@ -229,7 +283,7 @@ async function route() {
     renderFleet();
     return;
   }
-  $('host-name').textContent = host;
+  $('host-name').replaceChildren(clipped('span', host, 2000));
   $('event').hidden = true;
   state.selected = null;
   renderHostMeta();

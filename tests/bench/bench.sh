@@ -217,7 +217,8 @@ firewall_case() {
 
 # hub_case: plumb-hub ingest (reports/s from 8 concurrent keep-alive
 # clients, on SQLite and on a PostgreSQL server started here) against the
-# same generator posting to a server that parses and stores nothing; and
+# same generator posting to a server that parses and stores nothing; the
+# SQLite ingest again with 200 uploads held open in the background; and
 # GET /v1/hosts latency with 10,000 hosts.
 hub_case() {
 	local d=$BENCH_DIR/hub n=${BENCH_HUB_REPORTS:-4000} hubp ref sq pg h
@@ -244,6 +245,18 @@ hub_case() {
 	kill "$ref" 2>/dev/null; wait "$ref" 2>/dev/null || true
 	rm -f "$d/hub.db"*; tokens "$d/hub.db"; start "$d/hub.db"
 	sq=$(python3 "$HERE/hub_load.py" ingest "$url" "$d/tokens" "$d/template.json" "$n" 8)
+	# The same ingest while one host's token holds 200 uploads of 4 MiB - 1
+	# byte open (issue 16.9): rate and the hub's RSS beside the run above.
+	local rss0 rss1 held hold_pid hq
+	rss0=$(awk '/VmRSS/{print $2}' "/proc/$hubp/status")
+	rm -f "$d/held"
+	python3 "$HERE/hub_load.py" hold "$url" "$("$PLUMB_HUB" --db "$d/hub.db" token add holder 2>/dev/null)" 200 \
+		$((4 << 20)) "$d/held" & hold_pid=$!
+	for _ in $(seq 1 1200); do [ -s "$d/held" ] && break; sleep 0.1; done
+	held=$(cat "$d/held" 2>/dev/null || echo 0)
+	hq=$(python3 "$HERE/hub_load.py" ingest "$url" "$d/tokens" "$d/template.json" "$n" 8)
+	rss1=$(awk '/VmRSS/{print $2}' "/proc/$hubp/status")
+	kill "$hold_pid" 2>/dev/null; wait "$hold_pid" 2>/dev/null || true
 	# 10,000 hosts (rows written directly), then GET /v1/hosts latency
 	python3 - "$d/hub.db" <<'P'
 import sqlite3, sys, time
@@ -268,7 +281,10 @@ P
 	kill "$hubp"; wait "$hubp" 2>/dev/null || true
 	printf '\nplumb-hub, %s reports (%s bytes each) from 8 concurrent keep-alive clients on loopback:\n' "$n" "$(stat -c %s "$d/template.json")"
 	printf '  %-58s %8s reports/s\n' "reference: same generator, server parses and stores nothing" "${r##* }" \
-		"plumb-hub on SQLite (WAL, synchronous=FULL)" "${sq##* }"
+		"plumb-hub on SQLite (WAL, synchronous=FULL)" "${sq##* }" \
+		"the same, while one token holds $held uploads of 4 MiB - 1" "${hq##* }"
+	printf '  hub RSS before the held uploads %s MiB, after them and the ingest %s MiB (ratio of rates %s)\n' \
+		"$((rss0 / 1024))" "$((rss1 / 1024))" "$(ratio "${hq##* }" "${sq##* }")"
 	if T=$d PG_FSYNC=on; . "$HERE/../lib/hub.sh" && pg_start; then
 		tokens "$PG_URI"; start "$PG_URI"
 		pg=$(python3 "$HERE/hub_load.py" ingest "$url" "$d/tokens" "$d/template.json" "$n" 8)

@@ -5,7 +5,10 @@
       host's token (TOKENS: lines "host token"); prints "seconds reports/s".
   hosts URL TOKEN N: GET /v1/hosts N times; prints "p50_ms p99_ms bytes".
   serve PORTFILE: a reference server that parses each POSTed report and
-      answers 201, storing nothing (the load generator's own ceiling)."""
+      answers 201, storing nothing (the load generator's own ceiling).
+  hold URL TOKEN N BYTES READYFILE: N uploads with one host's token, each
+      declaring BYTES and sending all but the last byte, then waiting
+      (until killed, at most 600 s); writes READYFILE once all are sent."""
 import http.client
 import http.server
 import json
@@ -88,6 +91,29 @@ class Ref(http.server.BaseHTTPRequestHandler):
         self.wfile.write(out)
 
 
+def hold(url, tok, n, size, ready):
+    import socket
+    u = urllib.parse.urlparse(url)
+    socks = []
+
+    def one():
+        try:
+            s = socket.create_connection((u.hostname, u.port), timeout=60)
+            socks.append(s)
+            s.sendall(("POST /v1/reports HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer %s\r\n"
+                       "Content-Length: %d\r\n\r\n" % (tok, size)).encode())
+            s.sendall(b"{" + b" " * (size - 2))
+        except OSError:
+            pass
+    ths = [threading.Thread(target=one) for _ in range(n)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(120)
+    open(ready, "w").write("%d\n" % len(socks))
+    time.sleep(600)
+
+
 def serve(portfile):
     class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
@@ -104,3 +130,5 @@ elif cmd == "hosts":
     hosts(sys.argv[2], sys.argv[3], int(sys.argv[4]))
 elif cmd == "serve":
     serve(sys.argv[2])
+elif cmd == "hold":
+    hold(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])

@@ -2,10 +2,16 @@
 // the URL fragment, fleet overview, a host's timeline, an event's
 // expected-versus-actual diff, the token prompt, hostile names shown as
 // text, and no request leaving the hub. Screenshots go to OUTDIR.
-// usage: node hub_page.mjs URL VIEWER_TOKEN DRIFT_HOST OK_HOST EVIL_HOST OUTDIR
+// New statuses (refused, unprotected) with their reasons, bidi/C1/invisible
+// characters shown as ⟨U+XXXX⟩ in every view, and a 50,000-character signer
+// that must not push the fleet table off screen.
+// usage: node hub_page.mjs URL VIEWER_TOKEN DRIFT_HOST OK_HOST EVIL_HOST OUTDIR BIDI_HOST
 import { chromium } from 'playwright-core';
 
-const [url, token, driftHost, okHost, evilHost, outdir] = process.argv.slice(2);
+const [url, token, driftHost, okHost, evilHost, outdir, bidiHost] = process.argv.slice(2);
+// Raw characters that must never reach the screen as themselves (innerText
+// itself separates cells by tabs and lines by newlines).
+const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
 let checks = 0;
 function check(cond, what) {
   checks++;
@@ -47,6 +53,44 @@ try {
   check(await page.locator('#hosts img, #hosts b, #hosts script').count() === 0, 'a hostile host name is not HTML');
   await page.screenshot({ path: outdir + '/hub-fleet.png', fullPage: true });
 
+  // Refused and unprotected hosts are no longer green, and say why.
+  const refRow = page.locator('#hosts tbody tr', { hasText: 'web-refused' });
+  check(await refRow.locator('.badge').innerText() === 'refused', 'a host that refused a tip is refused');
+  check((await refRow.innerText()).includes('unknown key'), 'the refused host shows its reason');
+  const unpRow = page.locator('#hosts tbody tr', { hasText: 'web-unsigned' });
+  check(await unpRow.locator('.badge').innerText() === 'unprotected', 'a host without a signed baseline is unprotected');
+  check((await unpRow.innerText()).includes('no signed baseline'), 'the unprotected host shows its reason');
+  const counters = await page.locator('#counters').innerText();
+  check(counters.includes('1 refused') && counters.includes('1 unprotected'), 'counters count the new statuses: ' + counters);
+  await page.selectOption('#f-status', 'refused');
+  check(await page.locator('#hosts tbody tr').count() === 1, 'status filter refused');
+  await page.selectOption('#f-status', 'unprotected');
+  check(await page.locator('#hosts tbody tr').count() === 1, 'status filter unprotected');
+  await page.selectOption('#f-status', '');
+
+  // A bidi override in a host name is shown, not obeyed.
+  const bidiRow = page.locator('#hosts tbody tr', { hasText: '⟨U+202E⟩' });
+  check(await bidiRow.count() === 1, 'the bidi host name shows ⟨U+202E⟩');
+  check(!RAW.test(await page.locator('body').innerText()), 'no raw control or bidi character on the fleet view');
+
+  // A 50,000-character signer neither widens the page nor hides columns.
+  const fits = () => page.evaluate(() => {
+    const last = document.querySelector('#hosts thead th:last-child').getBoundingClientRect();
+    return document.documentElement.scrollWidth <= window.innerWidth + 1 && last.right <= window.innerWidth + 1;
+  });
+  check(await fits(), 'the fleet table fits the window with a 50,000-character signer');
+  const longRow = page.locator('#hosts tbody tr', { hasText: 'web-long' });
+  const showAll = longRow.locator('button.more');
+  check((await showAll.innerText()).includes('50000'), 'the long signer is cut, with a way to see all of it');
+  await showAll.click();
+  check((await longRow.innerText()).includes('L'.repeat(50000)), 'show all shows the whole signer');
+  check(await fits(), 'the whole signer wraps inside the table');
+  check(page.url().endsWith('/') || !page.url().includes('host='), 'show all does not open the host');
+  const okCell = okRow.locator('td').last();
+  const box = await okCell.boundingBox();
+  check(box && box.x + box.width <= 1400 + 1, 'other hosts\' last column stays on screen');
+  await page.screenshot({ path: outdir + '/hub-long.png' });
+
   // Filters narrow the table.
   await page.selectOption('#f-status', 'drifting');
   check(await page.locator('#hosts tbody tr').count() === 1, 'status filter keeps the drifting host only');
@@ -76,6 +120,22 @@ try {
   check(diff.includes('-hello') && diff.includes('+intruder'), 'the diff shows baseline (-) and found (+): ' + diff);
   check(await page.locator('#diff .add').count() >= 1 && await page.locator('#diff .del').count() >= 1, 'diff lines are coloured');
   await page.screenshot({ path: outdir + '/hub-event.png', fullPage: true });
+
+  // The bidi host's own view: its name, the resource, the error and the diff
+  // all show their invisible characters.
+  await page.goto(url + '/#host=' + encodeURIComponent(bidiHost));
+  await page.locator('#host-name', { hasText: '⟨U+202E⟩' }).waitFor();
+  const bidiEvent = page.locator('#events tbody tr', { hasText: 'file:/etc/⟨U+202E⟩dwssap' });
+  await bidiEvent.waitFor();
+  await bidiEvent.click();
+  await page.locator('#event').waitFor();
+  check((await page.locator('#event-title').innerText()).includes('file:/etc/⟨U+202E⟩dwssap'), 'the event title shows the bidi override');
+  const err = await page.locator('#event-error').innerText();
+  check(err.includes('⟨U+0085⟩') && err.includes('⟨U+200B⟩'), 'C1 and zero-width characters in an error are shown: ' + err);
+  const bidiDiff = await page.locator('#diff').innerText();
+  check(bidiDiff.includes('+gnp⟨U+202E⟩.exe'), 'a bidi override in a diff line is shown: ' + bidiDiff);
+  check(!RAW.test((await page.locator('body').innerText()).replace(/\n/g, '')), 'no raw control or bidi character in the host and event views');
+  await page.screenshot({ path: outdir + '/hub-bidi.png', fullPage: true });
 
   // 4. No token: the page asks; a wrong token is refused with a message.
   const page2 = await ctx.newPage();

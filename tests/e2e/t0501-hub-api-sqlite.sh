@@ -9,3 +9,4 @@ trap 'stop_plumb_hub; cleanup' EXIT
 
 hub_suite "$T/hub.db"
 [ "$(stat -c %a "$T/hub.db")" = 600 ] || fail "database is not 0600"
+hub_migration "$T/v1.db"

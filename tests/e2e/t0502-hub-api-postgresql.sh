@@ -9,3 +9,4 @@ trap 'stop_plumb_hub; pg_stop; cleanup' EXIT
 
 pg_start || skip "PostgreSQL cannot run here: $PG_WHY"
 hub_suite "$PG_URI"
+hub_migration "$(pg_createdb plumb_v1)" || fail "cannot create a second database"

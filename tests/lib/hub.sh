@@ -51,8 +51,14 @@ pg_stop() {
 	rm -rf "$PG_DIR"
 	PG_DIR=
 }
-# pg_sql SQL: runs one statement on the test database (psql, argv only).
-pg_sql() { runuser -u postgres -- "$PG_BIN/psql" -h "$PG_DIR" -d plumb -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+# pg_sql SQL: runs one statement on the test database (psql, argv only);
+# PG_DB names another database of the same server.
+pg_sql() { runuser -u postgres -- "$PG_BIN/psql" -h "$PG_DIR" -d "${PG_DB:-plumb}" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+# pg_createdb NAME: another database on the test server; prints its URI.
+pg_createdb() {
+	runuser -u postgres -- "$PG_BIN/createdb" -h "$PG_DIR" "$1" || return 1
+	echo "postgresql:///$1?host=$PG_DIR&user=postgres"
+}
 
 # hub_sql DB SQL: runs one statement on the hub's database, SQLite or
 # PostgreSQL (argv only, no shell command lines).
@@ -60,6 +66,24 @@ hub_sql() {
 	case $1 in
 	postgres*) pg_sql "$2";;
 	*) python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()' "$1" "$2";;
+	esac
+}
+
+# hub_sql_script DB FILE: runs a file of statements (SQLite's executescript,
+# or psql in one transaction) on the hub's database.
+hub_sql_script() {
+	case $1 in
+	postgres*) PG_DB=$(echo "$1" | sed 's|^postgresql:///\([^?]*\).*|\1|') pg_sql "$(cat "$2")";;
+	*) python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(open(sys.argv[2]).read()); c.commit()' "$1" "$2";;
+	esac
+}
+
+# hub_query DB SQL: prints the rows of one query, one a line, columns by "|".
+hub_query() {
+	case $1 in
+	postgres*) PG_DB=$(echo "$1" | sed 's|^postgresql:///\([^?]*\).*|\1|') pg_sql "$2";;
+	*) python3 -c 'import sqlite3,sys
+for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print("|".join(map(str, r)))' "$1" "$2";;
 	esac
 }
 

@@ -10,6 +10,7 @@ import http.client
 import json
 import subprocess
 import sys
+import time
 import urllib.parse
 import uuid
 
@@ -19,6 +20,9 @@ ap.add_argument("--db", required=True)
 ap.add_argument("--url", required=True)
 ap.add_argument("--template", required=True, help="a real report from plumb --json")
 ap.add_argument("--max-body", type=int, required=True)
+ap.add_argument("--max-events", type=int, required=True)
+ap.add_argument("--max-string", type=int, required=True)
+ap.add_argument("--host-quota", type=int, required=True)
 args = ap.parse_args()
 u = urllib.parse.urlparse(args.url)
 checks = 0
@@ -36,6 +40,9 @@ def token(*a):
     out = subprocess.run([args.hub, "--db", args.db, "token", *a], check=True,
                          capture_output=True, text=True)
     return out.stdout.strip()
+
+
+LAST_HEADERS = {}
 
 
 def req(method, path, body=None, tok=None, headers=None, chunked=False):
@@ -65,6 +72,8 @@ def req(method, path, body=None, tok=None, headers=None, chunked=False):
         c.request(method, path, body=body, headers=h)
     r = c.getresponse()
     data = r.read()
+    LAST_HEADERS.clear()
+    LAST_HEADERS.update({k.lower(): v for k, v in r.getheaders()})
     c.close()
     try:
         doc = json.loads(data) if data else None
@@ -74,6 +83,11 @@ def req(method, path, body=None, tok=None, headers=None, chunked=False):
 
 
 template = json.load(open(args.template))
+# The real report comes from an unsigned directory (unprotected); the hosts
+# below enforce a signed baseline unless a check says otherwise.
+template["baseline"].update(commit="0123456789abcdef0123456789abcdef01234567", signer="ci@example.com",
+                            fingerprint="SHA256:" + "A" * 43)
+template["mode"] = "enforce"
 
 
 def report(host, events=None, **kw):
@@ -139,6 +153,22 @@ hosts = {h["host"]: h for h in req("GET", "/v1/hosts", tok=V)[1]["hosts"]}
 check(hosts["web1"]["counts"]["reports"] == 1, "a repeat is not counted")
 st, body = req("GET", "/v1/reports/" + r1["id"], tok=V)
 check(st == 200 and body == r1, "GET /v1/reports/ID returns the report as sent")
+# Idempotency is per (host, id): another host reusing web1's id stores its own
+# report, and web1's stays as it was.
+r1_other = copy.deepcopy(r1)
+r1_other["host"] = "web2"
+r1_other["events"] = [event("file:/etc/web2-only")]
+st, doc = req("POST", "/v1/reports", r1_other, tok=A2)
+check(st == 201 and doc["duplicate"] is False, "the same id from another host is stored (got %d %r)" % (st, doc))
+st, doc = req("GET", "/v1/events?host=web2&limit=1000", tok=V)
+check([e["resource"] for e in doc["events"]] == ["file:/etc/web2-only"], "the other host's events are kept")
+st, doc = req("GET", "/v1/events?host=web1&limit=1000", tok=V)
+check(len(doc["events"]) == nev, "web1's events are untouched by the reuse")
+st, body = req("GET", "/v1/reports/%s?host=web2" % r1["id"], tok=V)
+check(st == 200 and body == r1_other, "GET /v1/reports/ID?host= picks the host's report")
+st, body = req("GET", "/v1/reports/%s?host=web1" % r1["id"], tok=V)
+check(st == 200 and body == r1, "and web1's is still web1's")
+check(req("POST", "/v1/reports", r1_other, tok=A2)[0] == 200, "a repeat from web2 is web2's duplicate")
 check(req("GET", "/v1/reports/" + str(uuid.uuid4()), tok=V)[0] == 404, "unknown report is 404")
 check(req("GET", "/v1/reports/../../etc", tok=V)[0] == 404, "bad report id is 404")
 
@@ -186,6 +216,14 @@ violations = {
     "summary missing": lambda d: d.pop("summary"),
     "summary float": lambda d: d["summary"].update(resources=1.5),
     "spool unknown": lambda d: d.update(spool={"x": 1}),
+    "finished in the future": lambda d: d.update(finished_at="9999-12-31T23:59:59Z"),
+    "started in the future": lambda d: d.update(started_at="9999-12-31T23:59:59Z"),
+    "finished before retention": lambda d: d.update(finished_at="2020-01-01T00:00:00Z"),
+    "event in the future": lambda d: d["events"].append(dict(event(), at="9999-12-31T23:59:59Z")),
+    "error too long": lambda d: d["events"].append(dict(event(), error="e" * (args.max_string + 1))),
+    "signer too long": lambda d: d["baseline"].update(signer="s" * (args.max_string + 1)),
+    "target too long": lambda d: d["events"].append(dict(event(), actual={"target": "t" * (args.max_string + 1)})),
+    "too many events": lambda d: d.update(events=[event() for _ in range(args.max_events + 1)]),
 }
 for name, f in violations.items():
     st, doc = req("POST", "/v1/reports", mutate(f), tok=A1)
@@ -193,7 +231,20 @@ for name, f in violations.items():
     check("plumb.report/v1" in doc["error"], "%s: reason names the schema" % name)
 st, doc = req("POST", "/v1/reports", mutate(lambda d: d["events"].append(dict(event(), action="exploded"))), tok=A1)
 check("events[%d].action" % len(r1["events"]) in doc["error"], "reason names the JSON path: %s" % doc["error"])
+named = {
+    "finished in the future": "finished_at: ahead of the hub's clock",
+    "finished before retention": "finished_at: older than the hub's retention",
+    "error too long": "events[%d].error: longer than %d bytes" % (len(r1["events"]), args.max_string),
+    "signer too long": "baseline.signer: longer than %d bytes" % args.max_string,
+    "too many events": "events: more than %d events" % args.max_events,
+}
+for name, want in named.items():
+    st, doc = req("POST", "/v1/reports", mutate(violations[name]), tok=A1)
+    check(st == 422 and want in doc["error"], "%s: the reason names the field (%r)" % (name, doc))
+at_cap = mutate(lambda d: d["events"].append(dict(event(), error="e" * args.max_string)))
+check(req("POST", "/v1/reports", at_cap, tok=A1)[0] == 201, "a string of exactly --max-string is stored")
 after = req("GET", "/v1/events?limit=1000", tok=V)[1]["events"]
+before = before + [e for e in after if e["report"] == at_cap["id"]]
 check(len(after) == len(before), "refused reports stored nothing")
 
 # ---- oversized bodies: 413 ----
@@ -253,13 +304,107 @@ hb = report("pager", [])
 hb["baseline"]["stale"] = True
 req("POST", "/v1/reports", hb, tok=A4)
 check(status("pager")["status"] == "stale", "an expired baseline makes a compliant host stale")
-old = report("pager", [event()], finished_at="2020-01-01T00:00:00Z")
-req("POST", "/v1/reports", old, tok=A4)
+# One report dated far ahead can no longer freeze a host: it is refused, and
+# the next real report decides the state (receive order, not agent clocks).
+future = report("pager", [], finished_at="9999-12-31T23:59:59Z")
+check(req("POST", "/v1/reports", future, tok=A4)[0] == 422, "a report from the future is refused")
 p = status("pager")
-check(p["status"] == "stale" and p["last_report"] == hb["id"], "a late, older report does not roll state back")
+check(p["status"] == "stale" and p["last_report"] == hb["id"], "the refused report changed nothing")
+late = report("pager", [event(action="failed")],
+              finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400)))
+check(req("POST", "/v1/reports", late, tok=A4)[0] == 201, "an older but retained report is stored")
+p = status("pager")
+check(p["status"] == "drifting" and p["last_report"] == late["id"],
+      "the newest report received decides the state, whatever its finished_at (%r)" % p)
+ok_now = report("pager", [])
+req("POST", "/v1/reports", ok_now, tok=A4)
+check(status("pager")["status"] == "compliant", "and the next real report is the state again")
+
+# refused: the newest report refused a baseline tip (or rolled back a firewall
+# change); shown with the reason, even though nothing drifted.
+A5 = token("add", "ref1")
+refused = dict(event("baseline", action="refused"), drift=[], expected=None, actual=None,
+               error="commit 0123abc is signed by an unknown key")
+check(req("POST", "/v1/reports", report("ref1", [refused]), tok=A5)[0] == 201, "a refusal is stored")
+p = status("ref1")
+check(p["status"] == "refused" and "unknown key" in p["reason"], "a refused tip makes the host refused (%r)" % p)
+# A long reason in two-byte characters is cut at a character boundary: the
+# report is stored on both engines (PostgreSQL refuses broken UTF-8).
+long_refusal = dict(refused, error="\u00e9" * 3000)
+check(req("POST", "/v1/reports", report("ref1", [long_refusal]), tok=A5)[0] == 201, "a long multibyte refusal is stored")
+p = status("ref1")
+check(p["status"] == "refused" and p["reason"].endswith("\u00e9") and len(p["reason"].encode()) < 600,
+      "its reason is cut whole characters short (%d bytes)" % len(p["reason"].encode()))
+rb = dict(event("firewall:nftables:inet plumb", action="rolled-back"), drift=["rules"])
+req("POST", "/v1/reports", report("ref1", [rb]), tok=A5)
+check(status("ref1")["status"] == "refused", "a rolled-back firewall change makes the host refused")
+# unprotected: no signed baseline, or audit mode.
+A6 = token("add", "unp1")
+uns = report("unp1", [])
+uns["baseline"].update(commit=None, signer=None, fingerprint=None)
+req("POST", "/v1/reports", uns, tok=A6)
+p = status("unp1")
+check(p["status"] == "unprotected" and "no signed baseline" in p["reason"], "an unsigned baseline is unprotected (%r)" % p)
+req("POST", "/v1/reports", report("unp1", [], mode="audit"), tok=A6)
+p = status("unp1")
+check(p["status"] == "unprotected" and "audit" in p["reason"], "audit mode is unprotected (%r)" % p)
+for want in ("refused", "unprotected"):
+    st, doc = req("GET", "/v1/hosts?status=" + want, tok=V)
+    check(st == 200 and [h["host"] for h in doc["hosts"]] == [{"refused": "ref1", "unprotected": "unp1"}[want]],
+          "status filter %s (%r)" % (want, doc))
+    check(doc["summary"][want] == 1, "summary counts %s" % want)
+
+# The storage quota: a host past --host-quota gets 429 + Retry-After and
+# nothing more is stored; other hosts are not affected.
+A7 = token("add", "hog")
+chunk = report("hog", [dict(event("file:/etc/hog%d" % i), error="h" * (args.max_string - 100)) for i in range(3)])
+size = len(json.dumps(chunk))
+stored = 0
+for i in range(args.host_quota // size + 3):
+    chunk["id"] = str(uuid.uuid4())
+    st, doc = req("POST", "/v1/reports", chunk, tok=A7)
+    if st == 429:
+        break
+    check(st == 201, "hog report %d stored under the quota (got %d)" % (i, st))
+    stored += 1
+check(st == 429 and "quota" in doc["error"], "past --host-quota: 429 (got %d %r)" % (st, doc))
+check(int(LAST_HEADERS.get("retry-after", "0")) > 0, "the 429 says when to retry")
+check(stored * size <= args.host_quota and (stored + 1) * size > args.host_quota,
+      "the quota stored %d reports of %d bytes under %d" % (stored, size, args.host_quota))
+hog = []
+cursor = None
+for _ in range(100):
+    d = req("GET", "/v1/events?host=hog&limit=1000" + ("&before=%d" % cursor if cursor else ""), tok=V)[1]
+    hog += d["events"]
+    cursor = d["next"]
+    if cursor is None:
+        break
+check(len(hog) == stored * 3, "nothing past the quota was stored (%d events)" % len(hog))
+check(req("POST", "/v1/reports", report("pager", []), tok=A4)[0] == 201, "other hosts still report")
+
+# /v1/events pages are bounded in bytes as well as rows: the hog's events fill
+# pages that stop early and still page through everything.
+seen, cursor, pages = 0, None, 0
+for _ in range(200):
+    pages += 1
+    q = "/v1/events?host=hog&limit=1000" + ("&before=%d" % cursor if cursor else "")
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    c.request("GET", q, headers={"Authorization": "Bearer " + V})
+    r = c.getresponse()
+    raw = r.read()
+    c.close()
+    check(len(raw) <= 4 * 1024 * 1024 + 65536, "an events page stays under 4 MiB (%d)" % len(raw))
+    d = json.loads(raw)
+    seen += len(d["events"])
+    cursor = d["next"]
+    if cursor is None:
+        break
+check(seen == len(hog), "paging by bytes loses nothing (%d of %d)" % (seen, len(hog)))
+check(len(hog) * args.max_string > 4 * 1024 * 1024 and pages > 1,
+      "the hog's events (%d) do not fit one page by bytes (%d pages)" % (len(hog), pages))
 st, doc = req("GET", "/v1/hosts?status=drifting", tok=V)
 check(st == 200 and all(h["status"] == "drifting" for h in doc["hosts"]) and doc["hosts"], "status filter")
-check(doc["summary"]["total"] == 3, "summary counts every host (got %r)" % doc["summary"])
+check(doc["summary"]["total"] == 7, "summary counts every host (got %r)" % doc["summary"])
 check(req("GET", "/v1/hosts?status=bogus", tok=V)[0] == 400, "bad status filter is 400")
 
 # ---- the page and its assets: served by the hub, with a strict CSP ----

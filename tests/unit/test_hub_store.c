@@ -11,7 +11,8 @@
 #define REPORT \
 	"{\"schema\":\"plumb.report/v1\",\"id\":\"%s\",\"host\":\"%s\",\"agent_version\":\"0.1.0\"," \
 	"\"mode\":\"enforce\",\"started_at\":\"%s\",\"finished_at\":\"%s\"," \
-	"\"baseline\":{\"commit\":null,\"signer\":null,\"fingerprint\":null,\"serial\":3}," \
+	"\"baseline\":{\"commit\":\"0123456789abcdef0123456789abcdef01234567\",\"signer\":\"ci\"," \
+	"\"fingerprint\":null,\"serial\":3}," \
 	"\"events\":[%s],\"summary\":{\"resources\":2,\"drifted\":1,\"reverted\":1,\"failed\":0}}"
 #define EVENT \
 	"{\"resource\":\"file:/etc/motd\",\"drift\":[\"content\"],\"action\":\"%s\"," \
@@ -46,8 +47,8 @@ static int ingest(struct hub_conn *c, const char *text, time_t now, int *dup)
 	time_t fin;
 	json_t *doc = hub_report_parse(text, strlen(text), &e);
 	assert_non_null(doc);
-	assert_int_equal(hub_report_validate(doc, &fin, &e), 0);
-	int r = hub_store_ingest(c, doc, text, fin, now, dup, &e);
+	assert_int_equal(hub_report_validate(doc, NULL, &fin, &e), 0);
+	int r = hub_store_ingest(c, doc, text, strlen(text), fin, now, 0, dup, &e);
 	json_decref(doc);
 	return r;
 }
@@ -64,19 +65,47 @@ static void validate_paths(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *doc = hub_report_parse(bad[i][0], strlen(bad[i][0]), &e);
 		assert_non_null(doc);
-		assert_int_equal(hub_report_validate(doc, &fin, &e), PLUMB_E_INVALID);
+		assert_int_equal(hub_report_validate(doc, NULL, &fin, &e), PLUMB_E_INVALID);
 		assert_string_equal(e.msg, bad[i][1]);
 		json_decref(doc);
 	}
 	char *t = mk("0b6f1c2e-8a3d-4f5e-9a1b-2c3d4e5f6a7b", "h", "2026-01-01T00:00:05Z", "exploded");
 	json_t *doc = hub_report_parse(t, strlen(t), &e);
-	assert_int_equal(hub_report_validate(doc, &fin, &e), PLUMB_E_INVALID);
+	assert_int_equal(hub_report_validate(doc, NULL, &fin, &e), PLUMB_E_INVALID);
 	assert_string_equal(e.msg, "events[0].action: unknown action");
 	json_decref(doc);
 	t = mk("0b6f1c2e-8a3d-4f5e-9a1b-2c3d4e5f6a7b", "h", "2026-01-01T00:00:05Z", "reverted");
 	doc = hub_report_parse(t, strlen(t), &e);
-	assert_int_equal(hub_report_validate(doc, &fin, &e), 0);
+	assert_int_equal(hub_report_validate(doc, NULL, &fin, &e), 0);
 	assert_int_equal(fin, 1767225605);
+	json_decref(doc);
+	/* the hub's own limits: string lengths, event counts, the clock */
+	struct hub_report_limits lim = {.max_string = 256, .max_events = 1, .not_after = 1767225605 + 300,
+					.not_before = 1767225605 - 3600};
+	t = mk("0b6f1c2e-8a3d-4f5e-9a1b-2c3d4e5f6a7b", "h", "2026-01-01T00:00:05Z", "reverted");
+	doc = hub_report_parse(t, strlen(t), &e);
+	assert_int_equal(hub_report_validate(doc, &lim, &fin, &e), 0);
+	json_array_append(json_object_get(doc, "events"), json_array_get(json_object_get(doc, "events"), 0));
+	assert_int_equal(hub_report_validate(doc, &lim, &fin, &e), PLUMB_E_INVALID);
+	assert_string_equal(e.msg, "events: more than 1 events");
+	json_array_remove(json_object_get(doc, "events"), 1);
+	char longs[300];
+	memset(longs, 'x', sizeof(longs) - 1);
+	longs[sizeof(longs) - 1] = '\0';
+	json_object_set_new(json_array_get(json_object_get(doc, "events"), 0), "error", json_string(longs));
+	assert_int_equal(hub_report_validate(doc, &lim, &fin, &e), PLUMB_E_INVALID);
+	assert_string_equal(e.msg, "events[0].error: longer than 256 bytes");
+	json_decref(doc);
+	t = mk("0b6f1c2e-8a3d-4f5e-9a1b-2c3d4e5f6a7b", "h", "9999-12-31T23:59:59Z", "reverted");
+	doc = hub_report_parse(t, strlen(t), &e);
+	assert_int_equal(hub_report_validate(doc, &lim, &fin, &e), PLUMB_E_INVALID);
+	assert_string_equal(e.msg, "started_at: ahead of the hub's clock by more than the allowed skew");
+	json_object_set_new(doc, "started_at", json_string("2026-01-01T00:00:00Z"));
+	assert_int_equal(hub_report_validate(doc, &lim, &fin, &e), PLUMB_E_INVALID);
+	assert_string_equal(e.msg, "finished_at: ahead of the hub's clock by more than the allowed skew");
+	json_object_set_new(doc, "finished_at", json_string("2025-12-31T00:00:00Z"));
+	assert_int_equal(hub_report_validate(doc, &lim, &fin, &e), PLUMB_E_INVALID);
+	assert_string_equal(e.msg, "finished_at: older than the hub's retention period");
 	json_decref(doc);
 	assert_null(hub_report_parse("{\"a\":1,\"a\":2}", 13, &e));
 	assert_int_equal(e.code, PLUMB_E_PARSE);
@@ -105,20 +134,52 @@ static void ingest_and_query(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "counts"), "reports")), 1);
 	json_decref(out);
 
-	/* a newer report that reverts makes it compliant; an older one arriving
-	 * late changes the counters, not the state */
+	/* the host's state is the newest report received, whatever the agent's
+	 * clock says: a report dated far ahead cannot pin it */
 	assert_int_equal(ingest(c, mk("22222222-2222-4222-8222-222222222222", "web1", "2026-01-01T00:00:20Z", "reverted"), 1010, &dup), 0);
+	out = hosts(c, 1012, 60, NULL);
+	h = json_array_get(json_object_get(out, "hosts"), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "compliant");
+	json_decref(out);
 	assert_int_equal(ingest(c, mk("33333333-3333-4333-8333-333333333333", "web1", "2026-01-01T00:00:05Z", "failed"), 1020, &dup), 0);
 	out = hosts(c, 1030, 60, NULL);
 	h = json_array_get(json_object_get(out, "hosts"), 0);
-	assert_string_equal(json_string_value(json_object_get(h, "status")), "compliant");
-	assert_string_equal(json_string_value(json_object_get(h, "last_report")), "22222222-2222-4222-8222-222222222222");
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "drifting");
+	assert_string_equal(json_string_value(json_object_get(h, "last_report")), "33333333-3333-4333-8333-333333333333");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "counts"), "failed")), 1);
+	json_decref(out);
+	/* the same id from another host is that host's own report */
+	assert_int_equal(ingest(c, mk("33333333-3333-4333-8333-333333333333", "web2", "2026-01-01T00:00:05Z", "refused"), 1021, &dup), 0);
+	assert_int_equal(dup, 0);
+	out = hosts(c, 1030, 60, "refused");
+	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
+	h = json_array_get(json_object_get(out, "hosts"), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "host")), "web2");
+	assert_non_null(strstr(json_string_value(json_object_get(h, "reason")), "refused"));
 	json_decref(out);
 	/* silent once nothing arrived for silent_after */
 	out = hosts(c, 1020 + 61, 60, "silent");
 	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
 	json_decref(out);
+
+	/* a long refusal reason is cut at a character boundary (valid UTF-8;
+	 * the fleet list parses back, PostgreSQL would refuse a broken one) */
+	{
+		char big[8192], ev[2048], *t = big;
+		size_t o = 0;
+		o += (size_t)snprintf(ev, sizeof(ev),
+				      "{\"resource\":\"baseline\",\"drift\":[],\"action\":\"refused\",\"expected\":null,"
+				      "\"actual\":null,\"at\":\"2026-01-01T00:00:00Z\",\"error\":\"");
+		for (int i = 0; i < 300; i++)
+			o += (size_t)snprintf(ev + o, sizeof(ev) - o, "\u00e9");
+		snprintf(ev + o, sizeof(ev) - o, "\"}");
+		snprintf(big, sizeof(big), REPORT, "44444444-4444-4444-8444-444444444444", "web3", "2026-01-01T00:00:05Z",
+			 "2026-01-01T00:00:05Z", ev);
+		assert_int_equal(ingest(c, t, 1022, &dup), 0);
+		out = hosts(c, 1030, 60, "refused");
+		assert_int_equal(json_array_size(json_object_get(out, "hosts")), 2);
+		json_decref(out);
+	}
 
 	/* paging: 2 per page over 3 events, newest first */
 	struct hub_event_query q = {.host = "web1", .limit = 2};
@@ -137,18 +198,18 @@ static void ingest_and_query(void **state)
 	json_decref(out);
 
 	char *body = NULL;
-	assert_int_equal(hub_store_report(c, "22222222-2222-4222-8222-222222222222", &body, &e), 0);
+	assert_int_equal(hub_store_report(c, "22222222-2222-4222-8222-222222222222", NULL, &body, &e), 0);
 	assert_non_null(strstr(body, "\"reverted\""));
 	free(body);
-	assert_int_equal(hub_store_report(c, "99999999-9999-4999-8999-999999999999", &body, &e), PLUMB_E_NOTFOUND);
+	assert_int_equal(hub_store_report(c, "99999999-9999-4999-8999-999999999999", NULL, &body, &e), PLUMB_E_NOTFOUND);
 
-	/* retention: before 1015 goes (two reports, two events); the host stays */
+	/* retention: before 1015 goes (two reports, two events); the hosts stay */
 	long ev = 0, rep = 0;
 	assert_int_equal(hub_store_prune(c, 1015, &ev, &rep, &e), 0);
 	assert_int_equal(rep, 2);
 	assert_int_equal(ev, 2);
 	out = hosts(c, 1030, 60, NULL);
-	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
+	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 3);
 	json_decref(out);
 
 	/* tokens: made, checked, revoked; only hashes stored */
@@ -169,7 +230,7 @@ static void ingest_and_query(void **state)
 	assert_int_equal(hub_db_open(&db, path, 1, &e), 0);
 	c = hub_db_acquire(db);
 	out = hosts(c, 1030, 60, NULL);
-	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 1);
+	assert_int_equal(json_array_size(json_object_get(out, "hosts")), 3);
 	json_decref(out);
 	hub_db_release(db, c);
 	hub_db_close(db);

@@ -487,7 +487,7 @@ int plumb_spool_split(struct plumb_state *st, const struct plumb_spool_entry *e,
 	struct plumb_fs_meta meta = {0600, (uid_t)-1, (gid_t)-1};
 	unsigned long long at;
 	char digits[21];
-	int dfd, r = 0;
+	int dfd, r = 0, in_place = 0;
 
 	memcpy(digits, e->name, 20);
 	digits[20] = '\0';
@@ -502,9 +502,11 @@ int plumb_spool_split(struct plumb_state *st, const struct plumb_spool_entry *e,
 		char name[96];
 
 		snprintf(name, sizeof(name), "%011llu%09llu-d-%.36s.json", t / 1000000000ULL, t % 1000000000ULL, ids[i]);
+		if (strcmp(name, e->name) == 0)
+			in_place = 1;   /* the same id in the same place: replaced atomically */
 		r = plumb_fs_replace(dfd, name, &meta, plumb_fs_fill_mem, &m, err);
 	}
-	if (r == 0) {
+	if (r == 0 && !in_place) {
 		/* The pieces are durable; only now does the original go. A crash
 		 * before this line splits it again into the same ids. */
 		if (unlinkat(dfd, e->name, 0) != 0 && errno != ENOENT)

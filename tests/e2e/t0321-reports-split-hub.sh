@@ -1,0 +1,118 @@
+#!/bin/bash
+# Big runs reach the real hub whole (issue 16, item 5): a run drifting
+# 1,000 files makes a report larger than the hub's default --max-body 4M;
+# the agent splits it under report.max_bytes (1 MiB by default) into
+# reports sharing a run id, and every event reaches the hub, the unrelated
+# sudoers change in the same run too. A hub with a smaller limit answers
+# 413 and the agent splits again until the pieces fit; an event alone too
+# large loses its diff (marked diff_dropped), never itself.
+. "$(dirname "$0")/../lib/lib.sh"
+. "$TESTS_DIR/lib/daemon.sh"
+. "$TESTS_DIR/lib/hub.sh"
+trap 'stop_plumb_hub; cleanup' EXIT
+
+N=1000
+HOST=$(hostname)
+mkdir -p "$BL/files" "$ROOT/etc/app"
+python3 - "$BL" "$N" <<'P'
+import sys
+bl, n = sys.argv[1], int(sys.argv[2])
+with open(bl + "/baseline.yaml", "w") as y:
+    y.write("version: 1\nfiles:\n")
+    y.write('  - path: /etc/sudoers\n    content: "root ALL=(ALL:ALL) ALL\\n"\n    mode: "0440"\n')
+    for i in range(n):
+        with open("%s/files/f%04d" % (bl, i), "w") as f:
+            f.write("".join("setting_%04d_%02d = baseline value\n" % (i, k) for k in range(64)))
+        y.write('  - path: /etc/app/f%04d.conf\n    source: files/f%04d\n    mode: "0644"\n' % (i, i))
+P
+start_plumb_hub "$T/hub.db"
+"$PLUMB_HUB" --db "$T/hub.db" token add "$HOST" > "$T/agent.token" 2>/dev/null || fail "token add"
+chmod 600 "$T/agent.token"
+VTOK=$("$PLUMB_HUB" --db "$T/hub.db" token add --viewer e2e 2>/dev/null)
+cfg() { printf 'report:\n  url: %s/v1/reports\n  token_file: %s\n  heartbeat: 1h\n%s' "$HUB_URL" "$T/agent.token" "${1:-}" > "$T/agent.yaml"; }
+cfg
+drift_all() {
+	python3 - "$ROOT" "$N" "$1" <<'P'
+import sys
+root, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+for i in range(n):
+    with open("%s/etc/app/f%04d.conf" % (root, i), "w") as f:
+        f.write("".join("setting_%04d_%02d = %s intruder value\n" % (i, k, tag) for k in range(64)))
+P
+	echo "intruder$1 ALL=(ALL) NOPASSWD: ALL" > "$ROOT/etc/sudoers"
+}
+# hub_events RESOURCE_PREFIX ACTION: distinct resources with that action on the hub, paged.
+hub_events() {
+	python3 - "$HUB_URL" "$VTOK" "$HOST" "$1" "$2" <<'P'
+import json, sys, urllib.request
+url, tok, host, prefix, action = sys.argv[1:]
+seen, before = {}, None
+for _ in range(100):
+    q = "%s/v1/events?host=%s&action=%s&limit=1000%s" % (url, host, action, "&before=%d" % before if before else "")
+    d = json.load(urllib.request.urlopen(urllib.request.Request(q, headers={"Authorization": "Bearer " + tok})))
+    for e in d["events"]:
+        if e["resource"].startswith(prefix):
+            seen[e["resource"]] = seen.get(e["resource"], 0) + 1
+    before = d["next"]
+    if before is None:
+        break
+print(len(seen), sum(seen.values()))
+P
+}
+deliver_all() {
+	for _ in 1 2 3 4 5; do [ "$(spool_count)" -eq 0 ] && break; run_plumb -c "$T/agent.yaml" deliver; done
+	[ "$(spool_count)" -eq 0 ] || fail "$1: reports left in the spool: $(cat "$T/out") $(tail -3 "$T/err")"
+	[ -z "$(ls "$STATE/spool/rejected/" 2>/dev/null)" ] || fail "$1: reports rejected: $(cat "$STATE"/spool/rejected/*.reason)"
+}
+
+# The first run creates every file.
+plumb_bl apply -c "$T/agent.yaml"; expect_rc 2 "first apply"
+deliver_all "first apply"
+
+# 1. 1,000 drifted files + sudoers in one run, the hub at its default limit.
+drift_all 1
+plumb_bl apply -c "$T/agent.yaml"; expect_rc 2 "apply reverting 1,000 files"
+size=$(stat -c %s "$STATE/last-report.json")
+[ "$size" -gt $((4 << 20)) ] || fail "the run's report is only $size bytes: not over the hub's 4M"
+note "the run's whole report: $size bytes"
+deliver_all "1,000 drifted files"
+read -r files total <<<"$(hub_events file:/etc/app/ reverted)"
+# the first run's events were "missing" reverts of the same files: 2 per file
+[ "$files" -eq "$N" ] && [ "$total" -eq $((2 * N)) ] || fail "the hub holds $total reverted events of $files files, expected $((2 * N)) of $N"
+read -r s _ <<<"$(hub_events file:/etc/sudoers reverted)"
+[ "$s" -eq 1 ] || fail "the sudoers change of the same run did not reach the hub"
+run_id=$(json_get "$STATE/last-report.json" 'd["id"]')
+parts=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from reports where body like ?", ("%\"run\":{\"id\":\"" + sys.argv[2] + "\"%",)).fetchone()[0])' "$T/hub.db" "$run_id")
+[ "$parts" -ge 5 ] || fail "expected the run in at least 5 reports sharing its run id, found $parts"
+note "the run reached the hub in $parts reports sharing run id $run_id"
+
+# 2. A hub with a smaller limit than the agent's cap: 413, split again.
+stop_plumb_hub
+start_plumb_hub "$T/hub.db" --max-body 200K
+cfg
+drift_all 2
+plumb_bl apply -c "$T/agent.yaml"; expect_rc 2 "apply reverting 1,000 files, hub at 200K"
+deliver_all "hub at 200K"
+run_plumb -c "$T/agent.yaml" status
+grep -Eq "[1-9][0-9]* split" "$T/out" || fail "the spool stats count no split: $(cat "$T/out")"
+read -r files total <<<"$(hub_events file:/etc/app/ reverted)"
+[ "$files" -eq "$N" ] && [ "$total" -eq $((3 * N)) ] || fail "after 413: the hub holds $total reverted events of $files files, expected $((3 * N))"
+read -r s _ <<<"$(hub_events file:/etc/sudoers reverted)"
+[ "$s" -eq 1 ] || fail "after 413: sudoers"
+[ "$(json_get "$STATE/last-report.json" 'len(d["events"])')" -eq $((N + 1)) ] || fail "the run's own report lost events"
+
+# 3. A hub limit (3K) below one event with its diff: the diff goes, the event stays.
+stop_plumb_hub
+start_plumb_hub "$T/hub.db" --max-body 3K
+cfg
+for k in $(seq 1 120); do echo "intruder line $k, long enough to make the diff alone larger than 3K"; done > "$ROOT/etc/app/f0007.conf"
+plumb_bl apply -c "$T/agent.yaml"; expect_rc 2 "apply with one drifted file, hub at 3K"
+deliver_all "hub at 3K"
+python3 - "$HUB_URL" "$VTOK" "$HOST" <<'P' || fail "the event with its diff dropped did not reach the hub"
+import json, sys, urllib.request
+url, tok, host = sys.argv[1:]
+q = "%s/v1/events?host=%s&resource=file:/etc/app/f0007.conf&action=reverted&limit=1" % (url, host)
+e = json.load(urllib.request.urlopen(urllib.request.Request(q, headers={"Authorization": "Bearer " + tok})))["events"][0]
+assert e["actual"].get("diff_dropped") is True and "diff" not in e["actual"], e["actual"]
+P
+stop_plumb_hub

@@ -85,6 +85,20 @@ run_id=$(json_get "$STATE/last-report.json" 'd["id"]')
 parts=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from reports where body like ?", ("%\"run\":{\"id\":\"" + sys.argv[2] + "\"%",)).fetchone()[0])' "$T/hub.db" "$run_id")
 [ "$parts" -ge 5 ] || fail "expected the run in at least 5 reports sharing its run id, found $parts"
 note "the run reached the hub in $parts reports sharing run id $run_id"
+# each part as stored: under the cap, and valid plumb.report/v1 on its own
+python3 - "$T/hub.db" "$run_id" "$T/part" <<'P' || fail "a part is over report.max_bytes"
+import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("select body from reports where body like ?", ('%"run":{"id":"' + sys.argv[2] + '"%',)).fetchall()
+for i, (body,) in enumerate(rows):
+    assert len(body) <= 1 << 20, len(body)
+    open("%s%d.json" % (sys.argv[3], i), "w").write(body)
+P
+if /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+	/usr/bin/python3 "$TESTS_DIR/lib/validate_report.py" "$TESTS_DIR/../docs/report.schema.json" "$T"/part*.json ||
+		fail "a part does not validate against docs/report.schema.json"
+else
+	note "python3-jsonschema is not installed: the parts' schema check is skipped"
+fi
 
 # 2. A hub with a smaller limit than the agent's cap: 413, split again.
 stop_plumb_hub

@@ -90,6 +90,7 @@ n400=$(hub_count 400)
 deliver; expect_rc 0 "deliver with nothing left"
 [ "$(hub_count 400)" -eq "$n400" ] && [ "$(hub_count 422)" -eq 1 ] || fail "a rejected report was retried"
 run_plumb -c "$T/agent.yaml" status; expect_out "2 in spool/rejected/"
+expect_out "3 credential refusals, 1 throttled, 1 split"
 
 # 4. plumb spool requeue: by id, then all; an unknown id is an error.
 run_plumb -c "$T/agent.yaml" spool requeue 00000000-0000-4000-8000-000000000000

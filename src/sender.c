@@ -283,8 +283,11 @@ int plumb_deliver(struct plumb_state *st, const struct plumb_config *cfg, double
 		curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
 		s.last_attempt = time(NULL);
 		cc = curl_easy_perform(h);
-		if (cc == CURLE_OK)
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		if (cc != CURLE_OK && code == 413)
+			cc = CURLE_OK;   /* answered before the upload ended, then closed: an answer all the same */
+		else if (cc != CURLE_OK)
+			code = 0;
 		if (cc == CURLE_OK && code >= 200 && code < 300) {
 			free(text);
 			plumb_spool_remove(st, &v[i]);

@@ -71,7 +71,9 @@ deliver_all "first apply"
 
 # 1. 1,000 drifted files + sudoers in one run, the hub at its default limit.
 drift_all 1
+t0=$(date +%s.%N)
 plumb_bl apply -c "$T/agent.yaml"; expect_rc 2 "apply reverting 1,000 files"
+note "apply reverting $N files and sending the run took $(echo "$(date +%s.%N) - $t0" | bc) s; $(spool_count) report(s) left for plumb deliver"
 size=$(stat -c %s "$STATE/last-report.json")
 [ "$size" -gt $((4 << 20)) ] || fail "the run's report is only $size bytes: not over the hub's 4M"
 note "the run's whole report: $size bytes"
@@ -109,6 +111,7 @@ plumb_bl apply -c "$T/agent.yaml"; expect_rc 2 "apply reverting 1,000 files, hub
 deliver_all "hub at 200K"
 run_plumb -c "$T/agent.yaml" status
 grep -Eq "[1-9][0-9]* split" "$T/out" || fail "the spool stats count no split: $(cat "$T/out")"
+note "hub at 200K: $(grep -Eo '[0-9]+ split' "$T/out") after 413s"
 read -r files total <<<"$(hub_events file:/etc/app/ reverted)"
 [ "$files" -eq "$N" ] && [ "$total" -eq $((3 * N)) ] || fail "after 413: the hub holds $total reverted events of $files files, expected $((3 * N))"
 read -r s _ <<<"$(hub_events file:/etc/sudoers reverted)"

@@ -5,7 +5,8 @@
 # reports sharing a run id, and every event reaches the hub, the unrelated
 # sudoers change in the same run too. A hub with a smaller limit answers
 # 413 and the agent splits again until the pieces fit; an event alone too
-# large loses its diff (marked diff_dropped), never itself.
+# large loses its diff (marked diff_dropped), never itself. A revoked and
+# replaced token delays a report, never loses it.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$TESTS_DIR/lib/daemon.sh"
 . "$TESTS_DIR/lib/hub.sh"
@@ -68,6 +69,21 @@ deliver_all() {
 # The first run creates every file.
 plumb_bl apply -c "$T/agent.yaml"; expect_rc 2 "first apply"
 deliver_all "first apply"
+
+# 0. The hub revokes the agent's token and issues a new one: the 401s in
+#    between keep the report, and it arrives once the new token is in place.
+tid=$("$PLUMB_HUB" --db "$T/hub.db" token list | awk -v h="$HOST" '$2 == "agent" && $3 == h && $NF == "active" {print $1}')
+[ -n "$tid" ] || fail "cannot find the agent's token id"
+"$PLUMB_HUB" --db "$T/hub.db" token revoke "$tid" 2>/dev/null || fail "token revoke"
+echo "intruder0 ALL=(ALL) NOPASSWD: ALL" > "$ROOT/etc/sudoers"
+plumb_bl apply -c "$T/agent.yaml"; expect_rc 2 "apply with a revoked token"
+[ "$(spool_count)" -eq 1 ] || fail "revoked token: the report is not kept in the spool"
+[ -z "$(ls "$STATE/spool/rejected/" 2>/dev/null)" ] || fail "revoked token: the report was rejected"
+run_plumb -c "$T/agent.yaml" deliver; expect_rc 2 "deliver with a revoked token"
+"$PLUMB_HUB" --db "$T/hub.db" token add "$HOST" > "$T/agent.token" 2>/dev/null || fail "token add (new)"
+run_plumb -c "$T/agent.yaml" deliver; expect_rc 0 "deliver with the new token"
+read -r s _ <<<"$(hub_events file:/etc/sudoers reverted)"
+[ "$s" -eq 1 ] || fail "the report kept through the revoked token did not reach the hub"
 
 # 1. 1,000 drifted files + sudoers in one run, the hub at its default limit.
 drift_all 1

@@ -38,14 +38,14 @@ int main(int argc, char **argv)
 		case OPT_BUDGET:
 			if (plumb_parse_u64(&budget, optarg, 3600) != 0 || budget == 0) {
 				fprintf(stderr, "plumb-send: --budget takes 1 to 3600 seconds\n");
-				return 2;
+				return 1;
 			}
 			break;
 		case OPT_NOW: now = 1; break;
 		case 'q': plumb_log_set_level(PLUMB_LOG_ERROR); break;
 		default:
 			fprintf(stderr, "usage: plumb-send [-c FILE] [--state-dir DIR] [--budget SECONDS] [--now] [-q]\n");
-			return 2;
+			return 1;   /* 2 and 4 tell what became of the reports */
 		}
 	}
 	if (plumb_config_open(&cfg, config_path, NULL, state_dir, &err) != 0) {
@@ -59,8 +59,15 @@ int main(int argc, char **argv)
 		plumb_config_release(&cfg);   /* every exit frees what it took (ASan-clean) */
 		return 1;
 	}
-	printf("%u delivered, %u rejected, %u waiting\n", res.delivered, res.rejected, res.pending);
+	printf("%u delivered, %u rejected, %u waiting", res.delivered, res.rejected, res.pending);
+	if (res.split)
+		printf(", %u split", res.split);
+	if (res.auth_refused)
+		printf(" (credentials refused)");
+	putchar('\n');
 	plumb_state_free(st);
 	plumb_config_release(&cfg);
-	return res.pending == 0 ? 0 : 1;
+	/* as plumb deliver documents: 2 reports still wait, 4 some were
+	 * rejected in this pass, 6 both */
+	return (res.pending ? PLUMB_SEND_EXIT_WAITING : 0) | (res.rejected ? PLUMB_SEND_EXIT_REJECTED : 0);
 }

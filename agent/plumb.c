@@ -10,6 +10,7 @@
 #include "plumb/config.h"
 #include "plumb/log.h"
 #include "plumb/run.h"
+#include "plumb/sender.h"
 #include "plumb/helper.h"
 #include "plumb/spool.h"
 #include "plumb/state.h"
@@ -28,7 +29,10 @@ static void usage(FILE *out)
 		"  verify         fetch and verify the signed baseline tip; print commit, signer, key, serial\n"
 		"  trust reset    forget the rollback anchor (the next apply accepts any validly signed tip)\n"
 		"  status         show the last run's summary and the report spool\n"
-		"  deliver        send the spooled reports now (ignoring the retry backoff)\n"
+		"  deliver        send the spooled reports now, ignoring the retry backoff (exit 0 all\n"
+		"                 delivered, 2 some still wait, 4 some rejected, 6 both, 1 error)\n"
+		"  spool requeue [ID...]\n"
+		"                 move rejected reports (all, or these ids) back into the spool\n"
 		"  check-config   validate the configuration and exit\n"
 		"  version        print the version\n"
 		"\n"
@@ -133,7 +137,7 @@ static void print_spool(struct plumb_state *st)
 	struct plumb_spool_stats s;
 	struct plumb_err err;
 	char when[21];
-	size_t n;
+	size_t n, k;
 
 	if (plumb_spool_list(st, &v, &n, NULL) != 0)
 		return;
@@ -155,6 +159,11 @@ static void print_spool(struct plumb_state *st)
 	if (s.rejected || s.dropped_heartbeats || s.write_errors)
 		printf("; %llu rejected, %llu heartbeats dropped, %llu write errors", (unsigned long long)s.rejected,
 		       (unsigned long long)s.dropped_heartbeats, (unsigned long long)s.write_errors);
+	if (s.auth_refused || s.throttled || s.split)
+		printf("; %llu credential refusals, %llu throttled, %llu split", (unsigned long long)s.auth_refused,
+		       (unsigned long long)s.throttled, (unsigned long long)s.split);
+	if ((k = plumb_spool_rejected_count(st)) > 0)
+		printf("; %zu in spool/rejected/ (plumb spool requeue)", k);
 	putchar('\n');
 	free(v);
 }
@@ -179,7 +188,33 @@ static int cmd_deliver(const struct plumb_config *cfg)
 		print_spool(st);
 		plumb_state_free(st);
 	}
-	return code == 0 ? PLUMB_EXIT_OK : PLUMB_EXIT_ERROR;
+	/* plumb-send's own codes: what became of the reports (sender.h) */
+	if (code == 0 || (code > 0 && (code & ~(PLUMB_SEND_EXIT_WAITING | PLUMB_SEND_EXIT_REJECTED)) == 0))
+		return code;
+	return PLUMB_EXIT_ERROR;
+}
+
+static int cmd_requeue(const struct plumb_config *cfg, char **ids, int nids)
+{
+	struct plumb_state *st = NULL;
+	struct plumb_err err;
+	unsigned moved = 0, all = 0;
+	int code = PLUMB_EXIT_OK;
+
+	if (plumb_state_open(&st, cfg->state_dir, 0, &err) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+		return PLUMB_EXIT_ERROR;
+	}
+	for (int i = 0; i < (nids > 0 ? nids : 1); i++) {
+		if (plumb_spool_requeue(st, nids > 0 ? ids[i] : NULL, &moved, &err) != 0) {
+			plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
+			code = PLUMB_EXIT_ERROR;
+		}
+		all += moved;
+	}
+	printf("%u report(s) moved back into the spool\n", all);
+	plumb_state_free(st);
+	return code;
 }
 
 static int cmd_status(const struct plumb_config *cfg, int as_json, unsigned flags)
@@ -258,6 +293,8 @@ int main(int argc, char **argv)
 	plumb_log_set_level((enum plumb_log_level)verbosity);
 	if (optind == argc - 2 && strcmp(argv[optind], "trust") == 0 && strcmp(argv[optind + 1], "reset") == 0) {
 		cmd = "trust-reset";
+	} else if (optind <= argc - 2 && strcmp(argv[optind], "spool") == 0 && strcmp(argv[optind + 1], "requeue") == 0) {
+		cmd = "spool-requeue";
 	} else if (optind != argc - 1) {
 		usage(stderr);
 		return PLUMB_EXIT_ERROR;
@@ -270,7 +307,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "apply") != 0 && strcmp(cmd, "status") != 0 &&
 	    strcmp(cmd, "verify") != 0 && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "trust-reset") != 0 &&
-	    strcmp(cmd, "deliver") != 0) {
+	    strcmp(cmd, "deliver") != 0 && strcmp(cmd, "spool-requeue") != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "unknown command '%s'", cmd);
 		usage(stderr);
 		return PLUMB_EXIT_ERROR;
@@ -302,6 +339,8 @@ int main(int argc, char **argv)
 		code = cmd_deliver(&cfg);
 	} else if (strcmp(cmd, "trust-reset") == 0) {
 		code = cmd_trust_reset(&cfg);
+	} else if (strcmp(cmd, "spool-requeue") == 0) {
+		code = cmd_requeue(&cfg, argv + optind + 2, argc - optind - 2);
 	} else {
 		ro.apply = strcmp(cmd, "apply") == 0;
 		memset(&err, 0, sizeof(err));

@@ -129,7 +129,8 @@ static const char *str_field(const json_t *obj, const char *key)
 static int check_state(const json_t *st, const char *path, struct plumb_err *err)
 {
 	static const char *const allowed[] = {"state", "type", "mode", "owner", "group", "size", "sha256",
-					      "target", "sensitive", "diff", "links", "acl", "too_large", NULL};
+					      "target", "sensitive", "diff", "links", "acl", "too_large",
+					      "diff_dropped", NULL};
 	static const char *const types[] = {"file", "directory", "symlink", "fifo", "socket",
 					    "character-device", "block-device", "unknown", NULL};
 	char p[256];
@@ -171,6 +172,9 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 		return bad(err, p, "must be true");
 	snprintf(p, sizeof(p), "%s.too_large", path);
 	if ((v = json_object_get(st, "too_large")) && !json_is_true(v))
+		return bad(err, p, "must be true");
+	snprintf(p, sizeof(p), "%s.diff_dropped", path);
+	if ((v = json_object_get(st, "diff_dropped")) && !json_is_true(v))
 		return bad(err, p, "must be true");
 	snprintf(p, sizeof(p), "%s.diff", path);
 	if ((v = json_object_get(st, "diff")) && (!json_is_string(v) || json_string_length(v) > 8192))
@@ -318,7 +322,7 @@ int hub_report_validate(const json_t *doc, const struct hub_report_limits *lim, 
 	char path[512] = "";
 	time_t t = 0;
 	static const char *const allowed[] = {"schema", "id", "host", "agent_version", "mode", "started_at",
-					      "finished_at", "baseline", "events", "summary", "spool", NULL};
+					      "finished_at", "baseline", "events", "summary", "spool", "run", NULL};
 	static const char *const required[] = {"schema", "id", "host", "agent_version", "mode", "started_at",
 					       "finished_at", "baseline", "events", "summary", NULL};
 	static const char *const modes[] = {"enforce", "audit", "check", NULL};
@@ -374,6 +378,18 @@ int hub_report_validate(const json_t *doc, const struct hub_report_limits *lim, 
 	for (int i = 0; sum_keys[i]; i++)
 		if ((r = uint_field(v, sum_keys[i], "summary", 0, 0, err)) != 0)
 			return r;
+	if ((v = json_object_get(doc, "run"))) {
+		/* one part of a run the agent split under its byte cap */
+		static const char *const run_keys[] = {"id", "part", "parts", NULL};
+		if ((r = keys(v, "run", run_keys, run_keys, err)) != 0)
+			return r;
+		if (!(s = str_field(v, "id")) || !is_uuid4(s))
+			return bad(err, "run.id", "must be a lowercase version 4 UUID");
+		if ((r = uint_field(v, "part", "run", 0, 1, err)) != 0 || (r = uint_field(v, "parts", "run", 0, 1, err)) != 0)
+			return r;
+		if (json_integer_value(json_object_get(v, "part")) > json_integer_value(json_object_get(v, "parts")))
+			return bad(err, "run.part", "must be at most run.parts");
+	}
 	if ((v = json_object_get(doc, "spool"))) {
 		if ((r = keys(v, "spool", spool_keys, NULL, err)) != 0)
 			return r;

@@ -47,6 +47,7 @@ static const struct key keys[] = {
 	{"report.cert_file", T_PATH, F(report_cert_file)},
 	{"report.key_file", T_PATH, F(report_key_file)},
 	{"report.heartbeat", T_DURATION, F(report_heartbeat)},
+	{"report.max_bytes", T_SIZE, F(report_max_bytes)},
 	{"metrics.textfile", T_PATH, F(metrics_textfile)},
 	{"log.format", T_STR, F(log_format)},
 };
@@ -74,6 +75,7 @@ int plumb_config_defaults(struct plumb_config *cfg)
 	cfg->source_timeout = 60;
 	cfg->cancel_fd = -1;
 	cfg->report_heartbeat = 900;
+	cfg->report_max_bytes = PLUMB_REPORT_MAX_BYTES_DEFAULT;
 	cfg->source_max_size = 256ULL << 20;
 	if (plumb_config_set(&cfg->source_ref, "refs/heads/main") ||
 	    plumb_config_set(&cfg->source_baseline, "baseline.yaml") ||
@@ -337,6 +339,11 @@ int plumb_config_parse(struct plumb_config *cfg, const char *name, const void *d
 	if ((cfg->report_cert_file == NULL) != (cfg->report_key_file == NULL)) {
 		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: report.cert_file and report.key_file go together",
 				  name);
+		goto out;
+	}
+	if (cfg->report_max_bytes < PLUMB_REPORT_MAX_BYTES_MIN || cfg->report_max_bytes > PLUMB_REPORT_MAX_BYTES_MAX) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: report.max_bytes: from 64K to 16M (a run's events are "
+				  "split over reports of at most this size)", name);
 		goto out;
 	}
 	r = plumb_config_set(&cfg->path, name) ? PLUMB_E_NOMEM : 0;

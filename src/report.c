@@ -1,9 +1,11 @@
 /* report.c - report assembly and its two renderings (JSON and human).
  * The JSON form is the contract; the human form is derived from it. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "plumb/hash.h"
 #include "plumb/path.h"
 #include "plumb/report.h"
 #include "plumb/util.h"
@@ -428,4 +430,217 @@ void plumb_report_print_human(const json_t *report, FILE *out, unsigned flags)
 		(long long)geti(sum, "reverted"), (long long)geti(sum, "failed"),
 		jstr(report, "finished_at"), bl, signer ? signer : "",
 		json_is_true(json_object_get(b, "stale")) ? ", STALE" : "");
+}
+
+/* Splitting a run's report under a byte cap.
+ * Every part is a whole plumb.report/v1 object: the run's header, a slice
+ * of its events in order, a summary counting that slice, and
+ * "run": {id, part, parts}. Part k of n stands for the interval
+ * [(k-1)/n, k/n) of the run's events; a part split again (the control
+ * plane answered 413) hands its interval to its pieces, so whatever was
+ * split how often, the run is whole when its reports' intervals cover
+ * [0, 1). Ids are derived from the parent's id and the piece's place, so
+ * splitting the same report twice (a crash between writing the pieces and
+ * removing it) yields the same ids, and the hub's idempotency keeps one. */
+
+#define SPLIT_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
+#define PARTS_MAX (1LL << 40)
+
+static size_t dump_len(const json_t *j)
+{
+	return json_dumpb(j, NULL, 0, SPLIT_FLAGS);
+}
+
+/* Leaves out the diffs of an event (marking where), the first thing to go
+ * when one event alone exceeds the cap. Returns how many were dropped. */
+static int drop_diffs(json_t *ev)
+{
+	static const char *const sides[] = {"expected", "actual"};
+	int n = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		json_t *st = json_object_get(ev, sides[i]);
+
+		if (json_is_object(st) && json_object_get(st, "diff") != NULL) {
+			json_object_del(st, "diff");
+			json_object_set_new(st, "diff_dropped", json_true());
+			n++;
+		}
+	}
+	return n;
+}
+
+static int derive_id(char out[37], const char *parent, long long part, long long parts)
+{
+	char seed[128], hx[PLUMB_SHA256_HEX];
+	static const char variant[] = "89ab";
+
+	snprintf(seed, sizeof(seed), "plumb.report/v1 part %s %lld/%lld", parent, part, parts);
+	if (plumb_sha256_mem_hex(hx, seed, strlen(seed)) != 0)
+		return PLUMB_E_NOMEM;
+	hx[12] = '4';
+	hx[16] = variant[(hx[16] >= 'a' ? hx[16] - 'a' + 10 : hx[16] - '0') & 3];
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hx, hx + 8, hx + 12, hx + 16, hx + 20);
+	return 0;
+}
+
+/* The summary of a slice: drifted counts events with a drift kind,
+ * reverted and failed count those actions (a reverted event carrying an
+ * error lost its evidence: failed too, as the engine counts it);
+ * resources stays the run's. */
+static void slice_summary(json_t *part, json_t *events, json_int_t resources)
+{
+	json_int_t drifted = 0, reverted = 0, failed = 0;
+	size_t i;
+	json_t *ev, *s = json_object();
+
+	json_array_foreach(events, i, ev) {
+		const char *a = json_string_value(json_object_get(ev, "action"));
+
+		if (json_array_size(json_object_get(ev, "drift")) > 0)
+			drifted++;
+		if (a != NULL && strcmp(a, "reverted") == 0) {
+			reverted++;
+			if (json_object_get(ev, "error") != NULL)
+				failed++;
+		} else if (a != NULL && strcmp(a, "failed") == 0) {
+			failed++;
+		}
+	}
+	json_object_set_new(s, "resources", json_integer(resources));
+	json_object_set_new(s, "drifted", json_integer(drifted));
+	json_object_set_new(s, "reverted", json_integer(reverted));
+	json_object_set_new(s, "failed", json_integer(failed));
+	json_object_set_new(part, "summary", s);
+}
+
+void plumb_report_parts_free(json_t **v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		json_decref(v[i]);
+	free(v);
+}
+
+int plumb_report_split(json_t ***out, size_t *nout, const json_t *doc, size_t max_bytes, struct plumb_err *err)
+{
+	json_t *base = NULL, *events, *run, **parts = NULL, *cur = NULL;
+	const char *run_id, *id = json_string_value(json_object_get(doc, "id"));
+	json_int_t k = 1, n = 1, resources;
+	size_t overhead, acc = 0, np = 0, cap = 0, i, dropped = 0;
+	int r = PLUMB_E_NOMEM;
+	json_t *ev;
+
+	*out = NULL;
+	*nout = 0;
+	events = json_object_get(doc, "events");
+	if (id == NULL || !json_is_array(events))
+		return plumb_err_set(err, PLUMB_E_INVALID, "not a plumb.report/v1 object");
+	run = json_object_get(doc, "run");
+	run_id = json_string_value(json_object_get(run, "id"));
+	if (run_id != NULL) {
+		k = json_integer_value(json_object_get(run, "part"));
+		n = json_integer_value(json_object_get(run, "parts"));
+		if (k < 1 || n < k || n > PARTS_MAX)
+			return plumb_err_set(err, PLUMB_E_INVALID, "report %s: bad run part %lld/%lld", id,
+					     (long long)k, (long long)n);
+	} else {
+		run_id = id;
+	}
+	resources = json_integer_value(json_object_get(json_object_get(doc, "summary"), "resources"));
+	if ((base = json_deep_copy(doc)) == NULL)
+		goto out;
+	json_object_set_new(base, "events", json_array());
+	/* The header as large as any part's can be: widest numbers. */
+	run = json_pack("{s:s, s:I, s:I}", "id", run_id, "part", (json_int_t)PARTS_MAX * 1000, "parts",
+			(json_int_t)PARTS_MAX * 1000);
+	if (run == NULL || json_object_set_new(base, "run", run) != 0)
+		goto out;
+	{
+		json_t *s = json_pack("{s:I, s:I, s:I, s:I}", "resources", resources, "drifted", (json_int_t)1 << 50,
+				      "reverted", (json_int_t)1 << 50, "failed", (json_int_t)1 << 50);
+
+		if (s == NULL || json_object_set_new(base, "summary", s) != 0)
+			goto out;
+	}
+	overhead = dump_len(base);
+	json_array_foreach(events, i, ev) {
+		json_t *e = json_deep_copy(ev);
+		size_t len;
+
+		if (e == NULL)
+			goto out;
+		len = dump_len(e);
+		if (overhead + len > max_bytes && drop_diffs(e) > 0) {
+			dropped++;
+			len = dump_len(e);   /* still too large: it goes alone, never dropped */
+		}
+		if (cur != NULL && acc + len + 1 > max_bytes) {
+			cur = NULL;
+		}
+		if (cur == NULL) {
+			if (np == cap) {
+				size_t ncap = cap ? cap * 2 : 8;
+				json_t **nv = reallocarray(parts, ncap, sizeof(*nv));
+
+				if (nv == NULL) {
+					json_decref(e);
+					goto out;
+				}
+				parts = nv;
+				cap = ncap;
+			}
+			if ((cur = json_deep_copy(base)) == NULL) {
+				json_decref(e);
+				goto out;
+			}
+			parts[np++] = cur;
+			acc = overhead;
+		}
+		if (json_array_append_new(json_object_get(cur, "events"), e) != 0)
+			goto out;
+		acc += len + 1;
+	}
+	if (np == 0) {
+		/* No events at all: the report is as small as it gets. */
+		if ((parts = calloc(1, sizeof(*parts))) == NULL || (parts[0] = json_deep_copy(doc)) == NULL)
+			goto out;
+		np = 1;
+	} else if (np == 1) {
+		/* One part: the report itself (its diffs perhaps dropped). */
+		json_t *only = json_deep_copy(doc);
+
+		if (only == NULL)
+			goto out;
+		json_object_set(only, "events", json_object_get(parts[0], "events"));
+		json_decref(parts[0]);
+		parts[0] = only;
+	} else {
+		if ((json_int_t)np > PARTS_MAX / n) {
+			r = plumb_err_set(err, PLUMB_E_INVALID, "report %s: split into too many parts", id);
+			goto out;
+		}
+		for (i = 0; i < np; i++) {
+			json_int_t part = (k - 1) * (json_int_t)np + (json_int_t)i + 1, all = n * (json_int_t)np;
+			char pid[37];
+
+			if (derive_id(pid, id, part, all) != 0)
+				goto out;
+			json_object_set_new(parts[i], "id", json_string(pid));
+			json_object_set_new(parts[i], "run", json_pack("{s:s, s:I, s:I}", "id", run_id, "part", part,
+								       "parts", all));
+			slice_summary(parts[i], json_object_get(parts[i], "events"), resources);
+		}
+	}
+	(void)dropped;
+	*out = parts;
+	*nout = np;
+	parts = NULL;
+	np = 0;
+	r = 0;
+out:
+	if (r == PLUMB_E_NOMEM)
+		plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	plumb_report_parts_free(parts, np);
+	json_decref(base);
+	return r;
 }

@@ -36,6 +36,37 @@ int plumb_run_exit_code(const struct plumb_report *r, int apply)
 	return ((r->reverted || detected) ? PLUMB_EXIT_CHANGES : 0) | (r->failed ? PLUMB_EXIT_FAILURES : 0);
 }
 
+/* A report over report.max_bytes goes out as several (plumb_report_split),
+ * each spooled on its own; 0 only when every part is in the spool. */
+static int spool_split(struct plumb_state *st, const json_t *j, const char *id, size_t len, uint64_t max_bytes)
+{
+	struct plumb_err e;
+	json_t **parts = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = plumb_report_split(&parts, &n, j, (size_t)max_bytes, &e)) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "cannot split report %s: %s (enforcement goes on)", id, e.msg);
+		return r;
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		const char *pid = json_string_value(json_object_get(parts[i], "id"));
+		char *text = json_dumps(parts[i], JSON_COMPACT | JSON_SORT_KEYS);
+
+		if (text == NULL)
+			r = PLUMB_E_NOMEM;
+		else if ((r = plumb_spool_put(st, pid, 0, text, strlen(text), &e)) != 0)
+			plumb_log(PLUMB_LOG_ERROR, "cannot spool part %zu of %zu of report %s: %s (enforcement goes on)",
+				  i + 1, n, id, e.msg);
+		free(text);
+	}
+	if (r == 0 && n > 1)
+		plumb_log(PLUMB_LOG_INFO, "report %s (%zu bytes) spooled as %zu reports of at most %llu bytes", id, len,
+			  n, (unsigned long long)max_bytes);
+	plumb_report_parts_free(parts, n);
+	return r;
+}
+
 int plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
 		     double send_budget_s)
 {
@@ -55,7 +86,9 @@ int plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, str
 	rep->spool_set_aside = s.set_aside;
 	if (!heartbeat || plumb_spool_heartbeat_due(&s, time(NULL), cfg->report_heartbeat)) {
 		if ((j = plumb_report_json(rep)) != NULL && (text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
-			if ((r = plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e)) != 0)
+			if (strlen(text) > cfg->report_max_bytes)
+				r = spool_split(st, j, rep->id, strlen(text), cfg->report_max_bytes);
+			else if ((r = plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e)) != 0)
 				plumb_log(PLUMB_LOG_ERROR, "cannot spool report %s: %s (enforcement goes on)", rep->id, e.msg);
 			free(text);
 		}

@@ -15,6 +15,7 @@
 
 #include "plumb/buf.h"
 #include "plumb/log.h"
+#include "plumb/report.h"
 #include "plumb/sender.h"
 #include "plumb/spool.h"
 #include "plumb/state.h"
@@ -144,6 +145,64 @@ static int curl_ready(void)
 	return done;
 }
 
+/* A report answered 413: split it into pieces of at most half its size
+ * (and at most report.max_bytes), in its place in the spool. Returns 0,
+ * or a negative code when it cannot get smaller (one event, no diff
+ * left): then it is final. */
+static int split_entry(struct plumb_state *st, const struct plumb_config *cfg, const struct plumb_spool_entry *e,
+		       const char *text, size_t len)
+{
+	struct plumb_err err;
+	json_error_t je;
+	json_t *doc, **parts = NULL;
+	char **texts = NULL;
+	const char **ids = NULL;
+	size_t np = 0, target = len / 2, i;
+	int r = PLUMB_E_NOMEM;
+
+	if (target > cfg->report_max_bytes)
+		target = (size_t)cfg->report_max_bytes;
+	if ((doc = json_loadb(text, len, 0, &je)) == NULL) {
+		plumb_log(PLUMB_LOG_ERROR, "report %s answered 413 and cannot be read back to split it: %s", e->name,
+			  je.text);
+		return PLUMB_E_PARSE;
+	}
+	if ((r = plumb_report_split(&parts, &np, doc, target, &err)) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "report %s answered 413 and cannot be split: %s", e->name, err.msg);
+		goto out;
+	}
+	r = PLUMB_E_NOMEM;
+	if ((texts = calloc(np, sizeof(*texts))) == NULL || (ids = calloc(np, sizeof(*ids))) == NULL)
+		goto out;
+	for (i = 0; i < np; i++) {
+		if ((texts[i] = json_dumps(parts[i], JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+			goto out;
+		ids[i] = json_string_value(json_object_get(parts[i], "id"));
+		if (np == 1 && strlen(texts[i]) >= len) {
+			/* One event whose diffs are gone already: it cannot shrink. */
+			plumb_log(PLUMB_LOG_ERROR, "report %s answered 413 and holds one event of %zu bytes that "
+				  "cannot be made smaller", e->name, len);
+			r = PLUMB_E_INVALID;
+			goto out;
+		}
+	}
+	if ((r = plumb_spool_split(st, e, texts, ids, np, &err)) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "cannot split report %s in the spool: %s", e->name, err.msg);
+		goto out;
+	}
+	plumb_log(PLUMB_LOG_WARN, "report %s (%zu bytes) too large for the control plane (HTTP 413): split into "
+		  "%zu report(s) of at most %zu bytes", e->name, len, np, target);
+	r = 0;
+out:
+	for (i = 0; texts != NULL && i < np; i++)
+		free(texts[i]);
+	free(texts);
+	free(ids);
+	plumb_report_parts_free(parts, np);
+	json_decref(doc);
+	return r;
+}
+
 int plumb_deliver(struct plumb_state *st, const struct plumb_config *cfg, double budget_s, int respect_backoff,
 		  struct plumb_deliver_result *res, struct plumb_err *err)
 {
@@ -154,6 +213,7 @@ int plumb_deliver(struct plumb_state *st, const struct plumb_config *cfg, double
 	double end = mono() + budget_s;
 	CURL *h = NULL;
 	size_t n = 0, i;
+	unsigned splits = 0;
 	int lockfd = -1, r = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -223,10 +283,13 @@ int plumb_deliver(struct plumb_state *st, const struct plumb_config *cfg, double
 		curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
 		s.last_attempt = time(NULL);
 		cc = curl_easy_perform(h);
-		free(text);
-		if (cc == CURLE_OK)
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		if (cc != CURLE_OK && code == 413)
+			cc = CURLE_OK;   /* answered before the upload ended, then closed: an answer all the same */
+		else if (cc != CURLE_OK)
+			code = 0;
 		if (cc == CURLE_OK && code >= 200 && code < 300) {
+			free(text);
 			plumb_spool_remove(st, &v[i]);
 			res->delivered++;
 			s.last_delivery = time(NULL);
@@ -235,19 +298,41 @@ int plumb_deliver(struct plumb_state *st, const struct plumb_config *cfg, double
 			s.last_error[0] = '\0';
 			continue;
 		}
-		if (cc == CURLE_OK && code >= 300 && code < 500 && code != 408 && code != 425 && code != 429) {
+		if (cc == CURLE_OK && code == 413 && splits >= PLUMB_SEND_SPLITS_MAX) {
+			free(text);
+			break;     /* enough splitting for one pass: the next goes on */
+		}
+		if (cc == CURLE_OK && code == 413 && split_entry(st, cfg, &v[i], text, len) == 0) {
+			/* Split into smaller reports in its place: list again, and
+			 * go on with the first piece. */
+			free(text);
+			res->split++;
+			s.split++;
+			splits++;
+			free(v);
+			v = NULL;
+			if ((r = plumb_spool_list(st, &v, &n, err)) != 0)
+				goto out;
+			i = (size_t)-1;
+			continue;
+		}
+		free(text);
+		if (cc == CURLE_OK && (code == 400 || code == 413 || code == 422)) {
+			/* Final: the report itself is refused (malformed, or too
+			 * large even split to single events); kept as evidence. */
 			char reason[1200];
 
 			snprintf(reason, sizeof(reason), "HTTP %ld: %s", code, resp.body);
 			plumb_spool_reject(st, &v[i], reason);
-			plumb_log(PLUMB_LOG_ERROR, "report %s rejected by the control plane (HTTP %ld: %.200s); kept in spool/rejected/",
-				  v[i].name, code, resp.body);
+			plumb_log(PLUMB_LOG_ERROR, "report %s rejected by the control plane (HTTP %ld: %.200s); kept in "
+				  "spool/rejected/ (plumb spool requeue sends it again)", v[i].name, code, resp.body);
 			snprintf(s.last_error, sizeof(s.last_error), "HTTP %ld (rejected)", code);
 			res->rejected++;
 			s.rejected++;
 			continue;
 		}
-		/* Retryable: stop here, keep the order, back off. */
+		/* Retryable: stop here, keep the order, back off. 401/403 too:
+		 * the credentials are wrong now, the report is not. */
 		{
 			long ra = resp.retry_after[0] ? plumb_retry_after(resp.retry_after, time(NULL)) : -1;
 			long wait = backoff(++s.failures);
@@ -258,9 +343,24 @@ int plumb_deliver(struct plumb_state *st, const struct plumb_config *cfg, double
 			if (cc != CURLE_OK)
 				snprintf(s.last_error, sizeof(s.last_error), "%s", curl_easy_strerror(cc));
 			else
-				snprintf(s.last_error, sizeof(s.last_error), "HTTP %ld", code);
-			plumb_log(PLUMB_LOG_WARN, "report delivery to %s failed (%s); %zu pending, next try in %ld s",
-				  cfg->report_url, s.last_error, n - i, wait);
+				snprintf(s.last_error, sizeof(s.last_error), "HTTP %ld%s", code,
+					 code == 401 || code == 403 ? " (credentials refused)" :
+					 code == 429 || code == 503 ? " (throttled)" : "");
+			if (cc == CURLE_OK && (code == 401 || code == 403)) {
+				s.auth_refused++;
+				res->auth_refused = 1;
+				plumb_log(PLUMB_LOG_ERROR, "the control plane %s refused this agent's credentials (HTTP %ld: "
+					  "%.200s): check report.token_file or the client certificate; %zu report(s) "
+					  "kept, next try in %ld s", cfg->report_url, code, resp.body, n - i, wait);
+			} else if (cc == CURLE_OK && (code == 429 || code == 503)) {
+				s.throttled++;
+				plumb_log(PLUMB_LOG_WARN, "the control plane %s asks to come back later (HTTP %ld%s%s); "
+					  "%zu report(s) kept, next try in %ld s", cfg->report_url, code,
+					  resp.retry_after[0] ? ", Retry-After:" : "", resp.retry_after, n - i, wait);
+			} else {
+				plumb_log(PLUMB_LOG_WARN, "report delivery to %s failed (%s); %zu pending, next try in %ld s",
+					  cfg->report_url, s.last_error, n - i, wait);
+			}
 		}
 		break;
 	}

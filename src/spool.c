@@ -142,10 +142,10 @@ static int get_u64(uint64_t *out, const json_t *j, const char *key)
 
 static int parse_stats(struct plumb_spool_stats *s, const char *text, size_t len)
 {
-	uint64_t v[9];
+	uint64_t v[12];
 	static const char *const keys[] = {"dropped_heartbeats", "write_errors", "rejected", "last_delivery",
 					   "last_attempt", "next_attempt", "failures", "last_heartbeat",
-					   "stats_set_aside"};
+					   "stats_set_aside", "auth_refused", "throttled", "split"};
 	const char *e;
 	json_t *j, *le;
 	int r = -1;
@@ -168,6 +168,9 @@ static int parse_stats(struct plumb_spool_stats *s, const char *text, size_t len
 	s->failures = v[6] > UINT32_MAX ? UINT32_MAX : (uint32_t)v[6];
 	s->last_heartbeat = (time_t)v[7];
 	s->set_aside = v[8];
+	s->auth_refused = v[9];
+	s->throttled = v[10];
+	s->split = v[11];
 	if ((e = json_string_value(le)) != NULL)
 		snprintf(s->last_error, sizeof(s->last_error), "%s", e);
 	r = 0;
@@ -285,18 +288,26 @@ int plumb_spool_stats_save(struct plumb_state *st, const struct plumb_spool_stat
 
 	if (s->unusable)
 		return PLUMB_E_IO;   /* the old file could not be set aside: do not write zeros over it */
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-		      "dropped_heartbeats", (json_int_t)s->dropped_heartbeats,
-		      "write_errors", (json_int_t)s->write_errors, "rejected", (json_int_t)s->rejected,
-		      "last_delivery", (json_int_t)s->last_delivery, "last_attempt", (json_int_t)s->last_attempt,
-		      "next_attempt", (json_int_t)s->next_attempt, "failures", (json_int_t)s->failures,
-		      "last_heartbeat", (json_int_t)s->last_heartbeat, "stats_set_aside", (json_int_t)s->set_aside,
-		      "last_error", s->last_error);
-	text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(j);
-	if (text == NULL || (n = strlen(text)) >= STATS_SIZE) {
+	/* The record has a fixed size: a long last_error is shortened to fit. */
+	for (int keep = (int)sizeof(s->last_error);; keep -= 32) {
+		j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s%}",
+			      "dropped_heartbeats", (json_int_t)s->dropped_heartbeats,
+			      "write_errors", (json_int_t)s->write_errors, "rejected", (json_int_t)s->rejected,
+			      "last_delivery", (json_int_t)s->last_delivery, "last_attempt", (json_int_t)s->last_attempt,
+			      "next_attempt", (json_int_t)s->next_attempt, "failures", (json_int_t)s->failures,
+			      "last_heartbeat", (json_int_t)s->last_heartbeat, "stats_set_aside", (json_int_t)s->set_aside,
+			      "auth_refused", (json_int_t)s->auth_refused, "throttled", (json_int_t)s->throttled,
+			      "split", (json_int_t)s->split, "last_error", s->last_error,
+			      strnlen(s->last_error, keep > 0 ? (size_t)keep : 0));
+		text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(j);
+		if (text == NULL)
+			return PLUMB_E_NOMEM;
+		if ((n = strlen(text)) < STATS_SIZE)
+			break;
 		free(text);
-		return PLUMB_E_NOMEM;
+		if (keep <= 0)
+			return PLUMB_E_NOMEM;
 	}
 	memset(rec, ' ', sizeof(rec));
 	memcpy(rec, text, n);
@@ -467,5 +478,131 @@ int plumb_spool_reject(struct plumb_state *st, const struct plumb_spool_entry *e
 		close(rfd);
 	}
 	close(dfd);
+	return r;
+}
+
+int plumb_spool_split(struct plumb_state *st, const struct plumb_spool_entry *e, char *const *texts,
+		      const char *const *ids, size_t n, struct plumb_err *err)
+{
+	struct plumb_fs_meta meta = {0600, (uid_t)-1, (gid_t)-1};
+	unsigned long long at;
+	char digits[21];
+	int dfd, r = 0, in_place = 0;
+
+	memcpy(digits, e->name, 20);
+	digits[20] = '\0';
+	at = strtoull(digits, NULL, 10);
+	if ((dfd = plumb_spool_dirfd(st, err)) < 0)
+		return dfd;
+	/* The pieces take the place of the original in the delivery order:
+	 * its queue time, one nanosecond apart. */
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct plumb_fs_mem m = {texts[i], strlen(texts[i])};
+		unsigned long long t = at + i;
+		char name[96];
+
+		snprintf(name, sizeof(name), "%011llu%09llu-d-%.36s.json", t / 1000000000ULL, t % 1000000000ULL, ids[i]);
+		if (strcmp(name, e->name) == 0)
+			in_place = 1;   /* the same id in the same place: replaced atomically */
+		r = plumb_fs_replace(dfd, name, &meta, plumb_fs_fill_mem, &m, err);
+	}
+	if (r == 0 && !in_place) {
+		/* The pieces are durable; only now does the original go. A crash
+		 * before this line splits it again into the same ids. */
+		if (unlinkat(dfd, e->name, 0) != 0 && errno != ENOENT)
+			r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot remove '%s/%s/%s'", st->path,
+					    PLUMB_SPOOL_DIR, e->name);
+		(void)fsync(dfd);
+	}
+	close(dfd);
+	return r;
+}
+
+static int open_rejected(int dfd)
+{
+	return openat(dfd, "rejected", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+size_t plumb_spool_rejected_count(struct plumb_state *st)
+{
+	struct plumb_spool_entry e;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+	int dfd, rfd;
+
+	if ((dfd = plumb_spool_dirfd(st, NULL)) < 0)
+		return 0;
+	rfd = open_rejected(dfd);
+	close(dfd);
+	if (rfd < 0 || (d = fdopendir(rfd)) == NULL) {
+		if (rfd >= 0)
+			close(rfd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (parse_name(&e, de->d_name) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+int plumb_spool_requeue(struct plumb_state *st, const char *id, unsigned *moved, struct plumb_err *err)
+{
+	struct plumb_spool_entry e;
+	struct dirent *de;
+	DIR *d = NULL;
+	int lock, dfd = -1, rfd = -1, r = 0;
+
+	*moved = 0;
+	if ((lock = plumb_spool_lock_delivery(st, err)) < 0)
+		return lock;
+	if ((dfd = plumb_spool_dirfd(st, err)) < 0) {
+		r = dfd;
+		dfd = -1;
+		goto out;
+	}
+	if ((rfd = open_rejected(dfd)) < 0) {
+		if (errno != ENOENT)
+			r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open '%s/%s/rejected'", st->path,
+					    PLUMB_SPOOL_DIR);
+		goto out;
+	}
+	if ((d = fdopendir(rfd)) == NULL) {
+		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot list '%s/%s/rejected'", st->path, PLUMB_SPOOL_DIR);
+		close(rfd);
+		goto out;
+	}
+	rfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		char why[128];
+		struct stat sb;
+
+		if (parse_name(&e, de->d_name) != 0 || fstatat(rfd, e.name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		/* by report id (the UUID in the name) or by file name */
+		if (id != NULL && strcmp(e.name, id) != 0 && (strlen(id) != 36 || strncmp(e.name + 23, id, 36) != 0))
+			continue;
+		if (renameat2(rfd, e.name, dfd, e.name, RENAME_NOREPLACE) != 0) {
+			r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot move '%s' back into '%s/%s'", e.name,
+					    st->path, PLUMB_SPOOL_DIR);
+			break;
+		}
+		snprintf(why, sizeof(why), "%s.reason", e.name);
+		(void)unlinkat(rfd, why, 0);
+		(*moved)++;
+	}
+	(void)fsync(dfd);
+	(void)fsync(rfd);
+	if (r == 0 && id != NULL && *moved == 0)
+		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "no rejected report '%s' in '%s/%s/rejected'", id, st->path,
+				  PLUMB_SPOOL_DIR);
+out:
+	if (d != NULL)
+		closedir(d);
+	if (dfd >= 0)
+		close(dfd);
+	close(lock);
 	return r;
 }

@@ -7,6 +7,12 @@
 
 #include "plumb/error.h"
 
+/* report.max_bytes: a run whose report is larger is split over several
+ * reports of at most this many bytes (plumb_report_split). */
+#define PLUMB_REPORT_MAX_BYTES_DEFAULT (1ULL << 20)
+#define PLUMB_REPORT_MAX_BYTES_MIN (64ULL << 10)
+#define PLUMB_REPORT_MAX_BYTES_MAX (16ULL << 20)
+
 #define PLUMB_DEFAULT_CONFIG "/etc/plumb/agent.yaml"
 #define PLUMB_DEFAULT_STATE_DIR "/var/lib/plumb"
 #define PLUMB_CONFIG_MAX (1u << 20)
@@ -43,6 +49,7 @@ struct plumb_config {
 	char *metrics_textfile;     /* Prometheus textfile, default state_dir/plumb.prom */
 	char *log_format;           /* log.format: "text" (default) or "json" (one object a line) */
 	uint64_t report_heartbeat;  /* seconds between heartbeats, default 900 */
+	uint64_t report_max_bytes;  /* a report's JSON at most, default 1 MiB: larger runs are split */
 	int cancel_fd;              /* not a key: plumbd's cancel fd for fetches, -1 */
 };
 

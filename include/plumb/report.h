@@ -92,6 +92,20 @@ json_t *plumb_event_json(const struct plumb_event *ev);
  * PLUMB_E_NOMEM; *out is then empty. */
 int plumb_event_parse(struct plumb_event *out, const json_t *o);
 
+/* Splits a plumb.report/v1 object (as built above, or read back from the
+ * spool) into reports whose compact JSON is at most max_bytes each: every
+ * one whole and valid on its own, events in order, a new id derived from
+ * doc's id and its place, the summary counting its own events (resources:
+ * the run's), and "run": {id, part, parts} (see report.c). An event that
+ * alone exceeds the cap loses its diffs first ("diff_dropped": true in
+ * expected/actual), never the event: it then goes alone, even if larger.
+ * A doc that fits comes back as one copy (diffs dropped only if needed)
+ * with its id and no "run". *out is an array of *nout new references;
+ * free with plumb_report_parts_free. Returns 0, PLUMB_E_INVALID (not a
+ * report, or too many parts) or PLUMB_E_NOMEM. */
+int plumb_report_split(json_t ***out, size_t *nout, const json_t *doc, size_t max_bytes, struct plumb_err *err);
+void plumb_report_parts_free(json_t **v, size_t n);
+
 /* Frees what an event owns (one not handed to plumb_report_add). */
 void plumb_event_release(struct plumb_event *ev);
 

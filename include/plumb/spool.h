@@ -42,6 +42,9 @@ struct plumb_spool_stats {
 	uint32_t failures;          /* consecutive retryable failures */
 	time_t last_heartbeat;      /* when a heartbeat was last spooled */
 	uint64_t set_aside;         /* damaged or unreadable stats files kept aside (spool/stats.json.corrupt-T) */
+	uint64_t auth_refused;      /* answers 401/403: credentials refused, report kept and retried */
+	uint64_t throttled;         /* answers 429/503: the hub asked to come back later */
+	uint64_t split;             /* answers 413: the report was split into smaller ones */
 	char last_error[256];
 	int unusable;               /* not persisted: the file could not be read nor set aside; never save */
 };
@@ -64,6 +67,23 @@ int plumb_spool_remove(struct plumb_state *st, const struct plumb_spool_entry *e
 
 /* Moves an entry to spool/rejected/ with a .reason file beside it. */
 int plumb_spool_reject(struct plumb_state *st, const struct plumb_spool_entry *e, const char *reason);
+
+/* Replaces entry e by n reports (texts[i] with report id ids[i]), which
+ * take its place in the delivery order: all are written durably before e
+ * is removed. Call with the delivery lock held. Returns 0 or a negative
+ * code (e is then still there; pieces written so far are retried too). */
+int plumb_spool_split(struct plumb_state *st, const struct plumb_spool_entry *e, char *const *texts,
+		      const char *const *ids, size_t n, struct plumb_err *err);
+
+/* Moves reports from spool/rejected/ back into the spool (their .reason
+ * files removed): all of them with id NULL, else the one whose report id
+ * (or file name) is id. Takes the delivery lock. *moved says how many.
+ * Returns 0, PLUMB_E_NOTFOUND (id given and not there), PLUMB_E_IO
+ * (another delivery is in progress, or a move failed). */
+int plumb_spool_requeue(struct plumb_state *st, const char *id, unsigned *moved, struct plumb_err *err);
+
+/* How many reports spool/rejected/ holds (0 when it cannot be read). */
+size_t plumb_spool_rejected_count(struct plumb_state *st);
 
 /* Reads the stats (zeros when absent). A file that cannot be read (EIO),
  * is not a regular file, or does not parse is never silently zeroed: it is

@@ -100,7 +100,7 @@ start_hub --token "$TOKEN"
 cfg "https://localhost:$HUB_PORT/v1/reports" "$T/other/ca.pem"
 before=$(spool_count)
 run_plumb -c "$T/agent.yaml" deliver
-expect_rc 1 "deliver with a wrong CA"
+expect_rc 2 "deliver with a wrong CA (reports wait)"
 [ "$(spool_count)" -eq "$before" ] || fail "reports lost with a wrong CA"
 run_plumb -c "$T/agent.yaml" status; expect_out "last error: SSL peer certificate"
 stop_hub
@@ -113,7 +113,7 @@ openssl x509 -req -in "$T/client.csr" -CA "$T/tls/ca.pem" -CAkey "$T/tls/ca.key"
 start_hub --client-ca "$T/tls/ca.pem"
 cfg "https://localhost:$HUB_PORT/v1/reports"
 run_plumb -c "$T/agent.yaml" deliver
-expect_rc 1 "mTLS hub without a client certificate"
+expect_rc 2 "mTLS hub without a client certificate (reports wait)"
 cfg "https://localhost:$HUB_PORT/v1/reports" "$T/tls/ca.pem" "  cert_file: $T/client.pem
   key_file: $T/client.key
 "

@@ -3,7 +3,7 @@
 on 127.0.0.1, records every POST as a JSON line in --log (report id, auth
 header, client certificate subject, status answered), answers from --script
 (one line per request: "STATUS [RETRY-AFTER]"; consumed in order; 200 when
-empty), optionally demands a bearer token or a client certificate, and
+empty; 401/403/413/429/503 as asked), optionally demands a bearer token or a client certificate, and
 optionally waits --delay seconds per request. Exits after --lifetime s."""
 import argparse
 import http.server
@@ -55,9 +55,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(args.delay)
         try:
             doc = json.loads(body)
-            rid, spool, nev = doc.get("id"), doc.get("spool"), len(doc.get("events", []))
+            rid, spool, nev, run = doc.get("id"), doc.get("spool"), len(doc.get("events", [])), doc.get("run")
         except Exception:
-            rid, spool, nev = None, None, None
+            rid, spool, nev, run = None, None, None, None
         auth = self.headers.get("Authorization")
         cert = self.connection.getpeercert() if args.client_ca else None
         subject = dict(x[0] for x in cert["subject"]).get("commonName") if cert else None
@@ -67,7 +67,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, retry = next_answer()
         with lock, open(args.log, "a") as f:
             f.write(json.dumps({"path": self.path, "id": rid, "auth": auth, "client": subject,
-                                "status": status, "bytes": len(body), "events": nev, "spool": spool,
+                                "status": status, "bytes": len(body), "events": nev, "spool": spool, "run": run,
                                 "t": time.time()}) + "\n")
         reply = json.dumps({"status": status}).encode()
         self.send_response(status)

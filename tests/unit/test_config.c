@@ -38,6 +38,7 @@ static void defaults(void **state)
 	assert_string_equal(cfg.state_dir, "/var/lib/plumb");
 	assert_string_equal(cfg.root, "/");
 	assert_int_equal(cfg.mode, PLUMB_MODE_ENFORCE);
+	assert_int_equal(cfg.report_max_bytes, 1 << 20);
 	assert_int_equal(cfg.full_scan, 300);
 	assert_null(cfg.source_url);
 	plumb_config_release(&cfg);

@@ -95,11 +95,139 @@ static void drift_name_list(void **state)
 	assert_true(strlen(buf) < 8);
 }
 
+/* A report of n reverted events, each with a diff of dlen characters. */
+static json_t *big_report(size_t n, size_t dlen)
+{
+	struct plumb_report r;
+	struct plumb_err err;
+	char *diff = malloc(dlen + 1);
+	json_t *j;
+
+	assert_non_null(diff);
+	memset(diff, 'x', dlen);
+	diff[dlen] = '\0';
+	assert_int_equal(plumb_report_init(&r, "enforce", &err), 0);
+	for (size_t i = 0; i < n; i++) {
+		struct plumb_event ev;
+		char res[64];
+
+		memset(&ev, 0, sizeof(ev));
+		snprintf(res, sizeof(res), "file:/etc/f%04zu", i);
+		ev.resource = strdup(res);
+		ev.action = PLUMB_ACT_REVERTED;
+		ev.drift = PLUMB_DRIFT_CONTENT;
+		ev.actual = json_pack("{s:s, s:s}", "type", "file", "diff", diff);
+		assert_int_equal(plumb_report_add(&r, &ev), 0);
+	}
+	r.resources = n + 5;
+	r.drifted = r.reverted = n;
+	r.finished_at = r.started_at;
+	j = plumb_report_json(&r);
+	assert_non_null(j);
+	plumb_report_release(&r);
+	free(diff);
+	return j;
+}
+
+/* Parts: each under the cap, events in order, own ids, the summary of
+ * its own slice, and intervals [(k-1)/n, k/n) that tile [0, 1). */
+static void split(void **state)
+{
+	json_t *doc = big_report(300, 2000), **v = NULL, **again = NULL, **w = NULL;
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	size_t n = 0, m = 0, k = 0, seen = 0;
+	long double cover = 0;
+	struct plumb_err err;
+
+	(void)state;
+	assert_true(json_dumpb(doc, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS) > 500000);
+	assert_int_equal(plumb_report_split(&v, &n, doc, 64 << 10, &err), 0);
+	assert_true(n >= 9);
+	for (size_t i = 0; i < n; i++) {
+		json_t *run = json_object_get(v[i], "run"), *evs = json_object_get(v[i], "events"), *sum;
+		size_t j;
+		json_t *ev;
+
+		assert_true(json_dumpb(v[i], NULL, 0, JSON_COMPACT | JSON_SORT_KEYS) <= 64 << 10);
+		assert_string_equal(json_string_value(json_object_get(run, "id")), id);
+		assert_int_equal(json_integer_value(json_object_get(run, "part")), (json_int_t)i + 1);
+		assert_int_equal(json_integer_value(json_object_get(run, "parts")), (json_int_t)n);
+		assert_string_not_equal(json_string_value(json_object_get(v[i], "id")), id);
+		for (size_t p = 0; p < i; p++)
+			assert_string_not_equal(json_string_value(json_object_get(v[i], "id")),
+						json_string_value(json_object_get(v[p], "id")));
+		json_array_foreach(evs, j, ev) {
+			char res[64];
+
+			snprintf(res, sizeof(res), "file:/etc/f%04zu", seen++);
+			assert_string_equal(json_string_value(json_object_get(ev, "resource")), res);
+		}
+		sum = json_object_get(v[i], "summary");
+		assert_int_equal(json_integer_value(json_object_get(sum, "reverted")), (json_int_t)json_array_size(evs));
+		assert_int_equal(json_integer_value(json_object_get(sum, "drifted")), (json_int_t)json_array_size(evs));
+		assert_int_equal(json_integer_value(json_object_get(sum, "resources")), 305);
+	}
+	assert_int_equal(seen, 300);
+	/* the same split again: the same ids (a crash mid-split is harmless) */
+	assert_int_equal(plumb_report_split(&again, &m, doc, 64 << 10, &err), 0);
+	assert_int_equal(m, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(json_string_value(json_object_get(again[i], "id")),
+				    json_string_value(json_object_get(v[i], "id")));
+	/* part 2 split again (a 413): its pieces take its interval */
+	assert_int_equal(plumb_report_split(&w, &k, v[1], 16 << 10, &err), 0);
+	assert_true(k >= 2);
+	for (size_t i = 0; i < n; i++)
+		if (i != 1)
+			cover += 1.0L / (long double)json_integer_value(json_object_get(json_object_get(v[i], "run"), "parts"));
+	for (size_t i = 0; i < k; i++) {
+		json_t *run = json_object_get(w[i], "run");
+
+		assert_string_equal(json_string_value(json_object_get(run, "id")), id);
+		assert_int_equal(json_integer_value(json_object_get(run, "parts")), (json_int_t)(n * k));
+		assert_int_equal(json_integer_value(json_object_get(run, "part")), (json_int_t)(k + i + 1));
+		cover += 1.0L / (long double)(n * k);
+	}
+	assert_true(cover > 0.999999L && cover < 1.000001L);
+	plumb_report_parts_free(v, n);
+	plumb_report_parts_free(again, m);
+	plumb_report_parts_free(w, k);
+	json_decref(doc);
+}
+
+/* One event over the cap: its diff goes (marked), the event stays; a
+ * report that fits is itself, with no run. */
+static void split_oversized_event(void **state)
+{
+	json_t *doc = big_report(1, 8000), **v = NULL, *actual;
+	size_t n = 0;
+	struct plumb_err err;
+
+	(void)state;
+	assert_int_equal(plumb_report_split(&v, &n, doc, 4096, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(json_string_value(json_object_get(v[0], "id")), json_string_value(json_object_get(doc, "id")));
+	assert_null(json_object_get(v[0], "run"));
+	actual = json_object_get(json_array_get(json_object_get(v[0], "events"), 0), "actual");
+	assert_null(json_object_get(actual, "diff"));
+	assert_true(json_is_true(json_object_get(actual, "diff_dropped")));
+	assert_string_equal(json_string_value(json_object_get(actual, "type")), "file");
+	plumb_report_parts_free(v, n);
+	/* under the cap: unchanged */
+	assert_int_equal(plumb_report_split(&v, &n, doc, 1 << 20, &err), 0);
+	assert_int_equal(n, 1);
+	assert_true(json_equal(v[0], doc));
+	plumb_report_parts_free(v, n);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(shape),
 		cmocka_unit_test(exit_codes),
+		cmocka_unit_test(split),
+		cmocka_unit_test(split_oversized_event),
 		cmocka_unit_test(drift_name_list),
 	};
 

@@ -80,6 +80,11 @@ static const char *const migrations[] = {
 	"ALTER TABLE hosts ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0;"
 	"UPDATE hosts SET stored_bytes = COALESCE((SELECT SUM(body_bytes) FROM reports"
 	" WHERE reports.host = hosts.host), 0);",
+	/* 3: the run a host's newest report belongs to: the parts of one run
+	 * (an agent splits a big run under a byte cap) decide its state
+	 * together, so a later part without failures cannot hide an earlier
+	 * part's. */
+	"ALTER TABLE hosts ADD COLUMN last_run TEXT;",
 };
 
 int hub_db_schema_version(void)

@@ -195,12 +195,17 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
 			    opt_str(doc, "agent_version"),
 			    s_unres,
 			    refused[0] ? refused : NULL,
-			    unprot[0] ? unprot : NULL};
+			    unprot[0] ? unprot : NULL,
+			    opt_str(json_object_get(doc, "run"), "id")};
+	/* Parts of one run (run.id) add up: unresolved drift and a refusal in
+	 * an earlier part stay until a report of another run arrives. */
 	if ((r = hub_conn_exec(c,
 			       "UPDATE hosts SET last_finished = $2, last_report = $3, commit_id = $4, serial = $5,"
 			       " signer = $6, fingerprint = $7, stale = $8, mode = $9, agent_version = $10,"
-			       " unresolved = $11, refused = $12, unprotected = $13 WHERE host = $1",
-			       13, sp, NULL, NULL, NULL, err)) != 0)
+			       " unresolved = CASE WHEN last_run = $14 THEN unresolved + $11 ELSE $11 END,"
+			       " refused = CASE WHEN last_run = $14 THEN COALESCE(refused, $12) ELSE $12 END,"
+			       " unprotected = $13, last_run = $14 WHERE host = $1",
+			       14, sp, NULL, NULL, NULL, err)) != 0)
 		goto fail;
 	return hub_conn_commit(c, err);
 fail:

@@ -164,12 +164,16 @@ static long find_res(const struct plumb_daemon *d, const char *path)
 	return -1;
 }
 
-/* Whether a directory at path (created, removed or moved) matters to the
- * watch set: it is a managed path or lies above one. Other directories
- * coming and going in a watched directory change nothing we enforce. */
-static int dir_matters(const struct plumb_daemon *d, const char *path)
+static void mark_dirty(struct plumb_daemon *d, long i);
+
+/* Marks dirty every resource at path or below it, and says whether there
+ * was any: a directory created, removed or moved there matters to the
+ * watch set only then. Other directories coming and going in a watched
+ * directory change nothing we enforce. */
+static int mark_subtree(struct plumb_daemon *d, const char *path)
 {
 	size_t lo = 0, hi, n = strlen(path);
+	int any = 0;
 
 	if (!d->have_sel)
 		return 0;
@@ -186,11 +190,13 @@ static int dir_matters(const struct plumb_daemon *d, const char *path)
 		const char *f = d->sel.b->files[lo].path;
 
 		if (strncmp(f, path, n) != 0)
-			return 0;
-		if (f[n] == '\0' || f[n] == '/')
-			return 1;
+			break;
+		if (f[n] == '\0' || f[n] == '/') {
+			mark_dirty(d, (long)lo);
+			any = 1;
+		}
 	}
-	return 0;
+	return any;
 }
 
 static void mark_dirty(struct plumb_daemon *d, long i)
@@ -349,7 +355,10 @@ static void on_inotify(struct plumb_daemon *d)
 				continue;
 			}
 			if (ie->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
-				schedule_full(d, 1);   /* a watched directory went away */
+				/* A watched directory went away: everything below it now. */
+				if ((w = watch_of(d, ie->wd)) != NULL)
+					(void)mark_subtree(d, w->dir);
+				schedule_full(d, 1);
 				continue;
 			}
 			if ((w = watch_of(d, ie->wd)) == NULL)
@@ -368,9 +377,12 @@ static void on_inotify(struct plumb_daemon *d)
 				i = find_res(d, path);
 				if (i >= 0)
 					mark_dirty(d, i);
+				/* The managed tree's shape changed: what lies there is
+				 * re-checked at once, the watches re-armed with the next
+				 * full scan (at most one per PLUMB_FULL_MIN_GAP s). */
 				if ((ie->mask & IN_ISDIR) && (ie->mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) &&
-				    dir_matters(d, path))
-					schedule_full(d, 1);   /* the managed tree's shape changed: re-watch */
+				    mark_subtree(d, path))
+					schedule_full(d, 1);
 			}
 		}
 	}

@@ -319,6 +319,16 @@ check(p["status"] == "drifting" and p["last_report"] == late["id"],
 ok_now = report("pager", [])
 req("POST", "/v1/reports", ok_now, tok=A4)
 check(status("pager")["status"] == "compliant", "and the next real report is the state again")
+# A run split into parts (run.id): a later part without drift does not hide
+# an earlier part's; a report of another run decides afresh.
+run_id = str(uuid.uuid4())
+p1 = report("pager", [event(action="failed")], run={"id": run_id, "part": 1, "parts": 2})
+p2 = report("pager", [event("file:/etc/y", action="reverted")], run={"id": run_id, "part": 2, "parts": 2})
+check(req("POST", "/v1/reports", p1, tok=A4)[0] == 201 and req("POST", "/v1/reports", p2, tok=A4)[0] == 201,
+      "both parts of a split run are stored")
+check(status("pager")["status"] == "drifting", "a later part of a run does not hide an earlier part's failure")
+req("POST", "/v1/reports", report("pager", [], run={"id": str(uuid.uuid4()), "part": 1, "parts": 1}), tok=A4)
+check(status("pager")["status"] == "compliant", "a report of the next run decides the state afresh")
 
 # refused: the newest report refused a baseline tip (or rolled back a firewall
 # change); shown with the reason, even though nothing drifted.

@@ -148,7 +148,9 @@ import json, sys
 d = json.load(sys.stdin)
 for h in d["hosts"]:
     b = h["baseline"]
-    print("  %-20s %-10s serial %s signed by %s, %d reverted, last seen %s" % (h["host"], h["status"], b["serial"], b["signer"], h["counts"]["reverted"], h["last_seen"]))'
+    print("  %-20s %-10s serial %s signed by %s, %d reverted, last seen %s" % (h["host"], h["status"], b["serial"], b["signer"], h["counts"]["reverted"], h["last_seen"]))
+    if h.get("reason"):
+        print("  %-20s %-10s why: %s" % ("", "", h["reason"]))'
 
 echo
 echo "Hub page: $HUBURL/#token=$VIEWER"

@@ -37,8 +37,10 @@ _plumb()
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W '--config --root --state-dir --baseline-dir --json --diff --verbose --quiet --help' -- "$cur"))
 	elif [[ -z $cmd ]]; then
-		COMPREPLY=($(compgen -W 'check apply verify trust status deliver check-config version' -- "$cur"))
+		COMPREPLY=($(compgen -W 'check apply verify trust status deliver spool check-config version' -- "$cur"))
 	elif [[ $cmd == trust && $prev == trust ]]; then
 		COMPREPLY=($(compgen -W 'reset' -- "$cur"))
+	elif [[ $cmd == spool && $prev == spool ]]; then
+		COMPREPLY=($(compgen -W 'requeue' -- "$cur"))
 	fi
 } && complete -F _plumb plumb plumbd

@@ -20,7 +20,9 @@ expect_out "the hub has the events, the motd's with its diff"
 expect_out "refused: commit"
 expect_out "commit is not signed"
 expect_out "and the host still has: PermitRootLogin prohibit-password"
-expect_out "compliant  serial 1 signed by pipeline@example.com"
+# the unsigned push was refused: the hub says so, with the reason (issue 16)
+expect_out "refused    serial 1 signed by pipeline@example.com"
+expect_out "why: baseline refused: commit"
 expect_out "Hub page: https://10.254."
 d=$(sed -n 's/^demo: done; cleaning up \([^,]*\),.*/\1/p' "$T/out")
 [ -n "$d" ] && [ ! -e "$d" ] || fail "demo left $d behind"

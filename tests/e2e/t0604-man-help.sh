@@ -32,13 +32,13 @@ grep -q '^usage: plumb-hub' "$T/hub.help" || fail "plumb-hub --help: $(head -3 "
 compare plumb-hub "$T/hub.help" "$MAN/plumb-hub.8"
 
 # Every command of plumb --help: in COMMANDS and in EXIT STATUS.
-cmds=$(sed -n '/^commands:/,/^$/p' "$T/plumb.help" | sed -n 's/^  \([a-z-]*\( reset\)\{0,1\}\) .*/\1/p')
+cmds=$(sed -n '/^commands:/,/^$/p' "$T/plumb.help" | sed -n 's/^  \([a-z][a-z-]*\( reset\| requeue\)\{0,1\}\)\( .*\)\{0,1\}$/\1/p')
 [ "$(echo "$cmds" | wc -l)" -ge 8 ] || fail "read only these commands from --help: $cmds"
 exits=$(sed -n '/^\.SH EXIT STATUS/,/^\.SH [^E]/p' "$MAN/plumb.8")
 coms=$(sed -n '/^\.SH COMMANDS/,/^\.SH [^C]/p' "$MAN/plumb.8")
 while read -r c; do
-	grep -qx "\.B $c" <<<"$exits" || fail "plumb.8 EXIT STATUS does not document '$c'"
-	grep -qx "\.B $c" <<<"$coms" || fail "plumb.8 COMMANDS does not describe '$c'"
+	grep -qE "^\.BI? \"?$c( |\"|\$)" <<<"$exits" || fail "plumb.8 EXIT STATUS does not document '$c'"
+	grep -qE "^\.BI? \"?$c( |\"|\$)" <<<"$coms" || fail "plumb.8 COMMANDS does not describe '$c'"
 done <<<"$cmds"
 grep -q '^\.SH EXIT STATUS' "$MAN/plumbd.8" || fail "plumbd.8 has no EXIT STATUS"
 
@@ -53,7 +53,7 @@ words '/--once/p' > "$T/comp.plumbd"
 opts < "$T/plumbd.help" | grep '^--' > "$T/want.plumbd"
 cmp -s "$T/comp.plumbd" "$T/want.plumbd" || fail "completion of plumbd options: $(diff "$T/want.plumbd" "$T/comp.plumbd" | grep '^[<>]' | tr '\n' ' ')"
 words '/check apply verify/p' > "$T/comp.cmds"
-echo "$cmds" | sed 's/ reset$//' | LC_ALL=C sort -u > "$T/want.cmds"
+echo "$cmds" | sed 's/ reset$//; s/ requeue$//' | LC_ALL=C sort -u > "$T/want.cmds"
 cmp -s "$T/comp.cmds" "$T/want.cmds" || fail "completion of plumb commands: $(diff "$T/want.cmds" "$T/comp.cmds" | grep '^[<>]' | tr '\n' ' ')"
 bash -n "$COMP" || fail "the completion script does not parse"
 if [ -f /usr/share/bash-completion/bash_completion ]; then

@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "plumb/buf.h"
 #include "plumb/log.h"
 #include "plumb/util.h"
+#include "metrics.h"
 #include "store.h"
 #include "token.h"
 #include "validate.h"
@@ -42,6 +44,7 @@ struct conn_slot {
 	 * without the lock (an answer is being queued), hence atomic. */
 	atomic_int receiving;
 	struct timespec since;
+	unsigned code;           /* the answer queued for the current request */
 };
 
 /* Per-host token buckets of report bytes (the ingest rate). A bucket that
@@ -72,6 +75,7 @@ struct hub_server {
 	pthread_rwlock_t crl_lock; /* guards crls: reloaded on SIGHUP */
 	gnutls_x509_crl_t *crls;
 	unsigned ncrl;
+	struct hub_metrics metrics;
 };
 
 /* Per request: the upload buffer, and a verdict reached before the body. */
@@ -85,6 +89,10 @@ struct req {
 	size_t host_reserved;    /* of the host's slot's held bytes, likewise */
 	enum hub_role role;
 	char subject[HUB_SUBJECT_MAX];
+	/* for the access log line and the metrics */
+	char method[8];
+	char path[128];
+	struct timespec start;
 };
 
 static double since_s(const struct timespec *a, const struct timespec *b)
@@ -97,13 +105,15 @@ static double bucket_cap(const struct hub_server *s)
 	return (double)s->cfg.host_rate > (double)s->cfg.max_body ? (double)s->cfg.host_rate : (double)s->cfg.max_body;
 }
 
-/* The connection's slot stops the receive clock: an answer is queued. */
-static void conn_answering(struct MHD_Connection *con)
+/* The connection's slot stops the receive clock: an answer (code) is queued. */
+static void conn_answering(struct MHD_Connection *con, unsigned code)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct conn_slot *slot = ci ? ci->socket_context : NULL;
-	if (slot)
+	if (slot) {
+		slot->code = code;
 		atomic_store(&slot->receiving, 0);
+	}
 }
 
 static void add_common_headers(struct MHD_Response *r)
@@ -122,7 +132,7 @@ static enum MHD_Result respond_ra(struct MHD_Connection *con, unsigned status, c
 			free((void *)data);
 		return MHD_NO;
 	}
-	conn_answering(con);
+	conn_answering(con, status);
 	add_common_headers(r);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (retry_after) {
@@ -415,6 +425,7 @@ static unsigned authenticate(struct hub_server *s, struct MHD_Connection *con, s
 
 static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Connection *con, struct req *q)
 {
+	struct timespec t0, t1;
 	struct plumb_err e = {0};
 	char reason[PLUMB_ERR_MAX + 64];
 	time_t finished = 0, now = time(NULL);
@@ -423,12 +434,15 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 					.not_after = now + s->cfg.max_skew,
 					.not_before = now - s->cfg.retain};
 	json_t *doc = hub_report_parse(q->body.data ? q->body.data : "", q->body.len, &e);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!doc) {
 		snprintf(reason, sizeof(reason), "malformed JSON: %s", e.msg);
+		hub_metrics_ingest(&s->metrics, HUB_INGEST_REJECTED, 0);
 		return respond_error(con, MHD_HTTP_BAD_REQUEST, reason);
 	}
 	if (hub_report_validate(doc, &lim, &finished, &e) != 0) {
 		json_decref(doc);
+		hub_metrics_ingest(&s->metrics, HUB_INGEST_REJECTED, 0);
 		snprintf(reason, sizeof(reason), "report does not match plumb.report/v1: %s", e.msg);
 		return respond_error(con, MHD_HTTP_UNPROCESSABLE_CONTENT, reason);
 	}
@@ -436,11 +450,13 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 	if (strcmp(host, q->subject) != 0) {
 		plumb_log(PLUMB_LOG_WARN, "token for host '%s' sent a report for host '%s'; refused", q->subject, host);
 		json_decref(doc);
+		hub_metrics_ingest(&s->metrics, HUB_INGEST_REJECTED, 0);
 		return respond_error(con, MHD_HTTP_FORBIDDEN, "this token may only report for its own host");
 	}
 	unsigned wait = rate_take(s, q->subject, q->body.len);
 	if (wait) {
 		json_decref(doc);
+		hub_metrics_ingest(&s->metrics, HUB_INGEST_THROTTLED, 0);
 		return respond_retry(con, MHD_HTTP_TOO_MANY_REQUESTS, "this host sends reports faster than --host-rate",
 				     wait);
 	}
@@ -448,6 +464,11 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 	struct hub_conn *c = hub_db_acquire(s->db);
 	int r = hub_store_ingest(c, doc, q->body.data, q->body.len, finished, now, s->cfg.host_quota, &dup, &e);
 	hub_db_release(s->db, c);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	hub_metrics_ingest(&s->metrics, r == PLUMB_E_TOOBIG ? HUB_INGEST_THROTTLED : r != 0 ? HUB_INGEST_FAILED
+			   : dup ? HUB_INGEST_DUPLICATE : HUB_INGEST_STORED, since_s(&t0, &t1));
+	if (r != 0 && r != PLUMB_E_TOOBIG)
+		hub_metrics_storage_error(&s->metrics);
 	json_t *ans = json_pack("{s:s,s:b}", "id", json_string_value(json_object_get(doc, "id")), "duplicate", dup);
 	json_decref(doc);
 	if (r == PLUMB_E_TOOBIG) {
@@ -537,6 +558,33 @@ static enum MHD_Result handle_get_hosts(struct hub_server *s, struct MHD_Connect
 	return respond(con, MHD_HTTP_OK, "application/json", out, len, MHD_RESPMEM_MUST_FREE);
 }
 
+/* GET /metrics (viewer token, as Prometheus's authorization credentials):
+ * hosts by status and the hub's own counters. */
+static enum MHD_Result handle_get_metrics(struct hub_server *s, struct MHD_Connection *con)
+{
+	long long counts[HUB_NSTATUS];
+	struct plumb_err e = {0};
+	struct plumb_buf b;
+	struct hub_conn *c = hub_db_acquire(s->db);
+	int r = hub_store_status_counts(c, time(NULL), s->cfg.silent_after, counts, &e);
+	hub_db_release(s->db, c);
+	if (r != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "hosts query: %s", e.msg);
+		hub_metrics_storage_error(&s->metrics);
+		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
+	}
+	plumb_buf_init(&b, 64 * 1024);
+	if (hub_metrics_render(&s->metrics, counts, &b) != 0) {
+		plumb_buf_release(&b);
+		return respond_error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	}
+	size_t len = 0;
+	char *text = plumb_buf_detach(&b, &len);
+	if (!text)
+		return respond_error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	return respond(con, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len, MHD_RESPMEM_MUST_FREE);
+}
+
 static enum MHD_Result handle_get_report(struct hub_server *s, struct MHD_Connection *con, const char *id)
 {
 	struct plumb_err e = {0};
@@ -562,7 +610,7 @@ static enum MHD_Result serve_asset(struct MHD_Connection *con, const char *type,
 								 MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
-	conn_answering(con);
+	conn_answering(con, MHD_HTTP_OK);
 	add_common_headers(r);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
@@ -585,13 +633,15 @@ static enum MHD_Result route_get(struct hub_server *s, struct MHD_Connection *co
 		return serve_asset(con, "text/css; charset=utf-8", hub_asset_app_css, hub_asset_app_css_end);
 	if (!strcmp(url, "/healthz"))
 		return respond(con, MHD_HTTP_OK, "text/plain", "ok\n", 3, MHD_RESPMEM_PERSISTENT);
-	if (strncmp(url, "/v1/", 4) != 0)
+	if (strncmp(url, "/v1/", 4) != 0 && strcmp(url, "/metrics") != 0)
 		return respond_error(con, MHD_HTTP_NOT_FOUND, "not found");
 	unsigned st = authenticate(s, con, q);
 	if (st)
 		return respond_error(con, st, q->reason);
 	if (q->role != HUB_ROLE_VIEWER)
 		return respond_error(con, MHD_HTTP_FORBIDDEN, "agent tokens may not read");
+	if (!strcmp(url, "/metrics"))
+		return handle_get_metrics(s, con);
 	if (!strcmp(url, "/v1/hosts"))
 		return handle_get_hosts(s, con);
 	if (!strcmp(url, "/v1/events"))
@@ -632,6 +682,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 			return MHD_NO;
 		plumb_buf_init(&q->body, s->cfg.max_body);
 		*con_cls = q;
+		snprintf(q->method, sizeof(q->method), "%s", method);
+		snprintf(q->path, sizeof(q->path), "%s", url);   /* no query: tokens never travel there */
+		clock_gettime(CLOCK_MONOTONIC, &q->start);
 		if (!is_post)
 			return MHD_YES;
 		if (strcmp(url, "/v1/reports") != 0) {
@@ -704,7 +757,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 		if (!r)
 			return MHD_NO;
-		conn_answering(con);
+		conn_answering(con, MHD_HTTP_METHOD_NOT_ALLOWED);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
 		enum MHD_Result ret = MHD_queue_response(con, MHD_HTTP_METHOD_NOT_ALLOWED, r);
 		MHD_destroy_response(r);
@@ -716,8 +769,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode t)
 {
 	struct hub_server *s = cls;
-	(void)t;
 	struct req *q = *con_cls;
+	const union MHD_ConnectionInfo *ci0 = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_slot *slot0 = ci0 ? ci0->socket_context : NULL;
+	if (q && slot0 && slot0->code) {
+		/* One access line per request: never a token, never a body. */
+		struct timespec now;
+		const union MHD_ConnectionInfo *ai = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		char addr[INET6_ADDRSTRLEN] = "?";
+		unsigned code = slot0->code;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ai->client_addr)->sin_addr, addr,
+				  sizeof(addr));
+		else if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ai->client_addr)->sin6_addr, addr,
+				  sizeof(addr));
+		hub_metrics_answer(&s->metrics, code);
+		plumb_log(code == 401 || code == 403 ? PLUMB_LOG_WARN : PLUMB_LOG_INFO, "access: %s %s %s %u %s%s%s %.1fms%s",
+			  addr, q->method, q->path, code, q->subject[0] ? (q->role == HUB_ROLE_VIEWER ? "viewer:" : "host:") : "-",
+			  q->subject, "", since_s(&q->start, &now) * 1e3,
+			  t == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
+		slot0->code = 0;
+	}
 	if (q) {
 		release_held(s, q);
 		plumb_buf_release(&q->body);

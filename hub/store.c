@@ -371,6 +371,25 @@ int hub_store_hosts(struct hub_conn *c, time_t now, time_t silent_after, const c
 	return r;
 }
 
+int hub_store_status_counts(struct hub_conn *c, time_t now, time_t silent_after, long long counts[HUB_NSTATUS],
+			    struct plumb_err *err)
+{
+	struct plumb_buf b;
+	/* A filter no status has: every host is counted, none written out. */
+	struct hosts_ctx h = {.b = &b, .now = now, .silent_after = silent_after, .filter = ""};
+	int r;
+	plumb_buf_init(&b, 64);
+	r = hub_conn_exec(c,
+			  "SELECT host, first_seen, last_seen, last_report, commit_id, serial, signer, fingerprint,"
+			  " stale, mode, agent_version, unresolved, last_drift_at, reports, events, reverted, failed,"
+			  " refused, unprotected FROM hosts",
+			  0, NULL, host_row, &h, NULL, err);
+	plumb_buf_release(&b);
+	for (int i = 0; i < HUB_NSTATUS; i++)
+		counts[i] = h.counts[i];
+	return r;
+}
+
 static json_t *time_or_null(const char *v)
 {
 	char t[21];

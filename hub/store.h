@@ -57,6 +57,11 @@ struct hub_event_query {
 /* Events newest first: {"events": [...], "next": cursor or null}. Paging by
  * the sequence number is stable while new reports arrive.
  * Returns 0, PLUMB_E_IO or PLUMB_E_NOMEM. */
+/* Hosts by status, decided as hub_store_hosts decides them, without
+ * writing the list. Returns 0 or a negative code with err filled. */
+int hub_store_status_counts(struct hub_conn *c, time_t now, time_t silent_after, long long counts[HUB_NSTATUS],
+			    struct plumb_err *err);
+
 int hub_store_events(struct hub_conn *c, const struct hub_event_query *q, json_t **out, struct plumb_err *err);
 
 /* The stored text of report id of host (NULL: the first received with that

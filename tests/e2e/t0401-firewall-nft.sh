@@ -10,7 +10,10 @@
 command -v nft >/dev/null || skip "nft (nftables) is not installed"
 NS=plumbtest-$$
 ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace here"
-trap 'ip netns del "$NS" 2>/dev/null; cleanup' EXIT
+# plumbd runs under `ip netns exec`, which may fork: $! is then ip's pid,
+# not plumbd's. Stop it by its own state dir, whatever happens.
+stop_nsd() { pkill -TERM -f -- "--state-dir $STATE" 2>/dev/null; for _ in $(seq 1 50); do pgrep -f -- "--state-dir $STATE" >/dev/null || break; sleep 0.1; done; pkill -KILL -f -- "--state-dir $STATE" 2>/dev/null; true; }
+trap 'stop_nsd; ip netns del "$NS" 2>/dev/null; cleanup' EXIT
 host_before=$(nft list ruleset 2>/dev/null | sha256sum)
 inns() { ip netns exec "$NS" "$@"; }
 plumb_ns() { rc=0; inns "$PLUMB" --root "$ROOT" --state-dir "$STATE" --baseline-dir "$BL" "$@" >"$T/out" 2>"$T/err" || rc=$?; }
@@ -92,10 +95,10 @@ inns nft delete table inet plumb
 inns "${PLUMBD:-$(dirname "$PLUMB")/plumbd}" --root "$ROOT" --state-dir "$STATE" --baseline-dir "$BL" >"$T/d.log" 2>&1 &
 PD=$!
 for _ in $(seq 1 100); do [ -s "$STATE/plumb.prom" ] && break; sleep 0.05; done
-[ "$(inns nft list table inet plumb 2>/dev/null)" = "$want" ] || { kill "$PD"; fail "plumbd's catch-up scan did not restore the table"; }
+[ "$(inns nft list table inet plumb 2>/dev/null)" = "$want" ] || fail "plumbd's catch-up scan did not restore the table"
 inns nft add rule inet plumb input tcp dport 6666 accept
 ok=0; for _ in $(seq 1 300); do [ "$(inns nft list table inet plumb)" = "$want" ] && { ok=1; break; }; sleep 0.1; done
-kill "$PD"; wait "$PD" 2>/dev/null
+stop_nsd; wait "$PD" 2>/dev/null
 [ "$ok" = 1 ] || fail "plumbd did not revert the firewall within 30 s: $(tail -3 "$T/d.log")"
 grep -q 'firewall:nftables:inet plumb: reverted rules' "$T/d.log" || fail "plumbd logged no firewall revert"
 [ "$(inns nft list table inet docker)" = "$docker_before" ] || fail "the foreign table was touched"

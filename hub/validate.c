@@ -128,7 +128,8 @@ static const char *str_field(const json_t *obj, const char *key)
 static int check_state(const json_t *st, const char *path, struct plumb_err *err)
 {
 	static const char *const allowed[] = {"state", "type", "mode", "owner", "group", "size", "sha256",
-					      "target", "sensitive", "diff", "links", "acl", "too_large", NULL};
+					      "target", "sensitive", "diff", "links", "acl", "too_large",
+					      "unmanaged", "value", "command", NULL};
 	static const char *const types[] = {"file", "directory", "symlink", "fifo", "socket",
 					    "character-device", "block-device", "unknown", NULL};
 	char p[256];
@@ -171,6 +172,25 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 	snprintf(p, sizeof(p), "%s.too_large", path);
 	if ((v = json_object_get(st, "too_large")) && !json_is_true(v))
 		return bad(err, p, "must be true");
+	snprintf(p, sizeof(p), "%s.value", path);
+	if ((v = json_object_get(st, "value")) && (!json_is_string(v) || json_string_length(v) > 4096))
+		return bad(err, p, "must be a string of at most 4096 characters");
+	snprintf(p, sizeof(p), "%s.unmanaged", path);
+	if ((v = json_object_get(st, "unmanaged"))) {
+		if (!json_is_array(v) || json_array_size(v) > 1000)
+			return bad(err, p, "must be an array of at most 1000 names");
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (!json_is_string(json_array_get(v, i)) || !is_printable(json_string_value(json_array_get(v, i))))
+				return bad(err, p, "must hold printable names");
+	}
+	snprintf(p, sizeof(p), "%s.command", path);
+	if ((v = json_object_get(st, "command"))) {
+		if (!json_is_array(v) || json_array_size(v) > 64)
+			return bad(err, p, "must be an array of at most 64 words");
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (!json_is_string(json_array_get(v, i)))
+				return bad(err, p, "must hold strings");
+	}
 	snprintf(p, sizeof(p), "%s.diff", path);
 	if ((v = json_object_get(st, "diff")) && (!json_is_string(v) || json_string_length(v) > 8192))
 		return bad(err, p, "must be a string of at most 8192 characters");
@@ -183,9 +203,10 @@ static int check_event(const json_t *ev, const char *path, struct plumb_err *err
 					      "error", "quarantine", "count", NULL};
 	static const char *const required[] = {"resource", "drift", "action", "expected", "actual", "at", NULL};
 	static const char *const actions[] = {"detected", "reverted", "failed", "contested", "refused",
-					      "rolled-back", NULL};
+					      "rolled-back", "notified", NULL};
 	static const char *const kinds[] = {"content", "mode", "owner", "group", "type", "target",
-					    "missing", "present", "rules", "acl", "links", NULL};
+					    "missing", "present", "rules", "acl", "links",
+					    "unmanaged", "value", NULL};
 	char p[256];
 	int r;
 	const char *s;
@@ -196,8 +217,12 @@ static int check_event(const json_t *ev, const char *path, struct plumb_err *err
 	s = str_field(ev, "resource");
 	if (!s || !is_printable(s) ||
 	    !(strcmp(s, "baseline") == 0 || (strncmp(s, "file:/", 6) == 0 && s[6]) ||
-	      (strncmp(s, "firewall:nftables:", 18) == 0 && s[18]) || (strncmp(s, "firewall:iptables:", 18) == 0 && s[18])))
-		return bad(err, p, "must be file:/PATH, firewall:BACKEND:TABLE or baseline");
+	      (strncmp(s, "firewall:nftables:", 18) == 0 && s[18]) || (strncmp(s, "firewall:iptables:", 18) == 0 && s[18]) ||
+	      (strncmp(s, "sysctl:", 7) == 0 && s[7]) || (strncmp(s, "service:", 8) == 0 && s[8]) ||
+	      (strncmp(s, "package:", 8) == 0 && s[8]) || (strncmp(s, "module:", 7) == 0 && s[7]) ||
+	      (strncmp(s, "exec:", 5) == 0 && s[5])))
+		return bad(err, p, "must be file:/PATH, firewall:BACKEND:TABLE, sysctl:KEY, service:UNIT, package:NAME, "
+			   "module:NAME, exec:PROGRAM or baseline");
 	snprintf(p, sizeof(p), "%s.drift", path);
 	v = json_object_get(ev, "drift");
 	if (!json_is_array(v))

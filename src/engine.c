@@ -175,6 +175,8 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	}
 	for (size_t i = 0; i < b->nfiles; i++) {
 		jobs[i].res = &b->files[i];
+		jobs[i].all = b->files;
+		jobs[i].nall = b->nfiles;
 		if (o->only != NULL && !o->only[i])
 			jobs[i].skip = 1;
 		else

@@ -12,6 +12,7 @@
 
 static const char *drift_names[] = {
 	"content", "mode", "owner", "group", "type", "target", "missing", "present", "rules", "acl", "links",
+	"unmanaged", "value",
 };
 
 const char *plumb_action_name(enum plumb_action a)
@@ -23,6 +24,7 @@ const char *plumb_action_name(enum plumb_action a)
 	case PLUMB_ACT_CONTESTED: return "contested";
 	case PLUMB_ACT_REFUSED: return "refused";
 	case PLUMB_ACT_ROLLED_BACK: return "rolled-back";
+	case PLUMB_ACT_NOTIFIED: return "notified";
 	}
 	return "unknown";
 }
@@ -133,7 +135,8 @@ json_t *plumb_event_json(const struct plumb_event *ev)
 
 int plumb_event_parse(struct plumb_event *out, const json_t *o)
 {
-	static const char *const actions[] = {"detected", "reverted", "failed", "contested", "refused", "rolled-back"};
+	static const char *const actions[] = {"detected", "reverted", "failed", "contested", "refused", "rolled-back",
+					      "notified"};
 	const char *res = json_string_value(json_object_get(o, "resource"));
 	const char *act = json_string_value(json_object_get(o, "action"));
 	const char *at = json_string_value(json_object_get(o, "at"));

@@ -15,11 +15,33 @@ struct plumb_source;
 #define PLUMB_BASELINE_MAX_FILES 100000
 #define PLUMB_CONTENT_MAX (1u << 20)      /* inline content: */
 #define PLUMB_SERIAL_MAX 0x7fffffffffffffffULL
+#define PLUMB_BASELINE_MAX_SYSCTL 10000
+#define PLUMB_SYSCTL_KEY_MAX 200          /* bytes of a key such as net.ipv4.ip_forward */
+#define PLUMB_SYSCTL_VALUE_MAX 4000       /* bytes of a desired value */
+#define PLUMB_NOTIFY_MAX 16               /* notify: entries per file */
+#define PLUMB_NOTIFY_ARGV_MAX 32          /* words of an exec: argv */
+#define PLUMB_UNIT_MAX 255                /* bytes of a systemd unit name */
 
 enum plumb_ftype {
 	PLUMB_FT_FILE,
 	PLUMB_FT_DIR,
 	PLUMB_FT_SYMLINK,
+};
+
+/* What a `notify:` entry does after its file was reverted or changed. */
+enum plumb_notify_kind {
+	PLUMB_NOTIFY_RELOAD,        /* systemctl reload UNIT */
+	PLUMB_NOTIFY_RESTART,       /* systemctl restart UNIT */
+	PLUMB_NOTIFY_TRY_RESTART,   /* systemctl try-restart UNIT */
+	PLUMB_NOTIFY_EXEC,          /* argv, exec'd directly: never a shell */
+};
+
+struct plumb_notify_res {
+	enum plumb_notify_kind kind;
+	char *unit;             /* service:, or NULL for exec: */
+	char **argv;            /* exec: NULL-terminated, argv[0] an absolute path */
+	size_t argc;
+	size_t line, col;
 };
 
 /* One `files:` entry. Unset optional fields are NULL / has_* = 0. */
@@ -38,7 +60,19 @@ struct plumb_file_res {
 	char *group;
 	int sensitive;          /* marked `sensitive: true` */
 	int warn;               /* `enforce: warn`: report, never repair */
+	int purge;              /* type: directory, `purge: true`: entries not named are drift */
+	struct plumb_notify_res *notify;   /* run after a revert or a change; may be NULL */
+	size_t nnotify;
 	size_t line, col;       /* where the entry starts */
+};
+
+/* One `sysctl:` entry: a kernel parameter of the agent's namespaces. */
+struct plumb_sysctl_res {
+	char *key;              /* dotted, [a-z0-9_.-] only: net.ipv4.ip_forward */
+	char *value;            /* as written; compared whitespace-normalized */
+	int sensitive;
+	int warn;
+	size_t line, col;
 };
 
 struct plumb_firewall {
@@ -59,6 +93,8 @@ struct plumb_baseline {
 	struct plumb_file_res *files;   /* sorted by path */
 	size_t nfiles;
 	struct plumb_firewall *firewall;  /* NULL if absent */
+	struct plumb_sysctl_res *sysctl;  /* sorted by key */
+	size_t nsysctl;
 };
 
 /* Parses and validates a baseline document. Errors name name:line:col.

@@ -25,6 +25,8 @@ enum {
 	PLUMB_DRIFT_RULES = 1 << 8,
 	PLUMB_DRIFT_ACL = 1 << 9,        /* an extended or default ACL on a managed path */
 	PLUMB_DRIFT_LINKS = 1 << 10,     /* a managed regular file with more than one link */
+	PLUMB_DRIFT_UNMANAGED = 1 << 11, /* a purged directory holds entries the baseline does not name */
+	PLUMB_DRIFT_VALUE = 1 << 12,     /* a live value (sysctl) differs */
 };
 
 enum plumb_action {
@@ -34,6 +36,7 @@ enum plumb_action {
 	PLUMB_ACT_CONTESTED,
 	PLUMB_ACT_REFUSED,
 	PLUMB_ACT_ROLLED_BACK,
+	PLUMB_ACT_NOTIFIED,     /* a notify: (unit reload/restart, exec) ran after a change */
 };
 
 struct plumb_event {

@@ -57,10 +57,12 @@ struct contest {
 	unsigned level;
 };
 
-enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_COUNT };
+enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_LIVE, T_COUNT };
 
 /* Owned firewall tables are re-checked this often between full scans. */
 #define PLUMB_FIREWALL_CHECK 10
+/* Live kernel state (sysctl:), which no inotify reports, this often. */
+#define PLUMB_LIVE_CHECK 10
 /* Full scans asked for by events (directories of the managed tree created
  * or removed, queue overflows) run at most this often (seconds). */
 #define PLUMB_FULL_MIN_GAP 5.0
@@ -641,16 +643,16 @@ static void lock_regained(struct plumb_daemon *d)
 	d->lock_failures = 0;
 }
 
-/* Runs the engine over the dirty set (or everything; or, with full < 0,
- * the firewall alone) and reports. */
+/* Runs the engine over the dirty set (full 0), everything (1), the firewall
+ * alone (-1) or live kernel state alone (-2), and reports. */
 static void run_engine(struct plumb_daemon *d, int full)
 {
 	struct plumb_fw_undo undo = {NULL};
 	/* The firewall goes with full scans and firewall-only runs; a run over
 	 * the inotify dirty set touches files only. (The daemon always passes
 	 * an `only` set, so "with full runs" must be said explicitly.) */
-	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL, full != 0 ? 1 : 0,
-				       d->guard_pending ? &undo : NULL};
+	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL,
+				       full > 0 || full == -1 ? 1 : 0, d->guard_pending ? &undo : NULL};
 	struct plumb_quarantine *q = NULL;
 	struct plumb_journal *journal = NULL;
 	unsigned char *only = NULL;
@@ -671,6 +673,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 		d->any_dirty = 0;
 	}
 	eo.only = only;
+	eo.live = full > 0 || full == -2 ? 1 : -1;
 	if (plumb_state_lock(d->st, 5, &e) != 0) {
 		/* Someone else holds state_dir: put the work back and really retry,
 		 * backing off, so drift made meanwhile is not left to the next
@@ -725,7 +728,8 @@ static void run_engine(struct plumb_daemon *d, int full)
 		}
 		log_events(&rep);
 		plumb_log(PLUMB_LOG_DEBUG, "%s run: %llu resources, %zu events, %.1f ms",
-			  full > 0 ? "full" : full < 0 ? "firewall" : "dirty-set", (unsigned long long)rep.resources,
+			  full > 0 ? "full" : full == -1 ? "firewall" : full == -2 ? "live" : "dirty-set",
+			  (unsigned long long)rep.resources,
 			  rep.nevents, (now_mono() - now) * 1e3);
 		if (full > 0 || rep.nevents > 0) {
 			int saved = save_report(d, &rep) == 0;
@@ -888,6 +892,7 @@ static void arm_intervals(struct plumb_daemon *d)
 
 	arm(d, T_FULL, full, full);
 	arm(d, T_FIREWALL, PLUMB_FIREWALL_CHECK, PLUMB_FIREWALL_CHECK);
+	arm(d, T_LIVE, PLUMB_LIVE_CHECK, PLUMB_LIVE_CHECK);
 }
 
 static void reload(struct plumb_daemon *d)
@@ -1069,6 +1074,9 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 			} else if (fd == d.timers[T_FIREWALL] && timer_fired(fd)) {
 				if (d.have_sel && d.sel.b->firewall != NULL)
 					run_engine(&d, -1);
+			} else if (fd == d.timers[T_LIVE] && timer_fired(fd)) {
+				if (d.have_sel && d.sel.b->nsysctl > 0)
+					run_engine(&d, -2);
 			} else if (fd == d.timers[T_POLL] && timer_fired(fd)) {
 				refresh_baseline(&d);
 			} else if (fd == d.timers[T_BACKOFF] && timer_fired(fd)) {

@@ -14,6 +14,7 @@
 #include "plumb/journal.h"
 #include "plumb/log.h"
 #include "plumb/path.h"
+#include "plumb/sysctl.h"
 #include "plumb/users.h"
 #include "banned.h"
 
@@ -266,6 +267,10 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	 * are file-only). */
 	if ((o->firewall > 0 || (o->firewall < 0 && o->only == NULL)) && b->firewall != NULL &&
 	    (r = plumb_firewall_run(rep, b, src, o->repair, o->fw_undo, err)) != 0)
+		goto out;
+	/* Live state of the kernel: in full runs and the daemon's live timer. */
+	if ((o->live > 0 || (o->live == 0 && o->only == NULL)) &&
+	    (r = plumb_sysctl_run(rep, b, o->repair, err)) != 0)
 		goto out;
 	r = 0;
 out:

@@ -82,6 +82,26 @@ int plumb_report_add(struct plumb_report *r, struct plumb_event *ev)
 	return 0;
 }
 
+int plumb_report_event(struct plumb_report *r, const char *resource, unsigned drift, enum plumb_action a,
+		       json_t *expected, json_t *actual, const char *error)
+{
+	struct plumb_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.drift = drift;
+	ev.action = a;
+	ev.expected = expected;
+	ev.actual = actual;
+	ev.at = time(NULL);
+	ev.resource = strdup(resource);
+	ev.error = error != NULL ? strdup(error) : NULL;
+	if (ev.resource == NULL || (error != NULL && ev.error == NULL)) {
+		event_release(&ev);
+		return PLUMB_E_NOMEM;
+	}
+	return plumb_report_add(r, &ev);
+}
+
 void plumb_report_release(struct plumb_report *r)
 {
 	for (size_t i = 0; i < r->nevents; i++)

@@ -76,6 +76,13 @@ int plumb_report_init(struct plumb_report *r, const char *mode, struct plumb_err
  * when they are freed). Returns 0 or PLUMB_E_NOMEM. */
 int plumb_report_add(struct plumb_report *r, struct plumb_event *ev);
 
+/* The one event builder for resource providers: appends an event on
+ * resource, stamped now, taking ownership of expected and actual (freed on
+ * failure too); error is copied. Summary counts are the caller's. Returns
+ * 0 or PLUMB_E_NOMEM. */
+int plumb_report_event(struct plumb_report *r, const char *resource, unsigned drift, enum plumb_action a,
+		       json_t *expected, json_t *actual, const char *error);
+
 /* Builds the plumb.report/v1 JSON object. Returns NULL on allocation failure. */
 json_t *plumb_report_json(const struct plumb_report *r);
 

@@ -100,6 +100,7 @@ static int parse_notify_one(struct plumb_yread *y, struct plumb_notify_res *n, c
 
 	n->line = start->line;
 	n->col = start->col;
+	n->timeout_s = PLUMB_NOTIFY_TIMEOUT;
 	while ((r = plumb_yread_key(y, &key, err)) == 1) {
 		struct plumb_yev at = key;
 
@@ -149,6 +150,16 @@ static int parse_notify_one(struct plumb_yread *y, struct plumb_notify_res *n, c
 			if (n->argc == 0)
 				return plumb_yread_fail(y, &at, PLUMB_E_INVALID, err, "exec: needs at least the program");
 			n->kind = PLUMB_NOTIFY_EXEC;
+		} else if (strcmp(key.value, "timeout") == 0) {
+			uint64_t t;
+
+			if ((r = seen_key(y, &at, &seen, 8, err)) != 0 ||
+			    (r = plumb_yread_u64(y, &t, PLUMB_NOTIFY_TIMEOUT_MAX, "timeout", err)) != 0)
+				return r;
+			if (t == 0)
+				return plumb_yread_fail(y, &at, PLUMB_E_INVALID, err, "timeout: must be 1 to %d seconds",
+							PLUMB_NOTIFY_TIMEOUT_MAX);
+			n->timeout_s = (unsigned)t;
 		} else {
 			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
 		}

@@ -13,6 +13,7 @@
 #include "plumb/fs.h"
 #include "plumb/journal.h"
 #include "plumb/log.h"
+#include "plumb/notify_run.h"
 #include "plumb/path.h"
 #include "plumb/sysctl.h"
 #include "plumb/users.h"
@@ -262,6 +263,24 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 		}
 		if (o->journal != NULL)
 			(void)plumb_journal_done(o->journal, ev, NULL);
+	}
+	/* notify: of the files just repaired (a revert, or a new baseline's
+	 * change), once per action for the whole run. */
+	{
+		const struct plumb_file_res **changed = npend > 0 ? calloc(npend, sizeof(*changed)) : NULL;
+		size_t nchanged = 0;
+
+		for (size_t k = 0; changed != NULL && k < npend; k++)
+			if (rep->events[pend[k].event].action == PLUMB_ACT_REVERTED && jobs[pend[k].job].res->nnotify > 0)
+				changed[nchanged++] = jobs[pend[k].job].res;
+		if (npend > 0 && changed == NULL) {
+			r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			goto out;
+		}
+		r = nchanged > 0 ? plumb_notify_run(rep, changed, nchanged, rootfd, err) : 0;
+		free(changed);
+		if (r != 0)
+			goto out;
 	}
 	/* Firewall tables: in full runs (plumbd's re-checks of changed files
 	 * are file-only). */

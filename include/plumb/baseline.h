@@ -20,6 +20,8 @@ struct plumb_source;
 #define PLUMB_SYSCTL_VALUE_MAX 4000       /* bytes of a desired value */
 #define PLUMB_NOTIFY_MAX 16               /* notify: entries per file */
 #define PLUMB_NOTIFY_ARGV_MAX 32          /* words of an exec: argv */
+#define PLUMB_NOTIFY_TIMEOUT 30           /* seconds a notify: action may take by default */
+#define PLUMB_NOTIFY_TIMEOUT_MAX 600
 #define PLUMB_UNIT_MAX 255                /* bytes of a systemd unit name */
 
 enum plumb_ftype {
@@ -41,6 +43,7 @@ struct plumb_notify_res {
 	char *unit;             /* service:, or NULL for exec: */
 	char **argv;            /* exec: NULL-terminated, argv[0] an absolute path */
 	size_t argc;
+	unsigned timeout_s;     /* killed after this long; default PLUMB_NOTIFY_TIMEOUT */
 	size_t line, col;
 };
 

@@ -6,6 +6,11 @@
 # over plumb's 50- file (sshd takes the first value it reads) until purged.
 . "$(dirname "$0")/../lib/lib.sh"
 
+schema_ok() { # FILE: the report validates against docs/report.schema.json
+	/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || { note "python3-jsonschema missing: schema not checked"; return 0; }
+	/usr/bin/python3 "$TESTS_DIR/lib/validate_report.py" "$TESTS_DIR/../docs/report.schema.json" "$1" >"$T/schema.out" 2>&1 \
+		|| fail "report does not validate: $(cat "$T/schema.out")"
+}
 mkdir -p "$ROOT/etc/ssh/sshd_config.d" "$BL/files"
 D=$ROOT/etc/ssh/sshd_config.d
 printf 'PermitRootLogin no\nPasswordAuthentication no\n' > "$BL/files/50-plumb.conf"
@@ -50,6 +55,7 @@ echo 'x' > "$D/tree.d/file"
 
 plumb_bl check --json
 expect_rc 2 "check finds unmanaged entries"
+schema_ok "$T/out"
 ev='[e for e in d["events"] if e["resource"]=="file:/etc/ssh/sshd_config.d"][0]'
 [ "$(json_get "$T/out" "$ev[\"drift\"]")" = "['unmanaged']" ] || fail "drift kind is not unmanaged"
 [ "$(json_get "$T/out" "sorted($ev[\"actual\"][\"unmanaged\"])")" = "['10-local.conf', '20-link.conf', 'empty.d/', 'tree.d/']" ] \
@@ -69,6 +75,7 @@ cp "$T/enforce.yaml" "$BL/baseline.yaml"
 
 plumb_bl apply --json
 expect_rc 4 "apply: purged, but a tree is left (a failed resource)"
+schema_ok "$T/out"
 expect_missing "$D/10-local.conf"
 expect_missing "$D/20-link.conf"
 expect_missing "$D/empty.d"

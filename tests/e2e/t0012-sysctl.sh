@@ -7,6 +7,11 @@
 # creates: the host's own values are read before and after, never written.
 . "$(dirname "$0")/../lib/lib.sh"
 
+schema_ok() { # FILE: the report validates against docs/report.schema.json
+	/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || { note "python3-jsonschema missing: schema not checked"; return 0; }
+	/usr/bin/python3 "$TESTS_DIR/lib/validate_report.py" "$TESTS_DIR/../docs/report.schema.json" "$1" >"$T/schema.out" 2>&1 \
+		|| fail "report does not validate: $(cat "$T/schema.out")"
+}
 P=$T/proc/sys
 mkdir -p "$P/kernel" "$P/vm" "$P/net/ipv4"
 printf '1\n' > "$P/kernel/kptr_restrict"
@@ -38,6 +43,7 @@ before=$(tree_digest "$T/proc")
 plumb_bl check --json
 expect_rc 2 "check with drifted values"
 [ "$(tree_digest "$T/proc")" = "$before" ] || fail "check wrote a value"
+schema_ok "$T/out"
 ev() { json_get "$T/out" "[e for e in d['events'] if e['resource']=='sysctl:$1'][0]$2"; }
 [ "$(ev kernel.kptr_restrict '["drift"]')" = "['value']" ] || fail "kptr_restrict drift kind"
 [ "$(ev kernel.kptr_restrict '["expected"]["value"]')" = 2 ] || fail "expected value"

@@ -368,6 +368,14 @@ static void on_inotify(struct plumb_daemon *d)
 				i = find_res(d, path);
 				if (i >= 0)
 					mark_dirty(d, i);
+				/* An entry appearing in a purge: true directory that the
+				 * baseline does not name: re-check the directory. */
+				if (i < 0 && (ie->mask & (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB))) {
+					long pi = find_res(d, w->dir);
+
+					if (pi >= 0 && d->sel.b->files[pi].purge && !dir_matters(d, path))
+						mark_dirty(d, pi);
+				}
 				if ((ie->mask & IN_ISDIR) && (ie->mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) &&
 				    dir_matters(d, path))
 					schedule_full(d, 1);   /* the managed tree's shape changed: re-watch */

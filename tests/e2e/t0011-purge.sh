@@ -106,3 +106,14 @@ Y
 plumb_bl check
 expect_rc 1 "purge on a file is refused"
 grep -q "baseline.yaml:3:5: '/etc/motd': purge is only for type: directory" "$T/err" || fail "no file:line:col for purge on a file"
+
+# plumbd: a drop-in planted in a purged directory goes within seconds
+# (inotify on the directory), and is kept in the quarantine.
+. "$TESTS_DIR/lib/daemon.sh"
+cp "$T/enforce.yaml" "$BL/baseline.yaml"
+start_plumbd --baseline-dir "$BL"
+printf 'PermitRootLogin yes\n' > "$D/05-again.conf"
+wait_until 5 '[ ! -e "$D/05-again.conf" ]' || fail "plumbd did not purge a planted drop-in within 5 s"
+[ -f "$D/50-plumb.conf" ] || fail "plumbd removed a managed file"
+stop_plumbd
+grep -q "file:/etc/ssh/sshd_config.d: reverted unmanaged" "$DLOG" || fail "plumbd did not log the purge: $(tail -3 "$DLOG")"

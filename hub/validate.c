@@ -129,7 +129,7 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 {
 	static const char *const allowed[] = {"state", "type", "mode", "owner", "group", "size", "sha256",
 					      "target", "sensitive", "diff", "links", "acl", "too_large",
-					      "unmanaged", "value", "command", NULL};
+					      "unmanaged", "value", "command", "enablement", "running", NULL};
 	static const char *const types[] = {"file", "directory", "symlink", "fifo", "socket",
 					    "character-device", "block-device", "unknown", NULL};
 	char p[256];
@@ -175,6 +175,14 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 	snprintf(p, sizeof(p), "%s.value", path);
 	if ((v = json_object_get(st, "value")) && (!json_is_string(v) || json_string_length(v) > 4096))
 		return bad(err, p, "must be a string of at most 4096 characters");
+	snprintf(p, sizeof(p), "%s.enablement", path);
+	if ((v = json_object_get(st, "enablement")) && (!json_is_string(v) || json_string_length(v) > 64 ||
+							 !is_printable(json_string_value(v))))
+		return bad(err, p, "must be a printable string of at most 64 characters");
+	snprintf(p, sizeof(p), "%s.running", path);
+	if ((v = json_object_get(st, "running")) && !json_is_boolean(v) &&
+	    !(json_is_string(v) && strcmp(json_string_value(v), "unknown") == 0))
+		return bad(err, p, "must be true, false or \"unknown\"");
 	snprintf(p, sizeof(p), "%s.unmanaged", path);
 	if ((v = json_object_get(st, "unmanaged"))) {
 		if (!json_is_array(v) || json_array_size(v) > 1000)
@@ -206,7 +214,7 @@ static int check_event(const json_t *ev, const char *path, struct plumb_err *err
 					      "rolled-back", "notified", NULL};
 	static const char *const kinds[] = {"content", "mode", "owner", "group", "type", "target",
 					    "missing", "present", "rules", "acl", "links",
-					    "unmanaged", "value", NULL};
+					    "unmanaged", "value", "enabled", "running", NULL};
 	char p[256];
 	int r;
 	const char *s;

@@ -574,6 +574,104 @@ static int parse_sysctl(struct plumb_yread *y, struct plumb_baseline *b, struct 
 	}
 }
 
+static int parse_service_one(struct plumb_yread *y, struct plumb_service_res *u, const struct plumb_yev *start,
+			     struct plumb_err *err)
+{
+	struct plumb_yev key, ev;
+	unsigned seen = 0;
+	int r;
+
+	u->line = start->line;
+	u->col = start->col;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		struct plumb_yev at = key;
+
+		if (strcmp(key.value, "unit") == 0) {
+			if ((r = seen_key(y, &at, &seen, 1, err)) != 0 || (r = read_scalar(y, &ev, "unit", err)) != 0 ||
+			    (r = check_unit(y, &ev, "unit", ev.value, ev.len, err)) != 0)
+				return r;
+			if ((u->unit = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		} else if (strcmp(key.value, "state") == 0) {
+			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 || (r = read_scalar(y, &ev, "state", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "enabled") == 0)
+				u->state = PLUMB_UNIT_ENABLED;
+			else if (strcmp(ev.value, "disabled") == 0)
+				u->state = PLUMB_UNIT_DISABLED;
+			else if (strcmp(ev.value, "masked") == 0)
+				u->state = PLUMB_UNIT_MASKED;
+			else
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"state: expected enabled, disabled or masked, found '%s'", ev.value);
+		} else if (strcmp(key.value, "running") == 0) {
+			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &u->running, "running", err)) != 0)
+				return r;
+			u->has_running = 1;
+		} else if (strcmp(key.value, "enforce") == 0) {
+			if ((r = seen_key(y, &at, &seen, 8, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "warn") == 0)
+				u->warn = 1;
+			else if (strcmp(ev.value, "enforce") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
+		} else {
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+		}
+	}
+	if (r < 0)
+		return r;
+	if ((seen & 3) != 3)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "services: each entry needs unit and state");
+	if (u->has_running && u->running && u->state != PLUMB_UNIT_ENABLED)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
+					"'%s': running: true needs state: enabled", u->unit);
+	return 0;
+}
+
+static int parse_services(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
+{
+	struct plumb_yev ev;
+	size_t cap = 0;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "services", err)) != 0)
+		return r;
+	for (;;) {
+		struct plumb_service_res *u;
+
+		if ((r = plumb_yread_next(y, &ev, err)) != 0)
+			return r;
+		if (ev.kind == PLUMB_Y_SEQ_END)
+			return 0;
+		if (ev.kind != PLUMB_Y_MAP)
+			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "services: each entry must be a mapping");
+		if (b->nservices == PLUMB_BASELINE_MAX_SERVICES)
+			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "services: more than %d entries",
+						PLUMB_BASELINE_MAX_SERVICES);
+		if (b->nservices == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct plumb_service_res *nv = reallocarray(b->services, ncap, sizeof(*nv));
+
+			if (nv == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			b->services = nv;
+			cap = ncap;
+		}
+		u = &b->services[b->nservices++];
+		memset(u, 0, sizeof(*u));
+		if ((r = parse_service_one(y, u, &ev, err)) != 0)
+			return r;
+	}
+}
+
+static int cmp_service(const void *a, const void *b)
+{
+	return strcmp(((const struct plumb_service_res *)a)->unit, ((const struct plumb_service_res *)b)->unit);
+}
+
 static int cmp_sysctl(const void *a, const void *b)
 {
 	return strcmp(((const struct plumb_sysctl_res *)a)->key, ((const struct plumb_sysctl_res *)b)->key);
@@ -646,6 +744,9 @@ int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
 		} else if (strcmp(k, "sysctl") == 0) {
 			if ((r = seen_key(y, &at, &seen, 32, err)) != 0 || (r = parse_sysctl(y, b, err)) != 0)
 				goto out;
+		} else if (strcmp(k, "services") == 0) {
+			if ((r = seen_key(y, &at, &seen, 64, err)) != 0 || (r = parse_services(y, b, err)) != 0)
+				goto out;
 		} else {
 			r = plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", k);
 			goto out;
@@ -680,6 +781,19 @@ int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
 
 			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate sysctl key '%s' (first at line %zu)",
 					  name, later->line, later->col, later->key, first->line);
+			goto out;
+		}
+	}
+	if (b->nservices > 1)
+		qsort(b->services, b->nservices, sizeof(*b->services), cmp_service);
+	for (size_t i = 1; i < b->nservices; i++) {
+		if (strcmp(b->services[i - 1].unit, b->services[i].unit) == 0) {
+			const struct plumb_service_res *a = &b->services[i - 1], *c = &b->services[i];
+			const struct plumb_service_res *later = (a->line > c->line) ? a : c;
+			const struct plumb_service_res *first = later == a ? c : a;
+
+			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate unit '%s' (first at line %zu)",
+					  name, later->line, later->col, later->unit, first->line);
 			goto out;
 		}
 	}
@@ -737,6 +851,9 @@ void plumb_baseline_free(struct plumb_baseline *b)
 		free(b->sysctl[i].value);
 	}
 	free(b->sysctl);
+	for (size_t i = 0; i < b->nservices; i++)
+		free(b->services[i].unit);
+	free(b->services);
 	if (b->firewall != NULL) {
 		free(b->firewall->backend);
 		for (size_t i = 0; i < b->firewall->ntables; i++)

@@ -15,6 +15,7 @@
 #include "plumb/log.h"
 #include "plumb/notify_run.h"
 #include "plumb/path.h"
+#include "plumb/service.h"
 #include "plumb/sysctl.h"
 #include "plumb/users.h"
 #include "banned.h"
@@ -287,9 +288,11 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	if ((o->firewall > 0 || (o->firewall < 0 && o->only == NULL)) && b->firewall != NULL &&
 	    (r = plumb_firewall_run(rep, b, src, o->repair, o->fw_undo, err)) != 0)
 		goto out;
-	/* Live state of the kernel: in full runs and the daemon's live timer. */
+	/* Live state (kernel parameters, units): in full runs and the daemon's
+	 * live timer. */
 	if ((o->live > 0 || (o->live == 0 && o->only == NULL)) &&
-	    (r = plumb_sysctl_run(rep, b, o->repair, err)) != 0)
+	    ((r = plumb_sysctl_run(rep, b, o->repair, err)) != 0 ||
+	     (r = plumb_service_run(rep, b, rootfd, o->repair, err)) != 0))
 		goto out;
 	r = 0;
 out:

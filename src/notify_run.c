@@ -12,6 +12,7 @@
 #include "plumb/helper.h"
 #include "plumb/log.h"
 #include "plumb/notify_run.h"
+#include "plumb/service.h"
 #include "plumb/util.h"
 #include "banned.h"
 
@@ -31,22 +32,6 @@ static int same_action(const struct plumb_notify_res *a, const struct plumb_noti
 	return 1;
 }
 
-/* Whether the root is this system's "/" and systemd runs it (sd_booted). */
-static int systemd_reachable(int rootfd, const char **why)
-{
-	struct stat a, b;
-
-	if (fstat(rootfd, &a) != 0 || stat("/", &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
-		*why = "the root is not /, so its systemd is not reachable";
-		return 0;
-	}
-	if (secure_getenv(PLUMB_SYSTEMCTL_ENV) == NULL && access("/run/systemd/system", F_OK) != 0) {
-		*why = "systemd is not running here";
-		return 0;
-	}
-	return 1;
-}
-
 static json_t *command_json(const char *const argv[])
 {
 	json_t *a = json_array();
@@ -59,7 +44,6 @@ static json_t *command_json(const char *const argv[])
 static int run_one(struct plumb_report *rep, const struct plumb_notify_res *nr, int reachable, const char *unreachable,
 		   const char *root, struct plumb_err *err)
 {
-	const char *sysctl_bin = secure_getenv(PLUMB_SYSTEMCTL_ENV);
 	const char *argv[PLUMB_NOTIFY_ARGV_MAX + 1];
 	char id[PLUMB_UNIT_MAX + PATH_MAX + 16], msg[PLUMB_ERR_MAX], out[PLUMB_NOTIFY_ERROR_MAX + 1];
 	char env_root[PATH_MAX + 16];
@@ -73,7 +57,7 @@ static int run_one(struct plumb_report *rep, const struct plumb_notify_res *nr, 
 		argv[nr->argc] = NULL;
 		snprintf(id, sizeof(id), "exec:%s", nr->argv[0]);
 	} else {
-		argv[0] = sysctl_bin != NULL && sysctl_bin[0] == '/' ? sysctl_bin : PLUMB_SYSTEMCTL;
+		argv[0] = plumb_systemctl_path();
 		argv[1] = verbs[nr->kind];
 		argv[2] = nr->unit;
 		argv[3] = NULL;
@@ -121,10 +105,9 @@ int plumb_notify_run(struct plumb_report *rep, const struct plumb_file_res *cons
 {
 	const struct plumb_notify_res **todo = NULL;
 	const char *unreachable = "";
-	char root[PATH_MAX], fdpath[64];
+	char root[PATH_MAX];
 	size_t ntodo = 0, cap = 0;
-	int reachable = -1, r = 0;
-	ssize_t len;
+	int reachable = -1, r = 0, have_root;
 
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < changed[i]->nnotify; j++) {
@@ -151,13 +134,11 @@ int plumb_notify_run(struct plumb_report *rep, const struct plumb_file_res *cons
 	}
 	if (ntodo == 0)
 		return 0;
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", rootfd);
-	if ((len = readlink(fdpath, root, sizeof(root) - 1)) > 0)
-		root[len] = '\0';
+	have_root = plumb_root_path(root, sizeof(root), rootfd) == 0;
 	for (size_t k = 0; k < ntodo && r == 0; k++) {
 		if (todo[k]->kind != PLUMB_NOTIFY_EXEC && reachable < 0)
-			reachable = systemd_reachable(rootfd, &unreachable);
-		r = run_one(rep, todo[k], reachable > 0, unreachable, len > 0 ? root : NULL, err);
+			reachable = plumb_systemd_reachable(rootfd, &unreachable);
+		r = run_one(rep, todo[k], reachable > 0, unreachable, have_root ? root : NULL, err);
 	}
 	free(todo);
 	return r;

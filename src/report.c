@@ -12,7 +12,7 @@
 
 static const char *drift_names[] = {
 	"content", "mode", "owner", "group", "type", "target", "missing", "present", "rules", "acl", "links",
-	"unmanaged", "value",
+	"unmanaged", "value", "enabled", "running",
 };
 
 const char *plumb_action_name(enum plumb_action a)

@@ -23,6 +23,7 @@ struct plumb_source;
 #define PLUMB_NOTIFY_TIMEOUT 30           /* seconds a notify: action may take by default */
 #define PLUMB_NOTIFY_TIMEOUT_MAX 600
 #define PLUMB_UNIT_MAX 255                /* bytes of a systemd unit name */
+#define PLUMB_BASELINE_MAX_SERVICES 5000
 
 enum plumb_ftype {
 	PLUMB_FT_FILE,
@@ -86,6 +87,23 @@ struct plumb_firewall {
 	size_t line, col;
 };
 
+enum plumb_unit_state {
+	PLUMB_UNIT_ENABLED,
+	PLUMB_UNIT_DISABLED,
+	PLUMB_UNIT_MASKED,
+};
+
+/* One `services:` entry: a systemd unit's enablement in the root, and
+ * optionally whether it runs (checked only where systemd is reachable). */
+struct plumb_service_res {
+	char *unit;
+	enum plumb_unit_state state;
+	int has_running;
+	int running;
+	int warn;
+	size_t line, col;
+};
+
 struct plumb_baseline {
 	char *name;             /* for messages */
 	uint64_t version;
@@ -98,6 +116,8 @@ struct plumb_baseline {
 	struct plumb_firewall *firewall;  /* NULL if absent */
 	struct plumb_sysctl_res *sysctl;  /* sorted by key */
 	size_t nsysctl;
+	struct plumb_service_res *services;  /* sorted by unit */
+	size_t nservices;
 };
 
 /* Parses and validates a baseline document. Errors name name:line:col.

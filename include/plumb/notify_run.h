@@ -12,10 +12,6 @@
 #include "plumb/error.h"
 #include "plumb/report.h"
 
-/* The systemctl run for service: actions; PLUMB_SYSTEMCTL_ENV names
- * another, for tests only. */
-#define PLUMB_SYSTEMCTL "/usr/bin/systemctl"
-#define PLUMB_SYSTEMCTL_ENV "PLUMB_SYSTEMCTL"
 /* Most output of an action quoted in its event's error. */
 #define PLUMB_NOTIFY_ERROR_MAX 300
 

@@ -27,6 +27,8 @@ enum {
 	PLUMB_DRIFT_LINKS = 1 << 10,     /* a managed regular file with more than one link */
 	PLUMB_DRIFT_UNMANAGED = 1 << 11, /* a purged directory holds entries the baseline does not name */
 	PLUMB_DRIFT_VALUE = 1 << 12,     /* a live value (sysctl) differs */
+	PLUMB_DRIFT_ENABLED = 1 << 13,   /* a unit's enablement (enabled, disabled, masked) differs */
+	PLUMB_DRIFT_RUNNING = 1 << 14,   /* a unit runs, or does not, against the baseline */
 };
 
 enum plumb_action {

@@ -113,7 +113,9 @@ static void parse_effective(void **state)
 		"      - service: ssh.service\n        action: try-restart\n"
 		"      - exec: [\"/usr/sbin/sshd\", \"-t\", \"-f\", \"/etc/ssh/sshd_config\"]\n"
 		"sysctl:\n  - key: vm.swappiness\n    value: 10\n"
-		"  - key: net.ipv4.ip_forward\n    value: \"0\"\n    enforce: warn\n    sensitive: true\n";
+		"  - key: net.ipv4.ip_forward\n    value: \"0\"\n    enforce: warn\n    sensitive: true\n"
+		"services:\n  - unit: z.service\n    state: masked\n"
+		"  - unit: a.socket\n    state: enabled\n    running: true\n    enforce: warn\n";
 	struct plumb_baseline *b;
 	struct plumb_err err;
 
@@ -141,6 +143,15 @@ static void parse_effective(void **state)
 	assert_string_equal(b->sysctl[1].value, "10");
 	assert_false(b->sysctl[1].warn);
 	assert_int_equal(b->sysctl[1].line, 13);
+	assert_int_equal(b->nservices, 2);
+	assert_string_equal(b->services[0].unit, "a.socket");   /* sorted by unit */
+	assert_int_equal(b->services[0].state, PLUMB_UNIT_ENABLED);
+	assert_true(b->services[0].has_running);
+	assert_true(b->services[0].running);
+	assert_true(b->services[0].warn);
+	assert_string_equal(b->services[1].unit, "z.service");
+	assert_int_equal(b->services[1].state, PLUMB_UNIT_MASKED);
+	assert_false(b->services[1].has_running);
 	plumb_baseline_free(b);
 }
 

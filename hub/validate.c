@@ -129,7 +129,8 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 {
 	static const char *const allowed[] = {"state", "type", "mode", "owner", "group", "size", "sha256",
 					      "target", "sensitive", "diff", "links", "acl", "too_large",
-					      "unmanaged", "value", "command", "enablement", "running", NULL};
+					      "unmanaged", "value", "command", "enablement", "running",
+					      "status", "version", NULL};
 	static const char *const types[] = {"file", "directory", "symlink", "fifo", "socket",
 					    "character-device", "block-device", "unknown", NULL};
 	char p[256];
@@ -175,6 +176,14 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 	snprintf(p, sizeof(p), "%s.value", path);
 	if ((v = json_object_get(st, "value")) && (!json_is_string(v) || json_string_length(v) > 4096))
 		return bad(err, p, "must be a string of at most 4096 characters");
+	snprintf(p, sizeof(p), "%s.status", path);
+	if ((v = json_object_get(st, "status")) && (!json_is_string(v) || json_string_length(v) > 64 ||
+						    !is_printable(json_string_value(v))))
+		return bad(err, p, "must be a printable string of at most 64 characters");
+	snprintf(p, sizeof(p), "%s.version", path);
+	if ((v = json_object_get(st, "version")) && (!json_is_string(v) || json_string_length(v) > 128 ||
+						     !is_printable(json_string_value(v))))
+		return bad(err, p, "must be a printable string of at most 128 characters");
 	snprintf(p, sizeof(p), "%s.enablement", path);
 	if ((v = json_object_get(st, "enablement")) && (!json_is_string(v) || json_string_length(v) > 64 ||
 							 !is_printable(json_string_value(v))))

@@ -672,6 +672,97 @@ static int cmp_service(const void *a, const void *b)
 	return strcmp(((const struct plumb_service_res *)a)->unit, ((const struct plumb_service_res *)b)->unit);
 }
 
+static int parse_package_one(struct plumb_yread *y, struct plumb_package_res *p, const struct plumb_yev *start,
+			     struct plumb_err *err)
+{
+	struct plumb_yev key, ev;
+	unsigned seen = 0;
+	int r;
+
+	p->line = start->line;
+	p->col = start->col;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		struct plumb_yev at = key;
+
+		if (strcmp(key.value, "name") == 0) {
+			if ((r = seen_key(y, &at, &seen, 1, err)) != 0 || (r = read_scalar(y, &ev, "name", err)) != 0)
+				return r;
+			/* Debian policy 5.6.1: lower case, digits, + - . ; two or more, starting alphanumeric */
+			if (ev.len < 2 || ev.len > PLUMB_PACKAGE_NAME_MAX || strlen(ev.value) != ev.len ||
+			    strspn(ev.value, "abcdefghijklmnopqrstuvwxyz0123456789+-.") != ev.len ||
+			    strchr("+-.", ev.value[0]) != NULL)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"name: '%s' is not a Debian package name such as telnetd", ev.value);
+			if ((p->name = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		} else if (strcmp(key.value, "state") == 0) {
+			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 || (r = read_scalar(y, &ev, "state", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "absent") == 0)
+				p->absent = 1;
+			else if (strcmp(ev.value, "present") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"state: expected 'present' or 'absent', found '%s'", ev.value);
+		} else if (strcmp(key.value, "enforce") == 0) {
+			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "warn") == 0)
+				p->warn = 1;
+			else if (strcmp(ev.value, "enforce") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
+		} else {
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+		}
+	}
+	if (r < 0)
+		return r;
+	if ((seen & 3) != 3)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "packages: each entry needs name and state");
+	return 0;
+}
+
+static int parse_packages(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
+{
+	struct plumb_yev ev;
+	size_t cap = 0;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "packages", err)) != 0)
+		return r;
+	for (;;) {
+		struct plumb_package_res *p;
+
+		if ((r = plumb_yread_next(y, &ev, err)) != 0)
+			return r;
+		if (ev.kind == PLUMB_Y_SEQ_END)
+			return 0;
+		if (ev.kind != PLUMB_Y_MAP)
+			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "packages: each entry must be a mapping");
+		if (b->npackages == PLUMB_BASELINE_MAX_PACKAGES)
+			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "packages: more than %d entries",
+						PLUMB_BASELINE_MAX_PACKAGES);
+		if (b->npackages == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct plumb_package_res *nv = reallocarray(b->packages, ncap, sizeof(*nv));
+
+			if (nv == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			b->packages = nv;
+			cap = ncap;
+		}
+		p = &b->packages[b->npackages++];
+		memset(p, 0, sizeof(*p));
+		if ((r = parse_package_one(y, p, &ev, err)) != 0)
+			return r;
+	}
+}
+
+static int cmp_package(const void *a, const void *b)
+{
+	return strcmp(((const struct plumb_package_res *)a)->name, ((const struct plumb_package_res *)b)->name);
+}
+
 static int cmp_sysctl(const void *a, const void *b)
 {
 	return strcmp(((const struct plumb_sysctl_res *)a)->key, ((const struct plumb_sysctl_res *)b)->key);
@@ -747,6 +838,9 @@ int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
 		} else if (strcmp(k, "services") == 0) {
 			if ((r = seen_key(y, &at, &seen, 64, err)) != 0 || (r = parse_services(y, b, err)) != 0)
 				goto out;
+		} else if (strcmp(k, "packages") == 0) {
+			if ((r = seen_key(y, &at, &seen, 128, err)) != 0 || (r = parse_packages(y, b, err)) != 0)
+				goto out;
 		} else {
 			r = plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", k);
 			goto out;
@@ -794,6 +888,19 @@ int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
 
 			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate unit '%s' (first at line %zu)",
 					  name, later->line, later->col, later->unit, first->line);
+			goto out;
+		}
+	}
+	if (b->npackages > 1)
+		qsort(b->packages, b->npackages, sizeof(*b->packages), cmp_package);
+	for (size_t i = 1; i < b->npackages; i++) {
+		if (strcmp(b->packages[i - 1].name, b->packages[i].name) == 0) {
+			const struct plumb_package_res *a = &b->packages[i - 1], *c = &b->packages[i];
+			const struct plumb_package_res *later = (a->line > c->line) ? a : c;
+			const struct plumb_package_res *first = later == a ? c : a;
+
+			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate package '%s' (first at line %zu)",
+					  name, later->line, later->col, later->name, first->line);
 			goto out;
 		}
 	}
@@ -854,6 +961,9 @@ void plumb_baseline_free(struct plumb_baseline *b)
 	for (size_t i = 0; i < b->nservices; i++)
 		free(b->services[i].unit);
 	free(b->services);
+	for (size_t i = 0; i < b->npackages; i++)
+		free(b->packages[i].name);
+	free(b->packages);
 	if (b->firewall != NULL) {
 		free(b->firewall->backend);
 		for (size_t i = 0; i < b->firewall->ntables; i++)

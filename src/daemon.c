@@ -683,6 +683,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 	}
 	eo.only = only;
 	eo.live = full > 0 || full == -2 ? 1 : -1;
+	eo.packages = full > 0 ? 1 : -1;
 	if (plumb_state_lock(d->st, 5, &e) != 0) {
 		/* Someone else holds state_dir: put the work back and really retry,
 		 * backing off, so drift made meanwhile is not left to the next

@@ -14,6 +14,7 @@
 #include "plumb/journal.h"
 #include "plumb/log.h"
 #include "plumb/notify_run.h"
+#include "plumb/package.h"
 #include "plumb/path.h"
 #include "plumb/service.h"
 #include "plumb/sysctl.h"
@@ -294,6 +295,12 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	    ((r = plumb_sysctl_run(rep, b, o->repair, err)) != 0 ||
 	     (r = plumb_service_run(rep, b, rootfd, o->repair, err)) != 0))
 		goto out;
+	/* Packages with full runs only: their database changes with upgrades,
+	 * not under an intruder's hand in seconds. */
+	if (o->packages > 0 || (o->packages == 0 && o->only == NULL)) {
+		if ((r = plumb_package_run(rep, b, rootfd, o->repair, err)) != 0)
+			goto out;
+	}
 	r = 0;
 out:
 	for (size_t i = 0; jobs != NULL && i < b->nfiles; i++)

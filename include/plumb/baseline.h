@@ -24,6 +24,8 @@ struct plumb_source;
 #define PLUMB_NOTIFY_TIMEOUT_MAX 600
 #define PLUMB_UNIT_MAX 255                /* bytes of a systemd unit name */
 #define PLUMB_BASELINE_MAX_SERVICES 5000
+#define PLUMB_BASELINE_MAX_PACKAGES 20000
+#define PLUMB_PACKAGE_NAME_MAX 128
 
 enum plumb_ftype {
 	PLUMB_FT_FILE,
@@ -104,6 +106,14 @@ struct plumb_service_res {
 	size_t line, col;
 };
 
+/* One `packages:` entry: a Debian package in the root's dpkg database. */
+struct plumb_package_res {
+	char *name;             /* Debian policy: [a-z0-9][a-z0-9+.-]+ */
+	int absent;             /* state: absent (else present) */
+	int warn;
+	size_t line, col;
+};
+
 struct plumb_baseline {
 	char *name;             /* for messages */
 	uint64_t version;
@@ -118,6 +128,8 @@ struct plumb_baseline {
 	size_t nsysctl;
 	struct plumb_service_res *services;  /* sorted by unit */
 	size_t nservices;
+	struct plumb_package_res *packages;  /* sorted by name */
+	size_t npackages;
 };
 
 /* Parses and validates a baseline document. Errors name name:line:col.

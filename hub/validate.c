@@ -130,7 +130,7 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 	static const char *const allowed[] = {"state", "type", "mode", "owner", "group", "size", "sha256",
 					      "target", "sensitive", "diff", "links", "acl", "too_large",
 					      "unmanaged", "value", "command", "enablement", "running",
-					      "status", "version", NULL};
+					      "status", "version", "loaded", NULL};
 	static const char *const types[] = {"file", "directory", "symlink", "fifo", "socket",
 					    "character-device", "block-device", "unknown", NULL};
 	char p[256];
@@ -176,6 +176,9 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 	snprintf(p, sizeof(p), "%s.value", path);
 	if ((v = json_object_get(st, "value")) && (!json_is_string(v) || json_string_length(v) > 4096))
 		return bad(err, p, "must be a string of at most 4096 characters");
+	snprintf(p, sizeof(p), "%s.loaded", path);
+	if ((v = json_object_get(st, "loaded")) && !json_is_boolean(v))
+		return bad(err, p, "must be true or false");
 	snprintf(p, sizeof(p), "%s.status", path);
 	if ((v = json_object_get(st, "status")) && (!json_is_string(v) || json_string_length(v) > 64 ||
 						    !is_printable(json_string_value(v))))

@@ -763,6 +763,95 @@ static int cmp_package(const void *a, const void *b)
 	return strcmp(((const struct plumb_package_res *)a)->name, ((const struct plumb_package_res *)b)->name);
 }
 
+static int parse_module_one(struct plumb_yread *y, struct plumb_module_res *m, const struct plumb_yev *start,
+			    struct plumb_err *err)
+{
+	struct plumb_yev key, ev;
+	unsigned seen = 0;
+	int r;
+
+	m->line = start->line;
+	m->col = start->col;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		struct plumb_yev at = key;
+
+		if (strcmp(key.value, "name") == 0) {
+			if ((r = seen_key(y, &at, &seen, 1, err)) != 0 || (r = read_scalar(y, &ev, "name", err)) != 0)
+				return r;
+			if (ev.len == 0 || ev.len > PLUMB_MODULE_NAME_MAX || strlen(ev.value) != ev.len ||
+			    strspn(ev.value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != ev.len ||
+			    ev.value[0] == '-')
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"name: '%s' is not a kernel module name such as cramfs", ev.value);
+			if ((m->name = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			for (char *c = m->name; *c != '\0'; c++)
+				if (*c == '-')
+					*c = '_';      /* as /proc/modules writes it */
+		} else if (strcmp(key.value, "loaded") == 0) {
+			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &m->loaded, "loaded", err)) != 0)
+				return r;
+		} else if (strcmp(key.value, "enforce") == 0) {
+			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "warn") == 0)
+				m->warn = 1;
+			else if (strcmp(ev.value, "enforce") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
+		} else {
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+		}
+	}
+	if (r < 0)
+		return r;
+	if ((seen & 3) != 3)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "modules: each entry needs name and loaded");
+	return 0;
+}
+
+static int parse_modules(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
+{
+	struct plumb_yev ev;
+	size_t cap = 0;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "modules", err)) != 0)
+		return r;
+	for (;;) {
+		struct plumb_module_res *m;
+
+		if ((r = plumb_yread_next(y, &ev, err)) != 0)
+			return r;
+		if (ev.kind == PLUMB_Y_SEQ_END)
+			return 0;
+		if (ev.kind != PLUMB_Y_MAP)
+			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "modules: each entry must be a mapping");
+		if (b->nmodules == PLUMB_BASELINE_MAX_MODULES)
+			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "modules: more than %d entries",
+						PLUMB_BASELINE_MAX_MODULES);
+		if (b->nmodules == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct plumb_module_res *nv = reallocarray(b->modules, ncap, sizeof(*nv));
+
+			if (nv == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			b->modules = nv;
+			cap = ncap;
+		}
+		m = &b->modules[b->nmodules++];
+		memset(m, 0, sizeof(*m));
+		if ((r = parse_module_one(y, m, &ev, err)) != 0)
+			return r;
+	}
+}
+
+static int cmp_module(const void *a, const void *b)
+{
+	return strcmp(((const struct plumb_module_res *)a)->name, ((const struct plumb_module_res *)b)->name);
+}
+
 static int cmp_sysctl(const void *a, const void *b)
 {
 	return strcmp(((const struct plumb_sysctl_res *)a)->key, ((const struct plumb_sysctl_res *)b)->key);
@@ -841,6 +930,9 @@ int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
 		} else if (strcmp(k, "packages") == 0) {
 			if ((r = seen_key(y, &at, &seen, 128, err)) != 0 || (r = parse_packages(y, b, err)) != 0)
 				goto out;
+		} else if (strcmp(k, "modules") == 0) {
+			if ((r = seen_key(y, &at, &seen, 256, err)) != 0 || (r = parse_modules(y, b, err)) != 0)
+				goto out;
 		} else {
 			r = plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", k);
 			goto out;
@@ -900,6 +992,19 @@ int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
 			const struct plumb_package_res *first = later == a ? c : a;
 
 			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate package '%s' (first at line %zu)",
+					  name, later->line, later->col, later->name, first->line);
+			goto out;
+		}
+	}
+	if (b->nmodules > 1)
+		qsort(b->modules, b->nmodules, sizeof(*b->modules), cmp_module);
+	for (size_t i = 1; i < b->nmodules; i++) {
+		if (strcmp(b->modules[i - 1].name, b->modules[i].name) == 0) {
+			const struct plumb_module_res *a = &b->modules[i - 1], *c = &b->modules[i];
+			const struct plumb_module_res *later = (a->line > c->line) ? a : c;
+			const struct plumb_module_res *first = later == a ? c : a;
+
+			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate module '%s' (first at line %zu)",
 					  name, later->line, later->col, later->name, first->line);
 			goto out;
 		}
@@ -964,6 +1069,9 @@ void plumb_baseline_free(struct plumb_baseline *b)
 	for (size_t i = 0; i < b->npackages; i++)
 		free(b->packages[i].name);
 	free(b->packages);
+	for (size_t i = 0; i < b->nmodules; i++)
+		free(b->modules[i].name);
+	free(b->modules);
 	if (b->firewall != NULL) {
 		free(b->firewall->backend);
 		for (size_t i = 0; i < b->firewall->ntables; i++)

@@ -61,7 +61,7 @@ enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_
 
 /* Owned firewall tables are re-checked this often between full scans. */
 #define PLUMB_FIREWALL_CHECK 10
-/* Live state (sysctl:, services:), which no inotify reports, this often:
+/* Live state (sysctl:, services:, modules:), which no inotify reports, this often:
  * a unit costs a systemctl exec (about 10 ms of CPU). */
 #define PLUMB_LIVE_CHECK 30
 /* Full scans asked for by events (directories of the managed tree created
@@ -1085,7 +1085,7 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 				if (d.have_sel && d.sel.b->firewall != NULL)
 					run_engine(&d, -1);
 			} else if (fd == d.timers[T_LIVE] && timer_fired(fd)) {
-				if (d.have_sel && (d.sel.b->nsysctl > 0 || d.sel.b->nservices > 0))
+				if (d.have_sel && (d.sel.b->nsysctl > 0 || d.sel.b->nservices > 0 || d.sel.b->nmodules > 0))
 					run_engine(&d, -2);
 			} else if (fd == d.timers[T_POLL] && timer_fired(fd)) {
 				refresh_baseline(&d);

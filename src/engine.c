@@ -13,6 +13,7 @@
 #include "plumb/fs.h"
 #include "plumb/journal.h"
 #include "plumb/log.h"
+#include "plumb/module.h"
 #include "plumb/notify_run.h"
 #include "plumb/package.h"
 #include "plumb/path.h"
@@ -289,11 +290,12 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	if ((o->firewall > 0 || (o->firewall < 0 && o->only == NULL)) && b->firewall != NULL &&
 	    (r = plumb_firewall_run(rep, b, src, o->repair, o->fw_undo, err)) != 0)
 		goto out;
-	/* Live state (kernel parameters, units): in full runs and the daemon's
+	/* Live state (kernel parameters, units, modules): in full runs and the daemon's
 	 * live timer. */
 	if ((o->live > 0 || (o->live == 0 && o->only == NULL)) &&
 	    ((r = plumb_sysctl_run(rep, b, o->repair, err)) != 0 ||
-	     (r = plumb_service_run(rep, b, rootfd, o->repair, err)) != 0))
+	     (r = plumb_service_run(rep, b, rootfd, o->repair, err)) != 0 ||
+	     (r = plumb_module_run(rep, b, o->repair, err)) != 0))
 		goto out;
 	/* Packages with full runs only: their database changes with upgrades,
 	 * not under an intruder's hand in seconds. */

@@ -26,6 +26,8 @@ struct plumb_source;
 #define PLUMB_BASELINE_MAX_SERVICES 5000
 #define PLUMB_BASELINE_MAX_PACKAGES 20000
 #define PLUMB_PACKAGE_NAME_MAX 128
+#define PLUMB_BASELINE_MAX_MODULES 5000
+#define PLUMB_MODULE_NAME_MAX 64
 
 enum plumb_ftype {
 	PLUMB_FT_FILE,
@@ -114,6 +116,14 @@ struct plumb_package_res {
 	size_t line, col;
 };
 
+/* One `modules:` entry: a kernel module loaded, or not. */
+struct plumb_module_res {
+	char *name;             /* [a-z0-9_-]; '-' and '_' are the same to the kernel */
+	int loaded;
+	int warn;
+	size_t line, col;
+};
+
 struct plumb_baseline {
 	char *name;             /* for messages */
 	uint64_t version;
@@ -130,6 +140,8 @@ struct plumb_baseline {
 	size_t nservices;
 	struct plumb_package_res *packages;  /* sorted by name */
 	size_t npackages;
+	struct plumb_module_res *modules;    /* sorted by name, '-' written as '_' */
+	size_t nmodules;
 };
 
 /* Parses and validates a baseline document. Errors name name:line:col.

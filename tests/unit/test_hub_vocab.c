@@ -53,7 +53,8 @@ static void agent_reports_pass(void **state)
 	assert_int_equal(plumb_report_event(&rep, "service:rsync.service", PLUMB_DRIFT_ENABLED | PLUMB_DRIFT_RUNNING,
 					    PLUMB_ACT_DETECTED, json_pack("{s:s,s:b}", "enablement", "disabled", "running", 0),
 					    json_pack("{s:s,s:s}", "enablement", "enabled", "running", "unknown"), NULL), 0);
-	assert_int_equal(plumb_report_event(&rep, "module:cramfs", 0, PLUMB_ACT_DETECTED, NULL, NULL, NULL), 0);
+	assert_int_equal(plumb_report_event(&rep, "module:cramfs", PLUMB_DRIFT_PRESENT, PLUMB_ACT_DETECTED,
+					    json_pack("{s:b}", "loaded", 0), json_pack("{s:b}", "loaded", 1), NULL), 0);
 	/* every drift kind the agent names */
 	assert_int_equal(plumb_report_event(&rep, "file:/x", 0x7fff, PLUMB_ACT_DETECTED, NULL, NULL, NULL), 0);
 	if (validate(&rep, &e) != 0)

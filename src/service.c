@@ -173,7 +173,11 @@ int plumb_service_run(struct plumb_report *rep, const struct plumb_baseline *b, 
 				goto nomem;
 			continue;
 		}
-		if (strcmp(have, "not-found") == 0) {
+		/* A unit the root lacks is as disabled as can be; masking it works
+		 * too (systemctl mask needs no unit file); enabling it cannot. */
+		if (strcmp(have, "not-found") == 0 && u->state == PLUMB_UNIT_DISABLED && !(u->has_running && u->running))
+			continue;
+		if (strcmp(have, "not-found") == 0 && u->state == PLUMB_UNIT_ENABLED) {
 			snprintf(msg, sizeof(msg), "no unit '%s' in the root (systemctl is-enabled: not found)", u->unit);
 			rep->failed++;
 			if (plumb_report_event(rep, id, PLUMB_DRIFT_MISSING, PLUMB_ACT_FAILED,

@@ -29,8 +29,10 @@ int plumb_root_path(char *out, size_t outlen, int rootfd);
 
 /* Checks (and with repair, enables, disables, masks, starts or stops)
  * every `services:` entry of b, adding an event per drifted or failed unit
- * to rep: resource "service:UNIT", drift "enabled" and "running"; a unit
- * systemctl does not know is failed, drift "missing". enforce: warn units
+ * to rep: resource "service:UNIT", drift "enabled" and "running". A unit
+ * systemctl does not know is compliant when it should be disabled, masked
+ * when it should be masked, and failed (drift "missing") when it should be
+ * enabled. enforce: warn units
  * are reported, never changed. A repair is checked by asking again.
  * Returns 0, or a negative code for a failure of the run itself. */
 int plumb_service_run(struct plumb_report *rep, const struct plumb_baseline *b, int rootfd, int repair,

@@ -3,7 +3,8 @@
 # --root (offline: no systemd is asked, the host's units are never touched):
 # enabled, disabled, masked detected (drift "enabled") and repaired, a masked
 # unit unmasked first; enforce: warn and check never change; a unit the root
-# lacks fails with drift "missing"; running: is "unknown" where the root's
+# lacks is disabled enough, is masked when it must be, and fails with drift
+# "missing" when it must be enabled; running: is "unknown" where the root's
 # systemd is not reachable, never failed.
 . "$(dirname "$0")/../lib/lib.sh"
 [ -x /usr/bin/systemctl ] || skip "systemctl is not installed"
@@ -35,7 +36,11 @@ services:
     state: disabled
     enforce: warn
   - unit: nosuch.service
+    state: enabled
+  - unit: gone.service
     state: disabled
+  - unit: gone-masked.service
+    state: masked
 Y
 before=$(tree_digest "$ROOT")
 plumb_bl check --json
@@ -52,20 +57,23 @@ ev() { json_get "$T/out" "[e for e in d['events'] if e['resource']=='service:$1'
 plumb_bl check
 expect_out "service:ssh.service: detected enabled"
 expect_out "service:telnet.service: detected enabled"
-expect_out "check: 6 resources, 5 drifted, 0 reverted, 1 failed"
+expect_out "check: 8 resources, 6 drifted, 0 reverted, 1 failed"
+grep -q "service:gone.service" "$T/out" && fail "a unit the root lacks is disabled enough"
 
 plumb_bl apply
 expect_rc 6 "apply"
 expect_out "service:rsync.service: reverted enabled"
 expect_out "service:cron.service: reverted enabled"
 expect_out "service:warned.service: detected enabled"
+expect_out "service:gone-masked.service: reverted enabled"
+[ "$(ctl is-enabled gone-masked.service)" = masked ] || fail "a unit the root lacks was not masked"
 [ "$(ctl is-enabled rsync.service)" = disabled ] || fail "rsync not disabled"
 [ "$(ctl is-enabled ssh.service)" = enabled ] || fail "ssh not enabled"
 [ "$(ctl is-enabled telnet.service)" = masked ] || fail "telnet not masked"
 [ "$(ctl is-enabled cron.service)" = enabled ] || fail "cron not unmasked and enabled"
 [ "$(ctl is-enabled warned.service)" = enabled ] || fail "enforce: warn changed a unit"
 plumb_bl apply
-expect_out "enforce: 6 resources, 1 drifted, 0 reverted, 1 failed"
+expect_out "enforce: 8 resources, 1 drifted, 0 reverted, 1 failed"
 
 # drift again, by hand, as an admin would
 ctl enable rsync.service; ctl unmask telnet.service

@@ -11,6 +11,7 @@
 
 #include "plumb/fs.h"
 #include "plumb/hash.h"
+#include "plumb/log.h"
 #include "plumb/sysctl.h"
 #include "banned.h"
 
@@ -143,81 +144,142 @@ static json_t *value_json(const char *v, int sensitive)
 	return json_pack("{s:s,s:I}", "sha256", hex, "size", (json_int_t)n);
 }
 
+/* One key's course through a run. */
+struct key_state {
+	char *have;             /* normalized value found first; NULL if unreadable */
+	char *want;             /* normalized desired value */
+	char msg[PLUMB_ERR_MAX];   /* why it cannot be read or written */
+	int code;               /* read failure (PLUMB_E_NOTFOUND: no such key) */
+	int drifted, fixed;
+};
+
+/* Writes every drifted key, then reads all again: writing one parameter
+ * may reset others (net.ipv4.ip_forward resets conf.*.accept_redirects), so
+ * up to three passes, until a pass writes nothing. */
+static void repair_all(int dirfd, const struct plumb_baseline *b, struct key_state *ks, char *buf)
+{
+	for (int pass = 0; pass < 3; pass++) {
+		int wrote = 0;
+
+		for (size_t i = 0; i < b->nsysctl; i++) {
+			const struct plumb_sysctl_res *c = &b->sysctl[i];
+			char rel[PLUMB_SYSCTL_KEY_MAX + 1];
+
+			if (ks[i].have == NULL || c->warn)
+				continue;
+			key_path(rel, sizeof(rel), c->key);
+			if (read_value(dirfd, rel, buf, PLUMB_SYSCTL_READ_MAX + 1) != 0) {
+				snprintf(ks[i].msg, sizeof(ks[i].msg), "cannot read sysctl '%s' back after writing", c->key);
+				ks[i].fixed = 0;
+				continue;
+			}
+			if (strcmp(buf, ks[i].want) == 0) {
+				ks[i].fixed = 1;
+				continue;
+			}
+			ks[i].fixed = 0;
+			if (pass > 0 && !ks[i].drifted)
+				plumb_log(PLUMB_LOG_INFO, "sysctl: '%s' changed when another parameter was written; setting it again",
+					  c->key);
+			if (write_value(dirfd, rel, c->key, ks[i].want, ks[i].msg, sizeof(ks[i].msg)) == 0) {
+				wrote = 1;
+				if (read_value(dirfd, rel, buf, PLUMB_SYSCTL_READ_MAX + 1) == 0 && strcmp(buf, ks[i].want) == 0)
+					ks[i].fixed = 1;
+				else
+					snprintf(ks[i].msg, sizeof(ks[i].msg),
+						 "sysctl '%s' was written, but the kernel keeps a different value%s", c->key,
+						 c->sensitive ? "" : "; see actual");
+			}
+		}
+		if (!wrote)
+			return;
+	}
+}
+
 int plumb_sysctl_run(struct plumb_report *rep, const struct plumb_baseline *b, int repair, struct plumb_err *err)
 {
 	const char *dir = secure_getenv(PLUMB_SYSCTL_DIR_ENV);
-	char *want = NULL, *have = NULL;
-	int dirfd = -1, r = 0;
+	struct key_state *ks = NULL;
+	char *buf = NULL;
+	int dirfd = -1, r = 0, dir_errno = 0;
 
 	if (b->nsysctl == 0)
 		return 0;
 	if (dir == NULL || dir[0] == '\0')
 		dir = PLUMB_SYSCTL_DIR;
-	if ((want = malloc(PLUMB_SYSCTL_VALUE_MAX + 1)) == NULL || (have = malloc(PLUMB_SYSCTL_READ_MAX + 1)) == NULL) {
-		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-		goto out;
-	}
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if ((ks = calloc(b->nsysctl, sizeof(*ks))) == NULL || (buf = malloc(PLUMB_SYSCTL_READ_MAX + 1)) == NULL)
+		goto nomem;
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		dir_errno = errno;
+	/* What is there, before anything is written. */
 	for (size_t i = 0; i < b->nsysctl; i++) {
 		const struct plumb_sysctl_res *c = &b->sysctl[i];
-		char id[PLUMB_SYSCTL_KEY_MAX + 16], rel[PLUMB_SYSCTL_KEY_MAX + 1], msg[PLUMB_ERR_MAX];
-		enum plumb_action a;
+		char rel[PLUMB_SYSCTL_KEY_MAX + 1];
 		int k;
 
-		snprintf(id, sizeof(id), "sysctl:%s", c->key);
+		if ((ks[i].want = malloc(PLUMB_SYSCTL_VALUE_MAX + 1)) == NULL)
+			goto nomem;
+		plumb_sysctl_normalize(ks[i].want, PLUMB_SYSCTL_VALUE_MAX + 1, c->value);
 		key_path(rel, sizeof(rel), c->key);
-		plumb_sysctl_normalize(want, PLUMB_SYSCTL_VALUE_MAX + 1, c->value);
-		rep->resources++;
 		if (dirfd < 0) {
-			snprintf(msg, sizeof(msg), "cannot open '%s': %s", dir, strerror(errno));
-			rep->failed++;
-			if (plumb_report_event(rep, id, 0, PLUMB_ACT_FAILED, value_json(want, c->sensitive), NULL, msg) != 0)
-				goto nomem;
+			snprintf(ks[i].msg, sizeof(ks[i].msg), "cannot open '%s': %s", dir, strerror(dir_errno));
+			ks[i].code = PLUMB_E_IO;
 			continue;
 		}
-		if ((k = read_value(dirfd, rel, have, PLUMB_SYSCTL_READ_MAX + 1)) != 0) {
-			int missing = k == PLUMB_E_NOTFOUND;
-
-			if (missing)
-				snprintf(msg, sizeof(msg), "no sysctl '%s' in this kernel (%s/%s does not exist)", c->key, dir, rel);
+		if ((k = read_value(dirfd, rel, buf, PLUMB_SYSCTL_READ_MAX + 1)) != 0) {
+			ks[i].code = k;
+			if (k == PLUMB_E_NOTFOUND)
+				snprintf(ks[i].msg, sizeof(ks[i].msg), "no sysctl '%s' in this kernel (%s/%s does not exist)", c->key,
+					 dir, rel);
 			else
-				snprintf(msg, sizeof(msg), "cannot read sysctl '%s': %s", c->key,
+				snprintf(ks[i].msg, sizeof(ks[i].msg), "cannot read sysctl '%s': %s", c->key,
 					 k == PLUMB_E_UNSAFE ? "not a plain path below the sysctl directory" : strerror(errno));
+			continue;
+		}
+		if ((ks[i].have = strdup(buf)) == NULL)
+			goto nomem;
+		ks[i].drifted = strcmp(ks[i].have, ks[i].want) != 0;
+		ks[i].fixed = !ks[i].drifted;
+	}
+	if (repair) {
+		int any = 0;
+
+		for (size_t i = 0; i < b->nsysctl; i++)
+			any |= ks[i].drifted && !b->sysctl[i].warn;
+		if (any)
+			repair_all(dirfd, b, ks, buf);
+	}
+	for (size_t i = 0; i < b->nsysctl; i++) {
+		const struct plumb_sysctl_res *c = &b->sysctl[i];
+		char id[PLUMB_SYSCTL_KEY_MAX + 16];
+		enum plumb_action a = PLUMB_ACT_DETECTED;
+
+		snprintf(id, sizeof(id), "sysctl:%s", c->key);
+		rep->resources++;
+		if (ks[i].have == NULL) {
+			int missing = ks[i].code == PLUMB_E_NOTFOUND;
+
 			rep->failed++;
 			if (plumb_report_event(rep, id, missing ? PLUMB_DRIFT_MISSING : 0, PLUMB_ACT_FAILED,
-					       value_json(want, c->sensitive),
-					       missing ? json_pack("{s:s}", "state", "absent") : NULL, msg) != 0)
+					       value_json(ks[i].want, c->sensitive),
+					       missing ? json_pack("{s:s}", "state", "absent") : NULL, ks[i].msg) != 0)
 				goto nomem;
 			continue;
 		}
-		if (strcmp(have, want) == 0)
+		if (!ks[i].drifted && ks[i].fixed)
 			continue;
-		rep->drifted++;
-		a = PLUMB_ACT_DETECTED;
-		msg[0] = '\0';
+		if (ks[i].drifted)
+			rep->drifted++;
 		if (repair && !c->warn) {
-			char *after = NULL;
-
-			a = PLUMB_ACT_FAILED;
-			if (write_value(dirfd, rel, c->key, want, msg, sizeof(msg)) == 0) {
-				if ((after = malloc(PLUMB_SYSCTL_READ_MAX + 1)) == NULL)
-					goto nomem;
-				if (read_value(dirfd, rel, after, PLUMB_SYSCTL_READ_MAX + 1) != 0)
-					snprintf(msg, sizeof(msg), "cannot read sysctl '%s' back after writing it", c->key);
-				else if (strcmp(after, want) != 0)
-					snprintf(msg, sizeof(msg), "sysctl '%s' was written, but the kernel keeps a different value%s",
-						 c->key, c->sensitive ? "" : "; see actual");
-				else
-					a = PLUMB_ACT_REVERTED;
-				free(after);
-			}
+			a = ks[i].fixed ? PLUMB_ACT_REVERTED : PLUMB_ACT_FAILED;
 			if (a == PLUMB_ACT_REVERTED)
 				rep->reverted++;
 			else
 				rep->failed++;
 		}
-		if (plumb_report_event(rep, id, PLUMB_DRIFT_VALUE, a, value_json(want, c->sensitive),
-				       value_json(have, c->sensitive), msg[0] ? msg : NULL) != 0)
+		if (plumb_report_event(rep, id, ks[i].drifted ? PLUMB_DRIFT_VALUE : 0, a, value_json(ks[i].want, c->sensitive),
+				       value_json(ks[i].have, c->sensitive),
+				       a == PLUMB_ACT_FAILED && ks[i].msg[0] ? ks[i].msg : NULL) != 0)
 			goto nomem;
 	}
 	goto out;
@@ -226,7 +288,11 @@ nomem:
 out:
 	if (dirfd >= 0)
 		close(dirfd);
-	free(want);
-	free(have);
+	for (size_t i = 0; ks != NULL && i < b->nsysctl; i++) {
+		free(ks[i].have);
+		free(ks[i].want);
+	}
+	free(ks);
+	free(buf);
 	return r;
 }

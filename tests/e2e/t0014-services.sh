@@ -17,6 +17,7 @@ U=$ROOT/usr/lib/systemd/system
 mkdir -p "$U" "$ROOT/etc/systemd/system"
 unit() { printf '[Unit]\nDescription=%s\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n' "$1" > "$U/$1"; }
 unit rsync.service; unit ssh.service; unit telnet.service; unit cron.service; unit warned.service
+unit tmpl@.service   # a template: its instances have no unit file of their own
 printf '[Unit]\nDescription=target\n' > "$U/multi-user.target"
 ctl() { systemctl --root="$ROOT" "$@" 2>/dev/null; }
 ctl enable rsync.service; ctl enable warned.service; ctl mask cron.service
@@ -41,6 +42,8 @@ services:
     state: disabled
   - unit: gone-masked.service
     state: masked
+  - unit: tmpl@one.service
+    state: enabled
 Y
 before=$(tree_digest "$ROOT")
 plumb_bl check --json
@@ -57,7 +60,7 @@ ev() { json_get "$T/out" "[e for e in d['events'] if e['resource']=='service:$1'
 plumb_bl check
 expect_out "service:ssh.service: detected enabled"
 expect_out "service:telnet.service: detected enabled"
-expect_out "check: 8 resources, 6 drifted, 0 reverted, 1 failed"
+expect_out "check: 9 resources, 7 drifted, 0 reverted, 1 failed"
 grep -q "service:gone.service" "$T/out" && fail "a unit the root lacks is disabled enough"
 
 plumb_bl apply
@@ -67,13 +70,14 @@ expect_out "service:cron.service: reverted enabled"
 expect_out "service:warned.service: detected enabled"
 expect_out "service:gone-masked.service: reverted enabled"
 [ "$(ctl is-enabled gone-masked.service)" = masked ] || fail "a unit the root lacks was not masked"
+[ "$(ctl is-enabled tmpl@one.service)" = enabled ] || fail "a template's instance was not enabled"
 [ "$(ctl is-enabled rsync.service)" = disabled ] || fail "rsync not disabled"
 [ "$(ctl is-enabled ssh.service)" = enabled ] || fail "ssh not enabled"
 [ "$(ctl is-enabled telnet.service)" = masked ] || fail "telnet not masked"
 [ "$(ctl is-enabled cron.service)" = enabled ] || fail "cron not unmasked and enabled"
 [ "$(ctl is-enabled warned.service)" = enabled ] || fail "enforce: warn changed a unit"
 plumb_bl apply
-expect_out "enforce: 8 resources, 1 drifted, 0 reverted, 1 failed"
+expect_out "enforce: 9 resources, 1 drifted, 0 reverted, 1 failed"
 
 # drift again, by hand, as an admin would
 ctl enable rsync.service; ctl unmask telnet.service

@@ -609,6 +609,10 @@ static int parse_service_one(struct plumb_yread *y, struct plumb_service_res *u,
 			    (r = plumb_yread_bool(y, &u->running, "running", err)) != 0)
 				return r;
 			u->has_running = 1;
+		} else if (strcmp(key.value, "sensitive") == 0) {
+			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &u->sensitive, "sensitive", err)) != 0)
+				return r;
 		} else if (strcmp(key.value, "enforce") == 0) {
 			if ((r = seen_key(y, &at, &seen, 8, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
 				return r;
@@ -703,6 +707,10 @@ static int parse_package_one(struct plumb_yread *y, struct plumb_package_res *p,
 			else if (strcmp(ev.value, "present") != 0)
 				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
 							"state: expected 'present' or 'absent', found '%s'", ev.value);
+		} else if (strcmp(key.value, "sensitive") == 0) {
+			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &p->sensitive, "sensitive", err)) != 0)
+				return r;
 		} else if (strcmp(key.value, "enforce") == 0) {
 			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
 				return r;
@@ -791,6 +799,10 @@ static int parse_module_one(struct plumb_yread *y, struct plumb_module_res *m, c
 		} else if (strcmp(key.value, "loaded") == 0) {
 			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 ||
 			    (r = plumb_yread_bool(y, &m->loaded, "loaded", err)) != 0)
+				return r;
+		} else if (strcmp(key.value, "sensitive") == 0) {
+			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &m->sensitive, "sensitive", err)) != 0)
 				return r;
 		} else if (strcmp(key.value, "enforce") == 0) {
 			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)

@@ -77,6 +77,15 @@ static const char *cannot_change(void)
 	return (cap & (1ULL << 16)) ? NULL : "plumb lacks CAP_SYS_MODULE here (in a container only the host can load or unload modules)";
 }
 
+/* sensitive: the report says what kind of drift, not what was found. */
+static json_t *shown(json_t *state, int sensitive)
+{
+	if (!sensitive || state == NULL)
+		return state;
+	json_decref(state);
+	return json_pack("{s:b}", "sensitive", 1);
+}
+
 int plumb_module_run(struct plumb_report *rep, const struct plumb_baseline *b, int repair, struct plumb_err *err)
 {
 	const char *path = secure_getenv(PLUMB_PROC_MODULES_ENV), *modprobe = secure_getenv(PLUMB_MODPROBE_ENV);
@@ -103,7 +112,8 @@ int plumb_module_run(struct plumb_report *rep, const struct plumb_baseline *b, i
 		if (text == NULL) {
 			/* Unknown, not absent: without the list nothing can be said. */
 			rep->failed++;
-			if (plumb_report_event(rep, id, 0, PLUMB_ACT_FAILED, json_pack("{s:b}", "loaded", m->loaded), NULL, msg) != 0)
+			if (plumb_report_event(rep, id, 0, PLUMB_ACT_FAILED,
+					       shown(json_pack("{s:b}", "loaded", m->loaded), m->sensitive), NULL, msg) != 0)
 				goto nomem;
 			continue;
 		}
@@ -150,7 +160,8 @@ int plumb_module_run(struct plumb_report *rep, const struct plumb_baseline *b, i
 				rep->failed++;
 		}
 		if (plumb_report_event(rep, id, m->loaded ? PLUMB_DRIFT_MISSING : PLUMB_DRIFT_PRESENT, a,
-				       json_pack("{s:b}", "loaded", m->loaded), json_pack("{s:b}", "loaded", loaded), why) != 0)
+				       shown(json_pack("{s:b}", "loaded", m->loaded), m->sensitive),
+				       shown(json_pack("{s:b}", "loaded", loaded), m->sensitive), why) != 0)
 			goto nomem;
 	}
 	free(text);

@@ -179,6 +179,15 @@ static int run_tool(const char *const *argv_head, size_t nhead, const char *cons
 	return st;
 }
 
+/* sensitive: the report says what kind of drift, not what was found. */
+static json_t *shown(json_t *state, int sensitive)
+{
+	if (!sensitive || state == NULL)
+		return state;
+	json_decref(state);
+	return json_pack("{s:b}", "sensitive", 1);
+}
+
 int plumb_package_run(struct plumb_report *rep, const struct plumb_baseline *b, int rootfd, int repair,
 		      struct plumb_err *err)
 {
@@ -209,7 +218,8 @@ int plumb_package_run(struct plumb_report *rep, const struct plumb_baseline *b, 
 			snprintf(id, sizeof(id), "package:%s", b->packages[i].name);
 			rep->resources++;
 			rep->failed++;
-			if (plumb_report_event(rep, id, 0, PLUMB_ACT_FAILED, state_json(!b->packages[i].absent, NULL), NULL,
+			if (plumb_report_event(rep, id, 0, PLUMB_ACT_FAILED,
+					       shown(state_json(!b->packages[i].absent, NULL), b->packages[i].sensitive), NULL,
 					       msg) != 0)
 				goto nomem;
 		}
@@ -299,7 +309,8 @@ int plumb_package_run(struct plumb_report *rep, const struct plumb_baseline *b, 
 				rep->failed++;
 		}
 		if (plumb_report_event(rep, id, p->absent ? PLUMB_DRIFT_PRESENT : PLUMB_DRIFT_MISSING, a,
-				       state_json(!p->absent, NULL), state_json(have[i].present, &have[i]), why) != 0)
+				       shown(state_json(!p->absent, NULL), p->sensitive),
+				       shown(state_json(have[i].present, &have[i]), p->sensitive), why) != 0)
 			goto nomem;
 	}
 	r = 0;

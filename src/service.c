@@ -214,6 +214,15 @@ failed:
 	return PLUMB_E_IO;
 }
 
+/* sensitive: the report says what kind of drift, not what was found. */
+static json_t *shown(json_t *state, int sensitive)
+{
+	if (!sensitive || state == NULL)
+		return state;
+	json_decref(state);
+	return json_pack("{s:b}", "sensitive", 1);
+}
+
 int plumb_service_run(struct plumb_report *rep, const struct plumb_baseline *b, int rootfd, int repair,
 		      struct plumb_err *err)
 {
@@ -244,8 +253,8 @@ int plumb_service_run(struct plumb_report *rep, const struct plumb_baseline *b, 
 			snprintf(have, sizeof(have), "%s", known[i]);
 		else if (enablement(&c, u->unit, have, sizeof(have), msg, sizeof(msg)) != 0) {
 			rep->failed++;
-			if (plumb_report_event(rep, id, 0, PLUMB_ACT_FAILED, state_json(state_names[u->state], 0, 0, 0), NULL,
-					       msg) != 0)
+			if (plumb_report_event(rep, id, 0, PLUMB_ACT_FAILED,
+					       shown(state_json(state_names[u->state], 0, 0, 0), u->sensitive), NULL, msg) != 0)
 				goto nomem;
 			continue;
 		}
@@ -257,8 +266,9 @@ int plumb_service_run(struct plumb_report *rep, const struct plumb_baseline *b, 
 			snprintf(msg, sizeof(msg), "no unit '%s' in the root (systemctl is-enabled: not found)", u->unit);
 			rep->failed++;
 			if (plumb_report_event(rep, id, PLUMB_DRIFT_MISSING, PLUMB_ACT_FAILED,
-					       state_json(state_names[u->state], u->has_running, 1, u->running),
-					       state_json("not-found", 0, 0, 0), msg) != 0)
+					       shown(state_json(state_names[u->state], u->has_running, 1, u->running),
+						     u->sensitive),
+					       shown(state_json("not-found", 0, 0, 0), u->sensitive), msg) != 0)
 				goto nomem;
 			continue;
 		}
@@ -313,8 +323,10 @@ int plumb_service_run(struct plumb_report *rep, const struct plumb_baseline *b, 
 			else
 				rep->failed++;
 		}
-		if (plumb_report_event(rep, id, drift, a, state_json(state_names[u->state], u->has_running, 1, u->running),
-				       state_json(have, u->has_running, active_known, active), msg[0] ? msg : NULL) != 0)
+		if (plumb_report_event(rep, id, drift, a,
+				       shown(state_json(state_names[u->state], u->has_running, 1, u->running), u->sensitive),
+				       shown(state_json(have, u->has_running, active_known, active), u->sensitive),
+				       msg[0] ? msg : NULL) != 0)
 			goto nomem;
 	}
 	if (!c.online)

@@ -104,6 +104,7 @@ struct plumb_service_res {
 	enum plumb_unit_state state;
 	int has_running;
 	int running;
+	int sensitive;          /* reports carry drift kinds only, no states */
 	int warn;
 	size_t line, col;
 };
@@ -112,6 +113,7 @@ struct plumb_service_res {
 struct plumb_package_res {
 	char *name;             /* Debian policy: [a-z0-9][a-z0-9+.-]+ */
 	int absent;             /* state: absent (else present) */
+	int sensitive;          /* reports carry drift kinds only, no states */
 	int warn;
 	size_t line, col;
 };
@@ -120,6 +122,7 @@ struct plumb_package_res {
 struct plumb_module_res {
 	char *name;             /* [a-z0-9_-]; '-' and '_' are the same to the kernel */
 	int loaded;
+	int sensitive;          /* reports carry drift kinds only, no states */
 	int warn;
 	size_t line, col;
 };

@@ -31,6 +31,7 @@ services:
     state: enabled
   - unit: telnet.service
     state: masked
+    sensitive: true
   - unit: cron.service
     state: enabled
   - unit: warned.service
@@ -55,6 +56,7 @@ ev() { json_get "$T/out" "[e for e in d['events'] if e['resource']=='service:$1'
 [ "$(ev rsync.service '["actual"]["enablement"]')" = enabled ] || fail "rsync actual"
 [ "$(ev rsync.service '["actual"]["running"]')" = unknown ] || fail "running must be unknown without a reachable systemd"
 [ "$(ev cron.service '["actual"]["enablement"]')" = masked ] || fail "cron actual"
+[ "$(ev telnet.service '["actual"]')" = "{'sensitive': True}" ] || fail "sensitive: the unit's state was reported"
 [ "$(ev nosuch.service '["action"]')" = failed ] || fail "a missing unit must fail"
 [ "$(ev nosuch.service '["drift"]')" = "['missing']" ] || fail "a missing unit is drift missing"
 plumb_bl check

@@ -37,6 +37,7 @@ packages:
     state: present
   - name: plumbtest-needed
     state: present
+    sensitive: true
   - name: plumbtest-warned
     state: absent
     enforce: warn
@@ -53,6 +54,7 @@ ev() { json_get "$T/out" "[e for e in d['events'] if e['resource']=='package:$1'
 [ "$(ev plumbtest-telnetd '["actual"]["status"]')" = "install ok installed" ] || fail "telnetd actual status"
 [ "$(ev plumbtest-telnetd '["actual"]["version"]')" = "1.0-1" ] || fail "telnetd actual version"
 [ "$(ev plumbtest-needed '["drift"]')" = "['missing']" ] || fail "needed drift kinds"
+[ "$(ev plumbtest-needed '["expected"]')" = "{'sensitive': True}" ] || fail "sensitive: the package's state was reported"
 plumb_bl check
 expect_out "check: 5 resources, 3 drifted, 0 reverted, 0 failed"
 

@@ -13,7 +13,7 @@ schema_ok() {
 		|| fail "report does not validate: $(cat "$T/schema.out")"
 }
 M=$T/modules
-printf 'cramfs 16384 0 - Live 0x0000000000000000\nusb_storage 81920 0 - Live 0x0\nfreevxfs 1 0 - Live 0x0\n' > "$M"
+printf 'hfs 1 0 - Live 0x0\ncramfs 16384 0 - Live 0x0000000000000000\nusb_storage 81920 0 - Live 0x0\nfreevxfs 1 0 - Live 0x0\n' > "$M"
 cat > "$T/modprobe" <<EOF2
 #!/bin/sh
 echo "\$*" >> "$T/modprobe.log"
@@ -36,6 +36,9 @@ modules:
     loaded: false
   - name: squashfs
     loaded: false
+  - name: hfs
+    loaded: false
+    sensitive: true
 Y
 plumb_bl check --json
 expect_rc 2 "check"
@@ -44,6 +47,7 @@ ev() { json_get "$T/out" "[e for e in d['events'] if e['resource']=='module:$1']
 [ "$(ev cramfs '["drift"]')" = "['present']" ] || fail "cramfs drift"
 [ "$(ev usb_storage '["drift"]')" = "['present']" ] || fail "usb-storage is usb_storage to the kernel"
 [ "$(ev br_netfilter '["drift"]')" = "['missing']" ] || fail "br_netfilter drift"
+[ "$(ev hfs '["actual"]')" = "{'sensitive': True}" ] || fail "sensitive: the module's state was reported"
 plumb_bl apply --json
 expect_rc 6 "apply"
 schema_ok "$T/out"
@@ -57,7 +61,7 @@ grep -qx -- "-- br_netfilter" "$T/modprobe.log" || fail "modprobe argv: $(cat "$
 grep -q usb_storage "$T/modprobe.log" && fail "modprobe ran for an enforce: warn module"
 grep -q "^cramfs " "$M" && fail "cramfs still listed"
 plumb_bl check
-expect_out "check: 5 resources, 2 drifted, 0 reverted, 0 failed"
+expect_out "check: 6 resources, 2 drifted, 0 reverted, 0 failed"
 
 export PLUMB_PROC_MODULES=$T/nonexistent
 plumb_bl check

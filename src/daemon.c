@@ -61,9 +61,6 @@ enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_
 
 /* Owned firewall tables are re-checked this often between full scans. */
 #define PLUMB_FIREWALL_CHECK 10
-/* Live state (sysctl:, services:, modules:), which no inotify reports, this often:
- * a unit costs a systemctl exec (about 10 ms of CPU). */
-#define PLUMB_LIVE_CHECK 30
 /* Full scans asked for by events (directories of the managed tree created
  * or removed, queue overflows) run at most this often (seconds). */
 #define PLUMB_FULL_MIN_GAP 5.0
@@ -902,7 +899,8 @@ static void arm_intervals(struct plumb_daemon *d)
 
 	arm(d, T_FULL, full, full);
 	arm(d, T_FIREWALL, PLUMB_FIREWALL_CHECK, PLUMB_FIREWALL_CHECK);
-	arm(d, T_LIVE, PLUMB_LIVE_CHECK, PLUMB_LIVE_CHECK);
+	/* Live state (sysctl:, services:, modules:), which no inotify reports. */
+	arm(d, T_LIVE, (double)d->cfg.live, (double)d->cfg.live);
 }
 
 static void reload(struct plumb_daemon *d)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "plumb/buf.h"
 #include "plumb/config.h"
 #include "plumb/daemon.h"
 #include "plumb/engine.h"
@@ -99,6 +100,7 @@ struct plumb_daemon {
 	double full_scan_seconds;
 	double last_event_full;    /* monotonic: the last full scan an event asked for */
 	char *metrics_text;        /* what plumb.prom last got, to skip rewrites */
+	char *live_said;           /* what the last live-state run reported (see live_repeats) */
 	int journal_unsettled;     /* the journal may hold what no report has yet */
 	double metrics_at;
 	time_t last_run, last_fetch_ok;
@@ -649,6 +651,35 @@ static void lock_regained(struct plumb_daemon *d)
 	d->lock_failures = 0;
 }
 
+/* Whether a live-state run found just what the previous one did and
+ * changed nothing (a read-only /proc/sys in a container fails the same way
+ * every interval): then its report is not sent again. Full runs still
+ * report everything. */
+static int live_repeats(struct plumb_daemon *d, const struct plumb_report *rep)
+{
+	struct plumb_buf b;
+	char *said;
+	int same;
+
+	plumb_buf_init(&b, 1u << 20);
+	for (size_t i = 0; i < rep->nevents; i++) {
+		const struct plumb_event *ev = &rep->events[i];
+
+		if (ev->action != PLUMB_ACT_DETECTED && ev->action != PLUMB_ACT_FAILED) {
+			plumb_buf_release(&b);
+			free(d->live_said);
+			d->live_said = NULL;
+			return 0;          /* it changed something: always reported */
+		}
+		plumb_buf_addf(&b, "%s %d %u %s\n", ev->resource, (int)ev->action, ev->drift, ev->error ? ev->error : "");
+	}
+	said = plumb_buf_detach(&b, NULL);
+	same = said != NULL && d->live_said != NULL && strcmp(said, d->live_said) == 0;
+	free(d->live_said);
+	d->live_said = said;
+	return same;
+}
+
 /* Runs the engine over the dirty set (full 0), everything (1), the firewall
  * alone (-1) or live kernel state alone (-2), and reports. */
 static void run_engine(struct plumb_daemon *d, int full)
@@ -738,7 +769,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 			  full > 0 ? "full" : full == -1 ? "firewall" : full == -2 ? "live" : "dirty-set",
 			  (unsigned long long)rep.resources,
 			  rep.nevents, (now_mono() - now) * 1e3);
-		if (full > 0 || rep.nevents > 0) {
+		if (full > 0 || (rep.nevents > 0 && !(full == -2 && live_repeats(d, &rep)))) {
 			int saved = save_report(d, &rep) == 0;
 
 			/* spooled now, sent by the child */
@@ -979,6 +1010,7 @@ static void teardown(struct plumb_daemon *d)
 	free(d->last_reanchor);
 	free(d->last_refusal);
 	free(d->metrics_text);
+	free(d->live_said);
 	for (int t = 0; t < T_COUNT; t++)
 		if (d->timers[t] >= 0)
 			close(d->timers[t]);

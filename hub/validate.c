@@ -130,7 +130,9 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 {
 	static const char *const allowed[] = {"state", "type", "mode", "owner", "group", "size", "sha256",
 					      "target", "sensitive", "diff", "links", "acl", "too_large",
-					      "diff_dropped", NULL};
+					      "diff_dropped",
+					      "unmanaged", "value", "command", "enablement", "running",
+					      "status", "version", "loaded", NULL};
 	static const char *const types[] = {"file", "directory", "symlink", "fifo", "socket",
 					    "character-device", "block-device", "unknown", NULL};
 	char p[256];
@@ -176,6 +178,44 @@ static int check_state(const json_t *st, const char *path, struct plumb_err *err
 	snprintf(p, sizeof(p), "%s.diff_dropped", path);
 	if ((v = json_object_get(st, "diff_dropped")) && !json_is_true(v))
 		return bad(err, p, "must be true");
+	snprintf(p, sizeof(p), "%s.value", path);
+	if ((v = json_object_get(st, "value")) && (!json_is_string(v) || json_string_length(v) > 4096))
+		return bad(err, p, "must be a string of at most 4096 characters");
+	snprintf(p, sizeof(p), "%s.loaded", path);
+	if ((v = json_object_get(st, "loaded")) && !json_is_boolean(v))
+		return bad(err, p, "must be true or false");
+	snprintf(p, sizeof(p), "%s.status", path);
+	if ((v = json_object_get(st, "status")) && (!json_is_string(v) || json_string_length(v) > 64 ||
+						    !is_printable(json_string_value(v))))
+		return bad(err, p, "must be a printable string of at most 64 characters");
+	snprintf(p, sizeof(p), "%s.version", path);
+	if ((v = json_object_get(st, "version")) && (!json_is_string(v) || json_string_length(v) > 128 ||
+						     !is_printable(json_string_value(v))))
+		return bad(err, p, "must be a printable string of at most 128 characters");
+	snprintf(p, sizeof(p), "%s.enablement", path);
+	if ((v = json_object_get(st, "enablement")) && (!json_is_string(v) || json_string_length(v) > 64 ||
+							 !is_printable(json_string_value(v))))
+		return bad(err, p, "must be a printable string of at most 64 characters");
+	snprintf(p, sizeof(p), "%s.running", path);
+	if ((v = json_object_get(st, "running")) && !json_is_boolean(v) &&
+	    !(json_is_string(v) && strcmp(json_string_value(v), "unknown") == 0))
+		return bad(err, p, "must be true, false or \"unknown\"");
+	snprintf(p, sizeof(p), "%s.unmanaged", path);
+	if ((v = json_object_get(st, "unmanaged"))) {
+		if (!json_is_array(v) || json_array_size(v) > 1000)
+			return bad(err, p, "must be an array of at most 1000 names");
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (!json_is_string(json_array_get(v, i)) || !is_printable(json_string_value(json_array_get(v, i))))
+				return bad(err, p, "must hold printable names");
+	}
+	snprintf(p, sizeof(p), "%s.command", path);
+	if ((v = json_object_get(st, "command"))) {
+		if (!json_is_array(v) || json_array_size(v) > 64)
+			return bad(err, p, "must be an array of at most 64 words");
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (!json_is_string(json_array_get(v, i)))
+				return bad(err, p, "must hold strings");
+	}
 	snprintf(p, sizeof(p), "%s.diff", path);
 	if ((v = json_object_get(st, "diff")) && (!json_is_string(v) || json_string_length(v) > 8192))
 		return bad(err, p, "must be a string of at most 8192 characters");
@@ -190,9 +230,10 @@ static int check_event(const json_t *ev, const char *path, const struct hub_repo
 					      "error", "quarantine", "count", NULL};
 	static const char *const required[] = {"resource", "drift", "action", "expected", "actual", "at", NULL};
 	static const char *const actions[] = {"detected", "reverted", "failed", "contested", "refused",
-					      "rolled-back", NULL};
+					      "rolled-back", "notified", NULL};
 	static const char *const kinds[] = {"content", "mode", "owner", "group", "type", "target",
-					    "missing", "present", "rules", "acl", "links", NULL};
+					    "missing", "present", "rules", "acl", "links",
+					    "unmanaged", "value", "enabled", "running", NULL};
 	char p[256];
 	int r;
 	const char *s;
@@ -203,8 +244,12 @@ static int check_event(const json_t *ev, const char *path, const struct hub_repo
 	s = str_field(ev, "resource");
 	if (!s || !is_printable(s) ||
 	    !(strcmp(s, "baseline") == 0 || (strncmp(s, "file:/", 6) == 0 && s[6]) ||
-	      (strncmp(s, "firewall:nftables:", 18) == 0 && s[18]) || (strncmp(s, "firewall:iptables:", 18) == 0 && s[18])))
-		return bad(err, p, "must be file:/PATH, firewall:BACKEND:TABLE or baseline");
+	      (strncmp(s, "firewall:nftables:", 18) == 0 && s[18]) || (strncmp(s, "firewall:iptables:", 18) == 0 && s[18]) ||
+	      (strncmp(s, "sysctl:", 7) == 0 && s[7]) || (strncmp(s, "service:", 8) == 0 && s[8]) ||
+	      (strncmp(s, "package:", 8) == 0 && s[8]) || (strncmp(s, "module:", 7) == 0 && s[7]) ||
+	      (strncmp(s, "exec:", 5) == 0 && s[5])))
+		return bad(err, p, "must be file:/PATH, firewall:BACKEND:TABLE, sysctl:KEY, service:UNIT, package:NAME, "
+			   "module:NAME, exec:PROGRAM or baseline");
 	snprintf(p, sizeof(p), "%s.drift", path);
 	v = json_object_get(ev, "drift");
 	if (!json_is_array(v))

@@ -21,8 +21,19 @@ static int seen_key(struct plumb_yread *y, const struct plumb_yev *key, unsigned
 	return 0;
 }
 
+static void notify_release(struct plumb_notify_res *n)
+{
+	free(n->unit);
+	for (size_t i = 0; n->argv != NULL && i < n->argc; i++)
+		free(n->argv[i]);
+	free(n->argv);
+}
+
 static void file_release(struct plumb_file_res *f)
 {
+	for (size_t i = 0; i < f->nnotify; i++)
+		notify_release(&f->notify[i]);
+	free(f->notify);
 	free(f->path);
 	free(f->content);
 	free(f->source);
@@ -55,7 +66,7 @@ static int check_name(struct plumb_yread *y, const struct plumb_yev *at, const c
 enum {
 	K_PATH = 1 << 0, K_CONTENT = 1 << 1, K_SOURCE = 1 << 2, K_MODE = 1 << 3,
 	K_OWNER = 1 << 4, K_GROUP = 1 << 5, K_SENSITIVE = 1 << 6, K_ENFORCE = 1 << 7,
-	K_STATE = 1 << 8, K_TYPE = 1 << 9, K_TARGET = 1 << 10,
+	K_STATE = 1 << 8, K_TYPE = 1 << 9, K_TARGET = 1 << 10, K_PURGE = 1 << 11, K_NOTIFY = 1 << 12,
 };
 
 /* Reads one scalar event (for keys whose value we check ourselves). */
@@ -63,6 +74,133 @@ static int read_scalar(struct plumb_yread *y, struct plumb_yev *ev, const char *
 		       struct plumb_err *err)
 {
 	return plumb_yread_expect(y, ev, PLUMB_Y_SCALAR, key, err);
+}
+
+/* A systemd unit name: letters, digits and ":-_.\\@", a suffix after a dot,
+ * no leading '-' (it would read as an option of systemctl). */
+static int check_unit(struct plumb_yread *y, const struct plumb_yev *at, const char *key, const char *s,
+		      size_t len, struct plumb_err *err)
+{
+	const char *dot = strrchr(s, '.');
+
+	if (len == 0 || len > PLUMB_UNIT_MAX || strlen(s) != len || s[0] == '-' || s[0] == '.' || dot == NULL ||
+	    dot[1] == '\0' || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.\\@") != len)
+		return plumb_yread_fail(y, at, PLUMB_E_INVALID, err,
+					"%s: '%s' is not a systemd unit name such as ssh.service", key, s);
+	return 0;
+}
+
+static int parse_notify_one(struct plumb_yread *y, struct plumb_notify_res *n, const struct plumb_yev *start,
+			    struct plumb_err *err)
+{
+	struct plumb_yev key, ev;
+	unsigned seen = 0;
+	const char *why;
+	int r, has_action = 0;
+
+	n->line = start->line;
+	n->col = start->col;
+	n->timeout_s = PLUMB_NOTIFY_TIMEOUT;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		struct plumb_yev at = key;
+
+		if (strcmp(key.value, "service") == 0) {
+			if ((r = seen_key(y, &at, &seen, 1, err)) != 0 ||
+			    (r = read_scalar(y, &ev, "service", err)) != 0 ||
+			    (r = check_unit(y, &ev, "service", ev.value, ev.len, err)) != 0)
+				return r;
+			if ((n->unit = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		} else if (strcmp(key.value, "action") == 0) {
+			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 || (r = read_scalar(y, &ev, "action", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "reload") == 0)
+				n->kind = PLUMB_NOTIFY_RELOAD;
+			else if (strcmp(ev.value, "restart") == 0)
+				n->kind = PLUMB_NOTIFY_RESTART;
+			else if (strcmp(ev.value, "try-restart") == 0)
+				n->kind = PLUMB_NOTIFY_TRY_RESTART;
+			else
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"action: expected reload, restart or try-restart, found '%s'", ev.value);
+			has_action = 1;
+		} else if (strcmp(key.value, "exec") == 0) {
+			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 ||
+			    (r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "exec", err)) != 0)
+				return r;
+			if ((n->argv = calloc(PLUMB_NOTIFY_ARGV_MAX + 1, sizeof(*n->argv))) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			for (;;) {
+				if ((r = plumb_yread_next(y, &ev, err)) != 0)
+					return r;
+				if (ev.kind == PLUMB_Y_SEQ_END)
+					break;
+				if (ev.kind != PLUMB_Y_SCALAR || strlen(ev.value) != ev.len || ev.len > 4096)
+					return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+								"exec: each word must be a string without NUL bytes");
+				if (n->argc == PLUMB_NOTIFY_ARGV_MAX)
+					return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "exec: more than %d words",
+								PLUMB_NOTIFY_ARGV_MAX);
+				if (n->argc == 0 && (why = plumb_path_check_abs(ev.value, ev.len)) != NULL)
+					return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+								"exec: the program '%s' must be an absolute path: %s", ev.value, why);
+				if ((n->argv[n->argc++] = strdup(ev.value)) == NULL)
+					return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			}
+			if (n->argc == 0)
+				return plumb_yread_fail(y, &at, PLUMB_E_INVALID, err, "exec: needs at least the program");
+			n->kind = PLUMB_NOTIFY_EXEC;
+		} else if (strcmp(key.value, "timeout") == 0) {
+			uint64_t t;
+
+			if ((r = seen_key(y, &at, &seen, 8, err)) != 0 ||
+			    (r = plumb_yread_u64(y, &t, PLUMB_NOTIFY_TIMEOUT_MAX, "timeout", err)) != 0)
+				return r;
+			if (t == 0)
+				return plumb_yread_fail(y, &at, PLUMB_E_INVALID, err, "timeout: must be 1 to %d seconds",
+							PLUMB_NOTIFY_TIMEOUT_MAX);
+			n->timeout_s = (unsigned)t;
+		} else {
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+		}
+	}
+	if (r < 0)
+		return r;
+	if ((seen & 1) && (seen & 4))
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "notify: give service or exec, not both");
+	if (!(seen & 5))
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "notify: each entry needs service or exec");
+	if ((seen & 4) && has_action)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "notify: action is only for service");
+	if ((seen & 1) && !has_action)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
+					"notify: service '%s' needs an action (reload, restart or try-restart)", n->unit);
+	return 0;
+}
+
+static int parse_notify(struct plumb_yread *y, struct plumb_file_res *f, struct plumb_err *err)
+{
+	struct plumb_yev ev;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "notify", err)) != 0)
+		return r;
+	if ((f->notify = calloc(PLUMB_NOTIFY_MAX, sizeof(*f->notify))) == NULL)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	for (;;) {
+		if ((r = plumb_yread_next(y, &ev, err)) != 0)
+			return r;
+		if (ev.kind == PLUMB_Y_SEQ_END)
+			break;
+		if (ev.kind != PLUMB_Y_MAP)
+			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "notify: each entry must be a mapping");
+		if (f->nnotify == PLUMB_NOTIFY_MAX)
+			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "notify: more than %d entries",
+						PLUMB_NOTIFY_MAX);
+		if ((r = parse_notify_one(y, &f->notify[f->nnotify++], &ev, err)) != 0)
+			return r;
+	}
+	return 0;
 }
 
 static int parse_file(struct plumb_yread *y, struct plumb_file_res *f, const struct plumb_yev *start,
@@ -164,6 +302,13 @@ static int parse_file(struct plumb_yread *y, struct plumb_file_res *f, const str
 			else
 				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
 							"type: expected file, directory or symlink, found '%s'", ev.value);
+		} else if (strcmp(k, "purge") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_PURGE, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &f->purge, k, err)) != 0)
+				return r;
+		} else if (strcmp(k, "notify") == 0) {
+			if ((r = seen_key(y, &at, &seen, K_NOTIFY, err)) != 0 || (r = parse_notify(y, f, err)) != 0)
+				return r;
 		} else if (strcmp(k, "target") == 0) {
 			if ((r = seen_key(y, &at, &seen, K_TARGET, err)) != 0 ||
 			    (r = plumb_yread_str(y, &f->target, k, 0, err)) != 0)
@@ -183,9 +328,12 @@ static int parse_file(struct plumb_yread *y, struct plumb_file_res *f, const str
 	if (f->has_content && f->source)
 		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
 					"'%s': give content or source, not both", f->path);
-	if (f->absent && (seen & ~(unsigned)(K_PATH | K_STATE | K_TYPE | K_ENFORCE | K_SENSITIVE)))
+	if (f->absent && (seen & ~(unsigned)(K_PATH | K_STATE | K_TYPE | K_ENFORCE | K_SENSITIVE | K_NOTIFY)))
 		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
-					"'%s': state: absent takes no content, source, target, mode, owner or group",
+					"'%s': state: absent takes no content, source, target, mode, owner, group or purge",
+					f->path);
+	if ((seen & K_PURGE) && f->type != PLUMB_FT_DIR)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "'%s': purge is only for type: directory",
 					f->path);
 	if (f->absent)
 		return 0;
@@ -319,6 +467,408 @@ static int parse_firewall(struct plumb_yread *y, struct plumb_baseline *b, struc
 	return 0;
 }
 
+/* A sysctl key as /proc/sys names it with dots: components of [a-z0-9_-],
+ * no empty component (so no "..", no leading or trailing dot), no '/'. */
+static const char *sysctl_key_problem(const char *s, size_t len)
+{
+	if (len == 0 || strlen(s) != len)
+		return "is empty or holds a NUL byte";
+	if (len > PLUMB_SYSCTL_KEY_MAX)
+		return "is too long";
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != len)
+		return "may hold only a-z, 0-9, '_', '-' and '.'";
+	if (s[0] == '.' || s[len - 1] == '.' || strstr(s, "..") != NULL)
+		return "has an empty component";
+	if (s[0] == '-')
+		return "starts with '-'";
+	return NULL;
+}
+
+static int parse_sysctl_one(struct plumb_yread *y, struct plumb_sysctl_res *c, const struct plumb_yev *start,
+			    struct plumb_err *err)
+{
+	struct plumb_yev key, ev;
+	unsigned seen = 0;
+	const char *why;
+	int r;
+
+	c->line = start->line;
+	c->col = start->col;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		struct plumb_yev at = key;
+
+		if (strcmp(key.value, "key") == 0) {
+			if ((r = seen_key(y, &at, &seen, 1, err)) != 0 || (r = read_scalar(y, &ev, "key", err)) != 0)
+				return r;
+			if ((why = sysctl_key_problem(ev.value, ev.len)) != NULL)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "key: '%s' %s", ev.value, why);
+			if ((c->key = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		} else if (strcmp(key.value, "value") == 0) {
+			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 || (r = read_scalar(y, &ev, "value", err)) != 0)
+				return r;
+			if (ev.plain && (ev.len == 0 || strcmp(ev.value, "~") == 0 || strcmp(ev.value, "null") == 0))
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "value: a value is required");
+			if (strlen(ev.value) != ev.len || ev.len > PLUMB_SYSCTL_VALUE_MAX)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"value: must be text without NUL bytes, at most %d bytes",
+							PLUMB_SYSCTL_VALUE_MAX);
+			if ((c->value = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		} else if (strcmp(key.value, "sensitive") == 0) {
+			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &c->sensitive, "sensitive", err)) != 0)
+				return r;
+		} else if (strcmp(key.value, "enforce") == 0) {
+			if ((r = seen_key(y, &at, &seen, 8, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "warn") == 0)
+				c->warn = 1;
+			else if (strcmp(ev.value, "enforce") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
+		} else {
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+		}
+	}
+	if (r < 0)
+		return r;
+	if ((seen & 3) != 3)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "sysctl: each entry needs key and value");
+	return 0;
+}
+
+static int parse_sysctl(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
+{
+	struct plumb_yev ev;
+	size_t cap = 0;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "sysctl", err)) != 0)
+		return r;
+	for (;;) {
+		struct plumb_sysctl_res *c;
+
+		if ((r = plumb_yread_next(y, &ev, err)) != 0)
+			return r;
+		if (ev.kind == PLUMB_Y_SEQ_END)
+			return 0;
+		if (ev.kind != PLUMB_Y_MAP)
+			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "sysctl: each entry must be a mapping");
+		if (b->nsysctl == PLUMB_BASELINE_MAX_SYSCTL)
+			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "sysctl: more than %d entries",
+						PLUMB_BASELINE_MAX_SYSCTL);
+		if (b->nsysctl == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct plumb_sysctl_res *nv = reallocarray(b->sysctl, ncap, sizeof(*nv));
+
+			if (nv == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			b->sysctl = nv;
+			cap = ncap;
+		}
+		c = &b->sysctl[b->nsysctl++];
+		memset(c, 0, sizeof(*c));
+		if ((r = parse_sysctl_one(y, c, &ev, err)) != 0)
+			return r;
+	}
+}
+
+static int parse_service_one(struct plumb_yread *y, struct plumb_service_res *u, const struct plumb_yev *start,
+			     struct plumb_err *err)
+{
+	struct plumb_yev key, ev;
+	unsigned seen = 0;
+	int r;
+
+	u->line = start->line;
+	u->col = start->col;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		struct plumb_yev at = key;
+
+		if (strcmp(key.value, "unit") == 0) {
+			if ((r = seen_key(y, &at, &seen, 1, err)) != 0 || (r = read_scalar(y, &ev, "unit", err)) != 0 ||
+			    (r = check_unit(y, &ev, "unit", ev.value, ev.len, err)) != 0)
+				return r;
+			if ((u->unit = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		} else if (strcmp(key.value, "state") == 0) {
+			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 || (r = read_scalar(y, &ev, "state", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "enabled") == 0)
+				u->state = PLUMB_UNIT_ENABLED;
+			else if (strcmp(ev.value, "disabled") == 0)
+				u->state = PLUMB_UNIT_DISABLED;
+			else if (strcmp(ev.value, "masked") == 0)
+				u->state = PLUMB_UNIT_MASKED;
+			else
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"state: expected enabled, disabled or masked, found '%s'", ev.value);
+		} else if (strcmp(key.value, "running") == 0) {
+			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &u->running, "running", err)) != 0)
+				return r;
+			u->has_running = 1;
+		} else if (strcmp(key.value, "sensitive") == 0) {
+			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &u->sensitive, "sensitive", err)) != 0)
+				return r;
+		} else if (strcmp(key.value, "enforce") == 0) {
+			if ((r = seen_key(y, &at, &seen, 8, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "warn") == 0)
+				u->warn = 1;
+			else if (strcmp(ev.value, "enforce") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
+		} else {
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+		}
+	}
+	if (r < 0)
+		return r;
+	if ((seen & 3) != 3)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "services: each entry needs unit and state");
+	if (u->has_running && u->running && u->state != PLUMB_UNIT_ENABLED)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err,
+					"'%s': running: true needs state: enabled", u->unit);
+	return 0;
+}
+
+static int parse_services(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
+{
+	struct plumb_yev ev;
+	size_t cap = 0;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "services", err)) != 0)
+		return r;
+	for (;;) {
+		struct plumb_service_res *u;
+
+		if ((r = plumb_yread_next(y, &ev, err)) != 0)
+			return r;
+		if (ev.kind == PLUMB_Y_SEQ_END)
+			return 0;
+		if (ev.kind != PLUMB_Y_MAP)
+			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "services: each entry must be a mapping");
+		if (b->nservices == PLUMB_BASELINE_MAX_SERVICES)
+			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "services: more than %d entries",
+						PLUMB_BASELINE_MAX_SERVICES);
+		if (b->nservices == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct plumb_service_res *nv = reallocarray(b->services, ncap, sizeof(*nv));
+
+			if (nv == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			b->services = nv;
+			cap = ncap;
+		}
+		u = &b->services[b->nservices++];
+		memset(u, 0, sizeof(*u));
+		if ((r = parse_service_one(y, u, &ev, err)) != 0)
+			return r;
+	}
+}
+
+static int cmp_service(const void *a, const void *b)
+{
+	return strcmp(((const struct plumb_service_res *)a)->unit, ((const struct plumb_service_res *)b)->unit);
+}
+
+static int parse_package_one(struct plumb_yread *y, struct plumb_package_res *p, const struct plumb_yev *start,
+			     struct plumb_err *err)
+{
+	struct plumb_yev key, ev;
+	unsigned seen = 0;
+	int r;
+
+	p->line = start->line;
+	p->col = start->col;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		struct plumb_yev at = key;
+
+		if (strcmp(key.value, "name") == 0) {
+			if ((r = seen_key(y, &at, &seen, 1, err)) != 0 || (r = read_scalar(y, &ev, "name", err)) != 0)
+				return r;
+			/* Debian policy 5.6.1: lower case, digits, + - . ; two or more, starting alphanumeric */
+			if (ev.len < 2 || ev.len > PLUMB_PACKAGE_NAME_MAX || strlen(ev.value) != ev.len ||
+			    strspn(ev.value, "abcdefghijklmnopqrstuvwxyz0123456789+-.") != ev.len ||
+			    strchr("+-.", ev.value[0]) != NULL)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"name: '%s' is not a Debian package name such as telnetd", ev.value);
+			if ((p->name = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+		} else if (strcmp(key.value, "state") == 0) {
+			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 || (r = read_scalar(y, &ev, "state", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "absent") == 0)
+				p->absent = 1;
+			else if (strcmp(ev.value, "present") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"state: expected 'present' or 'absent', found '%s'", ev.value);
+		} else if (strcmp(key.value, "sensitive") == 0) {
+			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &p->sensitive, "sensitive", err)) != 0)
+				return r;
+		} else if (strcmp(key.value, "enforce") == 0) {
+			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "warn") == 0)
+				p->warn = 1;
+			else if (strcmp(ev.value, "enforce") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
+		} else {
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+		}
+	}
+	if (r < 0)
+		return r;
+	if ((seen & 3) != 3)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "packages: each entry needs name and state");
+	return 0;
+}
+
+static int parse_packages(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
+{
+	struct plumb_yev ev;
+	size_t cap = 0;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "packages", err)) != 0)
+		return r;
+	for (;;) {
+		struct plumb_package_res *p;
+
+		if ((r = plumb_yread_next(y, &ev, err)) != 0)
+			return r;
+		if (ev.kind == PLUMB_Y_SEQ_END)
+			return 0;
+		if (ev.kind != PLUMB_Y_MAP)
+			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "packages: each entry must be a mapping");
+		if (b->npackages == PLUMB_BASELINE_MAX_PACKAGES)
+			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "packages: more than %d entries",
+						PLUMB_BASELINE_MAX_PACKAGES);
+		if (b->npackages == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct plumb_package_res *nv = reallocarray(b->packages, ncap, sizeof(*nv));
+
+			if (nv == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			b->packages = nv;
+			cap = ncap;
+		}
+		p = &b->packages[b->npackages++];
+		memset(p, 0, sizeof(*p));
+		if ((r = parse_package_one(y, p, &ev, err)) != 0)
+			return r;
+	}
+}
+
+static int cmp_package(const void *a, const void *b)
+{
+	return strcmp(((const struct plumb_package_res *)a)->name, ((const struct plumb_package_res *)b)->name);
+}
+
+static int parse_module_one(struct plumb_yread *y, struct plumb_module_res *m, const struct plumb_yev *start,
+			    struct plumb_err *err)
+{
+	struct plumb_yev key, ev;
+	unsigned seen = 0;
+	int r;
+
+	m->line = start->line;
+	m->col = start->col;
+	while ((r = plumb_yread_key(y, &key, err)) == 1) {
+		struct plumb_yev at = key;
+
+		if (strcmp(key.value, "name") == 0) {
+			if ((r = seen_key(y, &at, &seen, 1, err)) != 0 || (r = read_scalar(y, &ev, "name", err)) != 0)
+				return r;
+			if (ev.len == 0 || ev.len > PLUMB_MODULE_NAME_MAX || strlen(ev.value) != ev.len ||
+			    strspn(ev.value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != ev.len ||
+			    ev.value[0] == '-')
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"name: '%s' is not a kernel module name such as cramfs", ev.value);
+			if ((m->name = strdup(ev.value)) == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			for (char *c = m->name; *c != '\0'; c++)
+				if (*c == '-')
+					*c = '_';      /* as /proc/modules writes it */
+		} else if (strcmp(key.value, "loaded") == 0) {
+			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &m->loaded, "loaded", err)) != 0)
+				return r;
+		} else if (strcmp(key.value, "sensitive") == 0) {
+			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 ||
+			    (r = plumb_yread_bool(y, &m->sensitive, "sensitive", err)) != 0)
+				return r;
+		} else if (strcmp(key.value, "enforce") == 0) {
+			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
+				return r;
+			if (strcmp(ev.value, "warn") == 0)
+				m->warn = 1;
+			else if (strcmp(ev.value, "enforce") != 0)
+				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
+							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
+		} else {
+			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
+		}
+	}
+	if (r < 0)
+		return r;
+	if ((seen & 3) != 3)
+		return plumb_yread_fail(y, start, PLUMB_E_INVALID, err, "modules: each entry needs name and loaded");
+	return 0;
+}
+
+static int parse_modules(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
+{
+	struct plumb_yev ev;
+	size_t cap = 0;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "modules", err)) != 0)
+		return r;
+	for (;;) {
+		struct plumb_module_res *m;
+
+		if ((r = plumb_yread_next(y, &ev, err)) != 0)
+			return r;
+		if (ev.kind == PLUMB_Y_SEQ_END)
+			return 0;
+		if (ev.kind != PLUMB_Y_MAP)
+			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "modules: each entry must be a mapping");
+		if (b->nmodules == PLUMB_BASELINE_MAX_MODULES)
+			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "modules: more than %d entries",
+						PLUMB_BASELINE_MAX_MODULES);
+		if (b->nmodules == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct plumb_module_res *nv = reallocarray(b->modules, ncap, sizeof(*nv));
+
+			if (nv == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			b->modules = nv;
+			cap = ncap;
+		}
+		m = &b->modules[b->nmodules++];
+		memset(m, 0, sizeof(*m));
+		if ((r = parse_module_one(y, m, &ev, err)) != 0)
+			return r;
+	}
+}
+
+static int cmp_module(const void *a, const void *b)
+{
+	return strcmp(((const struct plumb_module_res *)a)->name, ((const struct plumb_module_res *)b)->name);
+}
+
+static int cmp_sysctl(const void *a, const void *b)
+{
+	return strcmp(((const struct plumb_sysctl_res *)a)->key, ((const struct plumb_sysctl_res *)b)->key);
+}
+
 static int cmp_path(const void *a, const void *b)
 {
 	return strcmp(((const struct plumb_file_res *)a)->path, ((const struct plumb_file_res *)b)->path);
@@ -383,6 +933,18 @@ int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
 		} else if (strcmp(k, "firewall") == 0) {
 			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 || (r = parse_firewall(y, b, err)) != 0)
 				goto out;
+		} else if (strcmp(k, "sysctl") == 0) {
+			if ((r = seen_key(y, &at, &seen, 32, err)) != 0 || (r = parse_sysctl(y, b, err)) != 0)
+				goto out;
+		} else if (strcmp(k, "services") == 0) {
+			if ((r = seen_key(y, &at, &seen, 64, err)) != 0 || (r = parse_services(y, b, err)) != 0)
+				goto out;
+		} else if (strcmp(k, "packages") == 0) {
+			if ((r = seen_key(y, &at, &seen, 128, err)) != 0 || (r = parse_packages(y, b, err)) != 0)
+				goto out;
+		} else if (strcmp(k, "modules") == 0) {
+			if ((r = seen_key(y, &at, &seen, 256, err)) != 0 || (r = parse_modules(y, b, err)) != 0)
+				goto out;
 		} else {
 			r = plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", k);
 			goto out;
@@ -404,6 +966,58 @@ int plumb_baseline_parse(struct plumb_baseline **out, const char *name,
 
 			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate path '%s' (first at line %zu)",
 					  name, later->line, later->col, later->path, first->line);
+			goto out;
+		}
+	}
+	if (b->nsysctl > 1)
+		qsort(b->sysctl, b->nsysctl, sizeof(*b->sysctl), cmp_sysctl);
+	for (size_t i = 1; i < b->nsysctl; i++) {
+		if (strcmp(b->sysctl[i - 1].key, b->sysctl[i].key) == 0) {
+			const struct plumb_sysctl_res *a = &b->sysctl[i - 1], *c = &b->sysctl[i];
+			const struct plumb_sysctl_res *later = (a->line > c->line) ? a : c;
+			const struct plumb_sysctl_res *first = later == a ? c : a;
+
+			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate sysctl key '%s' (first at line %zu)",
+					  name, later->line, later->col, later->key, first->line);
+			goto out;
+		}
+	}
+	if (b->nservices > 1)
+		qsort(b->services, b->nservices, sizeof(*b->services), cmp_service);
+	for (size_t i = 1; i < b->nservices; i++) {
+		if (strcmp(b->services[i - 1].unit, b->services[i].unit) == 0) {
+			const struct plumb_service_res *a = &b->services[i - 1], *c = &b->services[i];
+			const struct plumb_service_res *later = (a->line > c->line) ? a : c;
+			const struct plumb_service_res *first = later == a ? c : a;
+
+			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate unit '%s' (first at line %zu)",
+					  name, later->line, later->col, later->unit, first->line);
+			goto out;
+		}
+	}
+	if (b->npackages > 1)
+		qsort(b->packages, b->npackages, sizeof(*b->packages), cmp_package);
+	for (size_t i = 1; i < b->npackages; i++) {
+		if (strcmp(b->packages[i - 1].name, b->packages[i].name) == 0) {
+			const struct plumb_package_res *a = &b->packages[i - 1], *c = &b->packages[i];
+			const struct plumb_package_res *later = (a->line > c->line) ? a : c;
+			const struct plumb_package_res *first = later == a ? c : a;
+
+			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate package '%s' (first at line %zu)",
+					  name, later->line, later->col, later->name, first->line);
+			goto out;
+		}
+	}
+	if (b->nmodules > 1)
+		qsort(b->modules, b->nmodules, sizeof(*b->modules), cmp_module);
+	for (size_t i = 1; i < b->nmodules; i++) {
+		if (strcmp(b->modules[i - 1].name, b->modules[i].name) == 0) {
+			const struct plumb_module_res *a = &b->modules[i - 1], *c = &b->modules[i];
+			const struct plumb_module_res *later = (a->line > c->line) ? a : c;
+			const struct plumb_module_res *first = later == a ? c : a;
+
+			r = plumb_err_set(err, PLUMB_E_INVALID, "%s:%zu:%zu: duplicate module '%s' (first at line %zu)",
+					  name, later->line, later->col, later->name, first->line);
 			goto out;
 		}
 	}
@@ -456,6 +1070,20 @@ void plumb_baseline_free(struct plumb_baseline *b)
 	for (size_t i = 0; i < b->nfiles; i++)
 		file_release(&b->files[i]);
 	free(b->files);
+	for (size_t i = 0; i < b->nsysctl; i++) {
+		free(b->sysctl[i].key);
+		free(b->sysctl[i].value);
+	}
+	free(b->sysctl);
+	for (size_t i = 0; i < b->nservices; i++)
+		free(b->services[i].unit);
+	free(b->services);
+	for (size_t i = 0; i < b->npackages; i++)
+		free(b->packages[i].name);
+	free(b->packages);
+	for (size_t i = 0; i < b->nmodules; i++)
+		free(b->modules[i].name);
+	free(b->modules);
 	if (b->firewall != NULL) {
 		free(b->firewall->backend);
 		for (size_t i = 0; i < b->firewall->ntables; i++)

@@ -40,6 +40,7 @@ static const struct key keys[] = {
 	{"mode", T_MODE, F(mode)},
 	{"interval.poll", T_DURATION, F(poll)},
 	{"interval.full_scan", T_DURATION, F(full_scan)},
+	{"interval.live", T_DURATION, F(live)},
 	{"quarantine.max_size", T_SIZE, F(quarantine_max)},
 	{"report.url", T_URL, F(report_url)},
 	{"report.token_file", T_PATH, F(report_token_file)},
@@ -71,6 +72,7 @@ int plumb_config_defaults(struct plumb_config *cfg)
 	cfg->mode = PLUMB_MODE_ENFORCE;
 	cfg->poll = 300;
 	cfg->full_scan = 300;
+	cfg->live = 30;
 	cfg->quarantine_max = PLUMB_QUARANTINE_DEFAULT;
 	cfg->source_timeout = 60;
 	cfg->cancel_fd = -1;
@@ -324,6 +326,10 @@ int plumb_config_parse(struct plumb_config *cfg, const char *name, const void *d
 	if (cfg->full_scan > PLUMB_FULL_SCAN_MAX) {
 		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: interval.full_scan: at most 30m (drift is "
 				  "reverted within 30 minutes at the outside)", name);
+		goto out;
+	}
+	if (cfg->live == 0 || cfg->live > PLUMB_FULL_SCAN_MAX) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: interval.live: 1s to 30m", name);
 		goto out;
 	}
 	if (cfg->source_ssh_host_key != NULL && strncmp(cfg->source_ssh_host_key, "SHA256:", 7) != 0) {

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "plumb/buf.h"
 #include "plumb/config.h"
 #include "plumb/daemon.h"
 #include "plumb/engine.h"
@@ -58,7 +59,7 @@ struct contest {
 	unsigned char unresolved;  /* the last run that looked left it drifted or failed */
 };
 
-enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_COUNT };
+enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_LIVE, T_COUNT };
 
 /* Owned firewall tables are re-checked this often between full scans. */
 #define PLUMB_FIREWALL_CHECK 10
@@ -100,8 +101,10 @@ struct plumb_daemon {
 	double full_scan_seconds;
 	double last_event_full;    /* monotonic: the last full scan an event asked for */
 	char *metrics_text;        /* what plumb.prom last got, to skip rewrites */
+	char *live_said;           /* what the last live-state run reported (see live_repeats) */
 	int journal_unsettled;     /* the journal may hold what no report has yet */
 	unsigned fw_unresolved;    /* owned tables the last firewall run left drifted */
+	unsigned live_unresolved;  /* sysctl/service/package/module resources likewise */
 	double metrics_at;
 	time_t last_run, last_fetch_ok;
 	unsigned watch_failures;
@@ -166,19 +169,12 @@ static long find_res(const struct plumb_daemon *d, const char *path)
 
 static void mark_dirty(struct plumb_daemon *d, long i);
 
-/* Marks dirty every resource at path or below it, and says whether there
- * was any: a directory created, removed or moved there matters to the
- * watch set only then. Other directories coming and going in a watched
- * directory change nothing we enforce. */
-static int mark_subtree(struct plumb_daemon *d, const char *path)
+/* The first baseline path >= path (the resources are sorted by path). */
+static size_t first_at_or_after(const struct plumb_daemon *d, const char *path)
 {
-	size_t lo = 0, hi, n = strlen(path);
-	int any = 0;
+	size_t lo = 0, hi = d->sel.b->nfiles;
 
-	if (!d->have_sel)
-		return 0;
-	hi = d->sel.b->nfiles;
-	while (lo < hi) {       /* the first path >= path */
+	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
 		if (strcmp(d->sel.b->files[mid].path, path) < 0)
@@ -186,7 +182,39 @@ static int mark_subtree(struct plumb_daemon *d, const char *path)
 		else
 			hi = mid;
 	}
-	for (; lo < d->sel.b->nfiles; lo++) {
+	return lo;
+}
+
+/* Whether path is a managed path or lies above one. */
+static int dir_matters(const struct plumb_daemon *d, const char *path)
+{
+	size_t n = strlen(path);
+
+	if (!d->have_sel)
+		return 0;
+	for (size_t i = first_at_or_after(d, path); i < d->sel.b->nfiles; i++) {
+		const char *f = d->sel.b->files[i].path;
+
+		if (strncmp(f, path, n) != 0)
+			return 0;
+		if (f[n] == '\0' || f[n] == '/')
+			return 1;
+	}
+	return 0;
+}
+
+/* Marks dirty every resource at path or below it, and says whether there
+ * was any: a directory created, removed or moved there matters to the
+ * watch set only then. Other directories coming and going in a watched
+ * directory change nothing we enforce. */
+static int mark_subtree(struct plumb_daemon *d, const char *path)
+{
+	size_t lo, n = strlen(path);
+	int any = 0;
+
+	if (!d->have_sel)
+		return 0;
+	for (lo = first_at_or_after(d, path); lo < d->sel.b->nfiles; lo++) {
 		const char *f = d->sel.b->files[lo].path;
 
 		if (strncmp(f, path, n) != 0)
@@ -377,6 +405,14 @@ static void on_inotify(struct plumb_daemon *d)
 				i = find_res(d, path);
 				if (i >= 0)
 					mark_dirty(d, i);
+				/* An entry appearing in a purge: true directory that the
+				 * baseline does not name: re-check the directory. */
+				if (i < 0 && (ie->mask & (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB))) {
+					long pi = find_res(d, w->dir);
+
+					if (pi >= 0 && d->sel.b->files[pi].purge && !dir_matters(d, path))
+						mark_dirty(d, pi);
+				}
 				/* The managed tree's shape changed: what lies there is
 				 * re-checked at once, the watches re-armed with the next
 				 * full scan (at most one per PLUMB_FULL_MIN_GAP s). */
@@ -439,7 +475,7 @@ static void write_metrics(struct plumb_daemon *d)
 	{
 		struct plumb_spool_entry *v = NULL;
 		struct plumb_spool_stats ss;
-		size_t nq = 0, unresolved = d->fw_unresolved;
+		size_t nq = 0, unresolved = d->fw_unresolved + d->live_unresolved;
 		time_t oldest = 0;
 		int k;
 
@@ -704,8 +740,10 @@ static void track_unresolved(struct plumb_daemon *d, const struct plumb_report *
 	for (size_t i = 0; full >= 0 && i < d->sel.b->nfiles; i++)
 		if (only[i])
 			d->cs[i].unresolved = 0;
-	if (full != 0)
+	if (full == 1 || full == -1)
 		d->fw_unresolved = 0;
+	if (full == 1 || full == -2)
+		d->live_unresolved = 0;
 	for (size_t k = 0; k < rep->nevents; k++) {
 		const struct plumb_event *ev = &rep->events[k];
 		int open = ev->action == PLUMB_ACT_DETECTED || ev->action == PLUMB_ACT_FAILED ||
@@ -716,19 +754,51 @@ static void track_unresolved(struct plumb_daemon *d, const struct plumb_report *
 			d->cs[i].unresolved = (unsigned char)open;
 		else if (strncmp(ev->resource, "firewall:", 9) == 0 && open)
 			d->fw_unresolved++;
+		else if (open && strcmp(ev->resource, "baseline") != 0 && strncmp(ev->resource, "file:", 5) != 0)
+			d->live_unresolved++;   /* sysctl:, service:, package:, module: */
 	}
 }
 
-/* Runs the engine over the dirty set (or everything; or, with full < 0,
- * the firewall alone) and reports. */
+
+/* Whether a live-state run found just what the previous one did and
+ * changed nothing (a read-only /proc/sys in a container fails the same way
+ * every interval): then its report is not sent again. Full runs still
+ * report everything. */
+static int live_repeats(struct plumb_daemon *d, const struct plumb_report *rep)
+{
+	struct plumb_buf b;
+	char *said;
+	int same;
+
+	plumb_buf_init(&b, 1u << 20);
+	for (size_t i = 0; i < rep->nevents; i++) {
+		const struct plumb_event *ev = &rep->events[i];
+
+		if (ev->action != PLUMB_ACT_DETECTED && ev->action != PLUMB_ACT_FAILED) {
+			plumb_buf_release(&b);
+			free(d->live_said);
+			d->live_said = NULL;
+			return 0;          /* it changed something: always reported */
+		}
+		plumb_buf_addf(&b, "%s %d %u %s\n", ev->resource, (int)ev->action, ev->drift, ev->error ? ev->error : "");
+	}
+	said = plumb_buf_detach(&b, NULL);
+	same = said != NULL && d->live_said != NULL && strcmp(said, d->live_said) == 0;
+	free(d->live_said);
+	d->live_said = said;
+	return same;
+}
+
+/* Runs the engine over the dirty set (full 0), everything (1), the firewall
+ * alone (-1) or live kernel state alone (-2), and reports. */
 static void run_engine(struct plumb_daemon *d, int full)
 {
 	struct plumb_fw_undo undo = {NULL};
 	/* The firewall goes with full scans and firewall-only runs; a run over
 	 * the inotify dirty set touches files only. (The daemon always passes
 	 * an `only` set, so "with full runs" must be said explicitly.) */
-	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL, full != 0 ? 1 : 0,
-				       d->guard_pending ? &undo : NULL};
+	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL,
+				       full > 0 || full == -1 ? 1 : 0, d->guard_pending ? &undo : NULL};
 	struct plumb_quarantine *q = NULL;
 	struct plumb_journal *journal = NULL;
 	unsigned char *only = NULL;
@@ -750,6 +820,8 @@ static void run_engine(struct plumb_daemon *d, int full)
 		d->any_dirty = 0;
 	}
 	eo.only = only;
+	eo.live = full > 0 || full == -2 ? 1 : -1;
+	eo.packages = full > 0 ? 1 : -1;
 	if (plumb_state_lock(d->st, 5, &e) != 0) {
 		/* Someone else holds state_dir: put the work back and really retry,
 		 * backing off, so drift made meanwhile is not left to the next
@@ -813,9 +885,10 @@ static void run_engine(struct plumb_daemon *d, int full)
 		}
 		log_events(&rep);
 		plumb_log(PLUMB_LOG_DEBUG, "%s run: %llu resources, %zu events, %.1f ms",
-			  full > 0 ? "full" : full < 0 ? "firewall" : "dirty-set", (unsigned long long)rep.resources,
+			  full > 0 ? "full" : full == -1 ? "firewall" : full == -2 ? "live" : "dirty-set",
+			  (unsigned long long)rep.resources,
 			  rep.nevents, (now_mono() - now) * 1e3);
-		if (full > 0 || rep.nevents > 0) {
+		if (full > 0 || (rep.nevents > 0 && !(full == -2 && live_repeats(d, &rep)))) {
 			int saved = save_report(d, &rep) == 0;
 
 			/* spooled now, sent by the child */
@@ -970,6 +1043,8 @@ static void arm_intervals(struct plumb_daemon *d)
 
 	arm(d, T_FULL, full, full);
 	arm(d, T_FIREWALL, PLUMB_FIREWALL_CHECK, PLUMB_FIREWALL_CHECK);
+	/* Live state (sysctl:, services:, modules:), which no inotify reports. */
+	arm(d, T_LIVE, (double)d->cfg.live, (double)d->cfg.live);
 }
 
 static void reload(struct plumb_daemon *d)
@@ -1048,6 +1123,7 @@ static void teardown(struct plumb_daemon *d)
 	free(d->last_reanchor);
 	free(d->last_refusal);
 	free(d->metrics_text);
+	free(d->live_said);
 	for (int t = 0; t < T_COUNT; t++)
 		if (d->timers[t] >= 0)
 			close(d->timers[t]);
@@ -1151,6 +1227,9 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 			} else if (fd == d.timers[T_FIREWALL] && timer_fired(fd)) {
 				if (d.have_sel && d.sel.b->firewall != NULL)
 					run_engine(&d, -1);
+			} else if (fd == d.timers[T_LIVE] && timer_fired(fd)) {
+				if (d.have_sel && (d.sel.b->nsysctl > 0 || d.sel.b->nservices > 0 || d.sel.b->nmodules > 0))
+					run_engine(&d, -2);
 			} else if (fd == d.timers[T_POLL] && timer_fired(fd)) {
 				refresh_baseline(&d);
 			} else if (fd == d.timers[T_BACKOFF] && timer_fired(fd)) {

@@ -13,7 +13,12 @@
 #include "plumb/fs.h"
 #include "plumb/journal.h"
 #include "plumb/log.h"
+#include "plumb/module.h"
+#include "plumb/notify_run.h"
+#include "plumb/package.h"
 #include "plumb/path.h"
+#include "plumb/service.h"
+#include "plumb/sysctl.h"
 #include "plumb/users.h"
 #include "banned.h"
 
@@ -175,6 +180,8 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	}
 	for (size_t i = 0; i < b->nfiles; i++) {
 		jobs[i].res = &b->files[i];
+		jobs[i].all = b->files;
+		jobs[i].nall = b->nfiles;
 		if (o->only != NULL && !o->only[i])
 			jobs[i].skip = 1;
 		else
@@ -260,11 +267,42 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 		if (o->journal != NULL)
 			(void)plumb_journal_done(o->journal, ev, NULL);
 	}
+	/* notify: of the files just repaired (a revert, or a new baseline's
+	 * change), once per action for the whole run. */
+	{
+		const struct plumb_file_res **changed = npend > 0 ? calloc(npend, sizeof(*changed)) : NULL;
+		size_t nchanged = 0;
+
+		for (size_t k = 0; changed != NULL && k < npend; k++)
+			if (rep->events[pend[k].event].action == PLUMB_ACT_REVERTED && jobs[pend[k].job].res->nnotify > 0)
+				changed[nchanged++] = jobs[pend[k].job].res;
+		if (npend > 0 && changed == NULL) {
+			r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			goto out;
+		}
+		r = nchanged > 0 ? plumb_notify_run(rep, changed, nchanged, rootfd, err) : 0;
+		free(changed);
+		if (r != 0)
+			goto out;
+	}
 	/* Firewall tables: in full runs (plumbd's re-checks of changed files
 	 * are file-only). */
 	if ((o->firewall > 0 || (o->firewall < 0 && o->only == NULL)) && b->firewall != NULL &&
 	    (r = plumb_firewall_run(rep, b, src, o->repair, o->fw_undo, err)) != 0)
 		goto out;
+	/* Live state (kernel parameters, units, modules): in full runs and the daemon's
+	 * live timer. */
+	if ((o->live > 0 || (o->live == 0 && o->only == NULL)) &&
+	    ((r = plumb_sysctl_run(rep, b, o->repair, err)) != 0 ||
+	     (r = plumb_service_run(rep, b, rootfd, o->repair, err)) != 0 ||
+	     (r = plumb_module_run(rep, b, o->repair, err)) != 0))
+		goto out;
+	/* Packages with full runs only: their database changes with upgrades,
+	 * not under an intruder's hand in seconds. */
+	if (o->packages > 0 || (o->packages == 0 && o->only == NULL)) {
+		if ((r = plumb_package_run(rep, b, rootfd, o->repair, err)) != 0)
+			goto out;
+	}
 	r = 0;
 out:
 	for (size_t i = 0; jobs != NULL && i < b->nfiles; i++)

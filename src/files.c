@@ -1,6 +1,7 @@
 /* files.c - inspect, diff and repair of file resources.
  * Judges every object by fstat on an fd opened without following symlinks;
  * writes only by atomic replace (fs.c); keeps drifted content in quarantine. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "plumb/quarantine.h"
 #include "plumb/source.h"
 #include "plumb/users.h"
+#include "plumb/util.h"
 #include "banned.h"
 
 enum { CHUNK = 128 * 1024 };
@@ -33,8 +35,14 @@ void plumb_file_job_release(struct plumb_file_job *job)
 {
 	free(job->link);
 	free(job->error);
+	for (size_t i = 0; i < job->nunmanaged; i++)
+		free(job->unmanaged[i].name);
+	free(job->unmanaged);
 	job->link = NULL;
 	job->error = NULL;
+	job->unmanaged = NULL;
+	job->nunmanaged = 0;
+	job->unmanaged_more = 0;
 }
 
 int plumb_file_resolve(struct plumb_file_job *job, const struct plumb_users *users)
@@ -166,6 +174,84 @@ static void inspect_acl(struct plumb_file_job *job, int dirfd, const char *base,
 		snprintf(msg, sizeof(msg), "cannot read the ACL of '%s': %s", job->res->path, strerror(errno));
 		set_error(job, msg);
 	}
+}
+
+/* Whether the baseline names dir/name, or any path below it (a directory
+ * that holds managed paths is managed too). */
+static int names_entry(const struct plumb_file_job *job, const char *name)
+{
+	const char *dir = job->res->path;
+	char path[PLUMB_PATH_MAX + 2];
+	size_t lo = 0, hi = job->nall, plen;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return 0;
+	plen = strlen(path);
+	while (lo < hi) {        /* the first path not below path in sort order */
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(job->all[mid].path, path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Paths sharing the prefix sort together ("x-y" before "x/y"): scan them. */
+	for (; lo < job->nall && strncmp(job->all[lo].path, path, plen) == 0; lo++)
+		if (job->all[lo].path[plen] == '\0' || job->all[lo].path[plen] == '/')
+			return 1;
+	return 0;
+}
+
+/* purge: true: records every entry of the directory the baseline does not
+ * name. plumb's own temp files are not entries (the run sweeps them). */
+static void inspect_purge(struct plumb_file_job *job, int dirfd, const char *base, const struct stat *st)
+{
+	struct dirent *de;
+	struct stat st2;
+	char msg[PLUMB_ERR_MAX];
+	DIR *d;
+	int fd;
+
+	fd = openat(dirfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st2) != 0 || st2.st_ino != st->st_ino || st2.st_dev != st->st_dev) {
+		snprintf(msg, sizeof(msg), "cannot list '%s' to purge it: %s", job->res->path,
+			 fd < 0 ? strerror(errno) : "it changed while being inspected");
+		set_error(job, msg);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		snprintf(msg, sizeof(msg), "cannot list '%s' to purge it: %s", job->res->path, strerror(errno));
+		set_error(job, msg);
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct plumb_file_unmanaged *u;
+		struct stat est;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || plumb_fs_is_temp_name(de->d_name) ||
+		    names_entry(job, de->d_name))
+			continue;
+		if (fstatat(fd, de->d_name, &est, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;      /* gone meanwhile */
+		if (job->nunmanaged == PLUMB_PURGE_MAX) {
+			job->unmanaged_more = 1;
+			break;
+		}
+		if (job->unmanaged == NULL &&
+		    (job->unmanaged = calloc(PLUMB_PURGE_MAX, sizeof(*job->unmanaged))) == NULL)
+			break;
+		u = &job->unmanaged[job->nunmanaged];
+		if ((u->name = strdup(de->d_name)) == NULL)
+			break;
+		u->mode = est.st_mode;
+		job->nunmanaged++;
+	}
+	closedir(d);
+	if (job->nunmanaged > 0)
+		job->drift |= PLUMB_DRIFT_UNMANAGED;
 }
 
 static void inspect_content(struct plumb_file_job *job, int dirfd, const char *base,
@@ -342,6 +428,8 @@ void plumb_file_inspect(struct plumb_file_job *job, int rootfd, struct plumb_sou
 		} else {
 			inspect_meta(job, &st);
 			inspect_acl(job, dirfd, base, 1);
+			if (f->purge)
+				inspect_purge(job, dirfd, base, &st);
 		}
 	} else {
 		if (!S_ISLNK(st.st_mode)) {
@@ -548,6 +636,19 @@ json_t *plumb_file_actual_json(const struct plumb_file_job *job, int rootfd, str
 	}
 	if (job->acl)
 		json_object_set_new(o, "acl", json_true());
+	if (job->nunmanaged > 0) {
+		json_t *u = json_array();
+
+		for (size_t i = 0; u != NULL && i < job->nunmanaged; i++) {
+			char name[4 * 256 + 2], shown[4 * 256 + 4];
+
+			plumb_escape_ctl(name, sizeof(name), job->unmanaged[i].name);
+			snprintf(shown, sizeof(shown), "%s%s", name, S_ISDIR(job->unmanaged[i].mode) ? "/" : "");
+			json_array_append_new(u, json_string(shown));
+		}
+		if (u != NULL)
+			json_object_set_new(o, "unmanaged", u);
+	}
 	if (S_ISREG(job->st_mode) && (job->drift & PLUMB_DRIFT_CONTENT))
 		add_found_content(o, job, rootfd, src);
 	return o;
@@ -801,6 +902,71 @@ static int repair_dir(int dirfd, const char *base, struct plumb_file_job *job, s
 	return r;
 }
 
+/* purge: removes what inspect found unnamed in the directory: regular
+ * files and symlinks are kept in the quarantine first (a symlink is removed,
+ * never followed); an empty subdirectory is removed; a subdirectory with
+ * entries, and anything else, stays and makes the repair a failure. */
+static int purge_entries(int dirfd, const char *base, struct plumb_file_job *job, struct plumb_quarantine *q,
+			 struct plumb_event *ev)
+{
+	const struct plumb_file_res *f = job->res;
+	char kept[PLUMB_ERR_MAX] = "";
+	size_t nkept = 0, left = 0;
+	struct stat st;
+	int fd;
+
+	fd = openat(dirfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return fail(ev, PLUMB_E_UNSAFE, "cannot open directory '%s' to purge it: %s", f->path, strerror(errno));
+	for (size_t i = 0; i < job->nunmanaged; i++) {
+		const char *name = job->unmanaged[i].name;
+		char why[96] = "";
+
+		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno != ENOENT)
+				snprintf(why, sizeof(why), "cannot inspect it: %s", strerror(errno));
+		} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
+			char res[PLUMB_PATH_MAX + 300];
+
+			snprintf(res, sizeof(res), "file:%s/%s", f->path, name);
+			keep_old(fd, name, &st, q, res, ev);
+			if (unlinkat(fd, name, 0) != 0 && errno != ENOENT)
+				snprintf(why, sizeof(why), "cannot remove it: %s", strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			if (unlinkat(fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+				snprintf(why, sizeof(why), "%s",
+					 errno == ENOTEMPTY || errno == EEXIST ? "a directory that is not empty (plumb never removes a tree)"
+									       : strerror(errno));
+		} else {
+			snprintf(why, sizeof(why), "a %s (plumb removes only files, symlinks and empty directories)",
+				 type_name(st.st_mode));
+		}
+		if (why[0] != '\0') {
+			char shown[4 * 256 + 2];
+			size_t n = strlen(kept);
+
+			left++;
+			if (nkept++ < 4 && n < sizeof(kept))
+				snprintf(kept + n, sizeof(kept) - n, "%s'%s': %s", n ? "; " : "",
+					 plumb_escape_ctl(shown, sizeof(shown), name), why);
+		}
+	}
+	if (fsync(fd) != 0) {
+		int e = errno;
+
+		close(fd);
+		return fail(ev, PLUMB_E_IO, "cannot fsync '%s': %s", f->path, strerror(e));
+	}
+	close(fd);
+	if (left > 0)
+		return fail(ev, PLUMB_E_UNSAFE, "'%s' still holds %zu entr%s the baseline does not name: %s", f->path, left,
+			    left == 1 ? "y" : "ies", kept);
+	if (job->unmanaged_more)
+		return fail(ev, PLUMB_E_TOOBIG, "'%s' held more than %d entries the baseline does not name; the rest "
+			    "go with the next run", f->path, PLUMB_PURGE_MAX);
+	return 0;
+}
+
 static int repair_symlink(int dirfd, const char *base, struct plumb_file_job *job,
 			  struct plumb_quarantine *q, struct plumb_event *ev)
 {
@@ -862,8 +1028,10 @@ int plumb_file_repair(struct plumb_file_job *job, int rootfd, struct plumb_sourc
 		r = repair_absent(dirfd, base, f, q, ev);
 	else if (f->type == PLUMB_FT_FILE)
 		r = repair_file(dirfd, base, job, src, q, ev);
-	else if (f->type == PLUMB_FT_DIR)
-		r = repair_dir(dirfd, base, job, ev);
+	else if (f->type == PLUMB_FT_DIR) {
+		if ((r = repair_dir(dirfd, base, job, ev)) == 0 && (job->drift & PLUMB_DRIFT_UNMANAGED))
+			r = purge_entries(dirfd, base, job, q, ev);
+	}
 	else
 		r = repair_symlink(dirfd, base, job, q, ev);
 	close(dirfd);

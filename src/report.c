@@ -14,6 +14,7 @@
 
 static const char *drift_names[] = {
 	"content", "mode", "owner", "group", "type", "target", "missing", "present", "rules", "acl", "links",
+	"unmanaged", "value", "enabled", "running",
 };
 
 const char *plumb_action_name(enum plumb_action a)
@@ -25,6 +26,7 @@ const char *plumb_action_name(enum plumb_action a)
 	case PLUMB_ACT_CONTESTED: return "contested";
 	case PLUMB_ACT_REFUSED: return "refused";
 	case PLUMB_ACT_ROLLED_BACK: return "rolled-back";
+	case PLUMB_ACT_NOTIFIED: return "notified";
 	}
 	return "unknown";
 }
@@ -82,24 +84,33 @@ int plumb_report_add(struct plumb_report *r, struct plumb_event *ev)
 	return 0;
 }
 
-int plumb_report_baseline_event(struct plumb_report *r, enum plumb_action action, const char *why)
+int plumb_report_event(struct plumb_report *r, const char *resource, unsigned drift, enum plumb_action a,
+		       json_t *expected, json_t *actual, const char *error)
 {
 	struct plumb_event ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.resource = strdup("baseline");
-	ev.error = strdup(why);
-	ev.action = action;
+	ev.drift = drift;
+	ev.action = a;
+	ev.expected = expected;
+	ev.actual = actual;
 	ev.at = time(NULL);
-	if (ev.resource == NULL || ev.error == NULL) {
+	ev.resource = strdup(resource);
+	ev.error = error != NULL ? strdup(error) : NULL;
+	if (ev.resource == NULL || (error != NULL && ev.error == NULL)) {
 		event_release(&ev);
 		return PLUMB_E_NOMEM;
 	}
-	if (plumb_report_add(r, &ev) != 0)
-		return PLUMB_E_NOMEM;
-	if (action == PLUMB_ACT_FAILED)
+	return plumb_report_add(r, &ev);
+}
+
+int plumb_report_baseline_event(struct plumb_report *r, enum plumb_action action, const char *why)
+{
+	int e = plumb_report_event(r, "baseline", 0, action, NULL, NULL, why);
+
+	if (e == 0 && action == PLUMB_ACT_FAILED)
 		r->failed++;
-	return 0;
+	return e;
 }
 
 void plumb_report_merge(struct plumb_report *dst, struct plumb_report *src)
@@ -165,7 +176,8 @@ json_t *plumb_event_json(const struct plumb_event *ev)
 
 int plumb_event_parse(struct plumb_event *out, const json_t *o)
 {
-	static const char *const actions[] = {"detected", "reverted", "failed", "contested", "refused", "rolled-back"};
+	static const char *const actions[] = {"detected", "reverted", "failed", "contested", "refused", "rolled-back",
+					      "notified"};
 	const char *res = json_string_value(json_object_get(o, "resource"));
 	const char *act = json_string_value(json_object_get(o, "action"));
 	const char *at = json_string_value(json_object_get(o, "at"));

@@ -40,6 +40,8 @@ struct plumb_config {
 	enum plumb_mode mode;       /* default enforce */
 	uint64_t poll;              /* seconds, default 300 */
 	uint64_t full_scan;         /* seconds, default 300, at most 1800 */
+	uint64_t live;              /* seconds between plumbd's live-state checks (sysctl, services,
+	                             * modules), default 30, 1 to 1800 */
 	uint64_t quarantine_max;    /* bytes, default 64 MiB */
 	char *report_url;
 	char *report_token_file;

@@ -23,6 +23,8 @@ struct plumb_engine_opts {
 	int firewall;                /* -1: with full runs (only == NULL); 0: never; 1: always */
 	struct plumb_fw_undo *fw_undo;  /* receives how to undo a firewall repair; may be NULL */
 	struct plumb_journal *journal;  /* file repairs are announced here first; may be NULL */
+	int live;         /* live state (sysctl, services): 0 with full runs (only == NULL); -1 never; 1 always */
+	int packages;     /* packages: the same */
 };
 
 /* Runs the file resources of b against the tree at rootfd, adding events

@@ -15,6 +15,16 @@ struct plumb_source;
 struct plumb_users;
 struct plumb_quarantine;
 
+/* Most entries of a `purge: true` directory recorded as unmanaged per run;
+ * more are left to the next run (the event says so). */
+#define PLUMB_PURGE_MAX 1000
+
+/* One entry of a purged directory that the baseline does not name. */
+struct plumb_file_unmanaged {
+	char *name;
+	mode_t mode;               /* as fstatat found it, not following symlinks */
+};
+
 /* The engine's working record for one file resource. */
 struct plumb_file_job {
 	const struct plumb_file_res *res;
@@ -33,6 +43,13 @@ struct plumb_file_job {
 	uint64_t nlink;
 	unsigned char acl;         /* an extended/default ACL was found */
 	char *link;                /* actual symlink target, when a symlink */
+	/* purge: the baseline's resources (sorted by path), to tell which
+	 * entries it names; and what inspect found that it does not */
+	const struct plumb_file_res *all;
+	size_t nall;
+	struct plumb_file_unmanaged *unmanaged;
+	size_t nunmanaged;
+	unsigned char unmanaged_more;   /* more than PLUMB_PURGE_MAX were found */
 	unsigned drift;            /* PLUMB_DRIFT_* */
 	char *error;               /* why it cannot be inspected or repaired */
 };

@@ -16,4 +16,19 @@ int plumb_helper_send(const char *cfg_path, const char *state_dir, unsigned budg
  * status (0..255), or -1 when it had to be killed or died of a signal. */
 int plumb_helper_wait(int pid, unsigned timeout_s);
 
+/* Most bytes of a program's output plumb_helper_run keeps. */
+#define PLUMB_HELPER_OUTPUT_MAX 65536
+
+/* Runs argv[0] (an absolute path) with argv, never through a shell, in a
+ * process group of its own: stdin /dev/null, stdout and stderr together
+ * into out (NUL-terminated, at most outlen - 1 bytes kept, the rest read
+ * and dropped; out may be NULL), signals unblocked, environment
+ * PATH=/usr/sbin:/usr/bin:/sbin:/bin and LC_ALL=C plus env (NULL-terminated
+ * "K=V" strings, may be NULL), working directory cwd (may be NULL). At
+ * timeout_ms its group is killed. Returns the exit status (0..255), 256 +
+ * the signal when it died of one, or PLUMB_E_IO when it could not be
+ * started or ran out of time (err says which). */
+int plumb_helper_run(const char *const argv[], const char *const env[], const char *cwd, unsigned timeout_ms,
+		     char *out, size_t outlen, struct plumb_err *err);
+
 #endif

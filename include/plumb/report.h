@@ -25,6 +25,10 @@ enum {
 	PLUMB_DRIFT_RULES = 1 << 8,
 	PLUMB_DRIFT_ACL = 1 << 9,        /* an extended or default ACL on a managed path */
 	PLUMB_DRIFT_LINKS = 1 << 10,     /* a managed regular file with more than one link */
+	PLUMB_DRIFT_UNMANAGED = 1 << 11, /* a purged directory holds entries the baseline does not name */
+	PLUMB_DRIFT_VALUE = 1 << 12,     /* a live value (sysctl) differs */
+	PLUMB_DRIFT_ENABLED = 1 << 13,   /* a unit's enablement (enabled, disabled, masked) differs */
+	PLUMB_DRIFT_RUNNING = 1 << 14,   /* a unit runs, or does not, against the baseline */
 };
 
 enum plumb_action {
@@ -34,6 +38,7 @@ enum plumb_action {
 	PLUMB_ACT_CONTESTED,
 	PLUMB_ACT_REFUSED,
 	PLUMB_ACT_ROLLED_BACK,
+	PLUMB_ACT_NOTIFIED,     /* a notify: (unit reload/restart, exec) ran after a change */
 };
 
 struct plumb_event {
@@ -80,6 +85,13 @@ int plumb_report_baseline_event(struct plumb_report *r, enum plumb_action action
 
 /* Moves src's events and counts into dst (src keeps its header; release it). */
 void plumb_report_merge(struct plumb_report *dst, struct plumb_report *src);
+
+/* The one event builder for resource providers: appends an event on
+ * resource, stamped now, taking ownership of expected and actual (freed on
+ * failure too); error is copied. Summary counts are the caller's. Returns
+ * 0 or PLUMB_E_NOMEM. */
+int plumb_report_event(struct plumb_report *r, const char *resource, unsigned drift, enum plumb_action a,
+		       json_t *expected, json_t *actual, const char *error);
 
 /* Builds the plumb.report/v1 JSON object. Returns NULL on allocation failure. */
 json_t *plumb_report_json(const struct plumb_report *r);

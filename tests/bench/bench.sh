@@ -302,6 +302,8 @@ P
 		"$(ratio "$(echo "$h" | cut -d' ' -f1)" "$hr")"
 }
 
+. "$HERE/effective.sh"
+
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 # BENCH_ONLY=hub (or reports, firewall, ...) runs one case.
 if [ -n "${BENCH_ONLY:-}" ]; then "${BENCH_ONLY}_case"; exit; fi
@@ -315,4 +317,5 @@ daemon_case "$(tree tenk 10000 40000000 0)"
 attacker_case
 reports_case
 firewall_case
+effective_case
 hub_case

@@ -92,3 +92,18 @@ ip netns exec "$NS" nft list table inet plumb > "$T/nft"
 grep -q 'dport 23' "$T/nft" && fail "the hand-added rule survived"
 grep -q 'policy drop' "$T/nft" || fail "default-deny input is not in place"
 grep -q 'tcp dport 22' "$T/nft" || fail "SSH is not allowed"
+
+# Effective state: a drop-in planted where sshd reads it first is purged;
+# the live net.* parameters of the namespace are put back; a package that
+# must not be installed would be reported (no dpkg database here: none is).
+echo 'PermitRootLogin yes' > "$ROOT/etc/ssh/sshd_config.d/10-local.conf"
+ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward; echo 0 > /proc/sys/net/ipv4/tcp_syncookies'
+nsplumb apply
+expect_rc 2 "apply after the effective-state drift"
+expect_out "file:/etc/ssh/sshd_config.d: reverted unmanaged"
+expect_out "sysctl:net.ipv4.ip_forward: reverted value"
+expect_out "sysctl:net.ipv4.tcp_syncookies: reverted value"
+expect_missing "$ROOT/etc/ssh/sshd_config.d/10-local.conf"
+[ "$(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || fail "ip_forward not reverted in the namespace"
+nsplumb apply
+expect_rc 0 "idempotent after the effective-state repair"

@@ -104,12 +104,64 @@ static void many_entries(void **state)
 	free(doc);
 }
 
+static void parse_effective(void **state)
+{
+	static const char doc[] =
+		"version: 1\nfiles:\n"
+		"  - path: /etc/d\n    type: directory\n    purge: true\n"
+		"  - path: /etc/d/f\n    content: \"x\"\n    notify:\n"
+		"      - service: ssh.service\n        action: try-restart\n"
+		"      - exec: [\"/usr/sbin/sshd\", \"-t\", \"-f\", \"/etc/ssh/sshd_config\"]\n"
+		"sysctl:\n  - key: vm.swappiness\n    value: 10\n"
+		"  - key: net.ipv4.ip_forward\n    value: \"0\"\n    enforce: warn\n    sensitive: true\n"
+		"services:\n  - unit: z.service\n    state: masked\n"
+		"  - unit: a.socket\n    state: enabled\n    running: true\n    enforce: warn\n";
+	struct plumb_baseline *b;
+	struct plumb_err err;
+
+	(void)state;
+	assert_int_equal(plumb_baseline_parse(&b, "doc", doc, sizeof(doc) - 1, &err), 0);
+	assert_int_equal(b->nfiles, 2);
+	assert_true(b->files[0].purge);
+	assert_false(b->files[1].purge);
+	assert_int_equal(b->files[1].nnotify, 2);
+	assert_int_equal(b->files[1].notify[0].kind, PLUMB_NOTIFY_TRY_RESTART);
+	assert_string_equal(b->files[1].notify[0].unit, "ssh.service");
+	assert_null(b->files[1].notify[0].argv);
+	assert_int_equal(b->files[1].notify[1].kind, PLUMB_NOTIFY_EXEC);
+	assert_int_equal(b->files[1].notify[1].argc, 4);
+	assert_string_equal(b->files[1].notify[1].argv[0], "/usr/sbin/sshd");
+	assert_string_equal(b->files[1].notify[1].argv[3], "/etc/ssh/sshd_config");
+	assert_null(b->files[1].notify[1].argv[4]);       /* NULL-terminated for execv */
+	assert_int_equal(b->nsysctl, 2);
+	/* sorted by key */
+	assert_string_equal(b->sysctl[0].key, "net.ipv4.ip_forward");
+	assert_string_equal(b->sysctl[0].value, "0");
+	assert_true(b->sysctl[0].warn);
+	assert_true(b->sysctl[0].sensitive);
+	assert_string_equal(b->sysctl[1].key, "vm.swappiness");
+	assert_string_equal(b->sysctl[1].value, "10");
+	assert_false(b->sysctl[1].warn);
+	assert_int_equal(b->sysctl[1].line, 13);
+	assert_int_equal(b->nservices, 2);
+	assert_string_equal(b->services[0].unit, "a.socket");   /* sorted by unit */
+	assert_int_equal(b->services[0].state, PLUMB_UNIT_ENABLED);
+	assert_true(b->services[0].has_running);
+	assert_true(b->services[0].running);
+	assert_true(b->services[0].warn);
+	assert_string_equal(b->services[1].unit, "z.service");
+	assert_int_equal(b->services[1].state, PLUMB_UNIT_MASKED);
+	assert_false(b->services[1].has_running);
+	plumb_baseline_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest extra[] = {
 		cmocka_unit_test(parse_fields),
 		cmocka_unit_test(content_with_nul_kept),
 		cmocka_unit_test(many_entries),
+		cmocka_unit_test(parse_effective),
 	};
 
 	return t_run_data_group("baseline", "baseline", run_case, extra, sizeof(extra) / sizeof(extra[0]));

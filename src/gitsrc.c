@@ -23,6 +23,7 @@
 #include "plumb/signers.h"
 #include "plumb/source.h"
 #include "plumb/sshsig.h"
+#include "plumb/state.h"
 #include "banned.h"
 
 static void cache_path(char *out, size_t n, const char *state_dir)
@@ -130,7 +131,7 @@ static int cb_credentials(git_credential **out, const char *url, const char *use
  * also the child's exit status for it. */
 #define FETCH_NO_REF 3
 
-static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *err, size_t errlen)
+static int child_fetch(const struct plumb_git_opts *o, const char *cache, int msgfd, char *err, size_t errlen)
 {
 	git_remote_create_options copts = GIT_REMOTE_CREATE_OPTIONS_INIT;
 	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
@@ -143,6 +144,7 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, char *
 	git_strarray refspecs = {specs, 1};
 	int r = -1;
 
+	(void)msgfd;
 	isolate();
 	if (o->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, o->ca_file, NULL) != 0) {
 		snprintf(err, errlen, "cannot use source.ca_file '%.200s': %.200s", o->ca_file, git_msg());
@@ -231,82 +233,191 @@ static void clear_stale(const char *cache)
 	closedir(d);
 }
 
-int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struct plumb_err *err)
+/* The fetch in flight: a child process, the read end of its message pipe
+ * (EOF when it is done) and the cache lock it holds for the child. */
+struct plumb_git_fetch {
+	pid_t pid;
+	int fd;                    /* O_NONBLOCK read end; -1 once closed */
+	int lockfd;                /* state_dir/PLUMB_GIT_CACHE_LOCK, held until finish */
+	int eof;
+	size_t got;
+	char msg[600];
+	char url[512];
+	uint64_t timeout_s;
+};
+
+static void fetch_free(struct plumb_git_fetch *f)
 {
-	char cache[4096], msg[600] = "";
-	struct timespec start, now;
-	size_t got = 0;
-	int fds[2], status = 0;
+	if (f == NULL)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->lockfd >= 0)
+		close(f->lockfd);   /* releases the flock */
+	free(f);
+}
+
+int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_opts *o, const char *state_dir,
+			  int lock_wait_s, struct plumb_err *err)
+{
+	struct plumb_git_fetch *f = NULL;
+	char cache[4096], shown[4200];
+	int fds[2] = {-1, -1}, dirfd = -1, r;
 	pid_t pid;
 
+	*out = NULL;
 	cache_path(cache, sizeof(cache), state_dir);
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	f->fd = f->lockfd = -1;
+	f->timeout_s = o->timeout_s;
+	snprintf(f->url, sizeof(f->url), "%s", o->url);
+	if ((dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open '%s'", state_dir);
+		goto out;
+	}
+	/* One writer of the cache at a time (plumb apply beside plumbd's fetch
+	 * in flight), whatever holds the state lock. */
+	snprintf(shown, sizeof(shown), "%s/%s", state_dir, PLUMB_GIT_CACHE_LOCK);
+	if ((r = plumb_lock_file(&f->lockfd, dirfd, PLUMB_GIT_CACHE_LOCK, shown, lock_wait_s, NULL, err)) != 0)
+		goto out;
 	clear_stale(cache);
 	git_up();   /* before fork: the child inherits an initialized libgit2 */
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");
+		goto out;
+	}
 	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fork the fetch process");
+		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fork the fetch process");
+		goto out;
 	}
 	if (pid == 0) {
 		char cerr[512] = "";
-		int r;
+		sigset_t none;
 
-		close(fds[0]);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);   /* plumbd blocks signals for its signalfd */
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		r = child_fetch(o, cache, cerr, sizeof(cerr));
+		close(fds[0]);
+		close(f->lockfd);   /* the parent holds the cache lock for us */
+		r = child_fetch(o, cache, fds[1], cerr, sizeof(cerr));
 		if (r != 0)
 			(void)!write(fds[1], cerr, strlen(cerr));
 		_exit(r == 0 ? 0 : r == FETCH_NO_REF ? FETCH_NO_REF : 1);
 	}
 	close(fds[1]);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		struct pollfd pfd[2] = {{fds[0], POLLIN, 0}, {o->cancel_fd, POLLIN, 0}};
-		long left_ms;
+	fds[1] = -1;
+	(void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	f->pid = pid;
+	f->fd = fds[0];
+	fds[0] = -1;
+	*out = f;
+	f = NULL;
+	r = 0;
+out:
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (dirfd >= 0)
+		close(dirfd);
+	fetch_free(f);
+	return r;
+}
+
+int plumb_git_fetch_fd(const struct plumb_git_fetch *f)
+{
+	return f->fd;
+}
+
+int plumb_git_fetch_pump(struct plumb_git_fetch *f)
+{
+	while (!f->eof) {
+		char scratch[256];
 		ssize_t n;
 
+		if (f->got < sizeof(f->msg) - 1)
+			n = read(f->fd, f->msg + f->got, sizeof(f->msg) - 1 - f->got);
+		else
+			n = read(f->fd, scratch, sizeof(scratch));   /* past the cap: drained, not kept */
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			f->eof = 1;
+			break;
+		}
+		if (f->got < sizeof(f->msg) - 1)
+			f->got += (size_t)n;
+	}
+	return 1;
+}
+
+int plumb_git_fetch_finish(struct plumb_git_fetch *f, struct plumb_err *err)
+{
+	const char *msg = f->msg;
+	int status = 0, r;
+
+	f->msg[f->got] = '\0';
+	/* The message pipe is at EOF: the child has exited or is exiting. */
+	while (waitpid(f->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		r = 0;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == FETCH_NO_REF)
+		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "%s", msg[0] ? msg : "the remote has no such ref");
+	else if (WIFSIGNALED(status))
+		r = plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' died of signal %d", f->url, WTERMSIG(status));
+	else
+		r = plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' failed: %s", f->url, msg[0] ? msg : "no reason given");
+	fetch_free(f);
+	return r;
+}
+
+int plumb_git_fetch_abort(struct plumb_git_fetch *f, int timed_out, struct plumb_err *err)
+{
+	int r = 0;
+
+	if (f == NULL)
+		return 0;
+	kill(f->pid, SIGKILL);
+	while (waitpid(f->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (err != NULL && timed_out)
+		r = plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' timed out after %llu s", f->url,
+				  (unsigned long long)f->timeout_s);
+	else if (err != NULL)
+		r = plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' cancelled", f->url);
+	fetch_free(f);
+	return r;
+}
+
+int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struct plumb_err *err)
+{
+	struct plumb_git_fetch *f = NULL;
+	struct timespec start, now;
+	int r;
+
+	if ((r = plumb_git_fetch_start(&f, o, state_dir, (int)o->timeout_s, err)) != 0)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd pfd[2] = {{f->fd, POLLIN, 0}, {o->cancel_fd, POLLIN, 0}};
+		long left_ms;
+
+		if (plumb_git_fetch_pump(f))
+			return plumb_git_fetch_finish(f, err);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left_ms = (long)o->timeout_s * 1000 - ((now.tv_sec - start.tv_sec) * 1000 +
 						       (now.tv_nsec - start.tv_nsec) / 1000000);
-		if (left_ms <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			close(fds[0]);
-			return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' timed out after %llu s", o->url,
-					     (unsigned long long)o->timeout_s);
-		}
+		if (left_ms <= 0)
+			return plumb_git_fetch_abort(f, 1, err);
 		if (poll(pfd, o->cancel_fd >= 0 ? 2 : 1, (int)(left_ms > 1000 ? 1000 : left_ms)) < 0 && errno != EINTR)
-			break;
-		if (o->cancel_fd >= 0 && (pfd[1].revents & POLLIN)) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			close(fds[0]);
-			return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' cancelled", o->url);
-		}
-		if (!(pfd[0].revents & (POLLIN | POLLHUP)))
-			continue;
-		n = read(fds[0], msg + got, sizeof(msg) - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (got == sizeof(msg) - 1)
-			break;
+			return plumb_git_fetch_abort(f, 0, err);
+		if (o->cancel_fd >= 0 && (pfd[1].revents & POLLIN))
+			return plumb_git_fetch_abort(f, 0, err);
 	}
-	msg[got] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == FETCH_NO_REF)
-		return plumb_err_set(err, PLUMB_E_NOTFOUND, "%s", msg[0] ? msg : "the remote has no such ref");
-	if (WIFSIGNALED(status))
-		return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' died of signal %d", o->url, WTERMSIG(status));
-	return plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' failed: %s", o->url, msg[0] ? msg : "no reason given");
 }
 
 /* --- verification, in the parent ----------------------------------------- */

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +22,9 @@
 
 #include "plumb/gitobj.h"
 #include "plumb/gitsrc.h"
+#include "plumb/buf.h"
+#include "plumb/log.h"
+#include "plumb/sandbox.h"
 #include "plumb/signers.h"
 #include "plumb/source.h"
 #include "plumb/sshsig.h"
@@ -49,6 +54,12 @@ static void git_up(void)
 		/* Keep whole trees cached (the default skips trees over 4 KiB):
 		 * a baseline's paths are looked up one by one, many per tree. */
 		git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)(8 << 20));
+		/* The cache belongs to the fetch user and a local remote to anyone:
+		 * plumb trusts neither by owner but by signature, and runs nothing
+		 * a repository's config names. Every object read is hash-checked
+		 * (libgit2's default, said here so it stays so). */
+		git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
 		up = 1;
 	}
 }
@@ -69,6 +80,7 @@ struct fetch_ctx {
 	const struct plumb_git_opts *o;
 	char err[512];
 	int cred_tries;
+	char *ssh_key;             /* source.ssh_key's text, read before the drop; NULL: by path */
 };
 
 static int cb_progress(const git_indexer_progress *st, void *payload)
@@ -124,18 +136,56 @@ static int cb_credentials(git_credential **out, const char *url, const char *use
 			 c->o->ssh_key ? " (source.ssh_key was refused)" : "");
 		return -1;
 	}
+	if (c->ssh_key != NULL)
+		return git_credential_ssh_key_memory_new(out, user ? user : "git", NULL, c->ssh_key, NULL);
 	return git_credential_ssh_key_new(out, user ? user : "git", NULL, c->o->ssh_key, NULL);
 }
+
+static void clear_stale(const char *cache);
 
 /* child_fetch's result when the fetch worked but the remote lacks the ref;
  * also the child's exit status for it. */
 #define FETCH_NO_REF 3
 
-static int child_fetch(const struct plumb_git_opts *o, const char *cache, int msgfd, char *err, size_t errlen)
+/* Reads a secret the unprivileged child could not open itself. */
+static char *read_secret(const char *path)
+{
+	struct plumb_buf b;
+	struct plumb_err e;
+	char *s = NULL;
+
+	if (plumb_buf_load_file(&b, path, 64 << 10, "source.ssh_key", &e) != 0)
+		return NULL;
+	if (b.len > 0 && memchr(b.data, '\0', b.len) == NULL && (s = malloc(b.len + 1)) != NULL) {
+		memcpy(s, b.data, b.len);
+		s[b.len] = '\0';
+	}
+	explicit_bzero(b.data, b.len);
+	plumb_buf_release(&b);
+	return s;
+}
+
+/* A remote on this host (a path or file://): its directory, which the
+ * fetcher must read. Returns 1 and fills out, or 0 for a network URL. */
+static int local_remote(const char *url, char *out, size_t n)
+{
+	if (strncmp(url, "file://", 7) == 0)
+		url += 7;
+	else if (strstr(url, "://") != NULL)
+		return 0;
+	snprintf(out, n, "%s", url);
+	return 1;
+}
+
+static int child_fetch(const struct plumb_git_opts *o, const char *cache, int msgfd,
+		       const struct plumb_sandbox_user *u, char *err, size_t errlen)
 {
 	git_remote_create_options copts = GIT_REMOTE_CREATE_OPTIONS_INIT;
 	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
-	struct fetch_ctx ctx = {o, "", 0};
+	struct fetch_ctx ctx = {o, "", 0, NULL};
+	char remote_dir[4096];
+	const char *extra[2] = {remote_dir, NULL};
+	struct plumb_err e;
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	git_reference *prev = NULL;
@@ -144,12 +194,25 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, int ms
 	git_strarray refspecs = {specs, 1};
 	int r = -1;
 
-	(void)msgfd;
 	isolate();
+	/* What needs root's eyes is read first: the CA bundle (parsed now by
+	 * mbedTLS) and the ssh key. Then the child confines itself for good. */
 	if (o->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, o->ca_file, NULL) != 0) {
 		snprintf(err, errlen, "cannot use source.ca_file '%.200s': %.200s", o->ca_file, git_msg());
 		goto out;
 	}
+	if (o->ssh_key != NULL)
+		ctx.ssh_key = read_secret(o->ssh_key);
+	if (chdir(cache) != 0) {
+		snprintf(err, errlen, "cannot enter the cache '%.200s': %s", cache, strerror(errno));
+		goto out;
+	}
+	if (plumb_sandbox_enter(u, PLUMB_SANDBOX_FETCH, &msgfd, 1, local_remote(o->url, remote_dir, sizeof(remote_dir)) ?
+				extra : NULL, &e) != 0) {
+		snprintf(err, errlen, "cannot confine the fetch process: %.400s", e.msg);
+		goto out;
+	}
+	clear_stale(".");
 	if (git_repository_open_bare(&repo, cache) != 0 && git_repository_init(&repo, cache, 1) != 0) {
 		snprintf(err, errlen, "cannot create the cache repository '%.200s': %.200s", cache, git_msg());
 		goto out;
@@ -205,6 +268,10 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, int ms
 	}
 	r = 0;
 out:
+	if (ctx.ssh_key != NULL) {
+		explicit_bzero(ctx.ssh_key, strlen(ctx.ssh_key));
+		free(ctx.ssh_key);
+	}
 	git_remote_free(remote);
 	git_repository_free(repo);
 	return r;
@@ -231,6 +298,45 @@ static void clear_stale(const char *cache)
 		if (strncmp(de->d_name, "pack_git2_", 10) == 0)
 			(void)unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
+}
+
+/* nftw has no payload argument. */
+static uid_t prepare_uid;
+static gid_t prepare_gid;
+
+static int chown_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, prepare_uid, prepare_gid) != 0 ? -1 : 0;
+}
+
+/* The cache belongs to the fetch user: created here (state_dir is root's),
+ * and handed over whole when it was root's (an older plumb, or a user
+ * created since). Never the other way: what that user wrote stays its own. */
+static int prepare_cache(int dirfd, const char *cache, const struct plumb_sandbox_user *u, struct plumb_err *err)
+{
+	struct stat st;
+
+	if (!u->found)
+		return 0;
+	if (mkdirat(dirfd, PLUMB_GIT_CACHE, 0700) != 0 && errno != EEXIST)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create '%s'", cache);
+	if (fstatat(dirfd, PLUMB_GIT_CACHE, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot stat '%s'", cache);
+	if (!S_ISDIR(st.st_mode))
+		return plumb_err_set(err, PLUMB_E_UNSAFE, "'%s' is not a directory", cache);
+	if (st.st_uid == u->uid && st.st_gid == u->gid)
+		return 0;
+	if (st.st_uid != 0)
+		return plumb_err_set(err, PLUMB_E_UNSAFE, "'%s' belongs to uid %u, neither root nor user '%s'", cache,
+				     (unsigned)st.st_uid, u->name);
+	prepare_uid = u->uid;
+	prepare_gid = u->gid;
+	if (nftw(cache, chown_one, 16, FTW_PHYS) != 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot hand '%s' over to user '%s'", cache, u->name);
+	return 0;
 }
 
 /* The fetch in flight: a child process, the read end of its message pipe
@@ -261,6 +367,7 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 			  int lock_wait_s, struct plumb_err *err)
 {
 	struct plumb_git_fetch *f = NULL;
+	struct plumb_sandbox_user u;
 	char cache[4096], shown[4200];
 	int fds[2] = {-1, -1}, dirfd = -1, r;
 	pid_t pid;
@@ -281,7 +388,18 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 	snprintf(shown, sizeof(shown), "%s/%s", state_dir, PLUMB_GIT_CACHE_LOCK);
 	if ((r = plumb_lock_file(&f->lockfd, dirfd, PLUMB_GIT_CACHE_LOCK, shown, lock_wait_s, NULL, err)) != 0)
 		goto out;
-	clear_stale(cache);
+	if ((r = plumb_sandbox_lookup(&u, o->user, err)) != 0)
+		goto out;
+	if (!u.found) {
+		static int warned;      /* once per process: plumbd fetches every poll */
+
+		if (!warned++)
+			plumb_log(PLUMB_LOG_WARN, "user '%s' does not exist: the git fetch runs as root (no_new_privs, "
+				  "seccomp and landlock still apply): weaker confinement; create it (adduser --system %s)",
+				  o->user ? o->user : "", o->user ? o->user : "plumb");
+	}
+	if ((r = prepare_cache(dirfd, cache, &u, err)) != 0)
+		goto out;
 	git_up();   /* before fork: the child inherits an initialized libgit2 */
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");
@@ -300,7 +418,7 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(fds[0]);
 		close(f->lockfd);   /* the parent holds the cache lock for us */
-		r = child_fetch(o, cache, fds[1], cerr, sizeof(cerr));
+		r = child_fetch(o, cache, fds[1], &u, cerr, sizeof(cerr));
 		if (r != 0)
 			(void)!write(fds[1], cerr, strlen(cerr));
 		_exit(r == 0 ? 0 : r == FETCH_NO_REF ? FETCH_NO_REF : 1);

@@ -918,6 +918,8 @@ static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plu
 			report_refusal(d, e.msg);
 		return;
 	}
+	if (sel.cache_discarded)
+		arm(d, T_POLL, 1, (double)d->cfg.poll);   /* rebuild the discarded cache now, not a poll later */
 	adopt(d, &sel, !refused);
 }
 

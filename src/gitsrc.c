@@ -146,6 +146,19 @@ static void clear_stale(const char *cache);
 /* child_fetch's result when the fetch worked but the remote lacks the ref;
  * also the child's exit status for it. */
 #define FETCH_NO_REF 3
+/* The child's exit status when the cache itself failed (a missing or
+ * damaged object, pack or ref on our side): the parent discards it. */
+#define FETCH_CORRUPT 4
+
+/* Whether libgit2's last error is about the local object store rather
+ * than the network or the remote's data. */
+static int local_damage(void)
+{
+	const git_error *e = git_error_last();
+
+	return e != NULL && (e->klass == GIT_ERROR_ODB || e->klass == GIT_ERROR_ZLIB || e->klass == GIT_ERROR_OBJECT ||
+			     e->klass == GIT_ERROR_REPOSITORY || e->klass == GIT_ERROR_REFERENCE);
+}
 
 /* Reads a secret the unprivileged child could not open itself. */
 static char *read_secret(const char *path)
@@ -215,6 +228,7 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, int ms
 	clear_stale(".");
 	if (git_repository_open_bare(&repo, cache) != 0 && git_repository_init(&repo, cache, 1) != 0) {
 		snprintf(err, errlen, "cannot create the cache repository '%.200s': %.200s", cache, git_msg());
+		r = FETCH_CORRUPT;
 		goto out;
 	}
 	copts.repository = repo;
@@ -259,6 +273,8 @@ static int child_fetch(const struct plumb_git_opts *o, const char *cache, int ms
 	fo.callbacks.payload = &ctx;
 	if (git_remote_fetch(remote, &refspecs, &fo, NULL) != 0) {
 		snprintf(err, errlen, "%s", ctx.err[0] ? ctx.err : git_msg());
+		if (!ctx.err[0] && local_damage())
+			r = FETCH_CORRUPT;
 		goto out;
 	}
 	if (git_reference_name_to_id(&(git_oid){0}, repo, PLUMB_GIT_FETCHED_REF) != 0) {
@@ -390,13 +406,27 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 		goto out;
 	if ((r = plumb_sandbox_lookup(&u, o->user, err)) != 0)
 		goto out;
-	if (!u.found) {
+	{
 		static int warned;      /* once per process: plumbd fetches every poll */
+		char remote[4096];
+		const char *closed = NULL;
 
-		if (!warned++)
+		if (u.found && !plumb_sandbox_can_reach(&u, cache))
+			closed = cache;
+		else if (u.found && local_remote(o->url, remote, sizeof(remote)) && !plumb_sandbox_can_reach(&u, remote))
+			closed = remote;
+		if (closed != NULL) {
+			/* Never a failure to run: confined as far as the paths allow. */
+			if (!warned++)
+				plumb_log(PLUMB_LOG_WARN, "user '%s' cannot reach '%s' (a directory on the way is closed "
+					  "to it): the git fetch runs as root (no_new_privs, seccomp and landlock still "
+					  "apply): weaker confinement", u.name, closed);
+			u.found = 0;
+		} else if (!u.found && !warned++) {
 			plumb_log(PLUMB_LOG_WARN, "user '%s' does not exist: the git fetch runs as root (no_new_privs, "
 				  "seccomp and landlock still apply): weaker confinement; create it (adduser --system %s)",
 				  o->user ? o->user : "", o->user ? o->user : "plumb");
+		}
 	}
 	if ((r = prepare_cache(dirfd, cache, &u, err)) != 0)
 		goto out;
@@ -421,7 +451,7 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 		r = child_fetch(o, cache, fds[1], &u, cerr, sizeof(cerr));
 		if (r != 0)
 			(void)!write(fds[1], cerr, strlen(cerr));
-		_exit(r == 0 ? 0 : r == FETCH_NO_REF ? FETCH_NO_REF : 1);
+		_exit(r == 0 ? 0 : r == FETCH_NO_REF || r == FETCH_CORRUPT ? r : 1);
 	}
 	close(fds[1]);
 	fds[1] = -1;
@@ -485,6 +515,9 @@ int plumb_git_fetch_finish(struct plumb_git_fetch *f, struct plumb_err *err)
 		r = 0;
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == FETCH_NO_REF)
 		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "%s", msg[0] ? msg : "the remote has no such ref");
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == FETCH_CORRUPT)
+		r = plumb_err_set(err, PLUMB_E_CORRUPT, "fetch from '%s' failed on the cache's side (damaged): %s", f->url,
+				  msg[0] ? msg : "no reason given");
 	else if (WIFSIGNALED(status))
 		r = plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' died of signal %d", f->url, WTERMSIG(status));
 	else
@@ -547,7 +580,7 @@ static int open_cache(git_repository **repo, const char *state_dir, struct plumb
 	cache_path(cache, sizeof(cache), state_dir);
 	isolate();
 	if (git_repository_open_bare(repo, cache) != 0)
-		return plumb_err_set(err, PLUMB_E_NOTFOUND, "cannot open the cache repository '%s': %s", cache, git_msg());
+		return plumb_err_set(err, PLUMB_E_CORRUPT, "cannot open the cache repository '%s': %s", cache, git_msg());
 	return 0;
 }
 
@@ -601,7 +634,7 @@ int plumb_git_verify_tip(struct plumb_git_tip *out, const char *state_dir, const
 		goto out;
 	if (git_reference_name_to_id(&oid, repo, PLUMB_GIT_FETCHED_REF) != 0 ||
 	    git_repository_odb(&odb, repo) != 0 || git_odb_read(&obj, odb, &oid) != 0) {
-		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "no fetched tip in the cache: %s", git_msg());
+		r = plumb_err_set(err, PLUMB_E_CORRUPT, "no fetched tip in the cache: %s", git_msg());
 		goto out;
 	}
 	data = git_odb_object_data(obj);
@@ -629,7 +662,8 @@ int plumb_git_verify_tip(struct plumb_git_tip *out, const char *state_dir, const
 		if ((r = check_signature(out, &so, signers, now, "tag", err)) != 0)
 			goto out;
 		if (git_commit_lookup(&commit, repo, &oid) != 0) {
-			r = plumb_err_set(err, PLUMB_E_INVALID, "tag %s points at a missing commit", hex);
+			r = plumb_err_set(err, PLUMB_E_CORRUPT, "tag %s points at a commit missing from the cache: %s", hex,
+					  git_msg());
 			goto out;
 		}
 		git_oid_tostr(out->commit, sizeof(out->commit), &oid);
@@ -689,8 +723,8 @@ static int first_parent(git_repository *repo, const git_oid *id, git_oid *out, i
 
 	git_oid_tostr(hex, sizeof(hex), id);
 	if (git_commit_lookup(&c, repo, id) != 0)
-		return plumb_err_set(err, PLUMB_E_INVALID, "commit %.12s is missing from the cache or not a commit: %s",
-				     hex, git_msg());
+		return plumb_err_set(err, local_damage() ? PLUMB_E_CORRUPT : PLUMB_E_INVALID,
+				     "commit %.12s is missing from the cache or not a commit: %s", hex, git_msg());
 	*has = git_commit_parentcount(c) > 0;
 	if (*has)
 		git_oid_cpy(out, git_commit_parent_id(c, 0));
@@ -707,7 +741,11 @@ static int check_commit_signed(git_odb *odb, const git_oid *id, const struct plu
 	git_odb_object *obj = NULL;
 	int r;
 
-	if (git_odb_read(&obj, odb, id) != 0 || git_odb_object_type(obj) != GIT_OBJECT_COMMIT) {
+	if (git_odb_read(&obj, odb, id) != 0) {
+		r = plumb_err_set(err, PLUMB_E_CORRUPT, "%s: cannot be read from the cache: %s", what, git_msg());
+		goto out;
+	}
+	if (git_odb_object_type(obj) != GIT_OBJECT_COMMIT) {
 		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: not a commit in the cache", what);
 		goto out;
 	}
@@ -806,6 +844,207 @@ out:
 	free(path);
 	git_odb_free(odb);
 	git_repository_free(repo);
+	return r;
+}
+
+/* --- the verified store: what enforcement reads ------------------------- */
+
+static void verified_path(char *out, size_t n, const char *state_dir)
+{
+	snprintf(out, n, "%s/%s", state_dir, PLUMB_GIT_VERIFIED);
+}
+
+static int open_verified(git_repository **repo, const char *state_dir, int create, struct plumb_err *err)
+{
+	char p[4096];
+
+	verified_path(p, sizeof(p), state_dir);
+	isolate();
+	if (git_repository_open_bare(repo, p) == 0)
+		return 0;
+	if (create && git_repository_init(repo, p, 1) == 0) {
+		(void)chmod(p, 0700);
+		return 0;
+	}
+	return plumb_err_set(err, create ? PLUMB_E_IO : PLUMB_E_NOTFOUND, "cannot open the verified store '%s': %s", p,
+			     git_msg());
+}
+
+struct copy_ctx {
+	git_odb *from, *to;
+	uint64_t bytes, max;
+	unsigned depth;
+	struct plumb_err *err;
+};
+
+/* Copies one object, its id recomputed over the bytes read (git_odb_write
+ * hashes what it is given): what comes out must be what was asked for. */
+static int copy_object(struct copy_ctx *c, const git_oid *id, git_object_t want)
+{
+	git_odb_object *obj = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid got;
+	int r = 0;
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	if (git_odb_read(&obj, c->from, id) != 0)
+		return plumb_err_set(c->err, PLUMB_E_CORRUPT, "object %.12s cannot be read from the cache: %s", hex,
+				     git_msg());
+	if (git_odb_object_type(obj) != want) {
+		r = plumb_err_set(c->err, PLUMB_E_INVALID, "object %.12s is a %s, where its parent says %s", hex,
+				  git_object_type2string(git_odb_object_type(obj)), git_object_type2string(want));
+		goto out;
+	}
+	c->bytes += git_odb_object_size(obj);
+	if (c->bytes > c->max) {
+		r = plumb_err_set(c->err, PLUMB_E_TOOBIG, "the baseline's tree is larger than source.max_size (%llu bytes)",
+				  (unsigned long long)c->max);
+		goto out;
+	}
+	if (git_odb_write(&got, c->to, git_odb_object_data(obj), git_odb_object_size(obj), want) != 0) {
+		r = plumb_err_set(c->err, PLUMB_E_IO, "cannot write object %.12s to the verified store: %s", hex, git_msg());
+		goto out;
+	}
+	if (!git_oid_equal(&got, id))
+		r = plumb_err_set(c->err, PLUMB_E_CORRUPT, "object %.12s in the cache hashes to %.12s: forged or damaged",
+				  hex, git_oid_tostr_s(&got));
+out:
+	git_odb_object_free(obj);
+	return r;
+}
+
+/* Copies tree id and everything below it, children first: an object in
+ * the store implies all it names is there too (a crash leaves no hole). */
+static int copy_tree(struct copy_ctx *c, git_repository *from, const git_oid *id)
+{
+	git_tree *t = NULL;
+	int r = 0;
+
+	if (git_odb_exists(c->to, id))
+		return 0;
+	if (++c->depth > 64) {
+		r = plumb_err_set(c->err, PLUMB_E_TOOBIG, "the baseline's tree is nested more than 64 deep");
+		goto out;
+	}
+	if (git_tree_lookup(&t, from, id) != 0) {
+		r = plumb_err_set(c->err, PLUMB_E_CORRUPT, "tree %.12s cannot be read from the cache: %s",
+				  git_oid_tostr_s(id), git_msg());
+		goto out;
+	}
+	for (size_t i = 0; r == 0 && i < git_tree_entrycount(t); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+
+		switch (git_tree_entry_type(e)) {
+		case GIT_OBJECT_TREE:
+			r = copy_tree(c, from, git_tree_entry_id(e));
+			break;
+		case GIT_OBJECT_BLOB:
+			if (!git_odb_exists(c->to, git_tree_entry_id(e)))
+				r = copy_object(c, git_tree_entry_id(e), GIT_OBJECT_BLOB);
+			break;
+		default:
+			break;     /* a submodule's commit: never read by a baseline */
+		}
+	}
+	if (r == 0)
+		r = copy_object(c, id, GIT_OBJECT_TREE);
+out:
+	c->depth--;
+	git_tree_free(t);
+	return r;
+}
+
+int plumb_git_store_verified(const char *state_dir, const char *commit, uint64_t max_bytes, struct plumb_err *err)
+{
+	git_repository *from = NULL, *to = NULL;
+	struct copy_ctx c = {NULL, NULL, 0, max_bytes, 0, err};
+	git_commit *cm = NULL;
+	git_oid oid;
+	int r;
+
+	git_up();
+	if (git_oid_fromstr(&oid, commit) != 0)
+		return plumb_err_set(err, PLUMB_E_INVALID, "bad commit id '%.40s'", commit);
+	if ((r = open_verified(&to, state_dir, 1, err)) != 0)
+		return r;
+	if (git_repository_odb(&c.to, to) != 0) {
+		r = plumb_err_set(err, PLUMB_E_IO, "cannot open the verified store's objects: %s", git_msg());
+		goto out;
+	}
+	if (git_odb_exists(c.to, &oid)) {
+		r = 0;          /* stored whole before: the commit is written last */
+		goto out;
+	}
+	if ((r = open_cache(&from, state_dir, err)) != 0)
+		goto out;
+	if (git_repository_odb(&c.from, from) != 0) {
+		r = plumb_err_set(err, PLUMB_E_CORRUPT, "cannot open the cache's objects: %s", git_msg());
+		goto out;
+	}
+	if (git_commit_lookup(&cm, from, &oid) != 0) {
+		r = plumb_err_set(err, PLUMB_E_CORRUPT, "commit %.12s cannot be read from the cache: %s", commit, git_msg());
+		goto out;
+	}
+	if ((r = copy_tree(&c, from, git_commit_tree_id(cm))) != 0 || (r = copy_object(&c, &oid, GIT_OBJECT_COMMIT)) != 0)
+		goto out;
+	r = 0;
+out:
+	git_commit_free(cm);
+	git_odb_free(c.from);
+	git_odb_free(c.to);
+	git_repository_free(from);
+	git_repository_free(to);
+	return r;
+}
+
+/* Removes name below dirfd and all it holds, by fd, never following a
+ * symlink (the cache is another user's tree). */
+static int remove_tree_at(int at, const char *name, unsigned depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	if (unlinkat(at, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (depth > 64 || (fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    remove_tree_at(dirfd(d), de->d_name, depth + 1) != 0)
+			r = -1;
+	closedir(d);
+	if (r == 0 && unlinkat(at, name, AT_REMOVEDIR) != 0)
+		r = -1;
+	return r;
+}
+
+int plumb_git_cache_discard(const char *state_dir, struct plumb_err *err)
+{
+	char shown[4200];
+	int dirfd, lockfd = -1, r;
+
+	if ((dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open '%s'", state_dir);
+	snprintf(shown, sizeof(shown), "%s/%s", state_dir, PLUMB_GIT_CACHE_LOCK);
+	/* Not under a fetch in flight (its child would write into what goes). */
+	if ((r = plumb_lock_file(&lockfd, dirfd, PLUMB_GIT_CACHE_LOCK, shown, 0, NULL, err)) != 0)
+		goto out;
+	(void)remove_tree_at(dirfd, PLUMB_GIT_CACHE ".discarded", 0);
+	if (renameat(dirfd, PLUMB_GIT_CACHE, dirfd, PLUMB_GIT_CACHE ".discarded") != 0 && errno != ENOENT) {
+		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set '%s/%s' aside", state_dir, PLUMB_GIT_CACHE);
+		goto out;
+	}
+	if (remove_tree_at(dirfd, PLUMB_GIT_CACHE ".discarded", 0) != 0)
+		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot remove '%s/%s.discarded'", state_dir, PLUMB_GIT_CACHE);
+out:
+	if (lockfd >= 0)
+		close(lockfd);
+	close(dirfd);
 	return r;
 }
 
@@ -974,11 +1213,12 @@ int plumb_source_git_open(struct plumb_source **out, const char *state_dir,
 	memcpy(g->commit, tip->commit, sizeof(g->commit));
 	snprintf(g->signer, sizeof(g->signer), "%s", tip->signer);
 	snprintf(g->fingerprint, sizeof(g->fingerprint), "%s", tip->fingerprint);
-	if ((r = open_cache(&g->repo, state_dir, err)) != 0)
+	if ((r = open_verified(&g->repo, state_dir, 0, err)) != 0)
 		goto out;
 	if (git_oid_fromstr(&oid, tip->commit) != 0 || git_commit_lookup(&commit, g->repo, &oid) != 0 ||
 	    git_commit_tree(&g->tree, commit) != 0) {
-		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "commit %.12s is not in the cache: %s", tip->commit, git_msg());
+		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "commit %.12s is not in the verified store: %s", tip->commit,
+				  git_msg());
 		goto out;
 	}
 	if ((s->name = malloc(strlen(baseline_file) + 64)) == NULL) {

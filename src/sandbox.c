@@ -46,6 +46,43 @@ int plumb_sandbox_lookup(struct plumb_sandbox_user *out, const char *name, struc
 	return 0;
 }
 
+/* Whether u may search the directory st describes (owner, group, others;
+ * u has no supplementary groups once dropped; ACLs are not read). */
+static int may_search(const struct plumb_sandbox_user *u, const struct stat *st)
+{
+	if (st->st_uid == u->uid)
+		return (st->st_mode & S_IXUSR) != 0;
+	if (st->st_gid == u->gid)
+		return (st->st_mode & S_IXGRP) != 0;
+	return (st->st_mode & S_IXOTH) != 0;
+}
+
+int plumb_sandbox_can_reach(const struct plumb_sandbox_user *u, const char *path)
+{
+	char p[4096];
+	struct stat st;
+
+	if (!u->found)
+		return 1;
+	if (path[0] != '/' || snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+		return 0;
+	/* Each prefix of path in turn: /a, /a/b, ... path itself. */
+	for (char *q = p + 1;; q++) {
+		char c = *q;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*q = '\0';
+		if (stat(p, &st) != 0)
+			return c == '\0';            /* path itself may not exist yet */
+		if (S_ISDIR(st.st_mode) && !may_search(u, &st))
+			return 0;
+		if (c == '\0')
+			return 1;
+		*q = c;
+	}
+}
+
 static int cmp_int(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
@@ -171,7 +208,7 @@ int plumb_sandbox_landlock_abi(void)
 	return v > 0 ? (int)v : 0;
 }
 
-/* What a fetch reads outside its cache: libraries (NSS modules are loaded
+/* What a child reads outside its own directory: libraries (NSS modules are loaded
  * at the first name lookup), the resolver's files, CA bundles. */
 static const char *const fetch_reads[] = {
 	"/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf",
@@ -247,7 +284,7 @@ int plumb_sandbox_enter(const struct plumb_sandbox_user *u, enum plumb_sandbox_p
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set no_new_privs");
-	if (profile == PLUMB_SANDBOX_FETCH && (r = landlock_enter(extra_ro, err)) != 0)
+	if ((r = landlock_enter(extra_ro, err)) != 0)
 		return r;
 	return load_filter(profile, err);
 }

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "plumb/firewall.h"
+#include "plumb/gitsrc.h"
 #include "plumb/log.h"
 #include "plumb/report.h"
 #include "plumb/state.h"
@@ -123,6 +124,31 @@ void plumb_select_git_opts(struct plumb_git_opts *out, const struct plumb_config
 	out->user = cfg->user;
 }
 
+static int judge_tip(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
+		     int fetch_r, const struct plumb_err *fetch_err, struct plumb_err *err);
+
+/* judge_tip, and when the cache failed its own checks, the cache goes
+ * (the next fetch rebuilds it) and the refusal says so; *discarded = 1. */
+static int judge_or_heal(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
+			 int fetch_r, const struct plumb_err *fetch_err, int *discarded, struct plumb_err *err)
+{
+	struct plumb_err e;
+	int r;
+
+	*discarded = 0;
+	if ((r = judge_tip(sel, cfg, trust, fetch_r, fetch_err, err)) != PLUMB_E_CORRUPT)
+		return r;
+	if (plumb_git_cache_discard(cfg->state_dir, &e) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "the git cache is damaged and cannot be discarded: %s", e.msg);
+		return r;
+	}
+	*discarded = 1;
+	e = *err;
+	plumb_err_set(err, r, "%s; the damaged cache was discarded: the next fetch rebuilds it", e.msg);
+	plumb_log(PLUMB_LOG_WARN, "%s", err->msg);
+	return r;
+}
+
 /* Judges the tip the last fetch left in the cache (fetch_r: that fetch's
  * result, fetch_err its reason). */
 static int judge_tip(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
@@ -156,6 +182,10 @@ static int judge_tip(struct plumb_selection *sel, const struct plumb_config *cfg
 	if ((r = plumb_git_check_history(cfg->state_dir, tip.commit, constrains && sel->is_new ? trust->commit : NULL,
 					 signers, now, PLUMB_GIT_HISTORY_MAX, err)) != 0)
 		goto out;
+	/* Verified: its objects go to the parent's own store, each id
+	 * recomputed, and enforcement reads them from there only. */
+	if ((r = plumb_git_store_verified(cfg->state_dir, tip.commit, cfg->source_max_size, err)) != 0)
+		goto out;
 	if ((r = open_git_baseline(sel, cfg, &tip, err)) != 0)
 		goto out;
 	if (trust->has && !constrains && sel->is_new)
@@ -188,9 +218,11 @@ int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config 
 	struct plumb_err fe;
 	int fr;
 
+	int discarded;
+
 	plumb_select_git_opts(&go, cfg);
 	fr = plumb_git_fetch(&go, cfg->state_dir, &fe);
-	return judge_tip(sel, cfg, trust, fr, &fe, err);
+	return judge_or_heal(sel, cfg, trust, fr, &fe, &discarded, err);
 }
 
 int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, const char *baseline_dir,
@@ -224,7 +256,10 @@ static int open_anchor(struct plumb_selection *sel, const struct plumb_config *c
 	memcpy(last.commit, trust->commit, sizeof(last.commit));
 	snprintf(last.signer, sizeof(last.signer), "%s", trust->signer);
 	snprintf(last.fingerprint, sizeof(last.fingerprint), "%s", trust->fingerprint);
-	if ((r = open_git_baseline(sel, cfg, &last, err)) != 0)
+	/* Stored when it was accepted; an anchor from before the verified
+	 * store existed is copied from the cache once (it was verified then). */
+	if ((r = plumb_git_store_verified(cfg->state_dir, last.commit, cfg->source_max_size, err)) != 0 ||
+	    (r = open_git_baseline(sel, cfg, &last, err)) != 0)
 		plumb_selection_release(sel);
 	return r;
 }
@@ -248,14 +283,14 @@ int plumb_select_fetched(struct plumb_selection *sel, const struct plumb_config 
 			 struct plumb_err *err)
 {
 	struct plumb_err e;
-	int r;
+	int r, discarded;
 
 	memset(sel, 0, sizeof(*sel));
 	*refusal = NULL;
 	memset(trust, 0, sizeof(*trust));
 	if ((r = plumb_trust_load(trust, st, err)) != 0)
 		return r;
-	if ((r = judge_tip(sel, cfg, trust, fetch_r, fetch_err, &e)) == 0) {
+	if ((r = judge_or_heal(sel, cfg, trust, fetch_r, fetch_err, &discarded, &e)) == 0) {
 		char locked[41];
 
 		if (!sel->is_new || lockout_commit(st, locked) != 0 || strcmp(locked, sel->tip.commit) != 0)
@@ -272,7 +307,9 @@ int plumb_select_fetched(struct plumb_selection *sel, const struct plumb_config 
 	}
 	plumb_log(PLUMB_LOG_WARN, "still enforcing the last applied commit %.12s (serial %llu)",
 		  trust->commit, (unsigned long long)trust->serial);
-	return open_anchor(sel, cfg, trust, err);
+	if ((r = open_anchor(sel, cfg, trust, err)) == 0)
+		sel->cache_discarded = discarded;
+	return r;
 }
 
 int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_err *err)

@@ -83,7 +83,7 @@ struct plumb_git_tip {
 	char fingerprint[PLUMB_FINGERPRINT_MAX];
 };
 
-/* Verifies the fetched tip: a commit signed by an allowed signer, or (for
+/* Verifies the fetched tip (PLUMB_E_CORRUPT: the cache cannot give it): a commit signed by an allowed signer, or (for
  * refs/tags/NAME) an annotated tag named NAME signed by one and pointing at
  * a commit. Validity windows are judged at now. Returns 0 or
  * PLUMB_E_NOTFOUND (unsigned), PLUMB_E_INVALID (bad, unknown or expired);
@@ -104,7 +104,26 @@ int plumb_git_check_history(const char *state_dir, const char *commit, const cha
  * the cache whatever the remote's refs do. */
 int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb_err *err);
 
-/* Opens a source over commit's tree in the cache (its baseline at
+/* The parent's own store of verified commits (root's, 0700): enforcement
+ * reads only from it, so a damaged or forged cache never stops or bends
+ * enforcement of a baseline already verified. */
+#define PLUMB_GIT_VERIFIED "verified.git"
+
+/* Copies commit (verified by the caller), its tree and every tree and blob
+ * below it from the cache into the verified store, recomputing each id
+ * over the bytes read (on top of libgit2's own hash check on read); at
+ * most max_bytes of content. Children are written before their parents,
+ * so an object present in the store is complete. Returns 0,
+ * PLUMB_E_CORRUPT (an object missing, unreadable or not matching its id:
+ * the cache is damaged or forged), PLUMB_E_TOOBIG, or another code. */
+int plumb_git_store_verified(const char *state_dir, const char *commit, uint64_t max_bytes, struct plumb_err *err);
+
+/* Deletes the cache (by fd, following no symlink) so the next fetch
+ * rebuilds it from nothing. Takes the cache lock without waiting (never
+ * under a fetch in flight). Returns 0 or a negative code. */
+int plumb_git_cache_discard(const char *state_dir, struct plumb_err *err);
+
+/* Opens a source over commit's tree in the verified store (its baseline at
  * baseline_file). info.commit/signer/fingerprint are copied from tip. */
 int plumb_source_git_open(struct plumb_source **out, const char *state_dir,
 			  const struct plumb_git_tip *tip, const char *baseline_file, struct plumb_err *err);

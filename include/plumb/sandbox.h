@@ -32,15 +32,19 @@ int plumb_sandbox_lookup(struct plumb_sandbox_user *out, const char *name, struc
 /* Confines the calling process, irreversibly, in this order: closes every
  * fd but 0, 1, 2 and the nkeep fds in keep; drops to u (supplementary
  * groups cleared, real/effective/saved ids; checked that root cannot be
- * regained) when u->found; sets PR_SET_NO_NEW_PRIVS; for the fetch
- * profile, Landlock where the kernel has it (the working directory read
- * and written; libraries, resolver files, CA bundles and the NULL-ended
- * extra_ro read; nothing else); loads profile's seccomp filter. A syscall
+ * regained) when u->found; sets PR_SET_NO_NEW_PRIVS; Landlock where the
+ * kernel has it (the working directory read and written; libraries,
+ * resolver files, CA bundles and the NULL-ended extra_ro read; nothing
+ * else, even for root); loads profile's seccomp filter. A syscall
  * outside the allow-list fails with EPERM; a few that only an attacker
  * would make (execve, ptrace, process_vm_*) kill the process. Returns 0,
  * or a negative code: the caller must then exit, never go on unconfined. */
 int plumb_sandbox_enter(const struct plumb_sandbox_user *u, enum plumb_sandbox_profile profile, const int *keep,
 			size_t nkeep, const char *const *extra_ro, struct plumb_err *err);
+
+/* Whether u can reach path: every directory on the way, path included
+ * when it is a directory, searchable by u. 1 when u is not found (root). */
+int plumb_sandbox_can_reach(const struct plumb_sandbox_user *u, const char *path);
 
 /* The kernel's Landlock ABI version, 0 without Landlock. */
 int plumb_sandbox_landlock_abi(void);

@@ -21,6 +21,7 @@ struct plumb_selection {
 	int stale;                  /* its expires: has passed */
 	struct plumb_git_tip tip;   /* from_git: commit, signer, fingerprint */
 	char reanchored[640];       /* non-empty: accepted past an anchor whose key is no longer trusted; why */
+	int cache_discarded;        /* the tip was refused because the cache was damaged; it is gone now */
 };
 
 /* Picks what to enforce: baseline_dir if given, else the configured git

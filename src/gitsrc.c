@@ -335,14 +335,14 @@ static int prepare_cache(int dirfd, const char *cache, const struct plumb_sandbo
 {
 	struct stat st;
 
-	if (!u->found)
-		return 0;
 	if (mkdirat(dirfd, PLUMB_GIT_CACHE, 0700) != 0 && errno != EEXIST)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create '%s'", cache);
 	if (fstatat(dirfd, PLUMB_GIT_CACHE, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot stat '%s'", cache);
 	if (!S_ISDIR(st.st_mode))
 		return plumb_err_set(err, PLUMB_E_UNSAFE, "'%s' is not a directory", cache);
+	if (!u->found)
+		return 0;       /* root's fetch writes wherever the tree's owner is */
 	if (st.st_uid == u->uid && st.st_gid == u->gid)
 		return 0;
 	if (st.st_uid != 0)

@@ -129,7 +129,8 @@ static const char *const allowed[] = {
 	"open", "openat", "stat", "fstat", "lstat", "newfstatat", "statx", "fstatfs", "statfs",
 	"access", "faccessat", "faccessat2", "getdents64", "getdents", "readlink", "readlinkat",
 	"mkdir", "mkdirat", "rename", "renameat", "renameat2", "unlink", "unlinkat", "rmdir",
-	"link", "linkat", "chmod", "fchmod", "fchmodat", "fsync", "fdatasync", "ftruncate",
+	"link", "linkat", "fchmod", "fchown", "fsync", "fdatasync", "ftruncate", "syncfs",
+	"fgetxattr", "fsetxattr", "fremovexattr", "flistxattr",
 	"utimensat", "utime", "utimes", "umask", "getcwd", "chdir", "fchdir", "fcntl", "flock",
 	"dup", "dup2", "dup3", "pipe", "pipe2", "eventfd2",
 	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk",
@@ -143,6 +144,10 @@ static const char *const allowed[] = {
 	"poll", "ppoll", "select", "pselect6", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
 	"tgkill", "exit", "exit_group", "madvise", "membarrier",
 };
+
+/* By path, and Landlock does not govern them: allowed only to a process
+ * that is not root, which can change nothing but its own files with them. */
+static const char *const unprivileged_only[] = {"chmod", "fchmodat"};
 
 /* Only an attacker makes these: the process dies. */
 static const char *const fatal[] = {
@@ -169,6 +174,8 @@ static int load_filter(enum plumb_sandbox_profile profile, struct plumb_err *err
 		return plumb_err_set(err, PLUMB_E_NOMEM, "cannot set up seccomp");
 	for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		r = add_rule(ctx, SCMP_ACT_ALLOW, allowed[i], 0, NULL);
+	for (size_t i = 0; r == 0 && geteuid() != 0 && i < sizeof(unprivileged_only) / sizeof(unprivileged_only[0]); i++)
+		r = add_rule(ctx, SCMP_ACT_ALLOW, unprivileged_only[i], 0, NULL);
 	for (size_t i = 0; r == 0 && i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		r = add_rule(ctx, SCMP_ACT_KILL_PROCESS, fatal[i], 0, NULL);
 	for (size_t i = 0; r == 0 && i < sizeof(domains) / sizeof(domains[0]); i++) {

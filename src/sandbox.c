@@ -96,8 +96,10 @@ static int close_others(const int *keep, size_t nkeep, struct plumb_err *err)
 
 	if (nkeep > sizeof(v) / sizeof(v[0]))
 		return plumb_err_set(err, PLUMB_E_INTERNAL, "too many fds to keep");
-	memcpy(v, keep, nkeep * sizeof(*v));
-	qsort(v, nkeep, sizeof(*v), cmp_int);
+	if (nkeep > 0) {
+		memcpy(v, keep, nkeep * sizeof(*v));
+		qsort(v, nkeep, sizeof(*v), cmp_int);
+	}
 	for (size_t i = 0; i < nkeep; i++) {
 		if (v[i] < (int)lo)
 			continue;
@@ -151,7 +153,12 @@ static const char *const unprivileged_only[] = {"chmod", "fchmodat"};
 
 /* Only an attacker makes these: the process dies. */
 static const char *const fatal[] = {
-	"execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev",
+	"execve", "execveat",
+#if !defined(__SANITIZE_ADDRESS__)
+	/* A sanitizer build's LeakSanitizer stops the world at exit with a
+	 * ptrace-ing clone: there (tests only) they are allowed, below. */
+	"ptrace", "process_vm_readv", "process_vm_writev",
+#endif
 };
 
 static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n, const struct scmp_arg_cmp *a)
@@ -193,6 +200,15 @@ static int load_filter(enum plumb_sandbox_profile profile, struct plumb_err *err
 	}
 	if (r == 0)
 		r = add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
+#if defined(__SANITIZE_ADDRESS__)
+	for (size_t i = 0; r == 0 && i < 4; i++)
+		r = add_rule(ctx, SCMP_ACT_ALLOW, (const char *const[]){"prctl", "wait4", "waitid", "kill"}[i], 0, NULL);
+	if (r == 0 && (r = add_rule(ctx, SCMP_ACT_ALLOW, "ptrace", 0, NULL)) == 0) {
+		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0);
+
+		r = add_rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &a);
+	}
+#endif
 	if (r == 0) {
 		struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
 		struct scmp_arg_cmp b = SCMP_A1(SCMP_CMP_EQ, TCGETS);
@@ -221,6 +237,9 @@ static const char *const fetch_reads[] = {
 	"/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf",
 	"/etc/gai.conf", "/etc/host.conf", "/etc/services", "/etc/ssl", "/etc/ca-certificates", "/etc/pki",
 	"/dev/null", "/dev/urandom", "/sys/devices/system/cpu", "/proc/sys/vm/overcommit_memory",
+#if defined(__SANITIZE_ADDRESS__)
+	"/proc",     /* LeakSanitizer reads /proc/PID/task and maps at exit (test builds only) */
+#endif
 };
 
 static int landlock_allow(int rs, const char *path, uint64_t dir_rights, struct plumb_err *err)
@@ -288,7 +307,9 @@ int plumb_sandbox_enter(const struct plumb_sandbox_user *u, enum plumb_sandbox_p
 		return r;
 	/* Not dumpable: no other process of that user may ptrace the child or
 	 * read its memory (the TLS session, a token). */
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);   /* (LeakSanitizer must ptrace itself at exit) */
+#endif
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set no_new_privs");
 	if ((r = landlock_enter(extra_ro, err)) != 0)

@@ -867,7 +867,7 @@ static int lock_for_baseline(struct plumb_daemon *d)
 	return 0;
 }
 
-/* Enforces the anchor (the last applied commit) from the cache, with no
+/* Enforces the anchor (the last applied commit) from the verified store, no
  * fetch: at start, before the first fetch is back, and after a rollback. */
 static void back_to_anchor(struct plumb_daemon *d)
 {

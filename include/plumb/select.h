@@ -38,7 +38,7 @@ int plumb_select_fetched(struct plumb_selection *sel, const struct plumb_config 
 			 struct plumb_trust *trust, int fetch_r, const struct plumb_err *fetch_err, char **refusal,
 			 struct plumb_err *err);
 
-/* Selects the anchor (the last applied commit) from the cache, without
+/* Selects the anchor (the last applied commit) from the verified store, without
  * fetching: what plumbd enforces while its first fetch is in flight.
  * Returns 0, PLUMB_E_NOTFOUND when there is no anchor yet, or another
  * negative code. */

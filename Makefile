@@ -6,11 +6,11 @@ CC        ?= cc
 WERROR    ?= 1
 SANITIZE  ?=
 
-PKGS      := yaml-0.1 jansson libcrypto libgit2 libcurl
+PKGS      := yaml-0.1 jansson libcrypto libgit2 libcurl libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # plumb and plumbd do not link libcurl (and its 20 libraries): only the
 # plumb-send helper does, which they exec to deliver reports.
-CORE_LIBS := $(shell pkg-config --libs yaml-0.1 jansson libcrypto libgit2 2>/dev/null) -lpthread
+CORE_LIBS := $(shell pkg-config --libs yaml-0.1 jansson libcrypto libgit2 libseccomp 2>/dev/null) -lpthread
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
 LIBEXECDIR ?= $(PREFIX)/libexec/plumb
 
@@ -50,9 +50,15 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # The fault-injection library the e2e tests preload (tests/fault/fault.c):
 # built without sanitizers, whatever SANITIZE says.
 FAULT_LIB := $(BUILD)/tests/libplumbfault.so
+# Test-only: confines itself as the git fetcher does, then tries what it is
+# told (tests/e2e/t0112); never installed.
+PROBE     := $(BUILD)/tests/plumb-sandbox-probe
 
 .PHONY: all check check-unit check-e2e bench fuzz install deb deps demo clean FORCE
-all: $(BINS) $(FAULT_LIB)
+all: $(BINS) $(FAULT_LIB) $(PROBE)
+
+$(PROBE): $(BUILD)/tests/sandbox/probe.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
 $(FAULT_LIB): tests/fault/fault.c
 	@mkdir -p $(dir $@)
@@ -122,7 +128,7 @@ check: deps
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
-check-e2e: $(BINS) $(FAULT_LIB)
+check-e2e: $(BINS) $(FAULT_LIB) $(PROBE)
 	@PLUMB_FAULT_LIB=$(CURDIR)/$(FAULT_LIB) PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd PLUMB_HUB=$(CURDIR)/$(BUILD)/plumb-hub tests/e2e/run.sh
 
 bench: $(BINS)

@@ -2,7 +2,7 @@
 # deps.sh - installs the Debian packages plumb's build and tests need, and
 # only when one is missing (so `make check` stays fast on a ready machine).
 set -eu
-PKGS="build-essential pkg-config libyaml-dev libjansson-dev libssl-dev libgit2-dev libcurl4-openssl-dev libnftables1 nftables iptables libcmocka-dev
+PKGS="build-essential pkg-config libyaml-dev libjansson-dev libssl-dev libgit2-dev libcurl4-openssl-dev libseccomp-dev libnftables1 nftables iptables libcmocka-dev
       python3 python3-jsonschema git openssh-client openssh-server openssl iproute2 procps curl
       libmicrohttpd-dev libsqlite3-dev libpq-dev postgresql chromium
       libgnutls28-dev dpkg-dev debhelper lintian mmdebstrap systemd bash-completion groff-base acl strace prometheus"

@@ -51,6 +51,7 @@ static const struct key keys[] = {
 	{"report.max_bytes", T_SIZE, F(report_max_bytes)},
 	{"metrics.textfile", T_PATH, F(metrics_textfile)},
 	{"log.format", T_STR, F(log_format)},
+	{"user", T_STR, F(user)},
 };
 static const char *sections[] = {"source", "interval", "report", "quarantine", "metrics", "log"};
 #undef F
@@ -82,7 +83,7 @@ int plumb_config_defaults(struct plumb_config *cfg)
 	if (plumb_config_set(&cfg->source_ref, "refs/heads/main") ||
 	    plumb_config_set(&cfg->source_baseline, "baseline.yaml") ||
 	    plumb_config_set(&cfg->state_dir, PLUMB_DEFAULT_STATE_DIR) ||
-	    plumb_config_set(&cfg->root, "/")) {
+	    plumb_config_set(&cfg->root, "/") || plumb_config_set(&cfg->user, PLUMB_DEFAULT_USER)) {
 		plumb_config_release(cfg);
 		return PLUMB_E_NOMEM;
 	}
@@ -96,7 +97,7 @@ void plumb_config_release(struct plumb_config *cfg)
 		&cfg->source_baseline, &cfg->source_ca_file, &cfg->source_ssh_key, &cfg->source_ssh_host_key,
 		&cfg->state_dir, &cfg->root, &cfg->report_url,
 		&cfg->report_token_file, &cfg->report_ca_file, &cfg->report_cert_file,
-		&cfg->report_key_file, &cfg->metrics_textfile, &cfg->log_format,
+		&cfg->report_key_file, &cfg->metrics_textfile, &cfg->log_format, &cfg->user,
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -330,6 +331,15 @@ int plumb_config_parse(struct plumb_config *cfg, const char *name, const void *d
 	}
 	if (cfg->live == 0 || cfg->live > PLUMB_FULL_SCAN_MAX) {
 		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: interval.live: 1s to 30m", name);
+		goto out;
+	}
+	if (cfg->source_timeout == 0 || cfg->source_timeout > PLUMB_SOURCE_TIMEOUT_MAX) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: source.timeout: 1s to %um (a fetch never holds up "
+				  "enforcement, but a longer one only delays the next)", name, PLUMB_SOURCE_TIMEOUT_MAX / 60);
+		goto out;
+	}
+	if (cfg->user == NULL || cfg->user[0] == '\0' || strchr(cfg->user, '/') != NULL) {
+		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: user: a user name", name);
 		goto out;
 	}
 	if (cfg->source_ssh_host_key != NULL && strncmp(cfg->source_ssh_host_key, "SHA256:", 7) != 0) {

@@ -59,7 +59,7 @@ struct contest {
 	unsigned char unresolved;  /* the last run that looked left it drifted or failed */
 };
 
-enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_LIVE, T_COUNT };
+enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_LIVE, T_FETCH, T_COUNT };
 
 /* Owned firewall tables are re-checked this often between full scans. */
 #define PLUMB_FIREWALL_CHECK 10
@@ -89,6 +89,10 @@ struct plumb_daemon {
 	pid_t sender_pid;
 	int sender_fd;             /* read end: EOF when the child is done */
 	int send_again;
+	/* the baseline fetch runs in a child too: its end is an fd event, its
+	 * deadline the T_FETCH timer */
+	struct plumb_git_fetch *fetch;
+	int fetch_fd;
 	int guard_pending, rolled_back;    /* the lock-out guard for a new baseline */
 	int anchor_pending;        /* a new git baseline whose anchor is not yet recorded */
 	/* the state lock: who kept us from running, and the retry backoff */
@@ -941,65 +945,36 @@ static void report_refusal(struct plumb_daemon *d, const char *why)
 	report_baseline_event(d, PLUMB_ACT_REFUSED, why);
 }
 
-/* Fetches, judges and, when a new baseline is accepted, switches to it. */
-static void refresh_baseline(struct plumb_daemon *d)
-{
-	struct plumb_selection sel;
-	struct plumb_trust trust;
-	struct plumb_err e;
-	char *refusal = NULL;
-	int r;
+static void back_to_anchor(struct plumb_daemon *d);
 
-	if (plumb_state_lock(d->st, 30, &e) != 0) {
-		/* Try again soon (not only at the next poll): without a baseline
-		 * nothing is enforced at all. */
-		d->refresh_retry = lock_backoff(d);
-		plumb_log(PLUMB_LOG_WARN, "%s; fetching the baseline again in %.0f s (attempt %u)", e.msg,
-			  d->refresh_retry, d->lock_failures);
-		arm(d, T_POLL, d->refresh_retry, (double)d->cfg.poll);
-		write_metrics(d);
-		return;
-	}
-	d->refresh_retry = 0;
-	lock_regained(d);
-	d->cfg.cancel_fd = d->sfd;
-	r = plumb_select(&sel, &d->cfg, d->o->baseline_dir, d->st, &trust, &refusal, &e);
-	plumb_state_unlock(d->st);
-	if (refusal != NULL) {
-		report_refusal(d, refusal);
-		free(refusal);
-	} else if (r == 0) {
-		free(d->last_refusal);
-		d->last_refusal = NULL;
-		d->last_fetch_ok = time(NULL);
-	}
-	if (r != 0) {
-		if (refusal == NULL)
-			report_refusal(d, e.msg);
-		return;
-	}
-	if (d->have_sel && !sel.is_new && sel.from_git == d->sel.from_git &&
-	    (!sel.from_git || strcmp(sel.tip.commit, d->sel.tip.commit) == 0) && !d->o->baseline_dir) {
-		plumb_selection_release(&sel);   /* unchanged */
+/* Makes sel (taken) the enforced baseline unless it is the one enforced
+ * already, and runs a full scan over it. accepted: sel is a tip that was
+ * not refused (its anchor is recorded once applied). */
+static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accepted)
+{
+	if (d->have_sel && !sel->is_new && sel->from_git == d->sel.from_git &&
+	    (!sel->from_git || strcmp(sel->tip.commit, d->sel.tip.commit) == 0) && !d->o->baseline_dir) {
+		plumb_selection_release(sel);   /* unchanged */
 		return;
 	}
 	/* A new baseline (or the first, or a re-read directory): switch over. */
 	{
-		size_t n = sel.b->nfiles;
+		size_t n = sel->b->nfiles;
 		unsigned char *dirty = calloc(n ? n : 1, 1);
 		struct contest *cs = calloc(n ? n : 1, sizeof(*cs));
 
 		if (dirty == NULL || cs == NULL) {
 			free(dirty);
 			free(cs);
-			plumb_selection_release(&sel);
+			plumb_selection_release(sel);
 			return;
 		}
 		if (d->have_sel)
 			plumb_selection_release(&d->sel);
 		free(d->dirty);
 		free(d->cs);
-		d->sel = sel;
+		d->sel = *sel;
+		memset(sel, 0, sizeof(*sel));
 		d->have_sel = 1;
 		d->dirty = dirty;
 		d->cs = cs;
@@ -1015,15 +990,161 @@ static void refresh_baseline(struct plumb_daemon *d)
 	}
 	watches_arm(d);
 	d->guard_pending = d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE;
-	d->anchor_pending = d->guard_pending && refusal == NULL;
+	d->anchor_pending = d->guard_pending && accepted;
 	d->rolled_back = 0;
 	run_engine(d, 1);
 	if (d->rolled_back) {
-		/* Back to the anchor: the rolled-back commit is now refused. */
+		/* Back to the anchor at once (no fetch: the remote is what this
+		 * firewall cut off); the rolled-back commit is now refused. */
 		d->rolled_back = 0;
-		refresh_baseline(d);
+		back_to_anchor(d);
+	}
+}
+
+/* Takes the state lock for a baseline switch; on failure plans a retry
+ * (the poll timer, backing off) and returns nonzero. */
+static int lock_for_baseline(struct plumb_daemon *d)
+{
+	struct plumb_err e;
+
+	if (plumb_state_lock(d->st, 5, &e) != 0) {
+		/* Try again soon (not only at the next poll): without a baseline
+		 * nothing is enforced at all. */
+		d->refresh_retry = lock_backoff(d);
+		plumb_log(PLUMB_LOG_WARN, "%s; fetching the baseline again in %.0f s (attempt %u)", e.msg,
+			  d->refresh_retry, d->lock_failures);
+		arm(d, T_POLL, d->refresh_retry, (double)d->cfg.poll);
+		write_metrics(d);
+		return -1;
+	}
+	d->refresh_retry = 0;
+	lock_regained(d);
+	return 0;
+}
+
+/* Enforces the anchor (the last applied commit) from the verified store, no
+ * fetch: at start, before the first fetch is back, and after a rollback. */
+static void back_to_anchor(struct plumb_daemon *d)
+{
+	struct plumb_selection sel;
+	struct plumb_trust trust;
+	struct plumb_err e;
+	int r;
+
+	if (lock_for_baseline(d) != 0)
+		return;
+	r = plumb_select_anchor(&sel, &d->cfg, d->st, &trust, &e);
+	plumb_state_unlock(d->st);
+	if (r == 0)
+		adopt(d, &sel, 0);
+	else if (r != PLUMB_E_NOTFOUND)
+		plumb_log(PLUMB_LOG_ERROR, "cannot enforce the last applied commit: %s", e.msg);
+}
+
+/* Judges what a fetch brought (fetch_r, fetch_err: its result; a plain
+ * directory has no fetch) and, when a new baseline is accepted, switches
+ * to it. */
+static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plumb_err *fetch_err)
+{
+	struct plumb_selection sel;
+	struct plumb_trust trust;
+	struct plumb_err e;
+	char *refusal = NULL;
+	int r, refused;
+
+	if (lock_for_baseline(d) != 0)
+		return;
+	if (d->o->baseline_dir != NULL)
+		r = plumb_select(&sel, &d->cfg, d->o->baseline_dir, d->st, &trust, &refusal, &e);
+	else
+		r = plumb_select_fetched(&sel, &d->cfg, d->st, &trust, fetch_r, fetch_err, &refusal, &e);
+	plumb_state_unlock(d->st);
+	refused = refusal != NULL;
+	if (refused) {
+		report_refusal(d, refusal);
+		free(refusal);
+	} else if (r == 0) {
+		free(d->last_refusal);
+		d->last_refusal = NULL;
+		d->last_fetch_ok = time(NULL);
+	}
+	if (r != 0) {
+		if (!refused)
+			report_refusal(d, e.msg);
 		return;
 	}
+	if (sel.cache_discarded)
+		arm(d, T_POLL, 1, (double)d->cfg.poll);   /* rebuild the discarded cache now, not a poll later */
+	adopt(d, &sel, !refused);
+}
+
+/* Stops watching the fetch in flight (before its fd is closed). */
+static struct plumb_git_fetch *fetch_detach(struct plumb_daemon *d)
+{
+	struct plumb_git_fetch *f = d->fetch;
+
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->fetch_fd, NULL);
+	arm(d, T_FETCH, 0, 0);
+	d->fetch = NULL;
+	d->fetch_fd = -1;
+	return f;
+}
+
+/* The fetch child wrote or closed its end: judge the tip once it is done. */
+static void on_fetch(struct plumb_daemon *d)
+{
+	struct plumb_git_fetch *f;
+	struct plumb_err e;
+	int r;
+
+	if (!plumb_git_fetch_pump(d->fetch))
+		return;
+	f = fetch_detach(d);
+	r = plumb_git_fetch_finish(f, &e);
+	judge_baseline(d, r, &e);
+}
+
+/* source.timeout passed: the child is killed, the fetch is a refusal. */
+static void on_fetch_timeout(struct plumb_daemon *d)
+{
+	struct plumb_err e;
+	int r;
+
+	if (d->fetch == NULL)
+		return;
+	r = plumb_git_fetch_abort(fetch_detach(d), 1, &e);
+	judge_baseline(d, r, &e);
+}
+
+/* Starts fetching the baseline, or re-reads the directory. Never waits on
+ * the network: the fetch's end comes back to the loop (on_fetch). */
+static void refresh_baseline(struct plumb_daemon *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct plumb_git_opts go;
+	struct plumb_err e;
+
+	if (d->o->baseline_dir != NULL || d->cfg.source_url == NULL) {
+		judge_baseline(d, 0, NULL);
+		return;
+	}
+	if (d->fetch != NULL) {
+		plumb_log(PLUMB_LOG_DEBUG, "a baseline fetch is still in flight");
+		return;
+	}
+	plumb_select_git_opts(&go, &d->cfg);
+	go.cancel_fd = -1;
+	if (plumb_git_fetch_start(&d->fetch, &go, d->cfg.state_dir, 0, &e) != 0) {
+		/* The cache lock is held by another fetch (plumb apply): it brings
+		 * the same remote's tip; ours comes at the next poll. */
+		plumb_log(PLUMB_LOG_WARN, "%s; fetching again at the next poll", e.msg);
+		d->fetch = NULL;
+		return;
+	}
+	d->fetch_fd = plumb_git_fetch_fd(d->fetch);
+	ev.data.fd = d->fetch_fd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->fetch_fd, &ev);
+	arm(d, T_FETCH, (double)d->cfg.source_timeout, 0);
 }
 
 /* --- configuration --------------------------------------------------------- */
@@ -1063,6 +1184,7 @@ static void reload(struct plumb_daemon *d)
 	}
 	plumb_config_release(&d->cfg);
 	d->cfg = cfg;
+	d->cfg.cancel_fd = d->sfd;
 	plumb_log(PLUMB_LOG_INFO, "SIGHUP: configuration reloaded from %s", d->cfg.path ? d->cfg.path : "defaults");
 	arm_intervals(d);
 	refresh_baseline(d);
@@ -1077,7 +1199,7 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	sigset_t set;
 	int r;
 
-	d->epfd = d->ifd = d->sfd = d->rootfd = d->sender_fd = -1;
+	d->epfd = d->ifd = d->sfd = d->rootfd = d->sender_fd = d->fetch_fd = -1;
 	for (int t = 0; t < T_COUNT; t++)
 		d->timers[t] = -1;
 	if ((r = load_config(&d->cfg, d->o, err)) != 0)
@@ -1094,6 +1216,7 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	signal(SIGPIPE, SIG_IGN);
 	if ((d->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || (d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set up the event loop");
+	d->cfg.cancel_fd = d->sfd;   /* the lock-out guard's probe still fetches in place */
 	ev.data.fd = d->sfd;
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
 	for (int t = 0; t < T_COUNT; t++) {
@@ -1109,6 +1232,8 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 
 static void teardown(struct plumb_daemon *d)
 {
+	if (d->fetch != NULL)
+		(void)plumb_git_fetch_abort(fetch_detach(d), 0, NULL);   /* the cache is cleaned by the next fetch */
 	if (d->sender_pid > 0) {
 		/* Safe at any point: an undelivered report stays in the spool. */
 		kill(d->sender_pid, SIGKILL);
@@ -1178,7 +1303,10 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 		plumb_spool_sweep(d.st);      /* temps a killed run left in spool/ */
 		plumb_state_unlock(d.st);
 	}
-	/* Catch up at once: drift made while plumbd was down is reverted now. */
+	/* Catch up at once: drift made while plumbd was down is reverted now,
+	 * against the last applied commit while the first fetch is out. */
+	if (d.o->baseline_dir == NULL && d.cfg.source_url != NULL)
+		back_to_anchor(&d);
 	refresh_baseline(&d);
 	arm_intervals(&d);
 	if (d.refresh_retry > 0)
@@ -1241,6 +1369,10 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 						d.cs[i].until = 0;
 						mark_dirty(&d, (long)i);
 					}
+			} else if (d.fetch != NULL && fd == d.fetch_fd) {
+				on_fetch(&d);
+			} else if (fd == d.timers[T_FETCH] && timer_fired(fd)) {
+				on_fetch_timeout(&d);
 			} else if (fd == d.sender_fd) {
 				on_sender_done(&d);
 			} else if (fd == d.timers[T_SEND] && timer_fired(fd)) {

@@ -21,6 +21,7 @@ const char *plumb_strerror(int code)
 	case PLUMB_E_NOTFOUND: return "not found";
 	case PLUMB_E_TOOBIG: return "too large";
 	case PLUMB_E_UNSUPPORTED: return "not supported";
+	case PLUMB_E_CORRUPT: return "damaged data";
 	}
 	return "unknown error";
 }

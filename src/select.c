@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "plumb/firewall.h"
+#include "plumb/gitsrc.h"
 #include "plumb/log.h"
 #include "plumb/report.h"
 #include "plumb/state.h"
@@ -109,12 +110,50 @@ static int anchor_key_trusted(const struct plumb_trust *t, const struct plumb_si
 	return 0;
 }
 
-int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
-			  struct plumb_err *err)
+void plumb_select_git_opts(struct plumb_git_opts *out, const struct plumb_config *cfg)
 {
-	struct plumb_git_opts go = {cfg->source_url, cfg->source_ref, cfg->source_ca_file, cfg->source_ssh_key,
-				    cfg->source_ssh_host_key, cfg->source_timeout, cfg->source_max_size,
-				    cfg->cancel_fd};
+	memset(out, 0, sizeof(*out));
+	out->url = cfg->source_url;
+	out->ref = cfg->source_ref;
+	out->ca_file = cfg->source_ca_file;
+	out->ssh_key = cfg->source_ssh_key;
+	out->ssh_host_key = cfg->source_ssh_host_key;
+	out->timeout_s = cfg->source_timeout;
+	out->max_bytes = cfg->source_max_size;
+	out->cancel_fd = cfg->cancel_fd;
+	out->user = cfg->user;
+}
+
+static int judge_tip(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
+		     int fetch_r, const struct plumb_err *fetch_err, struct plumb_err *err);
+
+/* judge_tip, and when the cache failed its own checks, the cache goes
+ * (the next fetch rebuilds it) and the refusal says so; *discarded = 1. */
+static int judge_or_heal(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
+			 int fetch_r, const struct plumb_err *fetch_err, int *discarded, struct plumb_err *err)
+{
+	struct plumb_err e;
+	int r;
+
+	*discarded = 0;
+	if ((r = judge_tip(sel, cfg, trust, fetch_r, fetch_err, err)) != PLUMB_E_CORRUPT)
+		return r;
+	if (plumb_git_cache_discard(cfg->state_dir, &e) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "the git cache is damaged and cannot be discarded: %s", e.msg);
+		return r;
+	}
+	*discarded = 1;
+	e = *err;
+	plumb_err_set(err, r, "%s; the damaged cache was discarded: the next fetch rebuilds it", e.msg);
+	plumb_log(PLUMB_LOG_WARN, "%s", err->msg);
+	return r;
+}
+
+/* Judges the tip the last fetch left in the cache (fetch_r: that fetch's
+ * result, fetch_err its reason). */
+static int judge_tip(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
+		     int fetch_r, const struct plumb_err *fetch_err, struct plumb_err *err)
+{
 	struct plumb_signers *signers = NULL;
 	struct plumb_git_tip tip;
 	time_t now = time(NULL);
@@ -125,8 +164,10 @@ int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config 
 		return plumb_err_set(err, PLUMB_E_INVALID, "source.allowed_signers is required with source.url");
 	if ((r = plumb_signers_load(&signers, cfg->source_allowed_signers, err)) != 0)
 		return r;
-	if ((r = plumb_git_fetch(&go, cfg->state_dir, err)) != 0)
+	if ((r = fetch_r) != 0) {
+		*err = *fetch_err;
 		goto out;
+	}
 	if ((r = plumb_git_verify_tip(&tip, cfg->state_dir, cfg->source_ref, signers, now, err)) != 0)
 		goto out;
 	sel->is_new = !trust->has || strcmp(tip.commit, trust->commit) != 0;
@@ -140,6 +181,10 @@ int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config 
 	 * a tag's commit is then checked on every run, as a branch tip is). */
 	if ((r = plumb_git_check_history(cfg->state_dir, tip.commit, constrains && sel->is_new ? trust->commit : NULL,
 					 signers, now, PLUMB_GIT_HISTORY_MAX, err)) != 0)
+		goto out;
+	/* Verified: its objects go to the parent's own store, each id
+	 * recomputed, and enforcement reads them from there only. */
+	if ((r = plumb_git_store_verified(cfg->state_dir, tip.commit, cfg->source_max_size, err)) != 0)
 		goto out;
 	if ((r = open_git_baseline(sel, cfg, &tip, err)) != 0)
 		goto out;
@@ -166,11 +211,26 @@ out:
 	return r;
 }
 
+int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
+			 struct plumb_err *err)
+{
+	struct plumb_git_opts go;
+	struct plumb_err fe;
+	int fr;
+
+	int discarded;
+
+	plumb_select_git_opts(&go, cfg);
+	fr = plumb_git_fetch(&go, cfg->state_dir, &fe);
+	return judge_or_heal(sel, cfg, trust, fr, &fe, &discarded, err);
+}
+
 int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, const char *baseline_dir,
 		 struct plumb_state *st, struct plumb_trust *trust, char **refusal, struct plumb_err *err)
 {
-	struct plumb_err e;
-	int r;
+	struct plumb_git_opts go;
+	struct plumb_err fe;
+	int fr;
 
 	memset(sel, 0, sizeof(*sel));
 	*refusal = NULL;
@@ -180,9 +240,57 @@ int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, co
 	if (cfg->source_url == NULL)
 		return plumb_err_set(err, PLUMB_E_INVALID,
 				     "no baseline source: set source.url in the configuration or give --baseline-dir DIR");
+	plumb_select_git_opts(&go, cfg);
+	fr = plumb_git_fetch(&go, cfg->state_dir, &fe);
+	return plumb_select_fetched(sel, cfg, st, trust, fr, &fe, refusal, err);
+}
+
+/* The anchor's baseline, opened from the cache. */
+static int open_anchor(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
+		       struct plumb_err *err)
+{
+	struct plumb_git_tip last;
+	int r;
+
+	memset(&last, 0, sizeof(last));
+	memcpy(last.commit, trust->commit, sizeof(last.commit));
+	snprintf(last.signer, sizeof(last.signer), "%s", trust->signer);
+	snprintf(last.fingerprint, sizeof(last.fingerprint), "%s", trust->fingerprint);
+	/* Stored when it was accepted; an anchor from before the verified
+	 * store existed is copied from the cache once (it was verified then). */
+	if ((r = plumb_git_store_verified(cfg->state_dir, last.commit, cfg->source_max_size, err)) != 0 ||
+	    (r = open_git_baseline(sel, cfg, &last, err)) != 0)
+		plumb_selection_release(sel);
+	return r;
+}
+
+int plumb_select_anchor(struct plumb_selection *sel, const struct plumb_config *cfg, struct plumb_state *st,
+			struct plumb_trust *trust, struct plumb_err *err)
+{
+	int r;
+
+	memset(sel, 0, sizeof(*sel));
+	memset(trust, 0, sizeof(*trust));
 	if ((r = plumb_trust_load(trust, st, err)) != 0)
 		return r;
-	if ((r = plumb_select_git_tip(sel, cfg, trust, &e)) == 0) {
+	if (!trust->has)
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "no baseline applied yet");
+	return open_anchor(sel, cfg, trust, err);
+}
+
+int plumb_select_fetched(struct plumb_selection *sel, const struct plumb_config *cfg, struct plumb_state *st,
+			 struct plumb_trust *trust, int fetch_r, const struct plumb_err *fetch_err, char **refusal,
+			 struct plumb_err *err)
+{
+	struct plumb_err e;
+	int r, discarded;
+
+	memset(sel, 0, sizeof(*sel));
+	*refusal = NULL;
+	memset(trust, 0, sizeof(*trust));
+	if ((r = plumb_trust_load(trust, st, err)) != 0)
+		return r;
+	if ((r = judge_or_heal(sel, cfg, trust, fetch_r, fetch_err, &discarded, &e)) == 0) {
 		char locked[41];
 
 		if (!sel->is_new || lockout_commit(st, locked) != 0 || strcmp(locked, sel->tip.commit) != 0)
@@ -197,21 +305,11 @@ int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, co
 		*err = e;
 		return r;
 	}
-	{
-		struct plumb_git_tip last;
-
-		memset(&last, 0, sizeof(last));
-		memcpy(last.commit, trust->commit, sizeof(last.commit));
-		snprintf(last.signer, sizeof(last.signer), "%s", trust->signer);
-		snprintf(last.fingerprint, sizeof(last.fingerprint), "%s", trust->fingerprint);
-		plumb_log(PLUMB_LOG_WARN, "still enforcing the last applied commit %.12s (serial %llu)",
-			  trust->commit, (unsigned long long)trust->serial);
-		if ((r = open_git_baseline(sel, cfg, &last, err)) != 0) {
-			plumb_selection_release(sel);
-			return r;
-		}
-	}
-	return 0;
+	plumb_log(PLUMB_LOG_WARN, "still enforcing the last applied commit %.12s (serial %llu)",
+		  trust->commit, (unsigned long long)trust->serial);
+	if ((r = open_anchor(sel, cfg, trust, err)) == 0)
+		sel->cache_discarded = discarded;
+	return r;
 }
 
 int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_err *err)
@@ -249,9 +347,7 @@ int plumb_select_commit_anchor(const struct plumb_selection *sel, struct plumb_s
 int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct plumb_config *cfg,
 			       struct plumb_state *st, const struct plumb_fw_undo *undo, struct plumb_report *rep)
 {
-	struct plumb_git_opts go = {cfg->source_url, cfg->source_ref, cfg->source_ca_file, cfg->source_ssh_key,
-				    cfg->source_ssh_host_key, cfg->source_timeout < 30 ? cfg->source_timeout : 30,
-				    cfg->source_max_size, cfg->cancel_fd};
+	struct plumb_git_opts go;
 	const struct plumb_firewall *fw = sel->b->firewall;
 	struct plumb_err probe, e;
 	char why[PLUMB_ERR_MAX + 160], *text;
@@ -261,6 +357,9 @@ int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct p
 	if (!sel->from_git || !sel->is_new || undo == NULL || undo->batch == NULL || fw == NULL ||
 	    strstr(cfg->source_url, "://") == NULL || strncmp(cfg->source_url, "file://", 7) == 0)
 		return 0;
+	plumb_select_git_opts(&go, cfg);
+	if (go.timeout_s > 30)
+		go.timeout_s = 30;
 	r = plumb_git_fetch(&go, cfg->state_dir, &probe);
 	if (r == 0 || r == PLUMB_E_NOTFOUND)
 		return 0;    /* the remote still answers (even without the ref): keep the new firewall */

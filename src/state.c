@@ -26,7 +26,9 @@ int plumb_state_open(struct plumb_state **out, const char *path, int create, str
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 	}
 	st->lockfd = -1;
-	if ((r = plumb_fs_open_dir_path(&st->dirfd, path, create, 0700, err)) != 0) {
+	/* 0711: the fetch user must reach its cache.git by path (libgit2
+	 * resolves paths); it cannot list state_dir, and every file in it is 0600. */
+	if ((r = plumb_fs_open_dir_path(&st->dirfd, path, create, 0711, err)) != 0) {
 		free(st->path);
 		free(st);
 		return r;

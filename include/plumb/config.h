@@ -18,6 +18,9 @@
 #define PLUMB_CONFIG_MAX (1u << 20)
 #define PLUMB_FULL_SCAN_MAX (30 * 60)          /* the 30-minute promise */
 #define PLUMB_QUARANTINE_DEFAULT (64ULL << 20)
+#define PLUMB_SOURCE_TIMEOUT_MAX 600           /* seconds: source.timeout at most 10m */
+/* The fetch child and plumb-send run as this user when it exists. */
+#define PLUMB_DEFAULT_USER "plumb"
 
 enum plumb_mode {
 	PLUMB_MODE_ENFORCE,
@@ -52,6 +55,7 @@ struct plumb_config {
 	char *log_format;           /* log.format: "text" (default) or "json" (one object a line) */
 	uint64_t report_heartbeat;  /* seconds between heartbeats, default 900 */
 	uint64_t report_max_bytes;  /* a report's JSON at most, default 1 MiB: larger runs are split */
+	char *user;                 /* the unprivileged children's user, default "plumb" */
 	int cancel_fd;              /* not a key: plumbd's cancel fd for fetches, -1 */
 };
 

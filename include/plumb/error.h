@@ -16,6 +16,7 @@ enum plumb_errcode {
 	PLUMB_E_NOTFOUND = -7,  /* a named thing does not exist */
 	PLUMB_E_TOOBIG = -8,    /* input exceeds a hard cap */
 	PLUMB_E_UNSUPPORTED = -9, /* not supported by this build or kernel */
+	PLUMB_E_CORRUPT = -10,  /* stored data failed its own checks (a damaged git cache) */
 };
 
 /* Maximum length of one error sentence, including the NUL. */

@@ -36,14 +36,45 @@ struct plumb_git_opts {
 	uint64_t timeout_s;          /* whole fetch, wall clock */
 	uint64_t max_bytes;          /* bytes received */
 	int cancel_fd;               /* readable = give up now (plumbd's signalfd); -1 none */
+	const char *user;            /* the fetch child runs as this user (NULL: root, as before) */
 };
 
-/* Fetches opts->ref from opts->url into state_dir/cache.git at
+/* Serializes writers of the cache (plumbd's fetch in flight, plumb apply). */
+#define PLUMB_GIT_CACHE_LOCK "cache.lock"
+/* A fetch in flight in its child process. */
+struct plumb_git_fetch;
+
+/* Starts fetching opts->ref from opts->url into state_dir/cache.git at
  * PLUMB_GIT_FETCHED_REF (removed first: it never outlives a fetch that did
- * not bring it), in a child process killed at the timeout. Returns 0,
- * PLUMB_E_NOTFOUND when the remote has no opts->ref ("the remote has no
- * REF"), or another negative code with err saying why (the child's own
- * message). */
+ * not bring it) in a child process, and returns at once. Takes the cache
+ * lock (waiting up to lock_wait_s seconds) and holds it until the fetch is
+ * finished or aborted. The caller owns the deadline (opts->timeout_s) and
+ * opts->cancel_fd is not watched. Returns 0 with *out set, or a negative
+ * code (err says why; a held cache lock is PLUMB_E_IO). */
+int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_opts *o, const char *state_dir,
+			  int lock_wait_s, struct plumb_err *err);
+
+/* The fd to wait on (readable, O_NONBLOCK): call plumb_git_fetch_pump. */
+int plumb_git_fetch_fd(const struct plumb_git_fetch *f);
+
+/* Reads what the child sent, without blocking. Returns 1 when the child is
+ * done (EOF: call plumb_git_fetch_finish), 0 when more is to come. */
+int plumb_git_fetch_pump(struct plumb_git_fetch *f);
+
+/* Reaps the child of a pumped-out fetch and frees f (the lock goes with it).
+ * Returns 0, PLUMB_E_NOTFOUND when the remote has no opts->ref ("the remote
+ * has no REF"), or another negative code with err saying why (the child's
+ * own message). */
+int plumb_git_fetch_finish(struct plumb_git_fetch *f, struct plumb_err *err);
+
+/* Kills and reaps the child and frees f. With err, fills it ("timed out
+ * after N s" when timed_out, else "cancelled") and returns PLUMB_E_IO;
+ * accepts NULL f (returns 0). Never waits more than the child's death. */
+int plumb_git_fetch_abort(struct plumb_git_fetch *f, int timed_out, struct plumb_err *err);
+
+/* start + pump + finish, waiting here: at most opts->timeout_s (then
+ * "timed out after N s"), cut short when opts->cancel_fd is readable. For
+ * one-shot commands; plumbd waits in its loop instead. */
 int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struct plumb_err *err);
 
 struct plumb_git_tip {
@@ -52,7 +83,7 @@ struct plumb_git_tip {
 	char fingerprint[PLUMB_FINGERPRINT_MAX];
 };
 
-/* Verifies the fetched tip: a commit signed by an allowed signer, or (for
+/* Verifies the fetched tip (PLUMB_E_CORRUPT: the cache cannot give it): a commit signed by an allowed signer, or (for
  * refs/tags/NAME) an annotated tag named NAME signed by one and pointing at
  * a commit. Validity windows are judged at now. Returns 0 or
  * PLUMB_E_NOTFOUND (unsigned), PLUMB_E_INVALID (bad, unknown or expired);
@@ -73,7 +104,26 @@ int plumb_git_check_history(const char *state_dir, const char *commit, const cha
  * the cache whatever the remote's refs do. */
 int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb_err *err);
 
-/* Opens a source over commit's tree in the cache (its baseline at
+/* The parent's own store of verified commits (root's, 0700): enforcement
+ * reads only from it, so a damaged or forged cache never stops or bends
+ * enforcement of a baseline already verified. */
+#define PLUMB_GIT_VERIFIED "verified.git"
+
+/* Copies commit (verified by the caller), its tree and every tree and blob
+ * below it from the cache into the verified store, recomputing each id
+ * over the bytes read (on top of libgit2's own hash check on read); at
+ * most max_bytes of content. Children are written before their parents,
+ * so an object present in the store is complete. Returns 0,
+ * PLUMB_E_CORRUPT (an object missing, unreadable or not matching its id:
+ * the cache is damaged or forged), PLUMB_E_TOOBIG, or another code. */
+int plumb_git_store_verified(const char *state_dir, const char *commit, uint64_t max_bytes, struct plumb_err *err);
+
+/* Deletes the cache (by fd, following no symlink) so the next fetch
+ * rebuilds it from nothing. Takes the cache lock without waiting (never
+ * under a fetch in flight). Returns 0 or a negative code. */
+int plumb_git_cache_discard(const char *state_dir, struct plumb_err *err);
+
+/* Opens a source over commit's tree in the verified store (its baseline at
  * baseline_file). info.commit/signer/fingerprint are copied from tip. */
 int plumb_source_git_open(struct plumb_source **out, const char *state_dir,
 			  const struct plumb_git_tip *tip, const char *baseline_file, struct plumb_err *err);

@@ -21,6 +21,7 @@ struct plumb_selection {
 	int stale;                  /* its expires: has passed */
 	struct plumb_git_tip tip;   /* from_git: commit, signer, fingerprint */
 	char reanchored[640];       /* non-empty: accepted past an anchor whose key is no longer trusted; why */
+	int cache_discarded;        /* the tip was refused because the cache was damaged; it is gone now */
 };
 
 /* Picks what to enforce: baseline_dir if given, else the configured git
@@ -29,6 +30,23 @@ struct plumb_selection {
  * why) when there is nothing to enforce. trust receives the anchor. */
 int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, const char *baseline_dir,
 		 struct plumb_state *st, struct plumb_trust *trust, char **refusal, struct plumb_err *err);
+
+/* What plumb_select does after its fetch, for a fetch run elsewhere (plumbd
+ * waits for it in its loop): fetch_r and fetch_err are that fetch's result.
+ * A failed fetch is a refusal like any other (the anchor is selected). */
+int plumb_select_fetched(struct plumb_selection *sel, const struct plumb_config *cfg, struct plumb_state *st,
+			 struct plumb_trust *trust, int fetch_r, const struct plumb_err *fetch_err, char **refusal,
+			 struct plumb_err *err);
+
+/* Selects the anchor (the last applied commit) from the verified store, without
+ * fetching: what plumbd enforces while its first fetch is in flight.
+ * Returns 0, PLUMB_E_NOTFOUND when there is no anchor yet, or another
+ * negative code. */
+int plumb_select_anchor(struct plumb_selection *sel, const struct plumb_config *cfg, struct plumb_state *st,
+			struct plumb_trust *trust, struct plumb_err *err);
+
+/* The fetch options cfg asks for. */
+void plumb_select_git_opts(struct plumb_git_opts *out, const struct plumb_config *cfg);
 
 /* Fetches and judges the tip alone (no fallback). Returns 0 if accepted. */
 int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config *cfg,

@@ -60,7 +60,7 @@ git_repo() {
 		GIT_CONFIG_GLOBAL=/dev/null git -C "$d/git" -c user.name=bench -c user.email=bench@example.com \
 			-c gpg.format=ssh -c user.signingkey="$d/key" commit -q -S -m "bench baseline"
 	fi
-	printf 'source:\n  url: %s\n  allowed_signers: %s\n  max_size: 4G\n  timeout: 30m\nstate_dir: %s\nroot: %s\n' \
+	printf 'source:\n  url: %s\n  allowed_signers: %s\n  max_size: 4G\n  timeout: 10m\nstate_dir: %s\nroot: %s\n' \
 		"$d/git" "$d/allowed_signers" "$d/gstate" "$d/root" > "$d/agent.yaml"
 	echo "$d/agent.yaml"
 }
@@ -303,6 +303,82 @@ P
 }
 
 . "$HERE/effective.sh"
+# BENCH_ONLY=verify: the 1,000-file verify case alone.
+verify_only_case() { verify_case "$(tree thousand 1000 4000000 0)"; }
+
+# hung_fetch_case: plumbd while its git remote accepts and never answers
+# (source.timeout 20s, poll 5s, a 4 s watchdog: issue 15's setup): the
+# watchdog's longest gap and drift-to-revert p50/p99 over 100 drifts.
+hung_fetch_case() {
+	local d=$BENCH_DIR/hung pid srv lis out
+	rm -rf "$d"; mkdir -p "$d/root/etc" "$d/state" "$d/git"
+	ssh-keygen -q -t ed25519 -N '' -f "$d/key" -C bench
+	echo "bench@example.com $(cut -d' ' -f1,2 "$d/key.pub")" > "$d/allowed_signers"
+	git init -q -b main "$d/git"
+	# 100 files, each drifted once: one file drifted again and again would be
+	# (rightly) backed off as contested
+	{ printf 'version: 1\nserial: 1\nfiles:\n'
+	  for i in $(seq 0 99); do printf '  - path: /etc/f%d\n    content: "hello\\n"\n' "$i"; done; } > "$d/git/baseline.yaml"
+	git -C "$d/git" add -A
+	GIT_CONFIG_GLOBAL=/dev/null git -C "$d/git" -c user.name=bench -c user.email=bench@example.com \
+		-c gpg.format=ssh -c user.signingkey="$d/key" commit -q -S -m "bench baseline"
+	printf 'source:\n  url: %s\n  allowed_signers: %s\nstate_dir: %s\nroot: %s\n' "$d/git" "$d/allowed_signers" \
+		"$d/state" "$d/root" > "$d/agent.yaml"
+	"$PLUMB" -c "$d/agent.yaml" -q apply >/dev/null || true
+	python3 "$HERE/../lib/git_https_server.py" --stall --port-file "$d/port" --lifetime 120 2>/dev/null &
+	srv=$!
+	for _ in $(seq 1 100); do [ -s "$d/port" ] && break; sleep 0.05; done
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" \
+		-days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null
+	printf 'source:\n  url: https://localhost:%s/b.git\n  allowed_signers: %s\n  ca_file: %s\n  timeout: 20s\ninterval:\n  poll: 5s\nstate_dir: %s\nroot: %s\n' \
+		"$(cat "$d/port")" "$d/allowed_signers" "$d/ca.pem" "$d/state" "$d/root" > "$d/agent.yaml"
+	python3 - "$d/notify.sock" "$d/notify.log" 50 <<'P' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(0.1)
+end = time.time() + float(sys.argv[3])
+with open(sys.argv[2], "w", buffering=1) as log:
+    while time.time() < end:
+        try:
+            log.write("%.3f %s\n" % (time.monotonic(), s.recv(4096).decode()))
+        except socket.timeout:
+            pass
+P
+	lis=$!
+	for _ in $(seq 1 100); do [ -S "$d/notify.sock" ] && break; sleep 0.05; done
+	NOTIFY_SOCKET=$d/notify.sock WATCHDOG_USEC=4000000 "$PLUMBD" -c "$d/agent.yaml" -q >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 1 200); do grep -q READY=1 "$d/notify.log" 2>/dev/null && break; sleep 0.05; done
+	out=$(python3 - "$d/root/etc" <<'P'
+import sys, time
+lat = []
+for i in range(100):
+    p = "%s/f%d" % (sys.argv[1], i)
+    t0 = time.monotonic()
+    with open(p, "w") as f:
+        f.write("drift %d\n" % i)
+    while True:
+        try:
+            if open(p).read() == "hello\n":
+                break
+        except OSError:
+            pass
+        if time.monotonic() - t0 > 5:
+            break
+        time.sleep(0.001)
+    lat.append((time.monotonic() - t0) * 1000)
+    time.sleep(0.25)
+lat.sort()
+print("%.1f %.1f %.1f" % (lat[49], lat[98], lat[-1]))
+P
+)
+	kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+	kill "$srv" "$lis" 2>/dev/null; wait "$srv" "$lis" 2>/dev/null || true
+	printf '\nplumbd during a hung git fetch (remote accepts, never answers; timeout 20s, poll 5s, watchdog 4s):\n'
+	awk '$2 == "WATCHDOG=1" || $2 == "READY=1" { if (p) { g = $1 - p; if (g > m) m = g } p = $1; n++ }
+		END { printf "  watchdog: %d pings, longest gap %.2f s (pinged every 2 s; issue 15 measured 21.1 s on main)\n", n, m }' "$d/notify.log"
+	printf '  drift-to-revert over 100 drifts: p50 %s ms, p99 %s ms, max %s ms\n' $out
+}
 
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 # BENCH_ONLY=hub (or reports, firewall, ...) runs one case.
@@ -313,6 +389,7 @@ run_case "large tree (with large binaries)" "$(tree large 20000 1073741824 10)"
 git_case "small tree (config-sized files)" "$BENCH_DIR/small"
 [ -n "${BENCH_SKIP_LARGE_GIT:-}" ] || git_case "large tree (with large binaries)" "$BENCH_DIR/large"
 verify_case "$(tree thousand 1000 4000000 0)"
+hung_fetch_case
 daemon_case "$(tree tenk 10000 40000000 0)"
 attacker_case
 reports_case

@@ -67,7 +67,7 @@ expect_owner "$ROOT/var/lib/app/data" 4242:4243
 q=$(ls "$STATE/quarantine")
 [ "$(cat "$STATE/quarantine/$q")" = old ] || fail "legacy.conf not quarantined"
 expect_mode "$STATE/quarantine" 700
-expect_mode "$STATE" 700
+expect_mode "$STATE" 711          # searchable only: the fetch user reaches its cache.git
 
 # idempotent
 plumb_bl apply

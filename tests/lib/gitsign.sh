@@ -6,6 +6,8 @@ KEYS=$T/keys REPO=$T/repo SIGNERS=$T/allowed_signers CFG=$T/agent.yaml
 mkdir -p "$KEYS"
 : > "$SIGNERS"
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+# the cache belongs to the fetch user when it exists: let root's git read it
+export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*'
 export GIT_AUTHOR_NAME=pipeline GIT_AUTHOR_EMAIL=pipeline@example.com
 export GIT_COMMITTER_NAME=pipeline GIT_COMMITTER_EMAIL=pipeline@example.com
 

@@ -484,9 +484,77 @@ static const char *sysctl_key_problem(const char *s, size_t len)
 	return NULL;
 }
 
-static int parse_sysctl_one(struct plumb_yread *y, struct plumb_sysctl_res *c, const struct plumb_yev *start,
+/* A top-level list of mappings (sysctl, services, packages, modules): each
+ * entry is parsed by one into a zeroed element of *v (grown here, at most
+ * max), so every list has the same shape, caps and messages. */
+static int parse_list(struct plumb_yread *y, const char *what, void **v, size_t *n, size_t size, size_t max,
+		      int (*one)(struct plumb_yread *, void *, const struct plumb_yev *, struct plumb_err *),
+		      struct plumb_err *err)
+{
+	struct plumb_yev ev;
+	size_t cap = *n;
+	int r;
+
+	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, what, err)) != 0)
+		return r;
+	for (;;) {
+		void *item;
+
+		if ((r = plumb_yread_next(y, &ev, err)) != 0)
+			return r;
+		if (ev.kind == PLUMB_Y_SEQ_END)
+			return 0;
+		if (ev.kind != PLUMB_Y_MAP)
+			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "%s: each entry must be a mapping", what);
+		if (*n == max)
+			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "%s: more than %zu entries", what, max);
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *nv = reallocarray(*v, ncap, size);
+
+			if (nv == NULL)
+				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+			*v = nv;
+			cap = ncap;
+		}
+		item = (char *)*v + (*n)++ * size;
+		memset(item, 0, size);
+		if ((r = one(y, item, &ev, err)) != 0)
+			return r;
+	}
+}
+
+/* The keys every entry of those lists takes: sensitive and enforce (with
+ * their bits in seen). Returns 1 when key was one of them, 0 when not, or a
+ * negative code. */
+static int common_key(struct plumb_yread *y, const struct plumb_yev *key, unsigned *seen, unsigned bit_sensitive,
+		      unsigned bit_enforce, int *sensitive, int *warn, struct plumb_err *err)
+{
+	struct plumb_yev at = *key, ev;
+	int r;
+
+	if (strcmp(key->value, "sensitive") == 0) {
+		if ((r = seen_key(y, &at, seen, bit_sensitive, err)) != 0 ||
+		    (r = plumb_yread_bool(y, sensitive, "sensitive", err)) != 0)
+			return r;
+		return 1;
+	}
+	if (strcmp(key->value, "enforce") != 0)
+		return 0;
+	if ((r = seen_key(y, &at, seen, bit_enforce, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
+		return r;
+	if (strcmp(ev.value, "warn") == 0)
+		*warn = 1;
+	else if (strcmp(ev.value, "enforce") != 0)
+		return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "enforce: expected 'warn' or 'enforce', found '%s'",
+					ev.value);
+	return 1;
+}
+
+static int parse_sysctl_one(struct plumb_yread *y, void *out, const struct plumb_yev *start,
 			    struct plumb_err *err)
 {
+	struct plumb_sysctl_res *c = out;
 	struct plumb_yev key, ev;
 	unsigned seen = 0;
 	const char *why;
@@ -515,18 +583,9 @@ static int parse_sysctl_one(struct plumb_yread *y, struct plumb_sysctl_res *c, c
 							PLUMB_SYSCTL_VALUE_MAX);
 			if ((c->value = strdup(ev.value)) == NULL)
 				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-		} else if (strcmp(key.value, "sensitive") == 0) {
-			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 ||
-			    (r = plumb_yread_bool(y, &c->sensitive, "sensitive", err)) != 0)
+		} else if ((r = common_key(y, &key, &seen, 4, 8, &c->sensitive, &c->warn, err)) != 0) {
+			if (r < 0)
 				return r;
-		} else if (strcmp(key.value, "enforce") == 0) {
-			if ((r = seen_key(y, &at, &seen, 8, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
-				return r;
-			if (strcmp(ev.value, "warn") == 0)
-				c->warn = 1;
-			else if (strcmp(ev.value, "enforce") != 0)
-				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
-							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
 		} else {
 			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
 		}
@@ -540,43 +599,17 @@ static int parse_sysctl_one(struct plumb_yread *y, struct plumb_sysctl_res *c, c
 
 static int parse_sysctl(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
 {
-	struct plumb_yev ev;
-	size_t cap = 0;
-	int r;
+	void *v = b->sysctl;
+	int r = parse_list(y, "sysctl", &v, &b->nsysctl, sizeof(*b->sysctl), PLUMB_BASELINE_MAX_SYSCTL, parse_sysctl_one, err);
 
-	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "sysctl", err)) != 0)
-		return r;
-	for (;;) {
-		struct plumb_sysctl_res *c;
-
-		if ((r = plumb_yread_next(y, &ev, err)) != 0)
-			return r;
-		if (ev.kind == PLUMB_Y_SEQ_END)
-			return 0;
-		if (ev.kind != PLUMB_Y_MAP)
-			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "sysctl: each entry must be a mapping");
-		if (b->nsysctl == PLUMB_BASELINE_MAX_SYSCTL)
-			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "sysctl: more than %d entries",
-						PLUMB_BASELINE_MAX_SYSCTL);
-		if (b->nsysctl == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct plumb_sysctl_res *nv = reallocarray(b->sysctl, ncap, sizeof(*nv));
-
-			if (nv == NULL)
-				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-			b->sysctl = nv;
-			cap = ncap;
-		}
-		c = &b->sysctl[b->nsysctl++];
-		memset(c, 0, sizeof(*c));
-		if ((r = parse_sysctl_one(y, c, &ev, err)) != 0)
-			return r;
-	}
+	b->sysctl = v;   /* also when failed: plumb_baseline_free frees what was parsed */
+	return r;
 }
 
-static int parse_service_one(struct plumb_yread *y, struct plumb_service_res *u, const struct plumb_yev *start,
+static int parse_service_one(struct plumb_yread *y, void *out, const struct plumb_yev *start,
 			     struct plumb_err *err)
 {
+	struct plumb_service_res *u = out;
 	struct plumb_yev key, ev;
 	unsigned seen = 0;
 	int r;
@@ -609,18 +642,9 @@ static int parse_service_one(struct plumb_yread *y, struct plumb_service_res *u,
 			    (r = plumb_yread_bool(y, &u->running, "running", err)) != 0)
 				return r;
 			u->has_running = 1;
-		} else if (strcmp(key.value, "sensitive") == 0) {
-			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 ||
-			    (r = plumb_yread_bool(y, &u->sensitive, "sensitive", err)) != 0)
+		} else if ((r = common_key(y, &key, &seen, 16, 8, &u->sensitive, &u->warn, err)) != 0) {
+			if (r < 0)
 				return r;
-		} else if (strcmp(key.value, "enforce") == 0) {
-			if ((r = seen_key(y, &at, &seen, 8, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
-				return r;
-			if (strcmp(ev.value, "warn") == 0)
-				u->warn = 1;
-			else if (strcmp(ev.value, "enforce") != 0)
-				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
-							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
 		} else {
 			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
 		}
@@ -637,38 +661,11 @@ static int parse_service_one(struct plumb_yread *y, struct plumb_service_res *u,
 
 static int parse_services(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
 {
-	struct plumb_yev ev;
-	size_t cap = 0;
-	int r;
+	void *v = b->services;
+	int r = parse_list(y, "services", &v, &b->nservices, sizeof(*b->services), PLUMB_BASELINE_MAX_SERVICES, parse_service_one, err);
 
-	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "services", err)) != 0)
-		return r;
-	for (;;) {
-		struct plumb_service_res *u;
-
-		if ((r = plumb_yread_next(y, &ev, err)) != 0)
-			return r;
-		if (ev.kind == PLUMB_Y_SEQ_END)
-			return 0;
-		if (ev.kind != PLUMB_Y_MAP)
-			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "services: each entry must be a mapping");
-		if (b->nservices == PLUMB_BASELINE_MAX_SERVICES)
-			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "services: more than %d entries",
-						PLUMB_BASELINE_MAX_SERVICES);
-		if (b->nservices == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct plumb_service_res *nv = reallocarray(b->services, ncap, sizeof(*nv));
-
-			if (nv == NULL)
-				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-			b->services = nv;
-			cap = ncap;
-		}
-		u = &b->services[b->nservices++];
-		memset(u, 0, sizeof(*u));
-		if ((r = parse_service_one(y, u, &ev, err)) != 0)
-			return r;
-	}
+	b->services = v;   /* also when failed: plumb_baseline_free frees what was parsed */
+	return r;
 }
 
 static int cmp_service(const void *a, const void *b)
@@ -676,9 +673,10 @@ static int cmp_service(const void *a, const void *b)
 	return strcmp(((const struct plumb_service_res *)a)->unit, ((const struct plumb_service_res *)b)->unit);
 }
 
-static int parse_package_one(struct plumb_yread *y, struct plumb_package_res *p, const struct plumb_yev *start,
+static int parse_package_one(struct plumb_yread *y, void *out, const struct plumb_yev *start,
 			     struct plumb_err *err)
 {
+	struct plumb_package_res *p = out;
 	struct plumb_yev key, ev;
 	unsigned seen = 0;
 	int r;
@@ -707,18 +705,9 @@ static int parse_package_one(struct plumb_yread *y, struct plumb_package_res *p,
 			else if (strcmp(ev.value, "present") != 0)
 				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
 							"state: expected 'present' or 'absent', found '%s'", ev.value);
-		} else if (strcmp(key.value, "sensitive") == 0) {
-			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 ||
-			    (r = plumb_yread_bool(y, &p->sensitive, "sensitive", err)) != 0)
+		} else if ((r = common_key(y, &key, &seen, 16, 4, &p->sensitive, &p->warn, err)) != 0) {
+			if (r < 0)
 				return r;
-		} else if (strcmp(key.value, "enforce") == 0) {
-			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
-				return r;
-			if (strcmp(ev.value, "warn") == 0)
-				p->warn = 1;
-			else if (strcmp(ev.value, "enforce") != 0)
-				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
-							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
 		} else {
 			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
 		}
@@ -732,38 +721,11 @@ static int parse_package_one(struct plumb_yread *y, struct plumb_package_res *p,
 
 static int parse_packages(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
 {
-	struct plumb_yev ev;
-	size_t cap = 0;
-	int r;
+	void *v = b->packages;
+	int r = parse_list(y, "packages", &v, &b->npackages, sizeof(*b->packages), PLUMB_BASELINE_MAX_PACKAGES, parse_package_one, err);
 
-	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "packages", err)) != 0)
-		return r;
-	for (;;) {
-		struct plumb_package_res *p;
-
-		if ((r = plumb_yread_next(y, &ev, err)) != 0)
-			return r;
-		if (ev.kind == PLUMB_Y_SEQ_END)
-			return 0;
-		if (ev.kind != PLUMB_Y_MAP)
-			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "packages: each entry must be a mapping");
-		if (b->npackages == PLUMB_BASELINE_MAX_PACKAGES)
-			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "packages: more than %d entries",
-						PLUMB_BASELINE_MAX_PACKAGES);
-		if (b->npackages == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct plumb_package_res *nv = reallocarray(b->packages, ncap, sizeof(*nv));
-
-			if (nv == NULL)
-				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-			b->packages = nv;
-			cap = ncap;
-		}
-		p = &b->packages[b->npackages++];
-		memset(p, 0, sizeof(*p));
-		if ((r = parse_package_one(y, p, &ev, err)) != 0)
-			return r;
-	}
+	b->packages = v;   /* also when failed: plumb_baseline_free frees what was parsed */
+	return r;
 }
 
 static int cmp_package(const void *a, const void *b)
@@ -771,9 +733,10 @@ static int cmp_package(const void *a, const void *b)
 	return strcmp(((const struct plumb_package_res *)a)->name, ((const struct plumb_package_res *)b)->name);
 }
 
-static int parse_module_one(struct plumb_yread *y, struct plumb_module_res *m, const struct plumb_yev *start,
+static int parse_module_one(struct plumb_yread *y, void *out, const struct plumb_yev *start,
 			    struct plumb_err *err)
 {
+	struct plumb_module_res *m = out;
 	struct plumb_yev key, ev;
 	unsigned seen = 0;
 	int r;
@@ -800,18 +763,9 @@ static int parse_module_one(struct plumb_yread *y, struct plumb_module_res *m, c
 			if ((r = seen_key(y, &at, &seen, 2, err)) != 0 ||
 			    (r = plumb_yread_bool(y, &m->loaded, "loaded", err)) != 0)
 				return r;
-		} else if (strcmp(key.value, "sensitive") == 0) {
-			if ((r = seen_key(y, &at, &seen, 16, err)) != 0 ||
-			    (r = plumb_yread_bool(y, &m->sensitive, "sensitive", err)) != 0)
+		} else if ((r = common_key(y, &key, &seen, 16, 4, &m->sensitive, &m->warn, err)) != 0) {
+			if (r < 0)
 				return r;
-		} else if (strcmp(key.value, "enforce") == 0) {
-			if ((r = seen_key(y, &at, &seen, 4, err)) != 0 || (r = read_scalar(y, &ev, "enforce", err)) != 0)
-				return r;
-			if (strcmp(ev.value, "warn") == 0)
-				m->warn = 1;
-			else if (strcmp(ev.value, "enforce") != 0)
-				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err,
-							"enforce: expected 'warn' or 'enforce', found '%s'", ev.value);
 		} else {
 			return plumb_yread_fail(y, &key, PLUMB_E_INVALID, err, "unknown key '%s'", key.value);
 		}
@@ -825,38 +779,11 @@ static int parse_module_one(struct plumb_yread *y, struct plumb_module_res *m, c
 
 static int parse_modules(struct plumb_yread *y, struct plumb_baseline *b, struct plumb_err *err)
 {
-	struct plumb_yev ev;
-	size_t cap = 0;
-	int r;
+	void *v = b->modules;
+	int r = parse_list(y, "modules", &v, &b->nmodules, sizeof(*b->modules), PLUMB_BASELINE_MAX_MODULES, parse_module_one, err);
 
-	if ((r = plumb_yread_expect(y, &ev, PLUMB_Y_SEQ, "modules", err)) != 0)
-		return r;
-	for (;;) {
-		struct plumb_module_res *m;
-
-		if ((r = plumb_yread_next(y, &ev, err)) != 0)
-			return r;
-		if (ev.kind == PLUMB_Y_SEQ_END)
-			return 0;
-		if (ev.kind != PLUMB_Y_MAP)
-			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "modules: each entry must be a mapping");
-		if (b->nmodules == PLUMB_BASELINE_MAX_MODULES)
-			return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "modules: more than %d entries",
-						PLUMB_BASELINE_MAX_MODULES);
-		if (b->nmodules == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct plumb_module_res *nv = reallocarray(b->modules, ncap, sizeof(*nv));
-
-			if (nv == NULL)
-				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-			b->modules = nv;
-			cap = ncap;
-		}
-		m = &b->modules[b->nmodules++];
-		memset(m, 0, sizeof(*m));
-		if ((r = parse_module_one(y, m, &ev, err)) != 0)
-			return r;
-	}
+	b->modules = v;   /* also when failed: plumb_baseline_free frees what was parsed */
+	return r;
 }
 
 static int cmp_module(const void *a, const void *b)

@@ -25,6 +25,7 @@
 #include "plumb/engine.h"
 #include "plumb/fs.h"
 #include "plumb/log.h"
+#include "plumb/metrics.h"
 #include "plumb/notify.h"
 #include "plumb/quarantine.h"
 #include "plumb/report.h"
@@ -102,14 +103,14 @@ struct plumb_daemon {
 	double refresh_retry;      /* > 0: the first baseline fetch was put off; poll again this soon */
 	/* metrics */
 	uint64_t reverted_total, refused_total, drifted_last, failed_last;
+	uint64_t fetch_failures[PLUMB_FETCH_REASONS];
 	double full_scan_seconds;
 	double last_event_full;    /* monotonic: the last full scan an event asked for */
-	char *metrics_text;        /* what plumb.prom last got, to skip rewrites */
+	struct plumb_metrics_file metrics;   /* what plumb.prom last got, to skip rewrites */
 	char *live_said;           /* what the last live-state run reported (see live_repeats) */
 	int journal_unsettled;     /* the journal may hold what no report has yet */
 	unsigned fw_unresolved;    /* owned tables the last firewall run left drifted */
 	unsigned live_unresolved;  /* sysctl/service/package/module resources likewise */
-	double metrics_at;
 	time_t last_run, last_fetch_ok;
 	unsigned watch_failures;
 };
@@ -432,126 +433,53 @@ static void on_inotify(struct plumb_daemon *d)
 
 static void write_metrics(struct plumb_daemon *d)
 {
-	char path[PATH_MAX], text[6144];
-	struct plumb_fs_meta meta = {0644, (uid_t)-1, (gid_t)-1};
-	struct plumb_fs_mem m;
+	struct plumb_metrics m;
+	struct plumb_spool_entry *v = NULL;
+	struct plumb_spool_stats ss;
 	struct plumb_err e;
-	unsigned contested = 0;
+	char path[PATH_MAX], text[8192];
 	double now = now_mono();
-	const char *slash;
-	int dfd, n;
+	int n;
 
-	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
+	memset(&m, 0, sizeof(m));
+	m.resources = d->have_sel ? d->sel.b->nfiles : 0;
+	m.unresolved = d->fw_unresolved + d->live_unresolved;
+	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++) {
 		if (d->cs[i].until > now)
-			contested++;
-	n = snprintf(text, sizeof(text),
-		     "# HELP plumb_resources Resources in the enforced baseline.\n# TYPE plumb_resources gauge\n"
-		     "plumb_resources %zu\n"
-		     "# HELP plumb_drifted Resources found drifted by the last full scan.\n# TYPE plumb_drifted gauge\n"
-		     "plumb_drifted %llu\n"
-		     "# HELP plumb_failed Resources that could not be enforced in the last full scan.\n# TYPE plumb_failed gauge\n"
-		     "plumb_failed %llu\n"
-		     "# HELP plumb_reverted_total Drift reverted since plumbd started.\n# TYPE plumb_reverted_total counter\n"
-		     "plumb_reverted_total %llu\n"
-		     "# HELP plumb_contested Resources whose enforcement is backing off from another writer.\n"
-		     "# TYPE plumb_contested gauge\nplumb_contested %u\n"
-		     "# HELP plumb_refused_total Baseline tips refused since plumbd started.\n# TYPE plumb_refused_total counter\n"
-		     "plumb_refused_total %llu\n"
-		     "# HELP plumb_last_run_timestamp_seconds When the engine last ran.\n# TYPE plumb_last_run_timestamp_seconds gauge\n"
-		     "plumb_last_run_timestamp_seconds %lld\n"
-		     "# HELP plumb_last_fetch_success_timestamp_seconds When a baseline was last fetched and accepted.\n"
-		     "# TYPE plumb_last_fetch_success_timestamp_seconds gauge\nplumb_last_fetch_success_timestamp_seconds %lld\n"
-		     "# HELP plumb_baseline_serial Serial of the enforced baseline.\n# TYPE plumb_baseline_serial gauge\n"
-		     "plumb_baseline_serial %llu\n"
-		     "# HELP plumb_last_full_scan_seconds How long the last full scan took.\n"
-		     "# TYPE plumb_last_full_scan_seconds gauge\nplumb_last_full_scan_seconds %.6f\n"
-		     "# HELP plumb_state_lock_failures_total Runs put off because another process held the state lock.\n"
-		     "# TYPE plumb_state_lock_failures_total counter\nplumb_state_lock_failures_total %llu\n"
-		     "# HELP plumb_state_lock_holder_pid The process holding the state lock at the last failed attempt "
-		     "(0: none now, or unknown).\n# TYPE plumb_state_lock_holder_pid gauge\nplumb_state_lock_holder_pid %ld\n",
-		     d->have_sel ? d->sel.b->nfiles : 0, (unsigned long long)d->drifted_last,
-		     (unsigned long long)d->failed_last, (unsigned long long)d->reverted_total, contested,
-		     (unsigned long long)d->refused_total, (long long)d->last_run, (long long)d->last_fetch_ok,
-		     d->have_sel ? (unsigned long long)d->sel.b->serial : 0ULL, d->full_scan_seconds,
-		     (unsigned long long)d->lock_failures_total, d->lock_failures ? d->lock_holder : 0L);
-	if (n < 0 || (size_t)n >= sizeof(text))
+			m.contested++;
+		m.unresolved += d->cs[i].unresolved;
+	}
+	m.drifted = d->drifted_last;
+	m.failed = d->failed_last;
+	m.reverted_total = d->reverted_total;
+	m.refused_total = d->refused_total;
+	memcpy(m.fetch_failures, d->fetch_failures, sizeof(m.fetch_failures));
+	m.last_run = d->last_run;
+	m.last_fetch_ok = d->last_fetch_ok;
+	m.serial = d->have_sel ? d->sel.b->serial : 0;
+	m.full_scan_seconds = d->full_scan_seconds;
+	m.lock_failures_total = d->lock_failures_total;
+	m.lock_holder = d->lock_failures ? d->lock_holder : 0L;
+	m.audit = d->cfg.mode == PLUMB_MODE_AUDIT;
+	m.expires = d->have_sel && d->sel.b->has_expires ? (long long)d->sel.b->expires : 0LL;
+	m.stale = d->have_sel && d->sel.stale;
+	memset(&ss, 0, sizeof(ss));
+	if (d->cfg.report_url != NULL) {
+		(void)plumb_spool_stats_peek(d->st, &ss, NULL);
+		if (plumb_spool_list(d->st, &v, &m.spool_reports, NULL) == 0 && m.spool_reports > 0)
+			m.spool_oldest = v[0].queued_at;
+		free(v);
+	}
+	m.spool_rejected = ss.rejected;
+	m.spool_write_errors = ss.write_errors;
+	if ((n = plumb_metrics_render(text, sizeof(text), &m)) < 0)
 		return;
-	{
-		struct plumb_spool_entry *v = NULL;
-		struct plumb_spool_stats ss;
-		size_t nq = 0, unresolved = d->fw_unresolved + d->live_unresolved;
-		time_t oldest = 0;
-		int k;
-
-		for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
-			unresolved += d->cs[i].unresolved;
-		memset(&ss, 0, sizeof(ss));
-		if (d->cfg.report_url != NULL) {
-			(void)plumb_spool_stats_peek(d->st, &ss, NULL);
-			if (plumb_spool_list(d->st, &v, &nq, NULL) == 0 && nq > 0)
-				oldest = v[0].queued_at;
-			free(v);
-		}
-		k = snprintf(text + n, sizeof(text) - (size_t)n,
-			     "# HELP plumb_unresolved Resources drifted or failing now (what the last look at each left "
-			     "unrepaired: audit, warn, failed, contested).\n# TYPE plumb_unresolved gauge\nplumb_unresolved %zu\n"
-			     "# HELP plumb_mode The agent's mode (1 for the one in force).\n# TYPE plumb_mode gauge\n"
-			     "plumb_mode{mode=\"enforce\"} %d\nplumb_mode{mode=\"audit\"} %d\n"
-			     "# HELP plumb_baseline_expiry_timestamp_seconds The enforced baseline's expires: (0: none).\n"
-			     "# TYPE plumb_baseline_expiry_timestamp_seconds gauge\nplumb_baseline_expiry_timestamp_seconds %lld\n"
-			     "# HELP plumb_baseline_stale 1 while the enforced baseline has expired.\n"
-			     "# TYPE plumb_baseline_stale gauge\nplumb_baseline_stale %d\n"
-			     "# HELP plumb_spool_reports Reports waiting in the spool.\n# TYPE plumb_spool_reports gauge\n"
-			     "plumb_spool_reports %zu\n"
-			     "# HELP plumb_spool_oldest_timestamp_seconds When the oldest report waiting was spooled (0: none).\n"
-			     "# TYPE plumb_spool_oldest_timestamp_seconds gauge\nplumb_spool_oldest_timestamp_seconds %lld\n"
-			     "# HELP plumb_spool_rejected_total Reports the control plane refused for good.\n"
-			     "# TYPE plumb_spool_rejected_total counter\nplumb_spool_rejected_total %llu\n"
-			     "# HELP plumb_spool_write_errors_total Reports that could not be written to the spool.\n"
-			     "# TYPE plumb_spool_write_errors_total counter\nplumb_spool_write_errors_total %llu\n",
-			     unresolved, d->cfg.mode == PLUMB_MODE_AUDIT ? 0 : 1, d->cfg.mode == PLUMB_MODE_AUDIT ? 1 : 0,
-			     d->have_sel && d->sel.b->has_expires ? (long long)d->sel.b->expires : 0LL,
-			     d->have_sel && d->sel.stale, nq, (long long)oldest,
-			     (unsigned long long)ss.rejected, (unsigned long long)ss.write_errors);
-		if (k < 0 || (size_t)k >= sizeof(text) - (size_t)n)
-			return;
-		n += k;
-	}
-	/* Rewritten (rename + two fsyncs) only when a value other than the
-	 * last-run time changed, or once a minute for that one. */
-	{
-		char *cmp = strdup(text), *line;
-
-		/* blank the last-run value for the comparison */
-		if (cmp != NULL && (line = strstr(cmp, "\nplumb_last_run_timestamp_seconds ")) != NULL)
-			for (line += 34; *line && *line != '\n'; line++)
-				*line = ' ';
-		if (cmp != NULL && d->metrics_text != NULL && now - d->metrics_at < 60 &&
-		    strcmp(cmp, d->metrics_text) == 0) {
-			free(cmp);
-			return;
-		}
-		free(d->metrics_text);
-		d->metrics_text = cmp;
-		d->metrics_at = now;
-	}
 	if (d->cfg.metrics_textfile)
 		snprintf(path, sizeof(path), "%s", d->cfg.metrics_textfile);
 	else
 		snprintf(path, sizeof(path), "%s/plumb.prom", d->cfg.state_dir);
-	slash = strrchr(path, '/');
-	{
-		char dir[PATH_MAX];
-
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-		if ((dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			return;
-	}
-	m.data = text;
-	m.len = (size_t)n;
-	if (plumb_fs_replace(dfd, slash + 1, &meta, plumb_fs_fill_mem, &m, &e) != 0)
+	if (plumb_metrics_write(&d->metrics, path, text, (size_t)n, now, &e) != 0)
 		plumb_log(PLUMB_LOG_WARN, "cannot write metrics: %s", e.msg);
-	close(dfd);
 }
 
 static void log_events(const struct plumb_report *rep)
@@ -566,22 +494,6 @@ static void log_events(const struct plumb_report *rep)
 			  "%s: %s%s%s%s%s", ev->resource, plumb_action_name(ev->action), kinds[0] ? " " : "", kinds,
 			  ev->error ? ": " : "", ev->error ? ev->error : "");
 	}
-}
-
-static int save_report(struct plumb_daemon *d, const struct plumb_report *rep)
-{
-	json_t *j = plumb_report_json(rep);
-	struct plumb_err e;
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int r = -1;
-
-	if (text != NULL && plumb_state_write(d->st, PLUMB_LAST_REPORT, text, strlen(text), &e) == 0)
-		r = 0;
-	else if (text != NULL)
-		plumb_log(PLUMB_LOG_WARN, "cannot save the report: %s", e.msg);
-	free(text);
-	json_decref(j);
-	return r;
 }
 
 static void report_baseline(struct plumb_report *rep, const struct plumb_daemon *d)
@@ -893,10 +805,8 @@ static void run_engine(struct plumb_daemon *d, int full)
 			  (unsigned long long)rep.resources,
 			  rep.nevents, (now_mono() - now) * 1e3);
 		if (full > 0 || (rep.nevents > 0 && !(full == -2 && live_repeats(d, &rep)))) {
-			int saved = save_report(d, &rep) == 0;
-
-			/* spooled now, sent by the child */
-			if (plumb_run_report(d->st, &d->cfg, &rep, 0) == 0 && saved) {
+			/* saved and spooled now, sent by the child */
+			if (plumb_run_report(d->st, &d->cfg, &rep, 0, NULL) == 0) {
 				if (eo.repair || d->journal_unsettled)
 					plumb_run_settle(d->st, 1);
 				d->journal_unsettled = 0;
@@ -928,20 +838,22 @@ static void report_baseline_event(struct plumb_daemon *d, enum plumb_action acti
 	(void)plumb_report_baseline_event(&rep, action, why);
 	rep.finished_at = time(NULL);
 	log_events(&rep);
-	save_report(d, &rep);
-	plumb_run_report(d->st, &d->cfg, &rep, 0);
+	plumb_run_report(d->st, &d->cfg, &rep, 0, NULL);
 	plumb_report_release(&rep);
 	send_reports(d);
 }
 
-/* Adds a refused event, once per distinct reason. */
-static void report_refusal(struct plumb_daemon *d, const char *why)
+/* Adds a refused event, once per distinct reason. tip: a fetched tip was
+ * refused (plumb_refused_total); not one for a fetch that failed (counted
+ * in plumb_fetch_failures_total by judge_baseline). */
+static void report_refusal(struct plumb_daemon *d, const char *why, int tip)
 {
 	if (d->last_refusal && strcmp(d->last_refusal, why) == 0)
 		return;
 	free(d->last_refusal);
 	d->last_refusal = strdup(why);
-	d->refused_total++;
+	if (tip)
+		d->refused_total++;
 	report_baseline_event(d, PLUMB_ACT_REFUSED, why);
 }
 
@@ -1041,10 +953,10 @@ static void back_to_anchor(struct plumb_daemon *d)
 		plumb_log(PLUMB_LOG_ERROR, "cannot enforce the last applied commit: %s", e.msg);
 }
 
-/* Judges what a fetch brought (fetch_r, fetch_err: its result; a plain
- * directory has no fetch) and, when a new baseline is accepted, switches
- * to it. */
-static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plumb_err *fetch_err)
+/* Judges what a fetch brought (fetch_r, fetch_err: its result, timed_out:
+ * source.timeout ended it; a plain directory has no fetch) and, when a new
+ * baseline is accepted, switches to it. */
+static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plumb_err *fetch_err, int timed_out)
 {
 	struct plumb_selection sel;
 	struct plumb_trust trust;
@@ -1052,6 +964,8 @@ static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plu
 	char *refusal = NULL;
 	int r, refused;
 
+	if (fetch_r != 0)
+		d->fetch_failures[plumb_fetch_failure_reason(fetch_r, timed_out)]++;
 	if (lock_for_baseline(d) != 0)
 		return;
 	if (d->o->baseline_dir != NULL)
@@ -1061,7 +975,7 @@ static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plu
 	plumb_state_unlock(d->st);
 	refused = refusal != NULL;
 	if (refused) {
-		report_refusal(d, refusal);
+		report_refusal(d, refusal, fetch_r == 0);
 		free(refusal);
 	} else if (r == 0) {
 		free(d->last_refusal);
@@ -1070,7 +984,8 @@ static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plu
 	}
 	if (r != 0) {
 		if (!refused)
-			report_refusal(d, e.msg);
+			report_refusal(d, e.msg, fetch_r == 0);
+		write_metrics(d);  /* the counters moved, and no run follows */
 		return;
 	}
 	if (sel.cache_discarded)
@@ -1101,7 +1016,7 @@ static void on_fetch(struct plumb_daemon *d)
 		return;
 	f = fetch_detach(d);
 	r = plumb_git_fetch_finish(f, &e);
-	judge_baseline(d, r, &e);
+	judge_baseline(d, r, &e, 0);
 }
 
 /* source.timeout passed: the child is killed, the fetch is a refusal. */
@@ -1113,7 +1028,7 @@ static void on_fetch_timeout(struct plumb_daemon *d)
 	if (d->fetch == NULL)
 		return;
 	r = plumb_git_fetch_abort(fetch_detach(d), 1, &e);
-	judge_baseline(d, r, &e);
+	judge_baseline(d, r, &e, 1);
 }
 
 /* Starts fetching the baseline, or re-reads the directory. Never waits on
@@ -1125,7 +1040,7 @@ static void refresh_baseline(struct plumb_daemon *d)
 	struct plumb_err e;
 
 	if (d->o->baseline_dir != NULL || d->cfg.source_url == NULL) {
-		judge_baseline(d, 0, NULL);
+		judge_baseline(d, 0, NULL, 0);
 		return;
 	}
 	if (d->fetch != NULL) {
@@ -1247,7 +1162,7 @@ static void teardown(struct plumb_daemon *d)
 	free(d->cs);
 	free(d->last_reanchor);
 	free(d->last_refusal);
-	free(d->metrics_text);
+	plumb_metrics_file_release(&d->metrics);
 	free(d->live_said);
 	for (int t = 0; t < T_COUNT; t++)
 		if (d->timers[t] >= 0)

@@ -68,34 +68,48 @@ static int spool_split(struct plumb_state *st, const json_t *j, const char *id, 
 }
 
 int plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
-		     double send_budget_s)
+		     double send_budget_s, json_t **json_out)
 {
-	int r = 0;
+	int r = 0, saved;
 	struct plumb_spool_stats s;
 	struct plumb_err e;
 	json_t *j;
-	char *text;
+	char *text = NULL;
 	int heartbeat = rep->nevents == 0;
 
-	if (cfg->report_url == NULL)
-		return 0;
-	(void)plumb_spool_stats_load(st, &s, NULL);   /* damaged stats: set aside and logged there */
-	rep->spool_dropped = s.dropped_heartbeats;
-	rep->spool_write_errors = s.write_errors;
-	rep->spool_rejected = s.rejected;
-	rep->spool_set_aside = s.set_aside;
-	if (!heartbeat || plumb_spool_heartbeat_due(&s, time(NULL), cfg->report_heartbeat)) {
-		if ((j = plumb_report_json(rep)) != NULL && (text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
-			if (strlen(text) > cfg->report_max_bytes)
-				r = spool_split(st, j, rep->id, strlen(text), cfg->report_max_bytes);
-			else if ((r = plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e)) != 0)
-				plumb_log(PLUMB_LOG_ERROR, "cannot spool report %s: %s (enforcement goes on)", rep->id, e.msg);
-			free(text);
-		}
-		else
-			r = PLUMB_E_NOMEM;
-		json_decref(j);
+	if (json_out != NULL)
+		*json_out = NULL;
+	if (cfg->report_url != NULL) {
+		(void)plumb_spool_stats_load(st, &s, NULL);   /* damaged stats: set aside and logged there */
+		rep->spool_dropped = s.dropped_heartbeats;
+		rep->spool_write_errors = s.write_errors;
+		rep->spool_rejected = s.rejected;
+		rep->spool_set_aside = s.set_aside;
 	}
+	plumb_confine_assess(&rep->confinement, cfg);
+	if ((j = plumb_report_json(rep)) == NULL || (text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		json_decref(j);
+		plumb_log(PLUMB_LOG_ERROR, "out of memory: report %s neither saved nor spooled", rep->id);
+		return PLUMB_E_NOMEM;
+	}
+	saved = plumb_state_write(st, PLUMB_LAST_REPORT, text, strlen(text), &e) == 0;
+	if (!saved)
+		plumb_log(PLUMB_LOG_WARN, "cannot save the run's report: %s", e.msg);
+	if (cfg->report_url != NULL && (!heartbeat || plumb_spool_heartbeat_due(&s, time(NULL), cfg->report_heartbeat))) {
+		if (strlen(text) > cfg->report_max_bytes)
+			r = spool_split(st, j, rep->id, strlen(text), cfg->report_max_bytes);
+		else if ((r = plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e)) != 0)
+			plumb_log(PLUMB_LOG_ERROR, "cannot spool report %s: %s (enforcement goes on)", rep->id, e.msg);
+	}
+	free(text);
+	if (json_out != NULL)
+		*json_out = j;
+	else
+		json_decref(j);
+	if (r == 0 && !saved)
+		r = PLUMB_E_IO;
+	if (cfg->report_url == NULL)
+		return r;
 	if (send_budget_s <= 0)
 		return r;
 	/* Delivery runs in plumb-send (the only program linking libcurl),
@@ -196,8 +210,8 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	struct plumb_report rep, rec;
 	struct plumb_err e;
 	json_t *json = NULL;
-	char *text = NULL, *refusal = NULL;
-	int code = PLUMB_EXIT_ERROR, rootfd = -1, selected = 0, saved = 0, have_rec = 0, own;
+	char *refusal = NULL;
+	int code = PLUMB_EXIT_ERROR, rootfd = -1, selected = 0, have_rec = 0, own;
 
 	*report_out = NULL;
 	memset(&rep, 0, sizeof(rep));
@@ -275,23 +289,18 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	if (have_rec)
 		plumb_report_merge(&rep, &rec);
 	rep.finished_at = time(NULL);
-	if ((json = plumb_report_json(&rep)) == NULL ||
-	    (text = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+	if (plumb_run_report(st, cfg, &rep, 5.0, &json) == 0 && o->apply)
+		plumb_run_settle(st, 1);
+	if (json == NULL) {
 		plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 		goto out;
 	}
-	saved = plumb_state_write(st, PLUMB_LAST_REPORT, text, strlen(text), &e) == 0;
-	if (!saved)
-		plumb_log(PLUMB_LOG_WARN, "cannot save the run's report: %s", e.msg);
-	if (plumb_run_report(st, cfg, &rep, 5.0) == 0 && saved && o->apply)
-		plumb_run_settle(st, 1);
 	code = own;
 	*report_out = json;
 	json = NULL;
 out:
 	plumb_fw_undo_release(&undo);
 	free(refusal);
-	free(text);
 	json_decref(json);
 	plumb_report_release(&rep);
 	if (have_rec)

@@ -50,14 +50,19 @@ struct plumb_verify_result {
  * the tip would be accepted, else a negative code with err saying why. */
 int plumb_run_verify(const struct plumb_config *cfg, struct plumb_verify_result *out, struct plumb_err *err);
 
-/* Puts a finished report into the spool when a control plane is configured:
- * always when it carries events, as a heartbeat when one is due. Then, with
- * send_budget_s > 0, delivers the spool for at most that long. Failures are
- * logged and counted, never fatal: enforcement does not wait on reports.
- * Returns 0 when the report is durable (spooled, not due, or no control
- * plane configured), else the spool's error code. */
+/* Publishes a finished report, rendered to JSON once: the spool's own
+ * counters and the host's confinement (plumb_confine_assess) go into rep,
+ * the text is written to state_dir/last-report.json and, when a control
+ * plane is configured, the same text is spooled: always when it carries
+ * events, as a heartbeat when one is due (split under report.max_bytes).
+ * Then, with send_budget_s > 0, delivers the spool for at most that long.
+ * Failures are logged and counted, never fatal: enforcement does not wait
+ * on reports. With json_out, *json_out gets the report object (the
+ * caller's to release; NULL when out of memory). Returns 0 when the report
+ * is saved and durable (spooled, not due, or no control plane), else
+ * nonzero. */
 int plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
-		     double send_budget_s);
+		     double send_budget_s, json_t **json_out);
 
 /* Moves the events of runs the journal shows were interrupted (killed
  * after announcing repairs, before reporting) into rep, each saying so.

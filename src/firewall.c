@@ -24,6 +24,7 @@
 #include "plumb/firewall.h"
 #include "firewall_int.h"
 #include "plumb/hash.h"
+#include "plumb/helper.h"
 #include "plumb/log.h"
 #include "plumb/source.h"
 #include "banned.h"
@@ -154,53 +155,39 @@ static void canonical_child(int wfd, const char *ruleset, const struct plumb_fir
 	_exit(0);
 }
 
+struct scratch {
+	void (*child)(int wfd, const char *ruleset, const struct plumb_firewall *fw);
+	const char *ruleset;
+	const struct plumb_firewall *fw;
+};
+
+/* In the forked child: a network namespace of its own, then the check. */
+static void scratch_main(void *arg, int wfd)
+{
+	const struct scratch *s = arg;
+
+	if (unshare(CLONE_NEWNET) != 0) {
+		static const char msg[] = "{\"error\": \"cannot create a network namespace to validate the ruleset\"}";
+
+		(void)!write(wfd, msg, sizeof(msg) - 1);
+		_exit(0);
+	}
+	s->child(wfd, s->ruleset, s->fw);
+}
+
 json_t *plumb_fw_scratch(void (*child)(int wfd, const char *ruleset, const struct plumb_firewall *fw),
 			 const char *ruleset, const struct plumb_firewall *fw, struct plumb_err *err)
 {
+	struct scratch s = {child, ruleset, fw};
 	struct plumb_buf b;
+	struct plumb_helper_spec sp = {.fn = scratch_main, .arg = &s, .name = "the ruleset check", .out = &b,
+				       .timeout_ms = 20 * 1000};
+	struct plumb_err e;
 	json_t *j = NULL;
-	int fds[2], st;
-	pid_t pid;
-	time_t deadline = time(NULL) + 20;
 
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe"), NULL;
-	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fork"), NULL;
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		if (unshare(CLONE_NEWNET) != 0) {
-			json_t *e0 = json_pack("{s:s}", "error", "cannot create a network namespace to validate the ruleset");
-			char *t = e0 ? json_dumps(e0, JSON_COMPACT) : NULL;
-
-			if (t)
-				(void)!write(fds[1], t, strlen(t));
-			_exit(0);
-		}
-		child(fds[1], ruleset, fw);
-		_exit(0);
-	}
-	close(fds[1]);
 	plumb_buf_init(&b, PLUMB_NFT_LISTING_MAX);
-	for (;;) {
-		struct pollfd p = {fds[0], POLLIN, 0};
-		char chunk[16384];
-		ssize_t n;
-
-		if (time(NULL) > deadline || poll(&p, 1, 1000) < 0) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (!(p.revents & (POLLIN | POLLHUP)))
-			continue;
-		if ((n = read(fds[0], chunk, sizeof(chunk))) <= 0 || plumb_buf_add(&b, chunk, (size_t)n) != 0)
-			break;
-	}
-	close(fds[0]);
-	waitpid(pid, &st, 0);
+	if (plumb_helper_spawn(&sp, &e) < 0)
+		plumb_log(PLUMB_LOG_WARN, "%s", e.msg);
 	if (b.data == NULL || (j = json_loadb(b.data, b.len, 0, NULL)) == NULL)
 		plumb_err_set(err, PLUMB_E_INTERNAL, "nftables: the ruleset check ended without an answer");
 	plumb_buf_release(&b);

@@ -5,13 +5,9 @@
  * comments and counters normalized away, the owned tables replaced by one
  * iptables-restore (each table is committed atomically). */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,7 +181,7 @@ static void scratch_child(int wfd, const char *ruleset, const struct plumb_firew
 		(void)!write(wfd, text, strlen(text));
 }
 
-int plumb_fw_iptables_restore(const char *batch, struct plumb_err *err)
+static int ipt_restore(const char *batch, struct plumb_err *err)
 {
 	const char *restore[] = {"iptables-restore", NULL};
 	char errbuf[1024] = "";
@@ -195,7 +191,7 @@ int plumb_fw_iptables_restore(const char *batch, struct plumb_err *err)
 	return 0;
 }
 
-void plumb_fw_iptables_run(struct plumb_report *rep, const struct plumb_firewall *fw, const char *ruleset,
+static void ipt_run(struct plumb_report *rep, const struct plumb_firewall *fw, const char *ruleset,
 			   int repair, struct plumb_fw_undo *undo)
 {
 	char **defined = NULL, errbuf[1024], why[1200], **live = NULL;
@@ -304,3 +300,9 @@ out:
 	free(drift);
 	json_decref(want);
 }
+
+const struct plumb_fw_ops plumb_fw_iptables = {
+	.name = "iptables",
+	.run = ipt_run,
+	.restore = ipt_restore,
+};

@@ -21,6 +21,7 @@
 
 #include "plumb/buf.h"
 #include "plumb/config.h"
+#include "plumb/contest.h"
 #include "plumb/daemon.h"
 #include "plumb/engine.h"
 #include "plumb/fs.h"
@@ -37,28 +38,8 @@
 #include "plumb/source.h"
 #include "plumb/state.h"
 #include "plumb/trust.h"
+#include "plumb/watch.h"
 #include "banned.h"
-
-/* No IN_DONT_FOLLOW: watches are added through /proc/self/fd/N, a magic link
- * to a directory that was already opened without following symlinks. */
-#define WATCH_MASK (IN_ATTRIB | IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
-		    IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
-
-struct watch {
-	int wd;
-	char *dir;                 /* absolute path in the root: "/etc" ("" for the root) */
-};
-
-/* Contest tracking of one file resource. */
-struct contest {
-	uint32_t reverts;          /* in the current window */
-	uint32_t cycle;            /* reverts since the contest began */
-	double window_start;
-	double last_revert;
-	double until;              /* enforcement paused until (monotonic s) */
-	unsigned level;
-	unsigned char unresolved;  /* the last run that looked left it drifted or failed */
-};
 
 enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_LIVE, T_FETCH, T_COUNT };
 
@@ -75,12 +56,11 @@ struct plumb_daemon {
 	struct plumb_selection sel;
 	int have_sel;
 	int rootfd;
-	int epfd, ifd, sfd;
+	int epfd, sfd;
 	int timers[T_COUNT];
-	struct watch *w;
-	size_t nw;
+	struct plumb_watch_set ws;
 	unsigned char *dirty;      /* per file resource */
-	struct contest *cs;
+	struct plumb_contest *cs;   /* per file resource */
 	int any_dirty, full_pending, rearm_pending, debounce_armed;
 	uint64_t watchdog_usec;
 	int stop;
@@ -112,7 +92,6 @@ struct plumb_daemon {
 	unsigned fw_unresolved;    /* owned tables the last firewall run left drifted */
 	unsigned live_unresolved;  /* sysctl/service/package/module resources likewise */
 	time_t last_run, last_fetch_ok;
-	unsigned watch_failures;
 };
 
 static double now_mono(void)
@@ -255,65 +234,9 @@ static void schedule_full(struct plumb_daemon *d, int rearm)
 
 static void watches_clear(struct plumb_daemon *d)
 {
-	for (size_t i = 0; i < d->nw; i++)
-		free(d->w[i].dir);
-	free(d->w);
-	d->w = NULL;
-	d->nw = 0;
-	if (d->ifd >= 0) {
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->ifd, NULL);
-		close(d->ifd);
-		d->ifd = -1;
-	}
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Watches dir (absolute in the root), or its nearest existing ancestor. */
-static void watch_dir(struct plumb_daemon *d, char *dir)
-{
-	char proc[64];
-	int fd = -1, wd;
-
-	for (;;) {
-		char *slash;
-		int r = dir[0] == '\0' ? ((fd = fcntl(d->rootfd, F_DUPFD_CLOEXEC, 0)) < 0 ? PLUMB_E_IO : 0)
-				       : plumb_fs_open_beneath(&fd, d->rootfd, dir + 1, O_RDONLY | O_DIRECTORY);
-
-		if (r == 0)
-			break;
-		if (dir[0] == '\0' || (slash = strrchr(dir, '/')) == NULL)
-			return;
-		*slash = '\0';   /* missing or unsafe: watch the parent for its creation */
-	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	wd = inotify_add_watch(d->ifd, proc, WATCH_MASK);
-	close(fd);
-	if (wd < 0) {
-		if (d->watch_failures++ == 0)
-			plumb_log(PLUMB_LOG_WARN, "cannot watch '%s' (%s): drift there is found by the full scan%s",
-				  dir[0] ? dir : "/", strerror(errno),
-				  errno == ENOSPC ? "; raise fs.inotify.max_user_watches" : "");
-		schedule_full(d, 0);
-		return;
-	}
-	for (size_t i = 0; i < d->nw; i++)
-		if (d->w[i].wd == wd)
-			return;
-	{
-		struct watch *nv = reallocarray(d->w, d->nw + 1, sizeof(*nv));
-
-		if (nv == NULL)
-			return;
-		d->w = nv;
-		d->w[d->nw].wd = wd;
-		d->w[d->nw].dir = strdup(dir);
-		if (d->w[d->nw].dir != NULL)
-			d->nw++;
-	}
+	if (d->ws.ifd >= 0)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->ws.ifd, NULL);
+	plumb_watch_clear(&d->ws);
 }
 
 /* Rebuilds the whole watch set from the baseline (start, new baseline,
@@ -321,51 +244,16 @@ static void watch_dir(struct plumb_daemon *d, char *dir)
 static void watches_arm(struct plumb_daemon *d)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	char **dirs = NULL;
-	size_t n = 0;
+	int missed;
 
 	watches_clear(d);
-	d->watch_failures = 0;
-	if ((d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
-		plumb_log(PLUMB_LOG_WARN, "inotify unavailable (%s): only full scans will find drift", strerror(errno));
-		return;
+	missed = plumb_watch_arm(&d->ws, d->rootfd, d->have_sel ? d->sel.b : NULL);
+	if (d->ws.ifd >= 0) {
+		ev.data.fd = d->ws.ifd;
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ws.ifd, &ev);
 	}
-	ev.data.fd = d->ifd;
-	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ifd, &ev);
-	if (!d->have_sel)
-		return;
-	if ((dirs = calloc(d->sel.b->nfiles * 2 + 1, sizeof(*dirs))) == NULL)
-		return;
-	for (size_t i = 0; i < d->sel.b->nfiles; i++) {
-		const struct plumb_file_res *f = &d->sel.b->files[i];
-
-		dirs[n++] = strndup(f->path, (size_t)(strrchr(f->path, '/') - f->path));
-		if (f->type == PLUMB_FT_DIR && !f->absent)
-			dirs[n++] = strdup(f->path);
-	}
-	qsort(dirs, n, sizeof(*dirs), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		if (dirs[i] == NULL || (i > 0 && dirs[i - 1] && strcmp(dirs[i - 1], dirs[i]) == 0))
-			continue;
-		{
-			char buf[PATH_MAX];
-
-			snprintf(buf, sizeof(buf), "%s", dirs[i]);
-			watch_dir(d, buf);
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		free(dirs[i]);
-	free(dirs);
-	plumb_log(PLUMB_LOG_DEBUG, "watching %zu directories", d->nw);
-}
-
-static const struct watch *watch_of(const struct plumb_daemon *d, int wd)
-{
-	for (size_t i = 0; i < d->nw; i++)
-		if (d->w[i].wd == wd)
-			return &d->w[i];
-	return NULL;
+	if (missed > 0)
+		schedule_full(d, 0);   /* what is not watched is found by the full scan */
 }
 
 static void on_inotify(struct plumb_daemon *d)
@@ -373,13 +261,13 @@ static void on_inotify(struct plumb_daemon *d)
 	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	for (;;) {
-		ssize_t n = read(d->ifd, buf, sizeof(buf));
+		ssize_t n = read(d->ws.ifd, buf, sizeof(buf));
 
 		if (n <= 0)
 			return;
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ie = (const struct inotify_event *)p;
-			const struct watch *w;
+			const char *wdir;
 
 			p += sizeof(*ie) + ie->len;
 			if (ie->mask & IN_Q_OVERFLOW) {
@@ -389,15 +277,15 @@ static void on_inotify(struct plumb_daemon *d)
 			}
 			if (ie->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
 				/* A watched directory went away: everything below it now. */
-				if ((w = watch_of(d, ie->wd)) != NULL)
-					(void)mark_subtree(d, w->dir);
+				if ((wdir = plumb_watch_dir(&d->ws, ie->wd)) != NULL)
+					(void)mark_subtree(d, wdir);
 				schedule_full(d, 1);
 				continue;
 			}
-			if ((w = watch_of(d, ie->wd)) == NULL)
+			if ((wdir = plumb_watch_dir(&d->ws, ie->wd)) == NULL)
 				continue;
 			if (ie->len == 0 || ie->name[0] == '\0') {
-				mark_dirty(d, find_res(d, w->dir));
+				mark_dirty(d, find_res(d, wdir));
 				continue;
 			}
 			if (plumb_fs_is_temp_name(ie->name))
@@ -406,14 +294,14 @@ static void on_inotify(struct plumb_daemon *d)
 				char path[PATH_MAX];
 				long i;
 
-				snprintf(path, sizeof(path), "%s/%s", w->dir, ie->name);
+				snprintf(path, sizeof(path), "%s/%s", wdir, ie->name);
 				i = find_res(d, path);
 				if (i >= 0)
 					mark_dirty(d, i);
 				/* An entry appearing in a purge: true directory that the
 				 * baseline does not name: re-check the directory. */
 				if (i < 0 && (ie->mask & (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB))) {
-					long pi = find_res(d, w->dir);
+					long pi = find_res(d, wdir);
 
 					if (pi >= 0 && d->sel.b->files[pi].purge && !dir_matters(d, path))
 						mark_dirty(d, pi);
@@ -445,7 +333,7 @@ static void write_metrics(struct plumb_daemon *d)
 	m.resources = d->have_sel ? d->sel.b->nfiles : 0;
 	m.unresolved = d->fw_unresolved + d->live_unresolved;
 	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++) {
-		if (d->cs[i].until > now)
+		if (plumb_contest_paused(&d->cs[i], now))
 			m.contested++;
 		m.unresolved += d->cs[i].unresolved;
 	}
@@ -494,18 +382,6 @@ static void log_events(const struct plumb_report *rep)
 			  "%s: %s%s%s%s%s", ev->resource, plumb_action_name(ev->action), kinds[0] ? " " : "", kinds,
 			  ev->error ? ": " : "", ev->error ? ev->error : "");
 	}
-}
-
-static void report_baseline(struct plumb_report *rep, const struct plumb_daemon *d)
-{
-	const struct plumb_source_info *info = &d->sel.src->info;
-
-	rep->has_serial = d->sel.b->has_serial;
-	rep->serial = d->sel.b->serial;
-	rep->stale = d->sel.stale;
-	rep->commit = info->commit ? strdup(info->commit) : NULL;
-	rep->signer = info->signer ? strdup(info->signer) : NULL;
-	rep->fingerprint = info->fingerprint ? strdup(info->fingerprint) : NULL;
 }
 
 /* Starts a delivery pass in plumb-send (one at a time). */
@@ -573,7 +449,8 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 
 	for (size_t k = 0; k < n; k++) {
 		struct plumb_event *ev = &rep->events[k];
-		struct contest *c;
+		struct plumb_contest *c;
+		double pause;
 		long i;
 
 		if (ev->action != PLUMB_ACT_REVERTED || strncmp(ev->resource, "file:", 5) != 0)
@@ -582,30 +459,10 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 		if ((i = find_res(d, ev->resource + 5)) < 0)
 			continue;
 		c = &d->cs[i];
-		if (now - c->last_revert > PLUMB_CONTEST_MAX_BACKOFF * 2) {
-			c->level = 0;      /* calm for long enough: a fresh start */
-			c->cycle = 0;
-		}
-		if (now - c->window_start > PLUMB_CONTEST_WINDOW) {
-			c->window_start = now;
-			c->reverts = 0;
-		}
-		c->reverts++;
-		c->cycle++;
-		c->last_revert = now;
-		if (c->reverts >= PLUMB_CONTEST_THRESHOLD) {
+		if ((pause = plumb_contest_revert(c, now)) > 0) {
 			struct plumb_event cev;
-			double pause;
 			char why[160];
 
-			if (c->level < 16)
-				c->level++;
-			pause = (double)(1u << (c->level - 1));
-			if (pause > PLUMB_CONTEST_MAX_BACKOFF)
-				pause = PLUMB_CONTEST_MAX_BACKOFF;
-			c->until = now + pause;
-			c->reverts = 0;
-			c->window_start = now;
 			memset(&cev, 0, sizeof(cev));
 			snprintf(why, sizeof(why), "another writer keeps changing it: %u reverts; pausing enforcement for %.0f s",
 				 c->cycle, pause);
@@ -617,7 +474,7 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 			plumb_report_add(rep, &cev);   /* rep->events may move: ev is not used after */
 			ev = NULL;
 		}
-		if (c->until > now && (next == 0 || c->until < next))
+		if (plumb_contest_paused(c, now) && (next == 0 || c->until < next))
 			next = c->until;
 	}
 	if (next > 0)
@@ -707,16 +564,35 @@ static int live_repeats(struct plumb_daemon *d, const struct plumb_report *rep)
 
 /* Runs the engine over the dirty set (full 0), everything (1), the firewall
  * alone (-1) or live kernel state alone (-2), and reports. */
+struct after_engine {
+	struct plumb_daemon *d;
+	const unsigned char *only;
+	int full;
+};
+
+/* Between the engine and the lock-out guard: reverts counted (contests),
+ * what is left drifted tracked. */
+static void after_engine(void *ctx, struct plumb_report *rep)
+{
+	struct after_engine *a = ctx;
+
+	account(a->d, rep);
+	track_unresolved(a->d, rep, a->only, a->full);
+}
+
+/* One of plumbd's runs through the one run (plumb_run_selected): full > 0
+ * a full scan, 0 the inotify dirty set, -1 firewall-only, -2 live state. */
 static void run_engine(struct plumb_daemon *d, int full)
 {
-	struct plumb_fw_undo undo = {NULL};
 	/* The firewall goes with full scans and firewall-only runs; a run over
 	 * the inotify dirty set touches files only. (The daemon always passes
 	 * an `only` set, so "with full runs" must be said explicitly.) */
-	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL,
-				       full > 0 || full == -1 ? 1 : 0, d->guard_pending ? &undo : NULL};
-	struct plumb_quarantine *q = NULL;
-	struct plumb_journal *journal = NULL;
+	struct plumb_run_scope sc = {.repair = d->cfg.mode == PLUMB_MODE_ENFORCE, .threads = d->o->threads,
+				     .firewall = full > 0 || full == -1 ? 1 : 0, .live = full > 0 || full == -2 ? 1 : -1,
+				     .packages = full > 0 ? 1 : -1, .guard = d->guard_pending,
+				     .anchor = d->anchor_pending && full > 0, .after_engine = after_engine};
+	struct after_engine ae = {d, NULL, full};
+	struct plumb_run_result res;
 	unsigned char *only = NULL;
 	struct plumb_report rep, rec;
 	int have_rec = 0;
@@ -730,14 +606,13 @@ static void run_engine(struct plumb_daemon *d, int full)
 	if ((only = calloc(n ? n : 1, 1)) == NULL)
 		return;
 	for (size_t i = 0; i < n && full >= 0; i++)
-		only[i] = (full || d->dirty[i]) && !(d->cs[i].until > now);
+		only[i] = (full || d->dirty[i]) && !plumb_contest_paused(&d->cs[i], now);
 	if (full >= 0) {
 		memset(d->dirty, 0, n ? n : 1);
 		d->any_dirty = 0;
 	}
-	eo.only = only;
-	eo.live = full > 0 || full == -2 ? 1 : -1;
-	eo.packages = full > 0 ? 1 : -1;
+	sc.only = ae.only = only;
+	sc.ctx = &ae;
 	if (plumb_state_lock(d->st, 5, &e) != 0) {
 		/* Someone else holds state_dir: put the work back and really retry,
 		 * backing off, so drift made meanwhile is not left to the next
@@ -762,31 +637,20 @@ static void run_engine(struct plumb_daemon *d, int full)
 	}
 	lock_regained(d);
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) == 0) {
-		report_baseline(&rep, d);
-		if (eo.repair && plumb_run_quarantine_open(&q, d->st, &d->cfg, &e) != 0) {
-			plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
-			q = NULL;
-		}
+		(void)plumb_run_header(&rep, &d->sel);
 		/* A killed plumbd's reverts, read before this run journals its own;
 		 * they join this run's report after its own figures are taken. */
 		if (d->journal_unsettled && plumb_report_init(&rec, rep.mode, &e) == 0) {
 			plumb_run_recover(d->st, &rec);
 			have_rec = 1;
 		}
-		if (eo.repair && plumb_journal_open(&journal, d->st, &rep, &e) != 0)
-			plumb_log(PLUMB_LOG_WARN, "%s; reverts are not journaled", e.msg);
-		eo.journal = journal;
-		if (plumb_engine_run(&rep, d->sel.b, d->sel.src, d->rootfd, q, &eo, &e) != 0)
+		if (plumb_run_selected(&rep, &d->cfg, d->st, &d->sel, d->rootfd, &sc, &res, &e) != 0)
 			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
-		account(d, &rep);
-		track_unresolved(d, &rep, only, full);
 		if (d->guard_pending) {
 			d->guard_pending = 0;
-			d->rolled_back = plumb_select_lockout_guard(&d->sel, &d->cfg, d->st, &undo, &rep);
+			d->rolled_back = res.rolled_back;
 		}
-		if (d->anchor_pending && d->rolled_back)
-			d->anchor_pending = 0;
-		else if (d->anchor_pending && full > 0 && plumb_select_commit_anchor(&d->sel, d->st, &rep) == 0)
+		if (d->anchor_pending && (res.rolled_back || res.anchored))
 			d->anchor_pending = 0;     /* durable before the report says so; else retried next full run */
 		rep.finished_at = time(NULL);
 		d->last_run = rep.finished_at;
@@ -807,7 +671,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 		if (full > 0 || (rep.nevents > 0 && !(full == -2 && live_repeats(d, &rep)))) {
 			/* saved and spooled now, sent by the child */
 			if (plumb_run_report(d->st, &d->cfg, &rep, 0, NULL) == 0) {
-				if (eo.repair || d->journal_unsettled)
+				if (sc.repair || d->journal_unsettled)
 					plumb_run_settle(d->st, 1);
 				d->journal_unsettled = 0;
 			} else {
@@ -816,9 +680,6 @@ static void run_engine(struct plumb_daemon *d, int full)
 		}
 		plumb_report_release(&rep);
 	}
-	plumb_journal_free(journal);
-	plumb_quarantine_free(q);
-	plumb_fw_undo_release(&undo);
 	plumb_state_unlock(d->st);
 	free(only);
 	write_metrics(d);
@@ -834,7 +695,7 @@ static void report_baseline_event(struct plumb_daemon *d, enum plumb_action acti
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) != 0)
 		return;
 	if (d->have_sel)
-		report_baseline(&rep, d);
+		(void)plumb_run_header(&rep, &d->sel);
 	(void)plumb_report_baseline_event(&rep, action, why);
 	rep.finished_at = time(NULL);
 	log_events(&rep);
@@ -873,7 +734,7 @@ static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accep
 	{
 		size_t n = sel->b->nfiles;
 		unsigned char *dirty = calloc(n ? n : 1, 1);
-		struct contest *cs = calloc(n ? n : 1, sizeof(*cs));
+		struct plumb_contest *cs = calloc(n ? n : 1, sizeof(*cs));
 
 		if (dirty == NULL || cs == NULL) {
 			free(dirty);
@@ -1114,7 +975,8 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	sigset_t set;
 	int r;
 
-	d->epfd = d->ifd = d->sfd = d->rootfd = d->sender_fd = d->fetch_fd = -1;
+	plumb_watch_init(&d->ws);
+	d->epfd = d->sfd = d->rootfd = d->sender_fd = d->fetch_fd = -1;
 	for (int t = 0; t < T_COUNT; t++)
 		d->timers[t] = -1;
 	if ((r = load_config(&d->cfg, d->o, err)) != 0)
@@ -1239,7 +1101,7 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 
 			if (fd == d.sfd) {
 				on_signal(&d);
-			} else if (fd == d.ifd) {
+			} else if (fd == d.ws.ifd) {
 				on_inotify(&d);
 			} else if (fd == d.timers[T_DEBOUNCE] && timer_fired(fd)) {
 				double gap = d.last_event_full + PLUMB_FULL_MIN_GAP - now_mono();

@@ -80,25 +80,16 @@ json_t *plumb_fw_listing_state(const char *text, const char *against)
 int plumb_fw_event(struct plumb_report *rep, const char *backend, const char *table, unsigned drift,
 		   enum plumb_action a, json_t *expected, json_t *actual, const char *error)
 {
-	struct plumb_event ev;
 	char id[300];
 
-	memset(&ev, 0, sizeof(ev));
 	snprintf(id, sizeof(id), "firewall:%s:%s", backend, table);
-	ev.resource = strdup(id);
-	ev.drift = drift;
-	ev.action = a;
-	ev.expected = expected;
-	ev.actual = actual;
-	ev.error = error ? strdup(error) : NULL;
-	ev.at = time(NULL);
 	if (a == PLUMB_ACT_FAILED)
 		rep->failed++;
 	else
 		rep->drifted++;
 	if (a == PLUMB_ACT_REVERTED)
 		rep->reverted++;
-	return plumb_report_add(rep, &ev);
+	return plumb_report_event(rep, id, drift, a, expected, actual, error);
 }
 
 void plumb_fw_fail_all(struct plumb_report *rep, const struct plumb_firewall *fw, const char *why)

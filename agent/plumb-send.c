@@ -1,6 +1,9 @@
 /* plumb-send.c - delivers the report spool (libexec helper of plumb and
  * plumbd): the only program that links libcurl, so the agent's own image
- * stays small and the network-facing code runs in a process of its own. */
+ * stays small and the network-facing code runs in a process of its own.
+ * It splits in two when there is something to send (sender.c): itself,
+ * root and confined to its spool, and a child as the plumb user that
+ * alone runs libcurl (docs/PRIVSEP.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -14,35 +17,6 @@
 #include "plumb/spool.h"
 #include "plumb/state.h"
 #include "plumb/util.h"
-
-/* Confines this process before it speaks to the network: no_new_privs,
- * Landlock (its spool read and written; its config, token, CA and client
- * certificate read; nothing else: not the managed root, not trust.json)
- * and the seccomp allow-list. It stays root for now: the spool is root's
- * (docs/PRIVSEP.md says what handing it to the plumb user needs). */
-static int confine(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_err *err)
-{
-	const char *ro[] = {cfg->path, cfg->report_token_file, cfg->report_ca_file, cfg->report_cert_file,
-			    cfg->report_key_file, NULL};
-	const char *v[sizeof(ro) / sizeof(ro[0])];
-	struct plumb_sandbox_user root = {0};
-	size_t n = 0;
-	int fd;
-
-	for (size_t i = 0; i + 1 < sizeof(ro) / sizeof(ro[0]); i++)
-		if (ro[i] != NULL)
-			v[n++] = ro[i];
-	v[n] = NULL;
-	if ((fd = plumb_spool_dirfd(st, err)) < 0)   /* created now: Landlock allows no mkdir in state_dir */
-		return fd;
-	if (fchdir(fd) != 0) {
-		close(fd);
-		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot enter '%s/%s'", st->path, PLUMB_SPOOL_DIR);
-	}
-	close(fd);
-	snprintf(root.name, sizeof(root.name), "root");
-	return plumb_sandbox_enter(&root, PLUMB_SANDBOX_SEND, &st->dirfd, 1, v, err);
-}
 
 int main(int argc, char **argv)
 {
@@ -85,8 +59,7 @@ int main(int argc, char **argv)
 		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
 		return 1;
 	}
-	if (plumb_state_open(&st, cfg.state_dir, 0, &err) != 0 || confine(st, &cfg, &err) != 0 ||
-	    plumb_deliver(st, &cfg, (double)budget, !now, &res, &err) != 0) {
+	if (plumb_state_open(&st, cfg.state_dir, 0, &err) != 0 || plumb_deliver(st, &cfg, (double)budget, !now, &res, &err) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "%s", err.msg);
 		plumb_state_free(st);
 		plumb_config_release(&cfg);   /* every exit frees what it took (ASan-clean) */

@@ -319,6 +319,34 @@ static int check_baseline(const json_t *b, struct plumb_err *err)
 /* Every string anywhere in v is at most max bytes, but a state's "diff",
  * which the schema caps itself. Depth is bounded by the schema's shape,
  * and checked here before it (the walk runs first). */
+/* "confinement": why the agent's children are confined less than designed
+ * (docs/PRIVSEP.md): weaker, 1 to 3 distinct known reasons; detail, text. */
+static int check_confinement(const json_t *c, struct plumb_err *err)
+{
+	static const char *const ckeys[] = {"weaker", "detail", NULL};
+	static const char *const reasons[] = {"user_missing", "user_unreachable", "no_landlock", NULL};
+	const json_t *w, *x;
+	const char *s;
+	size_t i, j;
+	int r;
+
+	if ((r = keys(c, "confinement", ckeys, ckeys, err)) != 0)
+		return r;
+	w = json_object_get(c, "weaker");
+	if (!json_is_array(w) || json_array_size(w) < 1 || json_array_size(w) > 3)
+		return bad(err, "confinement.weaker", "must be an array of 1 to 3 reasons");
+	json_array_foreach(w, i, x) {
+		if (!json_is_string(x) || !in_set(json_string_value(x), reasons))
+			return bad(err, "confinement.weaker", "must hold user_missing, user_unreachable or no_landlock");
+		for (j = 0; j < i; j++)
+			if (json_equal(x, json_array_get(w, j)))
+				return bad(err, "confinement.weaker", "must not repeat a reason");
+	}
+	if (!(s = str_field(c, "detail")) || strlen(s) > 1024 || !is_printable(s))
+		return bad(err, "confinement.detail", "must be at most 1024 printable characters");
+	return 0;
+}
+
 static int check_lengths(const json_t *v, char *path, size_t plen, size_t cap, size_t max, int depth,
 			 struct plumb_err *err)
 {
@@ -367,7 +395,8 @@ int hub_report_validate(const json_t *doc, const struct hub_report_limits *lim, 
 	char path[512] = "";
 	time_t t = 0;
 	static const char *const allowed[] = {"schema", "id", "host", "agent_version", "mode", "started_at",
-					      "finished_at", "baseline", "events", "summary", "spool", "run", NULL};
+					      "finished_at", "baseline", "events", "summary", "spool", "run",
+					      "confinement", NULL};
 	static const char *const required[] = {"schema", "id", "host", "agent_version", "mode", "started_at",
 					       "finished_at", "baseline", "events", "summary", NULL};
 	static const char *const modes[] = {"enforce", "audit", "check", NULL};
@@ -435,6 +464,8 @@ int hub_report_validate(const json_t *doc, const struct hub_report_limits *lim, 
 		if (json_integer_value(json_object_get(v, "part")) > json_integer_value(json_object_get(v, "parts")))
 			return bad(err, "run.part", "must be at most run.parts");
 	}
+	if ((v = json_object_get(doc, "confinement")) && (r = check_confinement(v, err)) != 0)
+		return r;
 	if ((v = json_object_get(doc, "spool"))) {
 		if ((r = keys(v, "spool", spool_keys, NULL, err)) != 0)
 			return r;

@@ -21,10 +21,12 @@
 
 #include "plumb/buf.h"
 #include "plumb/config.h"
+#include "plumb/contest.h"
 #include "plumb/daemon.h"
 #include "plumb/engine.h"
 #include "plumb/fs.h"
 #include "plumb/log.h"
+#include "plumb/metrics.h"
 #include "plumb/notify.h"
 #include "plumb/quarantine.h"
 #include "plumb/report.h"
@@ -36,28 +38,8 @@
 #include "plumb/source.h"
 #include "plumb/state.h"
 #include "plumb/trust.h"
+#include "plumb/watch.h"
 #include "banned.h"
-
-/* No IN_DONT_FOLLOW: watches are added through /proc/self/fd/N, a magic link
- * to a directory that was already opened without following symlinks. */
-#define WATCH_MASK (IN_ATTRIB | IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
-		    IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
-
-struct watch {
-	int wd;
-	char *dir;                 /* absolute path in the root: "/etc" ("" for the root) */
-};
-
-/* Contest tracking of one file resource. */
-struct contest {
-	uint32_t reverts;          /* in the current window */
-	uint32_t cycle;            /* reverts since the contest began */
-	double window_start;
-	double last_revert;
-	double until;              /* enforcement paused until (monotonic s) */
-	unsigned level;
-	unsigned char unresolved;  /* the last run that looked left it drifted or failed */
-};
 
 enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_LIVE, T_FETCH, T_COUNT };
 
@@ -74,12 +56,11 @@ struct plumb_daemon {
 	struct plumb_selection sel;
 	int have_sel;
 	int rootfd;
-	int epfd, ifd, sfd;
+	int epfd, sfd;
 	int timers[T_COUNT];
-	struct watch *w;
-	size_t nw;
+	struct plumb_watch_set ws;
 	unsigned char *dirty;      /* per file resource */
-	struct contest *cs;
+	struct plumb_contest *cs;   /* per file resource */
 	int any_dirty, full_pending, rearm_pending, debounce_armed;
 	uint64_t watchdog_usec;
 	int stop;
@@ -102,16 +83,15 @@ struct plumb_daemon {
 	double refresh_retry;      /* > 0: the first baseline fetch was put off; poll again this soon */
 	/* metrics */
 	uint64_t reverted_total, refused_total, drifted_last, failed_last;
+	uint64_t fetch_failures[PLUMB_FETCH_REASONS];
 	double full_scan_seconds;
 	double last_event_full;    /* monotonic: the last full scan an event asked for */
-	char *metrics_text;        /* what plumb.prom last got, to skip rewrites */
+	struct plumb_metrics_file metrics;   /* what plumb.prom last got, to skip rewrites */
 	char *live_said;           /* what the last live-state run reported (see live_repeats) */
 	int journal_unsettled;     /* the journal may hold what no report has yet */
 	unsigned fw_unresolved;    /* owned tables the last firewall run left drifted */
 	unsigned live_unresolved;  /* sysctl/service/package/module resources likewise */
-	double metrics_at;
 	time_t last_run, last_fetch_ok;
-	unsigned watch_failures;
 };
 
 static double now_mono(void)
@@ -254,65 +234,9 @@ static void schedule_full(struct plumb_daemon *d, int rearm)
 
 static void watches_clear(struct plumb_daemon *d)
 {
-	for (size_t i = 0; i < d->nw; i++)
-		free(d->w[i].dir);
-	free(d->w);
-	d->w = NULL;
-	d->nw = 0;
-	if (d->ifd >= 0) {
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->ifd, NULL);
-		close(d->ifd);
-		d->ifd = -1;
-	}
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Watches dir (absolute in the root), or its nearest existing ancestor. */
-static void watch_dir(struct plumb_daemon *d, char *dir)
-{
-	char proc[64];
-	int fd = -1, wd;
-
-	for (;;) {
-		char *slash;
-		int r = dir[0] == '\0' ? ((fd = fcntl(d->rootfd, F_DUPFD_CLOEXEC, 0)) < 0 ? PLUMB_E_IO : 0)
-				       : plumb_fs_open_beneath(&fd, d->rootfd, dir + 1, O_RDONLY | O_DIRECTORY);
-
-		if (r == 0)
-			break;
-		if (dir[0] == '\0' || (slash = strrchr(dir, '/')) == NULL)
-			return;
-		*slash = '\0';   /* missing or unsafe: watch the parent for its creation */
-	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	wd = inotify_add_watch(d->ifd, proc, WATCH_MASK);
-	close(fd);
-	if (wd < 0) {
-		if (d->watch_failures++ == 0)
-			plumb_log(PLUMB_LOG_WARN, "cannot watch '%s' (%s): drift there is found by the full scan%s",
-				  dir[0] ? dir : "/", strerror(errno),
-				  errno == ENOSPC ? "; raise fs.inotify.max_user_watches" : "");
-		schedule_full(d, 0);
-		return;
-	}
-	for (size_t i = 0; i < d->nw; i++)
-		if (d->w[i].wd == wd)
-			return;
-	{
-		struct watch *nv = reallocarray(d->w, d->nw + 1, sizeof(*nv));
-
-		if (nv == NULL)
-			return;
-		d->w = nv;
-		d->w[d->nw].wd = wd;
-		d->w[d->nw].dir = strdup(dir);
-		if (d->w[d->nw].dir != NULL)
-			d->nw++;
-	}
+	if (d->ws.ifd >= 0)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->ws.ifd, NULL);
+	plumb_watch_clear(&d->ws);
 }
 
 /* Rebuilds the whole watch set from the baseline (start, new baseline,
@@ -320,51 +244,16 @@ static void watch_dir(struct plumb_daemon *d, char *dir)
 static void watches_arm(struct plumb_daemon *d)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	char **dirs = NULL;
-	size_t n = 0;
+	int missed;
 
 	watches_clear(d);
-	d->watch_failures = 0;
-	if ((d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
-		plumb_log(PLUMB_LOG_WARN, "inotify unavailable (%s): only full scans will find drift", strerror(errno));
-		return;
+	missed = plumb_watch_arm(&d->ws, d->rootfd, d->have_sel ? d->sel.b : NULL);
+	if (d->ws.ifd >= 0) {
+		ev.data.fd = d->ws.ifd;
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ws.ifd, &ev);
 	}
-	ev.data.fd = d->ifd;
-	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ifd, &ev);
-	if (!d->have_sel)
-		return;
-	if ((dirs = calloc(d->sel.b->nfiles * 2 + 1, sizeof(*dirs))) == NULL)
-		return;
-	for (size_t i = 0; i < d->sel.b->nfiles; i++) {
-		const struct plumb_file_res *f = &d->sel.b->files[i];
-
-		dirs[n++] = strndup(f->path, (size_t)(strrchr(f->path, '/') - f->path));
-		if (f->type == PLUMB_FT_DIR && !f->absent)
-			dirs[n++] = strdup(f->path);
-	}
-	qsort(dirs, n, sizeof(*dirs), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		if (dirs[i] == NULL || (i > 0 && dirs[i - 1] && strcmp(dirs[i - 1], dirs[i]) == 0))
-			continue;
-		{
-			char buf[PATH_MAX];
-
-			snprintf(buf, sizeof(buf), "%s", dirs[i]);
-			watch_dir(d, buf);
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		free(dirs[i]);
-	free(dirs);
-	plumb_log(PLUMB_LOG_DEBUG, "watching %zu directories", d->nw);
-}
-
-static const struct watch *watch_of(const struct plumb_daemon *d, int wd)
-{
-	for (size_t i = 0; i < d->nw; i++)
-		if (d->w[i].wd == wd)
-			return &d->w[i];
-	return NULL;
+	if (missed > 0)
+		schedule_full(d, 0);   /* what is not watched is found by the full scan */
 }
 
 static void on_inotify(struct plumb_daemon *d)
@@ -372,13 +261,13 @@ static void on_inotify(struct plumb_daemon *d)
 	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	for (;;) {
-		ssize_t n = read(d->ifd, buf, sizeof(buf));
+		ssize_t n = read(d->ws.ifd, buf, sizeof(buf));
 
 		if (n <= 0)
 			return;
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ie = (const struct inotify_event *)p;
-			const struct watch *w;
+			const char *wdir;
 
 			p += sizeof(*ie) + ie->len;
 			if (ie->mask & IN_Q_OVERFLOW) {
@@ -388,15 +277,15 @@ static void on_inotify(struct plumb_daemon *d)
 			}
 			if (ie->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
 				/* A watched directory went away: everything below it now. */
-				if ((w = watch_of(d, ie->wd)) != NULL)
-					(void)mark_subtree(d, w->dir);
+				if ((wdir = plumb_watch_dir(&d->ws, ie->wd)) != NULL)
+					(void)mark_subtree(d, wdir);
 				schedule_full(d, 1);
 				continue;
 			}
-			if ((w = watch_of(d, ie->wd)) == NULL)
+			if ((wdir = plumb_watch_dir(&d->ws, ie->wd)) == NULL)
 				continue;
 			if (ie->len == 0 || ie->name[0] == '\0') {
-				mark_dirty(d, find_res(d, w->dir));
+				mark_dirty(d, find_res(d, wdir));
 				continue;
 			}
 			if (plumb_fs_is_temp_name(ie->name))
@@ -405,14 +294,14 @@ static void on_inotify(struct plumb_daemon *d)
 				char path[PATH_MAX];
 				long i;
 
-				snprintf(path, sizeof(path), "%s/%s", w->dir, ie->name);
+				snprintf(path, sizeof(path), "%s/%s", wdir, ie->name);
 				i = find_res(d, path);
 				if (i >= 0)
 					mark_dirty(d, i);
 				/* An entry appearing in a purge: true directory that the
 				 * baseline does not name: re-check the directory. */
 				if (i < 0 && (ie->mask & (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB))) {
-					long pi = find_res(d, w->dir);
+					long pi = find_res(d, wdir);
 
 					if (pi >= 0 && d->sel.b->files[pi].purge && !dir_matters(d, path))
 						mark_dirty(d, pi);
@@ -432,126 +321,53 @@ static void on_inotify(struct plumb_daemon *d)
 
 static void write_metrics(struct plumb_daemon *d)
 {
-	char path[PATH_MAX], text[6144];
-	struct plumb_fs_meta meta = {0644, (uid_t)-1, (gid_t)-1};
-	struct plumb_fs_mem m;
+	struct plumb_metrics m;
+	struct plumb_spool_entry *v = NULL;
+	struct plumb_spool_stats ss;
 	struct plumb_err e;
-	unsigned contested = 0;
+	char path[PATH_MAX], text[8192];
 	double now = now_mono();
-	const char *slash;
-	int dfd, n;
+	int n;
 
-	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
-		if (d->cs[i].until > now)
-			contested++;
-	n = snprintf(text, sizeof(text),
-		     "# HELP plumb_resources Resources in the enforced baseline.\n# TYPE plumb_resources gauge\n"
-		     "plumb_resources %zu\n"
-		     "# HELP plumb_drifted Resources found drifted by the last full scan.\n# TYPE plumb_drifted gauge\n"
-		     "plumb_drifted %llu\n"
-		     "# HELP plumb_failed Resources that could not be enforced in the last full scan.\n# TYPE plumb_failed gauge\n"
-		     "plumb_failed %llu\n"
-		     "# HELP plumb_reverted_total Drift reverted since plumbd started.\n# TYPE plumb_reverted_total counter\n"
-		     "plumb_reverted_total %llu\n"
-		     "# HELP plumb_contested Resources whose enforcement is backing off from another writer.\n"
-		     "# TYPE plumb_contested gauge\nplumb_contested %u\n"
-		     "# HELP plumb_refused_total Baseline tips refused since plumbd started.\n# TYPE plumb_refused_total counter\n"
-		     "plumb_refused_total %llu\n"
-		     "# HELP plumb_last_run_timestamp_seconds When the engine last ran.\n# TYPE plumb_last_run_timestamp_seconds gauge\n"
-		     "plumb_last_run_timestamp_seconds %lld\n"
-		     "# HELP plumb_last_fetch_success_timestamp_seconds When a baseline was last fetched and accepted.\n"
-		     "# TYPE plumb_last_fetch_success_timestamp_seconds gauge\nplumb_last_fetch_success_timestamp_seconds %lld\n"
-		     "# HELP plumb_baseline_serial Serial of the enforced baseline.\n# TYPE plumb_baseline_serial gauge\n"
-		     "plumb_baseline_serial %llu\n"
-		     "# HELP plumb_last_full_scan_seconds How long the last full scan took.\n"
-		     "# TYPE plumb_last_full_scan_seconds gauge\nplumb_last_full_scan_seconds %.6f\n"
-		     "# HELP plumb_state_lock_failures_total Runs put off because another process held the state lock.\n"
-		     "# TYPE plumb_state_lock_failures_total counter\nplumb_state_lock_failures_total %llu\n"
-		     "# HELP plumb_state_lock_holder_pid The process holding the state lock at the last failed attempt "
-		     "(0: none now, or unknown).\n# TYPE plumb_state_lock_holder_pid gauge\nplumb_state_lock_holder_pid %ld\n",
-		     d->have_sel ? d->sel.b->nfiles : 0, (unsigned long long)d->drifted_last,
-		     (unsigned long long)d->failed_last, (unsigned long long)d->reverted_total, contested,
-		     (unsigned long long)d->refused_total, (long long)d->last_run, (long long)d->last_fetch_ok,
-		     d->have_sel ? (unsigned long long)d->sel.b->serial : 0ULL, d->full_scan_seconds,
-		     (unsigned long long)d->lock_failures_total, d->lock_failures ? d->lock_holder : 0L);
-	if (n < 0 || (size_t)n >= sizeof(text))
+	memset(&m, 0, sizeof(m));
+	m.resources = d->have_sel ? d->sel.b->nfiles : 0;
+	m.unresolved = d->fw_unresolved + d->live_unresolved;
+	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++) {
+		if (plumb_contest_paused(&d->cs[i], now))
+			m.contested++;
+		m.unresolved += d->cs[i].unresolved;
+	}
+	m.drifted = d->drifted_last;
+	m.failed = d->failed_last;
+	m.reverted_total = d->reverted_total;
+	m.refused_total = d->refused_total;
+	memcpy(m.fetch_failures, d->fetch_failures, sizeof(m.fetch_failures));
+	m.last_run = d->last_run;
+	m.last_fetch_ok = d->last_fetch_ok;
+	m.serial = d->have_sel ? d->sel.b->serial : 0;
+	m.full_scan_seconds = d->full_scan_seconds;
+	m.lock_failures_total = d->lock_failures_total;
+	m.lock_holder = d->lock_failures ? d->lock_holder : 0L;
+	m.audit = d->cfg.mode == PLUMB_MODE_AUDIT;
+	m.expires = d->have_sel && d->sel.b->has_expires ? (long long)d->sel.b->expires : 0LL;
+	m.stale = d->have_sel && d->sel.stale;
+	memset(&ss, 0, sizeof(ss));
+	if (d->cfg.report_url != NULL) {
+		(void)plumb_spool_stats_peek(d->st, &ss, NULL);
+		if (plumb_spool_list(d->st, &v, &m.spool_reports, NULL) == 0 && m.spool_reports > 0)
+			m.spool_oldest = v[0].queued_at;
+		free(v);
+	}
+	m.spool_rejected = ss.rejected;
+	m.spool_write_errors = ss.write_errors;
+	if ((n = plumb_metrics_render(text, sizeof(text), &m)) < 0)
 		return;
-	{
-		struct plumb_spool_entry *v = NULL;
-		struct plumb_spool_stats ss;
-		size_t nq = 0, unresolved = d->fw_unresolved + d->live_unresolved;
-		time_t oldest = 0;
-		int k;
-
-		for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
-			unresolved += d->cs[i].unresolved;
-		memset(&ss, 0, sizeof(ss));
-		if (d->cfg.report_url != NULL) {
-			(void)plumb_spool_stats_peek(d->st, &ss, NULL);
-			if (plumb_spool_list(d->st, &v, &nq, NULL) == 0 && nq > 0)
-				oldest = v[0].queued_at;
-			free(v);
-		}
-		k = snprintf(text + n, sizeof(text) - (size_t)n,
-			     "# HELP plumb_unresolved Resources drifted or failing now (what the last look at each left "
-			     "unrepaired: audit, warn, failed, contested).\n# TYPE plumb_unresolved gauge\nplumb_unresolved %zu\n"
-			     "# HELP plumb_mode The agent's mode (1 for the one in force).\n# TYPE plumb_mode gauge\n"
-			     "plumb_mode{mode=\"enforce\"} %d\nplumb_mode{mode=\"audit\"} %d\n"
-			     "# HELP plumb_baseline_expiry_timestamp_seconds The enforced baseline's expires: (0: none).\n"
-			     "# TYPE plumb_baseline_expiry_timestamp_seconds gauge\nplumb_baseline_expiry_timestamp_seconds %lld\n"
-			     "# HELP plumb_baseline_stale 1 while the enforced baseline has expired.\n"
-			     "# TYPE plumb_baseline_stale gauge\nplumb_baseline_stale %d\n"
-			     "# HELP plumb_spool_reports Reports waiting in the spool.\n# TYPE plumb_spool_reports gauge\n"
-			     "plumb_spool_reports %zu\n"
-			     "# HELP plumb_spool_oldest_timestamp_seconds When the oldest report waiting was spooled (0: none).\n"
-			     "# TYPE plumb_spool_oldest_timestamp_seconds gauge\nplumb_spool_oldest_timestamp_seconds %lld\n"
-			     "# HELP plumb_spool_rejected_total Reports the control plane refused for good.\n"
-			     "# TYPE plumb_spool_rejected_total counter\nplumb_spool_rejected_total %llu\n"
-			     "# HELP plumb_spool_write_errors_total Reports that could not be written to the spool.\n"
-			     "# TYPE plumb_spool_write_errors_total counter\nplumb_spool_write_errors_total %llu\n",
-			     unresolved, d->cfg.mode == PLUMB_MODE_AUDIT ? 0 : 1, d->cfg.mode == PLUMB_MODE_AUDIT ? 1 : 0,
-			     d->have_sel && d->sel.b->has_expires ? (long long)d->sel.b->expires : 0LL,
-			     d->have_sel && d->sel.stale, nq, (long long)oldest,
-			     (unsigned long long)ss.rejected, (unsigned long long)ss.write_errors);
-		if (k < 0 || (size_t)k >= sizeof(text) - (size_t)n)
-			return;
-		n += k;
-	}
-	/* Rewritten (rename + two fsyncs) only when a value other than the
-	 * last-run time changed, or once a minute for that one. */
-	{
-		char *cmp = strdup(text), *line;
-
-		/* blank the last-run value for the comparison */
-		if (cmp != NULL && (line = strstr(cmp, "\nplumb_last_run_timestamp_seconds ")) != NULL)
-			for (line += 34; *line && *line != '\n'; line++)
-				*line = ' ';
-		if (cmp != NULL && d->metrics_text != NULL && now - d->metrics_at < 60 &&
-		    strcmp(cmp, d->metrics_text) == 0) {
-			free(cmp);
-			return;
-		}
-		free(d->metrics_text);
-		d->metrics_text = cmp;
-		d->metrics_at = now;
-	}
 	if (d->cfg.metrics_textfile)
 		snprintf(path, sizeof(path), "%s", d->cfg.metrics_textfile);
 	else
 		snprintf(path, sizeof(path), "%s/plumb.prom", d->cfg.state_dir);
-	slash = strrchr(path, '/');
-	{
-		char dir[PATH_MAX];
-
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-		if ((dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			return;
-	}
-	m.data = text;
-	m.len = (size_t)n;
-	if (plumb_fs_replace(dfd, slash + 1, &meta, plumb_fs_fill_mem, &m, &e) != 0)
+	if (plumb_metrics_write(&d->metrics, path, text, (size_t)n, now, &e) != 0)
 		plumb_log(PLUMB_LOG_WARN, "cannot write metrics: %s", e.msg);
-	close(dfd);
 }
 
 static void log_events(const struct plumb_report *rep)
@@ -566,34 +382,6 @@ static void log_events(const struct plumb_report *rep)
 			  "%s: %s%s%s%s%s", ev->resource, plumb_action_name(ev->action), kinds[0] ? " " : "", kinds,
 			  ev->error ? ": " : "", ev->error ? ev->error : "");
 	}
-}
-
-static int save_report(struct plumb_daemon *d, const struct plumb_report *rep)
-{
-	json_t *j = plumb_report_json(rep);
-	struct plumb_err e;
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int r = -1;
-
-	if (text != NULL && plumb_state_write(d->st, PLUMB_LAST_REPORT, text, strlen(text), &e) == 0)
-		r = 0;
-	else if (text != NULL)
-		plumb_log(PLUMB_LOG_WARN, "cannot save the report: %s", e.msg);
-	free(text);
-	json_decref(j);
-	return r;
-}
-
-static void report_baseline(struct plumb_report *rep, const struct plumb_daemon *d)
-{
-	const struct plumb_source_info *info = &d->sel.src->info;
-
-	rep->has_serial = d->sel.b->has_serial;
-	rep->serial = d->sel.b->serial;
-	rep->stale = d->sel.stale;
-	rep->commit = info->commit ? strdup(info->commit) : NULL;
-	rep->signer = info->signer ? strdup(info->signer) : NULL;
-	rep->fingerprint = info->fingerprint ? strdup(info->fingerprint) : NULL;
 }
 
 /* Starts a delivery pass in plumb-send (one at a time). */
@@ -661,7 +449,8 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 
 	for (size_t k = 0; k < n; k++) {
 		struct plumb_event *ev = &rep->events[k];
-		struct contest *c;
+		struct plumb_contest *c;
+		double pause;
 		long i;
 
 		if (ev->action != PLUMB_ACT_REVERTED || strncmp(ev->resource, "file:", 5) != 0)
@@ -670,30 +459,10 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 		if ((i = find_res(d, ev->resource + 5)) < 0)
 			continue;
 		c = &d->cs[i];
-		if (now - c->last_revert > PLUMB_CONTEST_MAX_BACKOFF * 2) {
-			c->level = 0;      /* calm for long enough: a fresh start */
-			c->cycle = 0;
-		}
-		if (now - c->window_start > PLUMB_CONTEST_WINDOW) {
-			c->window_start = now;
-			c->reverts = 0;
-		}
-		c->reverts++;
-		c->cycle++;
-		c->last_revert = now;
-		if (c->reverts >= PLUMB_CONTEST_THRESHOLD) {
+		if ((pause = plumb_contest_revert(c, now)) > 0) {
 			struct plumb_event cev;
-			double pause;
 			char why[160];
 
-			if (c->level < 16)
-				c->level++;
-			pause = (double)(1u << (c->level - 1));
-			if (pause > PLUMB_CONTEST_MAX_BACKOFF)
-				pause = PLUMB_CONTEST_MAX_BACKOFF;
-			c->until = now + pause;
-			c->reverts = 0;
-			c->window_start = now;
 			memset(&cev, 0, sizeof(cev));
 			snprintf(why, sizeof(why), "another writer keeps changing it: %u reverts; pausing enforcement for %.0f s",
 				 c->cycle, pause);
@@ -705,7 +474,7 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 			plumb_report_add(rep, &cev);   /* rep->events may move: ev is not used after */
 			ev = NULL;
 		}
-		if (c->until > now && (next == 0 || c->until < next))
+		if (plumb_contest_paused(c, now) && (next == 0 || c->until < next))
 			next = c->until;
 	}
 	if (next > 0)
@@ -795,16 +564,35 @@ static int live_repeats(struct plumb_daemon *d, const struct plumb_report *rep)
 
 /* Runs the engine over the dirty set (full 0), everything (1), the firewall
  * alone (-1) or live kernel state alone (-2), and reports. */
+struct after_engine {
+	struct plumb_daemon *d;
+	const unsigned char *only;
+	int full;
+};
+
+/* Between the engine and the lock-out guard: reverts counted (contests),
+ * what is left drifted tracked. */
+static void after_engine(void *ctx, struct plumb_report *rep)
+{
+	struct after_engine *a = ctx;
+
+	account(a->d, rep);
+	track_unresolved(a->d, rep, a->only, a->full);
+}
+
+/* One of plumbd's runs through the one run (plumb_run_selected): full > 0
+ * a full scan, 0 the inotify dirty set, -1 firewall-only, -2 live state. */
 static void run_engine(struct plumb_daemon *d, int full)
 {
-	struct plumb_fw_undo undo = {NULL};
 	/* The firewall goes with full scans and firewall-only runs; a run over
 	 * the inotify dirty set touches files only. (The daemon always passes
 	 * an `only` set, so "with full runs" must be said explicitly.) */
-	struct plumb_engine_opts eo = {d->cfg.mode == PLUMB_MODE_ENFORCE, d->o->threads, NULL,
-				       full > 0 || full == -1 ? 1 : 0, d->guard_pending ? &undo : NULL};
-	struct plumb_quarantine *q = NULL;
-	struct plumb_journal *journal = NULL;
+	struct plumb_run_scope sc = {.repair = d->cfg.mode == PLUMB_MODE_ENFORCE, .threads = d->o->threads,
+				     .firewall = full > 0 || full == -1 ? 1 : 0, .live = full > 0 || full == -2 ? 1 : -1,
+				     .packages = full > 0 ? 1 : -1, .guard = d->guard_pending,
+				     .anchor = d->anchor_pending && full > 0, .after_engine = after_engine};
+	struct after_engine ae = {d, NULL, full};
+	struct plumb_run_result res;
 	unsigned char *only = NULL;
 	struct plumb_report rep, rec;
 	int have_rec = 0;
@@ -818,14 +606,13 @@ static void run_engine(struct plumb_daemon *d, int full)
 	if ((only = calloc(n ? n : 1, 1)) == NULL)
 		return;
 	for (size_t i = 0; i < n && full >= 0; i++)
-		only[i] = (full || d->dirty[i]) && !(d->cs[i].until > now);
+		only[i] = (full || d->dirty[i]) && !plumb_contest_paused(&d->cs[i], now);
 	if (full >= 0) {
 		memset(d->dirty, 0, n ? n : 1);
 		d->any_dirty = 0;
 	}
-	eo.only = only;
-	eo.live = full > 0 || full == -2 ? 1 : -1;
-	eo.packages = full > 0 ? 1 : -1;
+	sc.only = ae.only = only;
+	sc.ctx = &ae;
 	if (plumb_state_lock(d->st, 5, &e) != 0) {
 		/* Someone else holds state_dir: put the work back and really retry,
 		 * backing off, so drift made meanwhile is not left to the next
@@ -850,31 +637,20 @@ static void run_engine(struct plumb_daemon *d, int full)
 	}
 	lock_regained(d);
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) == 0) {
-		report_baseline(&rep, d);
-		if (eo.repair && plumb_run_quarantine_open(&q, d->st, &d->cfg, &e) != 0) {
-			plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
-			q = NULL;
-		}
+		(void)plumb_run_header(&rep, &d->sel);
 		/* A killed plumbd's reverts, read before this run journals its own;
 		 * they join this run's report after its own figures are taken. */
 		if (d->journal_unsettled && plumb_report_init(&rec, rep.mode, &e) == 0) {
 			plumb_run_recover(d->st, &rec);
 			have_rec = 1;
 		}
-		if (eo.repair && plumb_journal_open(&journal, d->st, &rep, &e) != 0)
-			plumb_log(PLUMB_LOG_WARN, "%s; reverts are not journaled", e.msg);
-		eo.journal = journal;
-		if (plumb_engine_run(&rep, d->sel.b, d->sel.src, d->rootfd, q, &eo, &e) != 0)
+		if (plumb_run_selected(&rep, &d->cfg, d->st, &d->sel, d->rootfd, &sc, &res, &e) != 0)
 			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
-		account(d, &rep);
-		track_unresolved(d, &rep, only, full);
 		if (d->guard_pending) {
 			d->guard_pending = 0;
-			d->rolled_back = plumb_select_lockout_guard(&d->sel, &d->cfg, d->st, &undo, &rep);
+			d->rolled_back = res.rolled_back;
 		}
-		if (d->anchor_pending && d->rolled_back)
-			d->anchor_pending = 0;
-		else if (d->anchor_pending && full > 0 && plumb_select_commit_anchor(&d->sel, d->st, &rep) == 0)
+		if (d->anchor_pending && (res.rolled_back || res.anchored))
 			d->anchor_pending = 0;     /* durable before the report says so; else retried next full run */
 		rep.finished_at = time(NULL);
 		d->last_run = rep.finished_at;
@@ -893,11 +669,9 @@ static void run_engine(struct plumb_daemon *d, int full)
 			  (unsigned long long)rep.resources,
 			  rep.nevents, (now_mono() - now) * 1e3);
 		if (full > 0 || (rep.nevents > 0 && !(full == -2 && live_repeats(d, &rep)))) {
-			int saved = save_report(d, &rep) == 0;
-
-			/* spooled now, sent by the child */
-			if (plumb_run_report(d->st, &d->cfg, &rep, 0) == 0 && saved) {
-				if (eo.repair || d->journal_unsettled)
+			/* saved and spooled now, sent by the child */
+			if (plumb_run_report(d->st, &d->cfg, &rep, 0, NULL) == 0) {
+				if (sc.repair || d->journal_unsettled)
 					plumb_run_settle(d->st, 1);
 				d->journal_unsettled = 0;
 			} else {
@@ -906,9 +680,6 @@ static void run_engine(struct plumb_daemon *d, int full)
 		}
 		plumb_report_release(&rep);
 	}
-	plumb_journal_free(journal);
-	plumb_quarantine_free(q);
-	plumb_fw_undo_release(&undo);
 	plumb_state_unlock(d->st);
 	free(only);
 	write_metrics(d);
@@ -924,24 +695,26 @@ static void report_baseline_event(struct plumb_daemon *d, enum plumb_action acti
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) != 0)
 		return;
 	if (d->have_sel)
-		report_baseline(&rep, d);
+		(void)plumb_run_header(&rep, &d->sel);
 	(void)plumb_report_baseline_event(&rep, action, why);
 	rep.finished_at = time(NULL);
 	log_events(&rep);
-	save_report(d, &rep);
-	plumb_run_report(d->st, &d->cfg, &rep, 0);
+	plumb_run_report(d->st, &d->cfg, &rep, 0, NULL);
 	plumb_report_release(&rep);
 	send_reports(d);
 }
 
-/* Adds a refused event, once per distinct reason. */
-static void report_refusal(struct plumb_daemon *d, const char *why)
+/* Adds a refused event, once per distinct reason. tip: a fetched tip was
+ * refused (plumb_refused_total); not one for a fetch that failed (counted
+ * in plumb_fetch_failures_total by judge_baseline). */
+static void report_refusal(struct plumb_daemon *d, const char *why, int tip)
 {
 	if (d->last_refusal && strcmp(d->last_refusal, why) == 0)
 		return;
 	free(d->last_refusal);
 	d->last_refusal = strdup(why);
-	d->refused_total++;
+	if (tip)
+		d->refused_total++;
 	report_baseline_event(d, PLUMB_ACT_REFUSED, why);
 }
 
@@ -961,7 +734,7 @@ static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accep
 	{
 		size_t n = sel->b->nfiles;
 		unsigned char *dirty = calloc(n ? n : 1, 1);
-		struct contest *cs = calloc(n ? n : 1, sizeof(*cs));
+		struct plumb_contest *cs = calloc(n ? n : 1, sizeof(*cs));
 
 		if (dirty == NULL || cs == NULL) {
 			free(dirty);
@@ -1041,10 +814,10 @@ static void back_to_anchor(struct plumb_daemon *d)
 		plumb_log(PLUMB_LOG_ERROR, "cannot enforce the last applied commit: %s", e.msg);
 }
 
-/* Judges what a fetch brought (fetch_r, fetch_err: its result; a plain
- * directory has no fetch) and, when a new baseline is accepted, switches
- * to it. */
-static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plumb_err *fetch_err)
+/* Judges what a fetch brought (fetch_r, fetch_err: its result, timed_out:
+ * source.timeout ended it; a plain directory has no fetch) and, when a new
+ * baseline is accepted, switches to it. */
+static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plumb_err *fetch_err, int timed_out)
 {
 	struct plumb_selection sel;
 	struct plumb_trust trust;
@@ -1052,6 +825,8 @@ static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plu
 	char *refusal = NULL;
 	int r, refused;
 
+	if (fetch_r != 0)
+		d->fetch_failures[plumb_fetch_failure_reason(fetch_r, timed_out)]++;
 	if (lock_for_baseline(d) != 0)
 		return;
 	if (d->o->baseline_dir != NULL)
@@ -1061,7 +836,7 @@ static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plu
 	plumb_state_unlock(d->st);
 	refused = refusal != NULL;
 	if (refused) {
-		report_refusal(d, refusal);
+		report_refusal(d, refusal, fetch_r == 0);
 		free(refusal);
 	} else if (r == 0) {
 		free(d->last_refusal);
@@ -1070,7 +845,8 @@ static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plu
 	}
 	if (r != 0) {
 		if (!refused)
-			report_refusal(d, e.msg);
+			report_refusal(d, e.msg, fetch_r == 0);
+		write_metrics(d);  /* the counters moved, and no run follows */
 		return;
 	}
 	if (sel.cache_discarded)
@@ -1101,7 +877,7 @@ static void on_fetch(struct plumb_daemon *d)
 		return;
 	f = fetch_detach(d);
 	r = plumb_git_fetch_finish(f, &e);
-	judge_baseline(d, r, &e);
+	judge_baseline(d, r, &e, 0);
 }
 
 /* source.timeout passed: the child is killed, the fetch is a refusal. */
@@ -1113,7 +889,7 @@ static void on_fetch_timeout(struct plumb_daemon *d)
 	if (d->fetch == NULL)
 		return;
 	r = plumb_git_fetch_abort(fetch_detach(d), 1, &e);
-	judge_baseline(d, r, &e);
+	judge_baseline(d, r, &e, 1);
 }
 
 /* Starts fetching the baseline, or re-reads the directory. Never waits on
@@ -1125,7 +901,7 @@ static void refresh_baseline(struct plumb_daemon *d)
 	struct plumb_err e;
 
 	if (d->o->baseline_dir != NULL || d->cfg.source_url == NULL) {
-		judge_baseline(d, 0, NULL);
+		judge_baseline(d, 0, NULL, 0);
 		return;
 	}
 	if (d->fetch != NULL) {
@@ -1199,7 +975,8 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	sigset_t set;
 	int r;
 
-	d->epfd = d->ifd = d->sfd = d->rootfd = d->sender_fd = d->fetch_fd = -1;
+	plumb_watch_init(&d->ws);
+	d->epfd = d->sfd = d->rootfd = d->sender_fd = d->fetch_fd = -1;
 	for (int t = 0; t < T_COUNT; t++)
 		d->timers[t] = -1;
 	if ((r = load_config(&d->cfg, d->o, err)) != 0)
@@ -1247,7 +1024,7 @@ static void teardown(struct plumb_daemon *d)
 	free(d->cs);
 	free(d->last_reanchor);
 	free(d->last_refusal);
-	free(d->metrics_text);
+	plumb_metrics_file_release(&d->metrics);
 	free(d->live_said);
 	for (int t = 0; t < T_COUNT; t++)
 		if (d->timers[t] >= 0)
@@ -1324,7 +1101,7 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 
 			if (fd == d.sfd) {
 				on_signal(&d);
-			} else if (fd == d.ifd) {
+			} else if (fd == d.ws.ifd) {
 				on_inotify(&d);
 			} else if (fd == d.timers[T_DEBOUNCE] && timer_fired(fd)) {
 				double gap = d.last_event_full + PLUMB_FULL_MIN_GAP - now_mono();

@@ -1,456 +1,55 @@
-/* firewall.c - owned nftables tables, through libnftables in-process
- * (dlopen'ed on first use: hosts whose baselines have no firewall pay
- * nothing). Canonical form: the table as libnftables itself lists it,
- * stateless (no counters) and without handles. The desired form is
- * obtained by loading the ruleset into a throwaway network namespace, which
- * also validates it before anything live is touched. Repair replaces every
- * owned table in ONE batch: the kernel applies it as one transaction. */
-#include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
+/* firewall.c - the firewall resource: picks the backend named by the
+ * baseline's firewall.backend from one operations table (fw_nftables.c,
+ * fw_iptables.c; shared helpers in fw_common.c) and hands it the ruleset.
+ * The backends never call back here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#include <jansson.h>
 
-#include "plumb/buf.h"
-#include "plumb/diff.h"
 #include "plumb/firewall.h"
 #include "firewall_int.h"
-#include "plumb/hash.h"
-#include "plumb/log.h"
-#include "plumb/source.h"
 #include "banned.h"
 
-/* The slice of libnftables plumb uses. */
-struct nft_ctx;
-#define NFT_CTX_DEFAULT 0
-#define NFT_CTX_OUTPUT_STATELESS (1 << 2)
-static struct {
-	void *h;
-	struct nft_ctx *(*ctx_new)(uint32_t);
-	void (*ctx_free)(struct nft_ctx *);
-	void (*set_flags)(struct nft_ctx *, unsigned int);
-	int (*buffer_output)(struct nft_ctx *);
-	const char *(*get_output)(struct nft_ctx *);
-	int (*buffer_error)(struct nft_ctx *);
-	const char *(*get_error)(struct nft_ctx *);
-	int (*run)(struct nft_ctx *, const char *);
-} nft;
+static const struct plumb_fw_ops *const backends[] = {&plumb_fw_nftables, &plumb_fw_iptables};
 
-static int nft_load(struct plumb_err *err)
+static const struct plumb_fw_ops *backend(const char *name)
 {
-	if (nft.h != NULL)
-		return 0;
-	if ((nft.h = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL)) == NULL)
-		return plumb_err_set(err, PLUMB_E_UNSUPPORTED, "nftables: libnftables.so.1 is not installed (%s)", dlerror());
-	*(void **)&nft.ctx_new = dlsym(nft.h, "nft_ctx_new");
-	*(void **)&nft.ctx_free = dlsym(nft.h, "nft_ctx_free");
-	*(void **)&nft.set_flags = dlsym(nft.h, "nft_ctx_output_set_flags");
-	*(void **)&nft.buffer_output = dlsym(nft.h, "nft_ctx_buffer_output");
-	*(void **)&nft.get_output = dlsym(nft.h, "nft_ctx_get_output_buffer");
-	*(void **)&nft.buffer_error = dlsym(nft.h, "nft_ctx_buffer_error");
-	*(void **)&nft.get_error = dlsym(nft.h, "nft_ctx_get_error_buffer");
-	*(void **)&nft.run = dlsym(nft.h, "nft_run_cmd_from_buffer");
-	if (!nft.ctx_new || !nft.ctx_free || !nft.set_flags || !nft.buffer_output || !nft.get_output ||
-	    !nft.buffer_error || !nft.get_error || !nft.run) {
-		dlclose(nft.h);
-		nft.h = NULL;
-		return plumb_err_set(err, PLUMB_E_UNSUPPORTED, "nftables: libnftables.so.1 lacks the expected API");
-	}
-	return 0;
-}
-
-static struct nft_ctx *ctx_open(void)
-{
-	struct nft_ctx *c = nft.ctx_new(NFT_CTX_DEFAULT);
-
-	if (c == NULL)
-		return NULL;
-	nft.set_flags(c, NFT_CTX_OUTPUT_STATELESS);   /* no counters; no handles */
-	nft.buffer_output(c);
-	nft.buffer_error(c);
-	return c;
-}
-
-/* Runs cmd; on success copies its output to *out (malloc'd, may be NULL). */
-static int nft_cmd(struct nft_ctx *c, const char *cmd, char **out, char *errbuf, size_t errlen)
-{
-	int r = nft.run(c, cmd);
-
-	if (r != 0) {
-		const char *e = nft.get_error(c);
-		size_t n = e ? strlen(e) : 0;
-
-		while (n > 0 && (e[n - 1] == '\n' || e[n - 1] == ' '))
-			n--;
-		snprintf(errbuf, errlen, "%.*s", (int)(n > 900 ? 900 : n), e ? e : "");
-		return -1;
-	}
-	if (out != NULL) {
-		/* Once only: fetching the buffer rewinds it. */
-		const char *o = nft.get_output(c);
-
-		*out = strdup(o ? o : "");
-	}
-	return 0;
-}
-
-/* --- the desired form, from a throwaway network namespace ----------------- */
-
-/* In the child, in a fresh netns: load the ruleset and report, as JSON,
- * which tables it defines and how each owned one lists. */
-static void canonical_child(int wfd, const char *ruleset, const struct plumb_firewall *fw)
-{
-	json_t *res = json_object(), *tables = json_object(), *defined = json_array();
-	struct nft_ctx *c;
-	char errbuf[1024], *out = NULL, *text;
-
-	if ((c = ctx_open()) == NULL) {
-		json_object_set_new(res, "error", json_string("nftables: cannot create a context"));
-	} else {
-		if (nft_cmd(c, ruleset, NULL, errbuf, sizeof(errbuf)) != 0) {
-			json_object_set_new(res, "error", json_sprintf("the ruleset does not load: %s", errbuf));
-		} else if (nft_cmd(c, "list tables", &out, errbuf, sizeof(errbuf)) != 0) {
-			json_object_set_new(res, "error", json_sprintf("cannot list tables: %s", errbuf));
-		} else {
-			for (char *line = out, *next; line && *line; line = next) {
-				if ((next = strchr(line, '\n')) != NULL)
-					*next++ = '\0';
-				if (strncmp(line, "table ", 6) == 0)
-					json_array_append_new(defined, json_string(line + 6));
-			}
-			for (size_t i = 0; i < fw->ntables; i++) {
-				char cmd[256], *listing = NULL;
-
-				snprintf(cmd, sizeof(cmd), "list table %s", fw->tables[i]);
-				if (nft_cmd(c, cmd, &listing, errbuf, sizeof(errbuf)) == 0)
-					json_object_set_new(tables, fw->tables[i], json_string(listing));
-				free(listing);
-			}
-		}
-		free(out);
-		nft.ctx_free(c);
-	}
-	json_object_set_new(res, "defined", defined);
-	json_object_set_new(res, "tables", tables);
-	if ((text = json_dumps(res, JSON_COMPACT)) != NULL) {
-		size_t n = strlen(text), off = 0;
-
-		while (off < n) {
-			ssize_t w = write(wfd, text + off, n - off);
-
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-	}
-	_exit(0);
-}
-
-json_t *plumb_fw_scratch(void (*child)(int wfd, const char *ruleset, const struct plumb_firewall *fw),
-			 const char *ruleset, const struct plumb_firewall *fw, struct plumb_err *err)
-{
-	struct plumb_buf b;
-	json_t *j = NULL;
-	int fds[2], st;
-	pid_t pid;
-	time_t deadline = time(NULL) + 20;
-
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe"), NULL;
-	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fork"), NULL;
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		if (unshare(CLONE_NEWNET) != 0) {
-			json_t *e0 = json_pack("{s:s}", "error", "cannot create a network namespace to validate the ruleset");
-			char *t = e0 ? json_dumps(e0, JSON_COMPACT) : NULL;
-
-			if (t)
-				(void)!write(fds[1], t, strlen(t));
-			_exit(0);
-		}
-		child(fds[1], ruleset, fw);
-		_exit(0);
-	}
-	close(fds[1]);
-	plumb_buf_init(&b, PLUMB_NFT_LISTING_MAX);
-	for (;;) {
-		struct pollfd p = {fds[0], POLLIN, 0};
-		char chunk[16384];
-		ssize_t n;
-
-		if (time(NULL) > deadline || poll(&p, 1, 1000) < 0) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (!(p.revents & (POLLIN | POLLHUP)))
-			continue;
-		if ((n = read(fds[0], chunk, sizeof(chunk))) <= 0 || plumb_buf_add(&b, chunk, (size_t)n) != 0)
-			break;
-	}
-	close(fds[0]);
-	waitpid(pid, &st, 0);
-	if (b.data == NULL || (j = json_loadb(b.data, b.len, 0, NULL)) == NULL)
-		plumb_err_set(err, PLUMB_E_INTERNAL, "nftables: the ruleset check ended without an answer");
-	plumb_buf_release(&b);
-	return j;
-}
-
-/* --- compare and repair --------------------------------------------------- */
-
-json_t *plumb_fw_listing_state(const char *text, const char *against)
-{
-	char hex[PLUMB_SHA256_HEX];
-	json_t *o = json_object();
-
-	plumb_sha256_mem_hex(hex, text, strlen(text));
-	json_object_set_new(o, "size", json_integer((json_int_t)strlen(text)));
-	json_object_set_new(o, "sha256", json_string(hex));
-	if (against != NULL) {
-		char *d = plumb_text_diff(against, strlen(against), text, strlen(text), PLUMB_DIFF_OUTPUT_MAX);
-
-		if (d != NULL)
-			json_object_set_new(o, "diff", json_string(d));
-		free(d);
-	}
-	return o;
-}
-
-int plumb_fw_event(struct plumb_report *rep, const char *backend, const char *table, unsigned drift,
-		   enum plumb_action a, json_t *expected, json_t *actual, const char *error)
-{
-	struct plumb_event ev;
-	char id[300];
-
-	memset(&ev, 0, sizeof(ev));
-	snprintf(id, sizeof(id), "firewall:%s:%s", backend, table);
-	ev.resource = strdup(id);
-	ev.drift = drift;
-	ev.action = a;
-	ev.expected = expected;
-	ev.actual = actual;
-	ev.error = error ? strdup(error) : NULL;
-	ev.at = time(NULL);
-	if (a == PLUMB_ACT_FAILED)
-		rep->failed++;
-	else
-		rep->drifted++;
-	if (a == PLUMB_ACT_REVERTED)
-		rep->reverted++;
-	return plumb_report_add(rep, &ev);
-}
-
-void plumb_fw_fail_all(struct plumb_report *rep, const struct plumb_firewall *fw, const char *why)
-{
-	for (size_t i = 0; i < fw->ntables; i++) {
-		rep->resources++;
-		plumb_fw_event(rep, fw->backend, fw->tables[i], 0, PLUMB_ACT_FAILED, NULL, NULL, why);
-	}
-}
-
-static char *load_ruleset(struct plumb_source *src, const char *rel, struct plumb_err *err)
-{
-	struct plumb_blob *b;
-	char *t = NULL;
-
-	if (plumb_source_blob_open(src, &b, rel, err) != 0)
-		return NULL;
-	if (b->size > PLUMB_RULESET_MAX) {
-		plumb_err_set(err, PLUMB_E_TOOBIG, "ruleset '%s' is larger than %u bytes", rel, PLUMB_RULESET_MAX);
-	} else if ((t = malloc((size_t)b->size + 1)) != NULL) {
-		if (plumb_blob_pread(b, t, (size_t)b->size, 0) != (long)b->size) {
-			plumb_err_set(err, PLUMB_E_IO, "cannot read ruleset '%s'", rel);
-			free(t);
-			t = NULL;
-		} else {
-			t[b->size] = '\0';
-			if (strlen(t) != b->size) {
-				plumb_err_set(err, PLUMB_E_INVALID, "ruleset '%s' contains a NUL byte", rel);
-				free(t);
-				t = NULL;
-			}
-		}
-	}
-	plumb_blob_free(b);
-	return t;
-}
-
-void plumb_fw_undo_release(struct plumb_fw_undo *undo)
-{
-	if (undo == NULL)
-		return;
-	free(undo->batch);
-	undo->batch = NULL;
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
 }
 
 int plumb_firewall_restore(const struct plumb_fw_undo *undo, struct plumb_err *err)
 {
-	struct nft_ctx *c;
-	char errbuf[1024];
-	int r;
-
 	if (undo == NULL || undo->batch == NULL)
 		return 0;
-	if (undo->iptables)
-		return plumb_fw_iptables_restore(undo->batch, err);
-	if ((r = nft_load(err)) != 0)
-		return r;
-	if ((c = ctx_open()) == NULL)
-		return plumb_err_set(err, PLUMB_E_NOMEM, "nftables: cannot create a context");
-	r = nft_cmd(c, undo->batch, NULL, errbuf, sizeof(errbuf)) == 0 ? 0 :
-	    plumb_err_set(err, PLUMB_E_IO, "nftables: cannot restore the previous tables: %s", errbuf);
-	nft.ctx_free(c);
-	return r;
+	return (undo->iptables ? &plumb_fw_iptables : &plumb_fw_nftables)->restore(undo->batch, err);
 }
 
 int plumb_firewall_run(struct plumb_report *rep, const struct plumb_baseline *b, struct plumb_source *src,
 		       int repair, struct plumb_fw_undo *undo, struct plumb_err *err)
 {
 	const struct plumb_firewall *fw = b->firewall;
-	json_t *want = NULL, *defined, *tables;
-	struct nft_ctx *c = NULL;
-	char *ruleset = NULL, errbuf[1024], why[1200];
-	char **live = NULL;
-	unsigned *drift = NULL;
+	const struct plumb_fw_ops *ops;
 	struct plumb_err e;
-	size_t i, ndrift = 0;
+	char *ruleset;
 
-	(void)err;
+	(void)err;   /* a firewall that cannot be enforced is failed events, not a failed run */
 	if (fw == NULL)
 		return 0;
-	if (strcmp(fw->backend, "iptables") == 0) {
-		if ((ruleset = load_ruleset(src, fw->ruleset, &e)) == NULL) {
-			plumb_fw_fail_all(rep, fw, e.msg);
-			return 0;
-		}
-		plumb_fw_iptables_run(rep, fw, ruleset, repair, undo);
-		free(ruleset);
+	if ((ops = backend(fw->backend)) == NULL) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "no firewall backend '%.64s'", fw->backend);
+		plumb_fw_fail_all(rep, fw, why);
 		return 0;
 	}
-	if (nft_load(&e) != 0 || (ruleset = load_ruleset(src, fw->ruleset, &e)) == NULL) {
+	if ((ruleset = plumb_fw_load_ruleset(src, fw->ruleset, &e)) == NULL) {
 		plumb_fw_fail_all(rep, fw, e.msg);
 		return 0;
 	}
-	/* The desired tables, validated before anything live is touched. */
-	if ((want = plumb_fw_scratch(canonical_child, ruleset, fw, &e)) == NULL) {
-		plumb_fw_fail_all(rep, fw, e.msg);
-		goto out;
-	}
-	if (json_string_value(json_object_get(want, "error")) != NULL) {
-		plumb_fw_fail_all(rep, fw, json_string_value(json_object_get(want, "error")));
-		goto out;
-	}
-	defined = json_object_get(want, "defined");
-	tables = json_object_get(want, "tables");
-	{
-		size_t k;
-		json_t *t;
-
-		json_array_foreach(defined, k, t) {
-			int owned = 0;
-
-			for (i = 0; i < fw->ntables; i++)
-				owned |= strcmp(fw->tables[i], json_string_value(t)) == 0;
-			if (!owned) {
-				snprintf(why, sizeof(why), "the ruleset defines table '%s', which firewall.tables does not own",
-					 json_string_value(t));
-				plumb_fw_fail_all(rep, fw, why);
-				goto out;
-			}
-		}
-		for (i = 0; i < fw->ntables; i++) {
-			if (json_object_get(tables, fw->tables[i]) == NULL) {
-				snprintf(why, sizeof(why), "owned table '%s' is not defined by the ruleset", fw->tables[i]);
-				plumb_fw_fail_all(rep, fw, why);
-				goto out;
-			}
-		}
-	}
-	if ((c = ctx_open()) == NULL || (live = calloc(fw->ntables, sizeof(*live))) == NULL ||
-	    (drift = calloc(fw->ntables, sizeof(*drift))) == NULL) {
-		plumb_fw_fail_all(rep, fw, "nftables: cannot create a context");
-		goto out;
-	}
-	for (i = 0; i < fw->ntables; i++) {
-		char cmd[256];
-		const char *w = json_string_value(json_object_get(tables, fw->tables[i]));
-
-		rep->resources++;
-		snprintf(cmd, sizeof(cmd), "list table %s", fw->tables[i]);
-		if (nft_cmd(c, cmd, &live[i], errbuf, sizeof(errbuf)) != 0)
-			drift[i] = PLUMB_DRIFT_MISSING;      /* "No such file or directory" */
-		else if (strcmp(live[i], w) != 0)
-			drift[i] = PLUMB_DRIFT_RULES;
-		plumb_log(PLUMB_LOG_DEBUG, "nftables: %s: live %zu bytes, desired %zu bytes", fw->tables[i],
-			  live[i] ? strlen(live[i]) : 0, strlen(w));
-		ndrift += drift[i] != 0;
-	}
-	if (ndrift > 0 && repair) {
-		/* One batch, one transaction: every owned table replaced at once. */
-		struct plumb_buf batch;
-		int ok;
-
-		plumb_buf_init(&batch, PLUMB_RULESET_MAX * 2);
-		for (i = 0; i < fw->ntables; i++)
-			plumb_buf_addf(&batch, "add table %s\ndelete table %s\n", fw->tables[i], fw->tables[i]);
-		plumb_buf_adds(&batch, ruleset);
-		ok = batch.data != NULL && nft_cmd(c, batch.data, NULL, errbuf, sizeof(errbuf)) == 0;
-		plumb_buf_release(&batch);
-		if (ok && undo != NULL) {
-			/* How to put back what was there, for the lock-out guard. */
-			struct plumb_buf u;
-
-			plumb_buf_init(&u, PLUMB_NFT_LISTING_MAX);
-			for (i = 0; i < fw->ntables; i++)
-				plumb_buf_addf(&u, "add table %s\ndelete table %s\n", fw->tables[i], fw->tables[i]);
-			for (i = 0; i < fw->ntables; i++)
-				if (live[i] != NULL)
-					plumb_buf_adds(&u, live[i]);
-			free(undo->batch);
-			undo->batch = plumb_buf_detach(&u, NULL);
-			undo->iptables = 0;
-		}
-		for (i = 0; i < fw->ntables; i++) {
-			const char *w = json_string_value(json_object_get(tables, fw->tables[i]));
-			json_t *exp = plumb_fw_listing_state(w, NULL);
-			json_t *act = live[i] ? plumb_fw_listing_state(live[i], w) : json_pack("{s:s}", "state", "absent");
-
-			if (!drift[i]) {
-				json_decref(exp);
-				json_decref(act);
-				continue;
-			}
-			plumb_fw_event(rep, "nftables", fw->tables[i], drift[i], ok ? PLUMB_ACT_REVERTED : PLUMB_ACT_FAILED, exp, act,
-				  ok ? NULL : errbuf);
-		}
-	} else {
-		for (i = 0; i < fw->ntables; i++) {
-			const char *w = json_string_value(json_object_get(tables, fw->tables[i]));
-
-			if (drift[i])
-				plumb_fw_event(rep, "nftables", fw->tables[i], drift[i], PLUMB_ACT_DETECTED, plumb_fw_listing_state(w, NULL),
-					  live[i] ? plumb_fw_listing_state(live[i], w) : json_pack("{s:s}", "state", "absent"), NULL);
-		}
-	}
-out:
-	for (i = 0; live && i < fw->ntables; i++)
-		free(live[i]);
-	free(live);
-	free(drift);
-	if (c)
-		nft.ctx_free(c);
-	json_decref(want);
+	ops->run(rep, fw, ruleset, repair, undo);
 	free(ruleset);
 	return 0;
 }

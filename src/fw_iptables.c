@@ -5,18 +5,15 @@
  * comments and counters normalized away, the owned tables replaced by one
  * iptables-restore (each table is committed atomically). */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "plumb/buf.h"
 #include "plumb/firewall.h"
+#include "plumb/helper.h"
 #include "plumb/log.h"
 #include "firewall_int.h"
 #include "banned.h"
@@ -41,12 +38,11 @@ static const char *find_tool(const char *name)
  * Returns the exit status, or -1 (errbuf says why). */
 static int run_tool(const char *const argv[], const char *in, char **out, char *errbuf, size_t errlen)
 {
-	const char *path = find_tool(argv[0]);
-	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, st = 0;
+	const char *path = find_tool(argv[0]), *v[16];
 	struct plumb_buf ob, eb;
-	time_t deadline = time(NULL) + IPT_TIMEOUT;
-	size_t inoff = 0, inlen = in ? strlen(in) : 0;
-	pid_t pid;
+	struct plumb_err e;
+	size_t k;
+	int st;
 
 	if (out)
 		*out = NULL;
@@ -54,86 +50,29 @@ static int run_tool(const char *const argv[], const char *in, char **out, char *
 		snprintf(errbuf, errlen, "%s is not installed", argv[0]);
 		return -1;
 	}
-	if (pipe2(pin, O_CLOEXEC) != 0 || pipe2(pout, O_CLOEXEC) != 0 || pipe2(perr, O_CLOEXEC) != 0) {
-		snprintf(errbuf, errlen, "cannot create pipes: %s", strerror(errno));
-		return -1;
-	}
-	if ((pid = fork()) < 0) {
-		snprintf(errbuf, errlen, "cannot fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(pin[0], 0);
-		dup2(pout[1], 1);
-		dup2(perr[1], 2);
-		execv(path, (char *const *)argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	if (inlen == 0) {
-		close(pin[1]);
-		pin[1] = -1;
-	} else {
-		fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	}
+	for (k = 0; argv[k] != NULL && k + 1 < sizeof(v) / sizeof(v[0]); k++)
+		v[k] = k == 0 ? path : argv[k];
+	v[k] = NULL;
 	plumb_buf_init(&ob, PLUMB_NFT_LISTING_MAX);
 	plumb_buf_init(&eb, 4096);
-	while (pout[0] >= 0 || perr[0] >= 0 || pin[1] >= 0) {
-		struct pollfd p[3] = {{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0}, {pin[1], POLLOUT, 0}};
-		char chunk[16384];
+	{
+		struct plumb_helper_spec sp = {.argv = v, .in = in, .inlen = in ? strlen(in) : 0, .out = &ob,
+					       .errout = &eb, .timeout_ms = IPT_TIMEOUT * 1000};
 
-		if (time(NULL) > deadline) {
-			kill(pid, SIGKILL);
-			snprintf(errbuf, errlen, "%s took longer than %d s", argv[0], IPT_TIMEOUT);
-			break;
-		}
-		if (poll(p, 3, 1000) < 0 && errno != EINTR)
-			break;
-		if (pin[1] >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-			ssize_t w = write(pin[1], in + inoff, inlen - inoff);
-
-			if (w > 0)
-				inoff += (size_t)w;
-			if (w < 0 && errno != EAGAIN) {
-				close(pin[1]);
-				pin[1] = -1;
-			} else if (inoff == inlen) {
-				close(pin[1]);
-				pin[1] = -1;
-			}
-		}
-		for (int k = 0; k < 2; k++) {
-			int *fd = k == 0 ? &pout[0] : &perr[0];
-			ssize_t n;
-
-			if (*fd < 0 || !(p[k].revents & (POLLIN | POLLHUP)))
-				continue;
-			if ((n = read(*fd, chunk, sizeof(chunk))) <= 0) {
-				close(*fd);
-				*fd = -1;
-			} else {
-				(void)plumb_buf_add(k == 0 ? &ob : &eb, chunk, (size_t)n);
-			}
-		}
+		st = plumb_helper_spawn(&sp, &e);
 	}
-	for (int k = 0; k < 2; k++)
-		if ((k == 0 ? pout[0] : perr[0]) >= 0)
-			close(k == 0 ? pout[0] : perr[0]);
-	if (pin[1] >= 0)
-		close(pin[1]);
-	waitpid(pid, &st, 0);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+	if (st != 0) {
 		size_t n = eb.len;
 
 		while (n > 0 && (eb.data[n - 1] == '\n' || eb.data[n - 1] == ' '))
 			n--;
-		if (errbuf[0] == '\0' || WIFEXITED(st))
+		if (st < 0)
+			snprintf(errbuf, errlen, "%s", e.msg);
+		else
 			snprintf(errbuf, errlen, "%s failed: %.*s", argv[0], (int)(n > 800 ? 800 : n), eb.data ? eb.data : "");
 		plumb_buf_release(&ob);
 		plumb_buf_release(&eb);
-		return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		return st > 0 && st < 256 ? st : -1;
 	}
 	plumb_buf_release(&eb);
 	if (out)
@@ -242,7 +181,7 @@ static void scratch_child(int wfd, const char *ruleset, const struct plumb_firew
 		(void)!write(wfd, text, strlen(text));
 }
 
-int plumb_fw_iptables_restore(const char *batch, struct plumb_err *err)
+static int ipt_restore(const char *batch, struct plumb_err *err)
 {
 	const char *restore[] = {"iptables-restore", NULL};
 	char errbuf[1024] = "";
@@ -252,7 +191,7 @@ int plumb_fw_iptables_restore(const char *batch, struct plumb_err *err)
 	return 0;
 }
 
-void plumb_fw_iptables_run(struct plumb_report *rep, const struct plumb_firewall *fw, const char *ruleset,
+static void ipt_run(struct plumb_report *rep, const struct plumb_firewall *fw, const char *ruleset,
 			   int repair, struct plumb_fw_undo *undo)
 {
 	char **defined = NULL, errbuf[1024], why[1200], **live = NULL;
@@ -361,3 +300,9 @@ out:
 	free(drift);
 	json_decref(want);
 }
+
+const struct plumb_fw_ops plumb_fw_iptables = {
+	.name = "iptables",
+	.run = ipt_run,
+	.restore = ipt_restore,
+};

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "plumb/buf.h"
 #include "plumb/helper.h"
 #include "banned.h"
 
@@ -124,91 +125,144 @@ static long mono_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int plumb_helper_run(const char *const argv[], const char *const env[], const char *cwd, unsigned timeout_ms,
-		     char *out, size_t outlen, struct plumb_err *err)
+/* Appends what fits under b->max, drops the rest (the output is capped,
+ * the program is read to its end all the same). */
+static void add_capped(struct plumb_buf *b, const char *p, size_t n)
+{
+	size_t room = b != NULL && b->max > b->len ? b->max - b->len : 0;
+
+	if (room > 0)
+		(void)plumb_buf_add(b, p, n < room ? n : room);
+}
+
+static void close_pair(int v[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (v[i] >= 0) {
+			close(v[i]);
+			v[i] = -1;
+		}
+}
+
+int plumb_helper_spawn(const struct plumb_helper_spec *sp, struct plumb_err *err)
 {
 	const char *envp[24];
-	int pout[2] = {-1, -1}, perr[2] = {-1, -1}, st = 0, k = 0, timed_out = 0, child_errno = 0;
-	long deadline = mono_ms() + (long)timeout_ms;
-	size_t got = 0;
+	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, pst[2] = {-1, -1};
+	int st = 0, k = 0, timed_out = 0, child_errno = 0;
+	long deadline = mono_ms() + (long)sp->timeout_ms;
+	size_t inoff = 0;
 	pid_t pid;
+	const char *what = sp->argv != NULL ? sp->argv[0] : sp->name;
 
-	if (out != NULL && outlen > 0)
-		out[0] = '\0';
-	if (argv[0] == NULL || argv[0][0] != '/')
-		return plumb_err_set(err, PLUMB_E_INVALID, "program '%s' is not an absolute path", argv[0] ? argv[0] : "");
+	if (sp->argv == NULL && sp->fn == NULL)
+		return plumb_err_set(err, PLUMB_E_INVALID, "nothing to run");
+	if (sp->argv != NULL && (sp->argv[0] == NULL || sp->argv[0][0] != '/'))
+		return plumb_err_set(err, PLUMB_E_INVALID, "program '%s' is not an absolute path",
+				     sp->argv[0] ? sp->argv[0] : "");
 	envp[k++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	envp[k++] = "LC_ALL=C";
-	for (size_t i = 0; env != NULL && env[i] != NULL && k < 23; i++)
-		envp[k++] = env[i];
+	for (size_t i = 0; sp->env != NULL && sp->env[i] != NULL && k < 23; i++)
+		envp[k++] = sp->env[i];
 	envp[k] = NULL;
-	/* perr carries the child's errno when exec fails; CLOEXEC closes it on success. */
-	if (pipe2(pout, O_CLOEXEC) != 0 || pipe2(perr, O_CLOEXEC) != 0) {
+	/* pst carries the child's errno when exec fails; CLOEXEC closes it on success. */
+	if (pipe2(pout, O_CLOEXEC) != 0 || pipe2(pst, O_CLOEXEC) != 0 ||
+	    (sp->errout != NULL && pipe2(perr, O_CLOEXEC) != 0) || (sp->inlen > 0 && pipe2(pin, O_CLOEXEC) != 0)) {
 		int e = errno;
 
-		if (pout[0] >= 0) {
-			close(pout[0]);
-			close(pout[1]);
-		}
+		close_pair(pout);
+		close_pair(pst);
+		close_pair(perr);
+		close_pair(pin);
 		return plumb_err_errno(err, PLUMB_E_IO, e, "cannot create a pipe");
 	}
 	if ((pid = fork()) < 0) {
 		int e = errno;
 
-		close(pout[0]);
-		close(pout[1]);
-		close(perr[0]);
-		close(perr[1]);
-		return plumb_err_errno(err, PLUMB_E_IO, e, "cannot fork '%s'", argv[0]);
+		close_pair(pout);
+		close_pair(pst);
+		close_pair(perr);
+		close_pair(pin);
+		return plumb_err_errno(err, PLUMB_E_IO, e, "cannot fork '%s'", what);
 	}
 	if (pid == 0) {
 		sigset_t none;
-		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC), e;
+		int nul = pin[0] >= 0 ? pin[0] : open("/dev/null", O_RDONLY | O_CLOEXEC), e;
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);   /* plumbd blocks signals for its signalfd */
 		signal(SIGPIPE, SIG_DFL);
 		setpgid(0, 0);
 		if (nul < 0 || dup2(nul, STDIN_FILENO) < 0 || dup2(pout[1], STDOUT_FILENO) < 0 ||
-		    dup2(pout[1], STDERR_FILENO) < 0 || (cwd != NULL && chdir(cwd) != 0)) {
+		    (sp->errout != NULL && dup2(perr[1], STDERR_FILENO) < 0) ||
+		    (sp->errout == NULL && sp->argv != NULL && dup2(pout[1], STDERR_FILENO) < 0) ||
+		    (sp->cwd != NULL && chdir(sp->cwd) != 0)) {
 			e = errno;
-			(void)!write(perr[1], &e, sizeof(e));
+			(void)!write(pst[1], &e, sizeof(e));
 			_exit(127);
 		}
-		execve(argv[0], (char *const *)argv, (char *const *)envp);
+		if (sp->fn != NULL) {
+			sp->fn(sp->arg, STDOUT_FILENO);
+			_exit(0);
+		}
+		execve(sp->argv[0], (char *const *)sp->argv, (char *const *)envp);
 		e = errno;
-		(void)!write(perr[1], &e, sizeof(e));
+		(void)!write(pst[1], &e, sizeof(e));
 		_exit(127);
 	}
 	close(pout[1]);
-	close(perr[1]);
-	for (;;) {
-		struct pollfd p = {pout[0], POLLIN, 0};
+	close(pst[1]);
+	if (perr[1] >= 0)
+		close(perr[1]);
+	if (pin[0] >= 0) {
+		close(pin[0]);
+		fcntl(pin[1], F_SETFL, O_NONBLOCK);
+	}
+	while (pout[0] >= 0 || perr[0] >= 0) {
+		struct pollfd p[3] = {{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0}, {pin[1], POLLOUT, 0}};
 		long left = deadline - mono_ms();
-		char chunk[4096];
-		ssize_t n;
+		char chunk[16384];
 
 		if (left <= 0) {
 			timed_out = 1;
 			break;
 		}
-		if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
+		if (poll(p, 3, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
 			break;
-		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		if ((n = read(pout[0], chunk, sizeof(chunk))) < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;     /* EOF: every writer (the program and what it left running) is gone */
-		if (out != NULL && got + 1 < outlen) {
-			size_t take = (size_t)n < outlen - 1 - got ? (size_t)n : outlen - 1 - got;
+		if (pin[1] >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(pin[1], sp->in + inoff, sp->inlen - inoff);
 
-			memcpy(out + got, chunk, take);
-			got += take;
-			out[got] = '\0';
+			if (w > 0)
+				inoff += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || inoff == sp->inlen) {
+				close(pin[1]);   /* all of it, or the program stopped reading */
+				pin[1] = -1;
+			}
+		}
+		for (int i = 0; i < 2; i++) {
+			int *fd = i == 0 ? &pout[0] : &perr[0];
+			ssize_t n;
+
+			if (*fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if ((n = read(*fd, chunk, sizeof(chunk))) < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				/* EOF: every writer (the program and what it left running) is gone */
+				close(*fd);
+				*fd = -1;
+			} else if (i == 0 && sp->out != NULL) {
+				add_capped(sp->out, chunk, (size_t)n);
+			} else if (i == 1) {
+				add_capped(sp->errout, chunk, (size_t)n);
+			}
 		}
 	}
-	close(pout[0]);
+	if (pout[0] >= 0)
+		close(pout[0]);
+	if (perr[0] >= 0)
+		close(perr[0]);
+	if (pin[1] >= 0)
+		close(pin[1]);
 	if (timed_out)
 		kill(-pid, SIGKILL);
 	/* The output is closed; wait for the exit itself, within the deadline too. */
@@ -228,14 +282,32 @@ int plumb_helper_run(const char *const argv[], const char *const env[], const ch
 			nanosleep(&ts, NULL);
 		}
 	}
-	if (read(perr[0], &child_errno, sizeof(child_errno)) != (ssize_t)sizeof(child_errno))
+	if (read(pst[0], &child_errno, sizeof(child_errno)) != (ssize_t)sizeof(child_errno))
 		child_errno = 0;
-	close(perr[0]);
+	close(pst[0]);
 	if (timed_out)
-		return plumb_err_set(err, PLUMB_E_IO, "'%s' took longer than %u ms and was killed", argv[0], timeout_ms);
+		return plumb_err_set(err, PLUMB_E_IO, "'%s' took longer than %u ms and was killed", what, sp->timeout_ms);
 	if (child_errno != 0)
-		return plumb_err_errno(err, PLUMB_E_IO, child_errno, "cannot run '%s'", argv[0]);
+		return plumb_err_errno(err, PLUMB_E_IO, child_errno, "cannot run '%s'", what);
 	if (WIFSIGNALED(st))
 		return 256 + WTERMSIG(st);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 256;
+}
+
+int plumb_helper_run(const char *const argv[], const char *const env[], const char *cwd, unsigned timeout_ms,
+		     char *out, size_t outlen, struct plumb_err *err)
+{
+	struct plumb_buf b;
+	struct plumb_helper_spec sp = {.argv = argv, .env = env, .cwd = cwd, .timeout_ms = timeout_ms};
+	int r;
+
+	if (out != NULL && outlen > 0)
+		out[0] = '\0';
+	plumb_buf_init(&b, out != NULL && outlen > 0 ? outlen - 1 : 0);
+	sp.out = &b;
+	r = plumb_helper_spawn(&sp, err);
+	if (out != NULL && outlen > 0 && b.data != NULL)
+		memcpy(out, b.data, b.len + 1);
+	plumb_buf_release(&b);
+	return r;
 }

@@ -223,6 +223,24 @@ void plumb_event_release(struct plumb_event *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
+static const char *const weaker_names[] = {"user_missing", "user_unreachable", "no_landlock"};
+
+const char *plumb_confine_name(unsigned bit)
+{
+	for (unsigned i = 0; i < sizeof(weaker_names) / sizeof(weaker_names[0]); i++)
+		if (bit == 1u << i)
+			return weaker_names[i];
+	return NULL;
+}
+
+unsigned plumb_confine_bit(const char *name)
+{
+	for (unsigned i = 0; name != NULL && i < sizeof(weaker_names) / sizeof(weaker_names[0]); i++)
+		if (strcmp(name, weaker_names[i]) == 0)
+			return 1u << i;
+	return 0;
+}
+
 json_t *plumb_report_json(const struct plumb_report *r)
 {
 	json_t *o = json_object(), *events = json_array(), *b = json_object(), *s = json_object();
@@ -273,6 +291,16 @@ json_t *plumb_report_json(const struct plumb_report *r)
 		if (r->spool_set_aside)
 			json_object_set_new(sp, "stats_set_aside", json_integer((json_int_t)r->spool_set_aside));
 		json_object_set_new(o, "spool", sp);
+	}
+	if (r->confinement.weaker) {
+		json_t *c = json_object(), *w = json_array();
+
+		for (unsigned bit = 1; bit & PLUMB_WEAKER_ALL; bit <<= 1)
+			if (r->confinement.weaker & bit)
+				json_array_append_new(w, json_string(plumb_confine_name(bit)));
+		json_object_set_new(c, "weaker", w);
+		json_object_set_new(c, "detail", json_string(r->confinement.detail));
+		json_object_set_new(o, "confinement", c);
 	}
 	return o;
 }
@@ -436,6 +464,14 @@ void plumb_report_print_human(const json_t *report, FILE *out, unsigned flags)
 		bl = "baseline signed by ";
 	else
 		bl = "baseline unsigned";
+	{
+		const json_t *c = json_object_get(report, "confinement");
+		const char *detail = jstr(c, "detail");
+		char msg[2 * PLUMB_CONFINE_DETAIL_MAX];
+
+		if (c != NULL)
+			fprintf(out, "weaker confinement: %s\n", plumb_escape_ctl(msg, sizeof(msg), detail ? detail : "?"));
+	}
 	fprintf(out, "%s: %lld resources, %lld drifted, %lld reverted, %lld failed (%s, %s%s%s)\n",
 		jstr(report, "mode"),
 		(long long)geti(sum, "resources"), (long long)geti(sum, "drifted"),

@@ -68,34 +68,48 @@ static int spool_split(struct plumb_state *st, const json_t *j, const char *id, 
 }
 
 int plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
-		     double send_budget_s)
+		     double send_budget_s, json_t **json_out)
 {
-	int r = 0;
+	int r = 0, saved;
 	struct plumb_spool_stats s;
 	struct plumb_err e;
 	json_t *j;
-	char *text;
+	char *text = NULL;
 	int heartbeat = rep->nevents == 0;
 
-	if (cfg->report_url == NULL)
-		return 0;
-	(void)plumb_spool_stats_load(st, &s, NULL);   /* damaged stats: set aside and logged there */
-	rep->spool_dropped = s.dropped_heartbeats;
-	rep->spool_write_errors = s.write_errors;
-	rep->spool_rejected = s.rejected;
-	rep->spool_set_aside = s.set_aside;
-	if (!heartbeat || plumb_spool_heartbeat_due(&s, time(NULL), cfg->report_heartbeat)) {
-		if ((j = plumb_report_json(rep)) != NULL && (text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
-			if (strlen(text) > cfg->report_max_bytes)
-				r = spool_split(st, j, rep->id, strlen(text), cfg->report_max_bytes);
-			else if ((r = plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e)) != 0)
-				plumb_log(PLUMB_LOG_ERROR, "cannot spool report %s: %s (enforcement goes on)", rep->id, e.msg);
-			free(text);
-		}
-		else
-			r = PLUMB_E_NOMEM;
-		json_decref(j);
+	if (json_out != NULL)
+		*json_out = NULL;
+	if (cfg->report_url != NULL) {
+		(void)plumb_spool_stats_load(st, &s, NULL);   /* damaged stats: set aside and logged there */
+		rep->spool_dropped = s.dropped_heartbeats;
+		rep->spool_write_errors = s.write_errors;
+		rep->spool_rejected = s.rejected;
+		rep->spool_set_aside = s.set_aside;
 	}
+	plumb_confine_assess(&rep->confinement, cfg);
+	if ((j = plumb_report_json(rep)) == NULL || (text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		json_decref(j);
+		plumb_log(PLUMB_LOG_ERROR, "out of memory: report %s neither saved nor spooled", rep->id);
+		return PLUMB_E_NOMEM;
+	}
+	saved = plumb_state_write(st, PLUMB_LAST_REPORT, text, strlen(text), &e) == 0;
+	if (!saved)
+		plumb_log(PLUMB_LOG_WARN, "cannot save the run's report: %s", e.msg);
+	if (cfg->report_url != NULL && (!heartbeat || plumb_spool_heartbeat_due(&s, time(NULL), cfg->report_heartbeat))) {
+		if (strlen(text) > cfg->report_max_bytes)
+			r = spool_split(st, j, rep->id, strlen(text), cfg->report_max_bytes);
+		else if ((r = plumb_spool_put(st, rep->id, heartbeat, text, strlen(text), &e)) != 0)
+			plumb_log(PLUMB_LOG_ERROR, "cannot spool report %s: %s (enforcement goes on)", rep->id, e.msg);
+	}
+	free(text);
+	if (json_out != NULL)
+		*json_out = j;
+	else
+		json_decref(j);
+	if (r == 0 && !saved)
+		r = PLUMB_E_IO;
+	if (cfg->report_url == NULL)
+		return r;
 	if (send_budget_s <= 0)
 		return r;
 	/* Delivery runs in plumb-send (the only program linking libcurl),
@@ -182,22 +196,68 @@ int plumb_run_quarantine_open(struct plumb_quarantine **out, struct plumb_state 
 	return 0;
 }
 
+int plumb_run_header(struct plumb_report *rep, const struct plumb_selection *sel)
+{
+	const struct plumb_source_info *info = &sel->src->info;
+
+	rep->has_serial = sel->b->has_serial;
+	rep->serial = sel->b->serial;
+	rep->stale = sel->stale;
+	if ((info->commit && (rep->commit = strdup(info->commit)) == NULL) ||
+	    (info->signer && (rep->signer = strdup(info->signer)) == NULL) ||
+	    (info->fingerprint && (rep->fingerprint = strdup(info->fingerprint)) == NULL))
+		return PLUMB_E_NOMEM;
+	return 0;
+}
+
+int plumb_run_selected(struct plumb_report *rep, const struct plumb_config *cfg, struct plumb_state *st,
+		       const struct plumb_selection *sel, int rootfd, const struct plumb_run_scope *sc,
+		       struct plumb_run_result *res, struct plumb_err *err)
+{
+	struct plumb_fw_undo undo = {NULL};
+	struct plumb_engine_opts eo = {sc->repair, sc->threads, sc->only, sc->firewall, sc->guard ? &undo : NULL,
+				       NULL, sc->live, sc->packages};
+	struct plumb_quarantine *q = NULL;
+	struct plumb_journal *journal = NULL;
+	struct plumb_err e;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (sc->repair && plumb_run_quarantine_open(&q, st, cfg, &e) != 0) {
+		plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
+		q = NULL;
+	}
+	if (sc->repair && plumb_journal_open(&journal, st, rep, &e) != 0)
+		plumb_log(PLUMB_LOG_WARN, "%s; reverts are not journaled", e.msg);
+	eo.journal = journal;
+	if ((r = plumb_engine_run(rep, sel->b, sel->src, rootfd, q, &eo, err)) == 0) {
+		if (sc->after_engine != NULL)
+			sc->after_engine(sc->ctx, rep);
+		if (sc->guard && sc->repair)
+			res->rolled_back = plumb_select_lockout_guard(sel, cfg, st, &undo, rep);
+		/* Applied: the anchor moves forward to this commit, durably before
+		 * the run reports; a failure is a failed event (retried next run). */
+		if (sc->anchor && sc->repair && !res->rolled_back)
+			res->anchored = plumb_select_commit_anchor(sel, st, rep) == 0;
+	}
+	plumb_journal_free(journal);
+	plumb_quarantine_free(q);
+	plumb_fw_undo_release(&undo);
+	return r;
+}
+
 int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	      json_t **report_out, struct plumb_err *err)
 {
 	const char *mode = !o->apply ? "check" : cfg->mode == PLUMB_MODE_AUDIT ? "audit" : "enforce";
-	struct plumb_fw_undo undo = {NULL};
-	struct plumb_engine_opts eo = {o->apply && cfg->mode == PLUMB_MODE_ENFORCE, o->threads, NULL, -1, &undo};
-	struct plumb_quarantine *q = NULL;
-	struct plumb_journal *journal = NULL;
 	struct plumb_state *st = NULL;
 	struct plumb_trust trust;
 	struct plumb_selection sel;
 	struct plumb_report rep, rec;
 	struct plumb_err e;
 	json_t *json = NULL;
-	char *text = NULL, *refusal = NULL;
-	int code = PLUMB_EXIT_ERROR, rootfd = -1, selected = 0, saved = 0, have_rec = 0, own;
+	char *refusal = NULL;
+	int code = PLUMB_EXIT_ERROR, rootfd = -1, selected = 0, have_rec = 0, own;
 
 	*report_out = NULL;
 	memset(&rep, 0, sizeof(rep));
@@ -232,14 +292,12 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 			plumb_err_set(err, PLUMB_E_INVALID, "refused the new baseline: %s", refusal);
 	}
 	if (selected) {
-		const struct plumb_source_info *info = &sel.src->info;
+		struct plumb_run_scope sc = {.repair = o->apply && cfg->mode == PLUMB_MODE_ENFORCE, .threads = o->threads,
+					     .firewall = -1, .guard = sel.from_git && sel.is_new && refusal == NULL,
+					     .anchor = sel.from_git && sel.is_new && refusal == NULL};
+		struct plumb_run_result res;
 
-		rep.has_serial = sel.b->has_serial;
-		rep.serial = sel.b->serial;
-		rep.stale = sel.stale;
-		if ((info->commit && (rep.commit = strdup(info->commit)) == NULL) ||
-		    (info->signer && (rep.signer = strdup(info->signer)) == NULL) ||
-		    (info->fingerprint && (rep.fingerprint = strdup(info->fingerprint)) == NULL)) {
+		if (plumb_run_header(&rep, &sel) != 0) {
 			plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 			goto out;
 		}
@@ -253,51 +311,28 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 		if (sel.stale)
 			plumb_log(PLUMB_LOG_WARN, "baseline '%s' expired; still enforcing it until a newer one arrives",
 				  sel.src->name);
-		if (eo.repair && plumb_run_quarantine_open(&q, st, cfg, &e) != 0) {
-			plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
-			q = NULL;
-		}
-		if (eo.repair && plumb_journal_open(&journal, st, &rep, &e) != 0)
-			plumb_log(PLUMB_LOG_WARN, "%s; reverts are not journaled", e.msg);
-		eo.journal = journal;
-		if (plumb_engine_run(&rep, sel.b, sel.src, rootfd, q, &eo, err) != 0)
+		if (plumb_run_selected(&rep, cfg, st, &sel, rootfd, &sc, &res, err) != 0)
 			goto out;
-		if (eo.repair && sel.from_git && sel.is_new && refusal == NULL &&
-		    plumb_select_lockout_guard(&sel, cfg, st, &undo, &rep)) {
-			/* Rolled back: no new anchor; the next run enforces the old one. */
-		} else if (eo.repair && sel.from_git && sel.is_new && refusal == NULL) {
-			/* Applied: the anchor moves forward to this commit, durably
-			 * before the run reports; a failure is a failed event. */
-			(void)plumb_select_commit_anchor(&sel, st, &rep);
-		}
 	}
 	own = plumb_run_exit_code(&rep, o->apply);
 	if (have_rec)
 		plumb_report_merge(&rep, &rec);
 	rep.finished_at = time(NULL);
-	if ((json = plumb_report_json(&rep)) == NULL ||
-	    (text = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+	if (plumb_run_report(st, cfg, &rep, 5.0, &json) == 0 && o->apply)
+		plumb_run_settle(st, 1);
+	if (json == NULL) {
 		plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 		goto out;
 	}
-	saved = plumb_state_write(st, PLUMB_LAST_REPORT, text, strlen(text), &e) == 0;
-	if (!saved)
-		plumb_log(PLUMB_LOG_WARN, "cannot save the run's report: %s", e.msg);
-	if (plumb_run_report(st, cfg, &rep, 5.0) == 0 && saved && o->apply)
-		plumb_run_settle(st, 1);
 	code = own;
 	*report_out = json;
 	json = NULL;
 out:
-	plumb_fw_undo_release(&undo);
 	free(refusal);
-	free(text);
 	json_decref(json);
 	plumb_report_release(&rep);
 	if (have_rec)
 		plumb_report_release(&rec);
-	plumb_quarantine_free(q);
-	plumb_journal_free(journal);
 	plumb_selection_release(&sel);
 	if (rootfd >= 0)
 		close(rootfd);

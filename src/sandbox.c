@@ -170,13 +170,13 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsi
 	return seccomp_rule_add_array(ctx, action, nr, n, a);
 }
 
-static int load_filter(enum plumb_sandbox_profile profile, struct plumb_err *err)
+static int load_filter(enum plumb_sandbox_profile profile, pid_t child, struct plumb_err *err)
 {
 	static const int domains[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
 	scmp_filter_ctx ctx;
 	int r = 0;
 
-	(void)profile;   /* one list serves both today; kept apart so either can narrow */
+	(void)profile;   /* one list serves all today; kept apart so either can narrow */
 	if ((ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL)
 		return plumb_err_set(err, PLUMB_E_NOMEM, "cannot set up seccomp");
 	for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++)
@@ -200,6 +200,14 @@ static int load_filter(enum plumb_sandbox_profile profile, struct plumb_err *err
 	}
 	if (r == 0)
 		r = add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
+	if (r == 0 && child > 0) {
+		/* The spool keeper may signal and reap its network child, and no
+		 * other process. */
+		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)child);
+
+		if ((r = add_rule(ctx, SCMP_ACT_ALLOW, "kill", 1, &a)) == 0)
+			r = add_rule(ctx, SCMP_ACT_ALLOW, "wait4", 1, &a);
+	}
 #if defined(__SANITIZE_ADDRESS__)
 	for (size_t i = 0; r == 0 && i < 4; i++)
 		r = add_rule(ctx, SCMP_ACT_ALLOW, (const char *const[]){"prctl", "wait4", "waitid", "kill"}[i], 0, NULL);
@@ -263,9 +271,9 @@ static int landlock_allow(int rs, const char *path, uint64_t dir_rights, struct 
 }
 
 /* Landlock where the kernel has it: the cache (the working directory) read
- * and written, extra_ro and the list above read, the rest of the file
- * system (the managed root, state_dir, /etc/shadow) out of reach. */
-static int landlock_enter(const char *const *extra_ro, struct plumb_err *err)
+ * and written unless !own_dir, extra_ro and the list above read, the rest
+ * of the file system (the managed root, state_dir, /etc/shadow) out of reach. */
+static int landlock_enter(const char *const *extra_ro, int own_dir, struct plumb_err *err)
 {
 	int abi = plumb_sandbox_landlock_abi(), rs, r = 0;
 	uint64_t all = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
@@ -285,7 +293,8 @@ static int landlock_enter(const char *const *extra_ro, struct plumb_err *err)
 	attr.handled_access_fs = all;
 	if ((rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr.handled_access_fs), 0)) < 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "landlock: cannot create a ruleset");
-	r = landlock_allow(rs, ".", all, err);
+	if (own_dir)
+		r = landlock_allow(rs, ".", all, err);
 	for (size_t i = 0; r == 0 && i < sizeof(fetch_reads) / sizeof(fetch_reads[0]); i++)
 		r = landlock_allow(rs, fetch_reads[i], ro, err);
 	for (size_t i = 0; r == 0 && extra_ro != NULL && extra_ro[i] != NULL; i++)
@@ -296,8 +305,8 @@ static int landlock_enter(const char *const *extra_ro, struct plumb_err *err)
 	return r;
 }
 
-int plumb_sandbox_enter(const struct plumb_sandbox_user *u, enum plumb_sandbox_profile profile, const int *keep,
-			size_t nkeep, const char *const *extra_ro, struct plumb_err *err)
+static int enter(const struct plumb_sandbox_user *u, enum plumb_sandbox_profile profile, const int *keep,
+		 size_t nkeep, const char *const *extra_ro, pid_t child, struct plumb_err *err)
 {
 	int r;
 
@@ -312,9 +321,23 @@ int plumb_sandbox_enter(const struct plumb_sandbox_user *u, enum plumb_sandbox_p
 #endif
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set no_new_privs");
-	if ((r = landlock_enter(extra_ro, err)) != 0)
+	if ((r = landlock_enter(extra_ro, profile != PLUMB_SANDBOX_SEND, err)) != 0)
 		return r;
-	return load_filter(profile, err);
+	return load_filter(profile, child, err);
+}
+
+int plumb_sandbox_enter(const struct plumb_sandbox_user *u, enum plumb_sandbox_profile profile, const int *keep,
+			size_t nkeep, const char *const *extra_ro, struct plumb_err *err)
+{
+	return enter(u, profile, keep, nkeep, extra_ro, 0, err);
+}
+
+int plumb_sandbox_enter_spool(pid_t child, const int *keep, size_t nkeep, struct plumb_err *err)
+{
+	struct plumb_sandbox_user root = {0};
+
+	snprintf(root.name, sizeof(root.name), "root");
+	return enter(&root, PLUMB_SANDBOX_SPOOL, keep, nkeep, NULL, child, err);
 }
 
 void plumb_sandbox_describe(char *out, size_t n, const struct plumb_sandbox_user *u, const char *wanted)

@@ -370,17 +370,11 @@ int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct p
 	snprintf(why, sizeof(why), "commit %.12s cut this host off from its git remote (%s); the previous tables "
 		 "are restored and the commit is refused until a newer one arrives", sel->tip.commit, probe.msg);
 	for (size_t i = 0; i < fw->ntables; i++) {
-		struct plumb_event ev;
 		char id[300];
 
-		memset(&ev, 0, sizeof(ev));
-		snprintf(id, sizeof(id), "firewall:nftables:%s", fw->tables[i]);
-		ev.resource = strdup(id);
-		ev.drift = PLUMB_DRIFT_RULES;
-		ev.action = PLUMB_ACT_ROLLED_BACK;
-		ev.error = strdup(why);
-		ev.at = time(NULL);
-		plumb_report_add(rep, &ev);
+		/* the table's own backend (this said nftables for iptables tables too) */
+		snprintf(id, sizeof(id), "firewall:%s:%s", fw->backend, fw->tables[i]);
+		(void)plumb_report_event(rep, id, PLUMB_DRIFT_RULES, PLUMB_ACT_ROLLED_BACK, NULL, NULL, why);
 	}
 	if ((j = json_pack("{s:s, s:s}", "commit", sel->tip.commit, "reason", probe.msg)) != NULL &&
 	    (text = json_dumps(j, JSON_COMPACT)) != NULL) {

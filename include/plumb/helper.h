@@ -31,4 +31,33 @@ int plumb_helper_wait(int pid, unsigned timeout_s);
 int plumb_helper_run(const char *const argv[], const char *const env[], const char *cwd, unsigned timeout_ms,
 		     char *out, size_t outlen, struct plumb_err *err);
 
+struct plumb_buf;
+
+/* The one fork/exec/wait of plumb's own children (not the git fetcher's
+ * fork, gitsrc.c): either exec argv (argv[0] absolute, never a shell,
+ * environment PATH and LC_ALL=C plus env) or, with fn instead, call
+ * fn(arg, wfd) in the forked child (its output goes to wfd, then it
+ * exits; name says what it is in messages). The child gets a process
+ * group of its own, signals unblocked, working directory cwd (may be
+ * NULL), stdin the inlen bytes of in (or /dev/null), stdout into out
+ * (may be NULL) and stderr into errout, or, with errout NULL, an exec'd
+ * program's stderr into out as well (a function child keeps ours). Each
+ * buffer keeps at most its max, the rest is read and dropped. At
+ * timeout_ms the group is killed. Returns the exit status (0..255), 256 +
+ * the signal when it died of one, or PLUMB_E_IO when it could not be
+ * started or ran out of time (err says which). */
+struct plumb_helper_spec {
+	const char *const *argv;
+	void (*fn)(void *arg, int wfd);
+	void *arg;
+	const char *name;
+	const char *const *env;
+	const char *cwd;
+	const char *in;
+	size_t inlen;
+	struct plumb_buf *out, *errout;
+	unsigned timeout_ms;
+};
+int plumb_helper_spawn(const struct plumb_helper_spec *sp, struct plumb_err *err);
+
 #endif

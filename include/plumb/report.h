@@ -8,6 +8,7 @@
 #include <time.h>
 #include <jansson.h>
 
+#include "plumb/confine.h"
 #include "plumb/error.h"
 
 #define PLUMB_REPORT_SCHEMA "plumb.report/v1"
@@ -69,6 +70,7 @@ struct plumb_report {
 	/* the spool's own troubles, carried so the control plane sees them */
 	uint64_t spool_dropped, spool_write_errors, spool_rejected;
 	uint64_t spool_set_aside;   /* damaged stats files kept aside: counters before them are in those files */
+	struct plumb_confinement confinement;   /* weaker than designed: "confinement" in the JSON */
 };
 
 /* Starts a report: fresh UUID, host name, started_at = now. */
@@ -92,6 +94,13 @@ void plumb_report_merge(struct plumb_report *dst, struct plumb_report *src);
  * 0 or PLUMB_E_NOMEM. */
 int plumb_report_event(struct plumb_report *r, const char *resource, unsigned drift, enum plumb_action a,
 		       json_t *expected, json_t *actual, const char *error);
+
+/* The report name of one PLUMB_WEAKER_* bit (confine.h: "user_missing",
+ * "user_unreachable", "no_landlock"), NULL for anything else; and the bit
+ * of a name, 0 when unknown. (Here, not in confine.c: the hub links the
+ * report vocabulary without the sandbox.) */
+const char *plumb_confine_name(unsigned bit);
+unsigned plumb_confine_bit(const char *name);
 
 /* Builds the plumb.report/v1 JSON object. Returns NULL on allocation failure. */
 json_t *plumb_report_json(const struct plumb_report *r);

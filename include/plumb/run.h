@@ -30,6 +30,44 @@ struct plumb_run_opts {
 	int threads;                /* 0: one per CPU */
 };
 
+struct plumb_selection;
+struct plumb_state;
+
+/* What one run over a selected baseline covers, for every caller: plumb
+ * apply and check (everything), and each of plumbd's runs (a full scan, the
+ * inotify dirty set, firewall-only, live state). */
+struct plumb_run_scope {
+	int repair;                 /* enforce mode and a repairing command */
+	int threads;
+	const unsigned char *only;  /* per file resource; NULL: every one */
+	int firewall, live, packages;   /* as struct plumb_engine_opts */
+	int guard;                  /* a new git baseline: run the lock-out guard after its firewall repair */
+	int anchor;                 /* record sel as the anchor once applied (not when rolled back) */
+	/* called after the engine, before the guard (plumbd counts reverts there) */
+	void (*after_engine)(void *ctx, struct plumb_report *rep);
+	void *ctx;
+};
+
+struct plumb_run_result {
+	int rolled_back;            /* the lock-out guard put the old firewall back */
+	int anchored;               /* sel is now the anchor */
+};
+
+/* The report header from a selection: commit, signer, fingerprint,
+ * serial, stale. Returns 0 or PLUMB_E_NOMEM. */
+int plumb_run_header(struct plumb_report *rep, const struct plumb_selection *sel);
+
+/* The one run, under the state lock the caller holds: the quarantine and
+ * the journal when repairing, the engine over scope, the lock-out guard,
+ * the anchor. (A killed run's journal is read by the caller first,
+ * plumb_run_recover, and merged after: its reverts ride in the report
+ * without deciding plumb's exit code.) Resource failures are
+ * events; returns 0 or the engine's negative code (err filled; the guard
+ * and anchor are then skipped). */
+int plumb_run_selected(struct plumb_report *rep, const struct plumb_config *cfg, struct plumb_state *st,
+		       const struct plumb_selection *sel, int rootfd, const struct plumb_run_scope *scope,
+		       struct plumb_run_result *res, struct plumb_err *err);
+
 /* Performs one run. On return *report_out holds the run's report (also
  * for refused baselines) or NULL when the run could not start; the return
  * value is the process exit code, with err filled when it is 1. */
@@ -50,14 +88,19 @@ struct plumb_verify_result {
  * the tip would be accepted, else a negative code with err saying why. */
 int plumb_run_verify(const struct plumb_config *cfg, struct plumb_verify_result *out, struct plumb_err *err);
 
-/* Puts a finished report into the spool when a control plane is configured:
- * always when it carries events, as a heartbeat when one is due. Then, with
- * send_budget_s > 0, delivers the spool for at most that long. Failures are
- * logged and counted, never fatal: enforcement does not wait on reports.
- * Returns 0 when the report is durable (spooled, not due, or no control
- * plane configured), else the spool's error code. */
+/* Publishes a finished report, rendered to JSON once: the spool's own
+ * counters and the host's confinement (plumb_confine_assess) go into rep,
+ * the text is written to state_dir/last-report.json and, when a control
+ * plane is configured, the same text is spooled: always when it carries
+ * events, as a heartbeat when one is due (split under report.max_bytes).
+ * Then, with send_budget_s > 0, delivers the spool for at most that long.
+ * Failures are logged and counted, never fatal: enforcement does not wait
+ * on reports. With json_out, *json_out gets the report object (the
+ * caller's to release; NULL when out of memory). Returns 0 when the report
+ * is saved and durable (spooled, not due, or no control plane), else
+ * nonzero. */
 int plumb_run_report(struct plumb_state *st, const struct plumb_config *cfg, struct plumb_report *rep,
-		     double send_budget_s);
+		     double send_budget_s, json_t **json_out);
 
 /* Moves the events of runs the journal shows were interrupted (killed
  * after announcing repairs, before reporting) into rep, each saying so.

@@ -21,7 +21,8 @@ struct plumb_sandbox_user {
 
 enum plumb_sandbox_profile {
 	PLUMB_SANDBOX_FETCH,       /* libgit2: files in its cache, sockets, DNS */
-	PLUMB_SANDBOX_SEND,        /* libcurl: the same, and its resolver threads */
+	PLUMB_SANDBOX_SEND,        /* libcurl: sockets, DNS, its resolver threads; no directory of its own */
+	PLUMB_SANDBOX_SPOOL,       /* plumb-send's spool keeper: root, its spool (the working directory) only */
 };
 
 /* Looks name up in the host's user database. Returns 0 (out->found says
@@ -41,6 +42,13 @@ int plumb_sandbox_lookup(struct plumb_sandbox_user *out, const char *name, struc
  * or a negative code: the caller must then exit, never go on unconfined. */
 int plumb_sandbox_enter(const struct plumb_sandbox_user *u, enum plumb_sandbox_profile profile, const int *keep,
 			size_t nkeep, const char *const *extra_ro, struct plumb_err *err);
+
+/* plumb-send's spool keeper (docs/PRIVSEP.md): stays root, keeps its fds
+ * in keep, no_new_privs, Landlock (the working directory, the spool, read
+ * and written; libraries read; nothing else), the seccomp allow-list plus
+ * kill() and wait4() of child alone (its network child). Returns 0 or a
+ * negative code: the caller must then exit. */
+int plumb_sandbox_enter_spool(pid_t child, const int *keep, size_t nkeep, struct plumb_err *err);
 
 /* Whether u can reach path: every directory on the way, path included
  * when it is a directory, searchable by u. 1 when u is not found (root). */

@@ -1,7 +1,7 @@
 #!/bin/bash
 # make deb: dpkg-buildpackage builds two packages from debian/, plumb (the
 # agent) and plumb-hub, each holding its own files (binaries, plumb-send,
-# units with hardening, documented conffiles, /var/lib/plumb 0700, man pages
+# units with hardening, documented conffiles, /var/lib/plumb 0711, man pages
 # that render, bash completion) with Depends from dpkg-shlibdeps: the agent
 # pulls none of the hub's libraries. lintian --pedantic finds nothing but the
 # documented overrides, and the unpacked binaries run.
@@ -26,7 +26,7 @@ has '-rwxr-xr-x' usr/sbin/plumbd
 has '-rwxr-xr-x' usr/libexec/plumb/plumb-send
 has '-rw-r--r--' lib/systemd/system/plumbd.service
 has '-rw-r--r--' etc/plumb/agent.yaml
-has 'drwx------' var/lib/plumb/
+has 'drwx--x--x' var/lib/plumb/
 has '-rw-r--r--' usr/share/bash-completion/completions/plumb
 for m in man8/plumb.8 man8/plumbd.8 man5/plumb-baseline.5 man5/plumb-agent.yaml.5; do
 	has '-rw-r--r--' "usr/share/man/$m.gz"
@@ -44,7 +44,8 @@ dpkg-deb -f "$DEB" Depends > "$T/depends"
 for lib in libgit2 libyaml libjansson4 libssl3 libcurl4; do
 	grep -q "$lib" "$T/depends" || fail "plumb Depends lacks $lib: $(cat "$T/depends")"
 done
-for lib in libmicrohttpd libsqlite3 libpq libgnutls adduser; do
+grep -q adduser "$T/depends" || fail "plumb Depends lacks adduser (its postinst creates the plumb user)"
+for lib in libmicrohttpd libsqlite3 libpq libgnutls; do
 	grep -q "$lib" "$T/depends" && fail "plumb Depends on the hub's $lib: $(cat "$T/depends")"
 done
 dpkg-deb -f "$HUB" Depends > "$T/hub-depends"

@@ -46,8 +46,8 @@ note "$n managed paths, none under a protected prefix (blocked: ${blocked:-none}
 # What must stay allowed: the firewall's scratch namespace, the setuid bit a
 # baseline may set, the capabilities repairs need.
 rn=$(val RestrictNamespaces)
-case " $rn " in *" net "*|" no "|"  ") ;; *) fail "RestrictNamespaces=$rn forbids src/firewall.c's unshare(CLONE_NEWNET)";; esac
-grep -q 'unshare(CLONE_NEWNET)' "$SRC/src/firewall.c" || fail "src/firewall.c no longer unshares CLONE_NEWNET: update RestrictNamespaces and this test"
+case " $rn " in *" net "*|" no "|"  ") ;; *) fail "RestrictNamespaces=$rn forbids src/fw_common.c's unshare(CLONE_NEWNET) (the firewall ruleset check)";; esac
+grep -q 'unshare(CLONE_NEWNET)' "$SRC/src/fw_common.c" || fail "src/fw_common.c no longer unshares CLONE_NEWNET: update RestrictNamespaces and this test"
 [ "$(cat "$SRC"/src/*.c "$SRC"/agent/*.c | grep -c "unshare(")" -eq 1 ] || fail "a new unshare() in src/: does RestrictNamespaces=$rn allow it?"
 case $(val RestrictSUIDSGID) in ""|no) ;; *) fail "RestrictSUIDSGID forbids the setuid bits a baseline sets";; esac
 caps=$(val CapabilityBoundingSet)

@@ -8,39 +8,9 @@
 # systemd is not PID 1 in the root: deb-systemd-invoke is replaced by a stub
 # that logs what the maintainer scripts asked of it.
 . "$(dirname "$0")/../lib/lib.sh"
-REPO=$(cd "$TESTS_DIR/.." && pwd)
-command -v mmdebstrap >/dev/null || skip "no mmdebstrap (apt-get install mmdebstrap)"
-command -v systemctl >/dev/null || skip "no systemctl (for systemctl --root enable)"
-[ "$(id -u)" -eq 0 ] || skip "needs root (dpkg --root chroots into the throwaway root)"
-mapfile -t debs < <(cd "$REPO" && packaging/mkdeb.sh 2>"$T/err") || fail "mkdeb.sh failed"
-AGENT=$REPO/${debs[0]} HUB=$REPO/${debs[1]}
-ver=$(dpkg-deb -f "$AGENT" Version)
-
-# The root: essential packages plus what both packages depend on.
-deps=$(for d in "$AGENT" "$HUB"; do dpkg-deb -f "$d" Depends; done | tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/ //g' |
-	grep -v '^$' | LC_ALL=C sort -u | tr '\n' ',' | sed 's/,$//')
-CACHE=$REPO/build-deb/cache
-key=$(echo "bookworm essential $deps" | sha256sum | cut -c1-16)
-TAR=$CACHE/bookworm-$key.tar
-if [ ! -s "$TAR" ]; then
-	mkdir -p "$CACHE"
-	timeout 300 mmdebstrap --quiet --variant=essential --include="$deps" bookworm "$CACHE/partial-$key.tar" >"$T/mm.log" 2>&1 &&
-		mv "$CACHE/partial-$key.tar" "$TAR" ||
-		{ rm -f "$CACHE/partial-$key.tar"; skip "mmdebstrap could not build a bookworm root (no mirror?): $(tail -1 "$T/mm.log")"; }
-fi
-R=$T/r; mkdir -p "$R"
-tar -C "$R" -xf "$TAR" || fail "cannot unpack $TAR"
-# systemd "running" for the maintainer scripts, with a logging stand-in.
-mkdir -p "$R/run/systemd/system"
-cat > "$R/usr/bin/deb-systemd-invoke" <<'S'
-#!/bin/sh
-echo "$*" >> /invoke.log
-S
-printf '#!/bin/sh\nexit 0\n' > "$R/usr/bin/systemctl"
-chmod 0755 "$R/usr/bin/deb-systemd-invoke" "$R/usr/bin/systemctl"
-: > "$R/invoke.log"
+. "$TESTS_DIR/lib/debroot.sh"
+debroot
 pkgs_before=$(dpkg --root="$R" -l | grep -c '^ii')
-dpkgr() { dpkg --root="$R" --force-unsafe-io "$@" </dev/null >"$T/dpkg.out" 2>&1 || fail "dpkg $*: $(tail -5 "$T/dpkg.out")"; }
 
 # Install: nothing more needed than the Depends, nothing enabled or started.
 dpkgr -i "$AGENT" "$HUB"
@@ -50,7 +20,7 @@ for f in usr/bin/plumb usr/sbin/plumbd usr/libexec/plumb/plumb-send usr/bin/plum
 	 usr/share/bash-completion/completions/plumb; do
 	[ -e "$R/$f" ] || fail "installed root lacks /$f"
 done
-[ "$(stat -c %a "$R/var/lib/plumb")" = 700 ] || fail "/var/lib/plumb is $(stat -c %a "$R/var/lib/plumb")"
+[ "$(stat -c %a "$R/var/lib/plumb")" = 711 ] || fail "/var/lib/plumb is $(stat -c %a "$R/var/lib/plumb")"
 grep -q '^plumb-hub:' "$R/etc/passwd" || fail "no plumb-hub user"
 hubuid=$(awk -F: '$1 == "plumb-hub" {print $3}' "$R/etc/passwd")
 [ "$(stat -c '%a %u' "$R/var/lib/plumb-hub")" = "700 $hubuid" ] || fail "/var/lib/plumb-hub is $(stat -c '%a %u' "$R/var/lib/plumb-hub"), not 700 owned by plumb-hub ($hubuid)"
@@ -67,14 +37,7 @@ mkdir -p "$R/var/lib/plumb/quarantine" "$R/var/lib/plumb/spool"; echo secret > "
 echo db > "$R/var/lib/plumb-hub/hub.db"
 
 # Upgrade: the same packages as version $ver+1 (repacked).
-up() {
-	local d=$T/up-$(basename "$1" .deb)
-	dpkg-deb -R "$1" "$d"
-	sed -i "s/^Version: .*/Version: ${ver}+1/" "$d/DEBIAN/control"
-	dpkg-deb --root-owner-group -b "$d" "$d.deb" >/dev/null
-	echo "$d.deb"
-}
-AGENT2=$(up "$AGENT"); HUB2=$(up "$HUB")
+AGENT2=$(repack "$AGENT"); HUB2=$(repack "$HUB")
 : > "$R/invoke.log"
 dpkgr -i "$AGENT2" "$HUB2"
 [ "$(dpkg-query --root="$R" -W -f '${Version}' plumb)" = "${ver}+1" ] || fail "plumb not upgraded"

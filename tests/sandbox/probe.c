@@ -1,6 +1,8 @@
 /* probe.c - test-only: confines itself exactly as the git fetcher does
- * (plumb_sandbox_enter, fetch profile, in DIR as its cache), then tries what
- * argv asks and prints one verdict per try: "ok" or the errno name. */
+ * (plumb_sandbox_enter, fetch profile, in DIR as its cache), or with
+ * USER written send:USER as plumb-send's network child does (send profile:
+ * no directory of its own), then tries what argv asks and prints one
+ * verdict per try: "ok" or the errno name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -23,14 +25,21 @@ int main(int argc, char **argv)
 {
 	struct plumb_sandbox_user u;
 	struct plumb_err err;
+	enum plumb_sandbox_profile profile = PLUMB_SANDBOX_FETCH;
+	const char *user;
 	int fd;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: probe USER DIR [read:P|write:P|exec:P|unshare|mount|packet|status]...\n");
+		fprintf(stderr, "usage: probe [send:]USER DIR [read:P|write:P|exec:P|unshare|mount|packet|status]...\n");
 		return 2;
 	}
-	if (plumb_sandbox_lookup(&u, argv[1], &err) != 0 || chdir(argv[2]) != 0 ||
-	    plumb_sandbox_enter(&u, PLUMB_SANDBOX_FETCH, NULL, 0, NULL, &err) != 0) {
+	user = argv[1];
+	if (strncmp(user, "send:", 5) == 0) {
+		profile = PLUMB_SANDBOX_SEND;
+		user += 5;
+	}
+	if (plumb_sandbox_lookup(&u, user, &err) != 0 || chdir(argv[2]) != 0 ||
+	    plumb_sandbox_enter(&u, profile, NULL, 0, NULL, &err) != 0) {
 		fprintf(stderr, "probe: %s\n", err.msg);
 		return 1;
 	}

@@ -7,20 +7,11 @@
 #include "plumb/report.h"
 #include "../../hub/validate.h"
 
+static int validate_conf(const struct plumb_report *rep, const char *conf, struct plumb_err *e);
+
 static int validate(const struct plumb_report *rep, struct plumb_err *e)
 {
-	json_t *j = plumb_report_json(rep);
-	char *text = json_dumps(j, JSON_COMPACT);
-	json_t *doc = hub_report_parse(text, strlen(text), e);
-	time_t fin;
-	int r;
-
-	assert_non_null(doc);
-	r = hub_report_validate(doc, NULL, &fin, e);
-	json_decref(doc);
-	json_decref(j);
-	free(text);
-	return r;
+	return validate_conf(rep, NULL, e);
 }
 
 static void agent_reports_pass(void **state)
@@ -94,11 +85,82 @@ static void unknown_refused(void **state)
 	plumb_report_release(&rep);
 }
 
+/* Validates rep as the hub would, after plumb_report_json(rep) with
+ * "confinement" replaced by conf (a JSON text) unless conf is NULL. */
+static int validate_conf(const struct plumb_report *rep, const char *conf, struct plumb_err *e)
+{
+	json_t *j = plumb_report_json(rep), *doc;
+	char *text;
+	time_t fin;
+	int r;
+
+	if (conf != NULL) {
+		json_t *c = json_loads(conf, 0, NULL);
+
+		assert_non_null(c);
+		json_object_set_new(j, "confinement", c);
+	}
+	text = json_dumps(j, JSON_COMPACT);
+	doc = hub_report_parse(text, strlen(text), e);
+	assert_non_null(doc);
+	r = hub_report_validate(doc, NULL, &fin, e);
+	json_decref(doc);
+	json_decref(j);
+	free(text);
+	return r;
+}
+
+/* The agent's "confinement" (every reason it names) passes; anything else
+ * in it does not. */
+static void confinement(void **state)
+{
+	static const char *const bad[] = {
+		"{\"weaker\": [], \"detail\": \"x\"}",
+		"{\"weaker\": [\"user_missing\", \"user_missing\"], \"detail\": \"x\"}",
+		"{\"weaker\": [\"root_anyway\"], \"detail\": \"x\"}",
+		"{\"weaker\": [1], \"detail\": \"x\"}",
+		"{\"weaker\": [\"no_landlock\"]}",
+		"{\"weaker\": [\"no_landlock\"], \"detail\": 3}",
+		"{\"weaker\": [\"no_landlock\"], \"detail\": \"a\\u0007b\"}",
+		"{\"weaker\": [\"no_landlock\"], \"detail\": \"x\", \"more\": 1}",
+		"{\"weaker\": \"no_landlock\", \"detail\": \"x\"}",
+		"[]",
+	};
+	struct plumb_report rep;
+	struct plumb_err e;
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(plumb_report_init(&rep, "enforce", &e), 0);
+	rep.finished_at = rep.started_at;
+	j = plumb_report_json(&rep);
+	assert_null(json_object_get(j, "confinement"));   /* as designed: not said */
+	json_decref(j);
+	rep.confinement.weaker = PLUMB_WEAKER_ALL;
+	snprintf(rep.confinement.detail, sizeof(rep.confinement.detail), "user 'plumb' does not exist");
+	j = plumb_report_json(&rep);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(j, "confinement"), "weaker")), 3);
+	json_decref(j);
+	if (validate(&rep, &e) != 0)
+		fail_msg("the hub refuses the agent's confinement: %s", e.msg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (validate_conf(&rep, bad[i], &e) != PLUMB_E_INVALID)
+			fail_msg("the hub accepts confinement %s", bad[i]);
+		assert_non_null(strstr(e.msg, "confinement"));
+	}
+	for (unsigned bit = 1; bit & PLUMB_WEAKER_ALL; bit <<= 1)
+		assert_int_equal(plumb_confine_bit(plumb_confine_name(bit)), bit);
+	assert_null(plumb_confine_name(8));
+	assert_int_equal(plumb_confine_bit("nope"), 0);
+	plumb_report_release(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(agent_reports_pass),
 		cmocka_unit_test(unknown_refused),
+		cmocka_unit_test(confinement),
 	};
 
 	return cmocka_run_group_tests_name("hub_vocab", tests, NULL, NULL);

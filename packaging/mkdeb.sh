@@ -17,6 +17,9 @@ ARCH=$(dpkg --print-architecture)
 OUT=build-deb
 AGENT=$OUT/plumb_${VERSION}_${ARCH}.deb HUB=$OUT/plumb-hub_${VERSION}_${ARCH}.deb
 mkdir -p "$OUT"
+# One build at a time in build-deb/ (tests may run side by side).
+exec 9>"$OUT/.lock"
+flock 9
 
 # The source tree: tracked files and new ones not ignored, as they are now.
 if git rev-parse --git-dir >/dev/null 2>&1; then

@@ -18,12 +18,14 @@ debroot() {
 		grep -v '^$' | LC_ALL=C sort -u | tr '\n' ',' | sed 's/,$//')
 	key=$(echo "bookworm essential $deps" | sha256sum | cut -c1-16)
 	tar=$cache/bookworm-$key.tar
+	mkdir -p "$cache"
+	exec 8>"$cache/.lock"; flock 8   # one mmdebstrap at a time (tests may run side by side)
 	if [ ! -s "$tar" ]; then
-		mkdir -p "$cache"
 		timeout 300 mmdebstrap --quiet --variant=essential --include="$deps" bookworm "$cache/partial-$key.tar" >"$T/mm.log" 2>&1 &&
 			mv "$cache/partial-$key.tar" "$tar" ||
 			{ rm -f "$cache/partial-$key.tar"; skip "mmdebstrap could not build a bookworm root (no mirror?): $(tail -1 "$T/mm.log")"; }
 	fi
+	exec 8>&-
 	R=$T/r; mkdir -p "$R"
 	tar -C "$R" -xf "$tar" || fail "cannot unpack $tar"
 	# systemd "running" for the maintainer scripts, with a logging stand-in.

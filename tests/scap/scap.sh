@@ -12,9 +12,9 @@
 # It downloads (mmdebstrap from deb.debian.org) and is not part of make
 # check. It runs as root and never touches the host's /etc, firewall or
 # live kernel values: the firewall and net.* parameters live in a network
-# namespace made here; kernel-wide sysctl keys (kernel.*, fs.*) are written
-# to a copy of /proc/sys/kernel and /proc/sys/fs bound over the real ones in
-# a private mount namespace (see baselines/README.md); every mount is made
+# namespace made here; kernel-wide sysctl keys (kernel.*, fs.*, vm.*) are
+# written to copies bound over the real /proc/sys directories in a private
+# mount namespace (tests/lib/ksys-sandbox.sh, baselines/README.md); every mount is made
 # in a private mount namespace, so none outlives the script.
 #
 # Environment: SCAP_PROFILES (default: all five), SCAP_KEEP=1 keeps the run
@@ -27,6 +27,10 @@ MIRROR=${SCAP_MIRROR:-http://deb.debian.org/debian}
 PROFILES=${SCAP_PROFILES:-anssi_bp28_minimal anssi_bp28_intermediary anssi_bp28_enhanced anssi_bp28_high standard}
 DS=/usr/share/xml/scap/ssg/content/ssg-debian12-ds.xml
 TARGET_PKGS=openssh-server,sudo,cron,rsyslog,nftables,systemd-sysv,libpam-pwquality,linux-image-amd64,auditd,aide,apparmor,libpam-apparmor,rsyslog-gnutls
+# What the baseline itself requires (packages: present): plumb installs
+# packages only on the running system, never into a --root, so the image
+# has it, as an image build would.
+TARGET_PKGS=$TARGET_PKGS,cracklib-runtime
 NS=plumb-i18-scap-$$
 WORK=$OUT/run.$$
 SSHD_PID=
@@ -87,7 +91,7 @@ scan() {
 			t=$1 s=$2 r=$3 k=$4; shift 4
 			mount --bind "$t" "$s/mnt/target"
 			mount -t proc proc "$s/mnt/target/proc"
-			[ -z "$k" ] || { mount --bind "$k/kernel" "$s/mnt/target/proc/sys/kernel"; mount --bind "$k/fs" "$s/mnt/target/proc/sys/fs"; }
+			[ -z "$k" ] || for d in kernel fs vm; do mount --bind "$k/$d" "$s/mnt/target/proc/sys/$d"; done
 			mount -t proc proc "$s/proc"
 			mount --bind "$r" "$s/results"
 			exec chroot "$s" "$@"' sh "$TARGET" "$OUT/scanner-root" "$WORK/results" "${KSYS:-}" \
@@ -98,42 +102,26 @@ scan() {
 	done
 }
 
-# Kernel-wide parameters are not the namespace's: plumb writes them to a
-# copy (plain files) bound over /proc/sys/kernel and /proc/sys/fs, so the
-# host's kernel is never changed; the after-scan reads the same copy.
+# Kernel-wide parameters are not the namespace's: plumb writes them to
+# copies (plain files) bound over /proc/sys/{kernel,fs,vm}
+# (tests/lib/ksys-sandbox.sh), so the host's kernel is never changed; the
+# after-scan reads the same copies.
 KSYS_DIR=$WORK/ksys
-copy_ksys() {
-	local d f
-	for d in kernel fs; do
-		(cd /proc/sys && find "$d" -type f -perm -u+r -print) | while read -r f; do
-			mkdir -p "$KSYS_DIR/${f%/*}"
-			cat "/proc/sys/$f" > "$KSYS_DIR/$f" 2>/dev/null || rm -f "$KSYS_DIR/$f"
-		done
-	done
-}
-
 scan before
 echo "== plumb apply --root $TARGET --baseline-dir baselines" >&2
-copy_ksys
-KSYS=$KSYS_DIR
+plumb_apply() {
+	ip netns exec "$NS" "$REPO/tests/lib/ksys-sandbox.sh" "$KSYS_DIR" \
+		"$PLUMB" --root "$TARGET" --state-dir "$WORK/state" --baseline-dir "$REPO/baselines" apply
+}
 rc=0
-ip netns exec "$NS" unshare -m --propagation private sh -ec '
-	k=$1; shift
-	mount --bind "$k/kernel" /proc/sys/kernel
-	mount --bind "$k/fs" /proc/sys/fs
-	exec "$@"' sh "$KSYS_DIR" "$PLUMB" --root "$TARGET" --state-dir "$WORK/state" --baseline-dir "$REPO/baselines" apply \
-	>"$WORK/apply.out" 2>"$WORK/apply.err" || rc=$?
+plumb_apply >"$WORK/apply.out" 2>"$WORK/apply.err" || rc=$?
 grep -E ': (failed|refused)' "$WORK/apply.out" >&2 || true
 echo "   plumb apply exited $rc: $(tail -1 "$WORK/apply.out")" >&2
-[ "$rc" = 0 ] || [ "$rc" = 2 ] || { cat "$WORK/apply.err" >&2; echo "make scap: plumb apply failed" >&2; exit 1; }
+[ "$rc" = 2 ] || { cat "$WORK/apply.err" >&2; echo "make scap: plumb apply failed (exit $rc)" >&2; exit 1; }
 rc=0
-ip netns exec "$NS" unshare -m --propagation private sh -ec '
-	k=$1; shift
-	mount --bind "$k/kernel" /proc/sys/kernel
-	mount --bind "$k/fs" /proc/sys/fs
-	exec "$@"' sh "$KSYS_DIR" "$PLUMB" --root "$TARGET" --state-dir "$WORK/state" --baseline-dir "$REPO/baselines" apply \
-	>"$WORK/apply2.out" 2>&1 || rc=$?
+plumb_apply >"$WORK/apply2.out" 2>&1 || rc=$?
 [ "$rc" = 0 ] || { cat "$WORK/apply2.out" >&2; echo "make scap: the second apply was not clean (exit $rc)" >&2; exit 1; }
+KSYS=$KSYS_DIR
 scan after
 
 # --- nobody is locked out --------------------------------------------------

@@ -150,6 +150,11 @@ fuzz: $(FUZZ_BINS)
 deps:
 	@packaging/deps.sh
 
+# Not part of check: downloads a Debian 12 root and a scanner root (cached in
+# build/scap/), scores baselines/ with OpenSCAP (tests/scap/scap.sh).
+scap: $(BINS)
+	tests/scap/scap.sh
+
 # The README's first command: installs what is missing, builds, runs the demo.
 demo: deps
 	$(MAKE) all
@@ -189,4 +194,4 @@ deb:
 clean:
 	rm -rf build build-san build-fuzz build-deb
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/scap -prune -o -name '*.d' -type f -print 2>/dev/null)

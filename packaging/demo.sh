@@ -3,7 +3,7 @@
 # signed baseline repository made from baselines/ with a throwaway key,
 # plumb-hub on SQLite, and plumbd enforcing it on a sandbox root under /tmp
 # inside a network namespace of its own (never the real /etc, never the
-# host firewall). Drift is reverted in milliseconds and shows in the hub; an
+# host firewall, never the host's kernel parameters). Drift is reverted in milliseconds and shows in the hub; an
 # unsigned push is refused. Cleans up at the end (interactive runs wait for
 # Enter first, so the hub page can be explored).
 set -euo pipefail
@@ -82,6 +82,10 @@ printf 'root:x:0:\nshadow:x:42:\n' > "$D/root/etc/group"
 printf 'root:*:19000:0:99999:7:::\n' > "$D/root/etc/shadow"; printf 'root:*::\n' > "$D/root/etc/gshadow"
 chmod 0644 "$D/root/etc/shadow" "$D/root/etc/gshadow"
 echo 'evil.example.com root' > "$D/root/etc/hosts.equiv"
+# the image's package database: what the baseline needs is installed
+mkdir -p "$D/root/var/lib/dpkg"
+printf 'Package: cracklib-runtime\nStatus: install ok installed\nVersion: 2.9.6-5+b1\nArchitecture: amd64\n\n' \
+	> "$D/root/var/lib/dpkg/status"
 cat > "$D/agent.yaml" <<C
 source:
   url: $D/baselines.git
@@ -96,7 +100,9 @@ report:
   ca_file: $D/tls/ca.pem
   heartbeat: 1m
 C
-ip netns exec "$NS" "$PLUMBD" -c "$D/agent.yaml" 2>"$D/plumbd.log" &
+# kernel-wide sysctl keys (kernel.*, fs.*, vm.*) go to copies of /proc/sys in
+# a mount namespace of plumbd's own: the host's kernel values are untouched.
+ip netns exec "$NS" tests/lib/ksys-sandbox.sh "$D/ksys" "$PLUMBD" -c "$D/agent.yaml" 2>"$D/plumbd.log" &
 AGENTPID=$!
 wait_for 30 test -s "$D/state/plumb.prom" || { tail "$D/plumbd.log"; exit 1; }
 grep -m1 'enforcing commit' "$D/plumbd.log" | sed 's/^plumbd: info: //'

@@ -11,12 +11,17 @@ NS=plumb-t0008-$$
 ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
 trap 'ip netns del "$NS" 2>/dev/null; cleanup' EXIT
 ip netns exec "$NS" ip link set lo up
-nsplumb() { rc=0; ip netns exec "$NS" "$PLUMB" --root "$ROOT" --state-dir "$STATE" --baseline-dir "$REPO/baselines" "$@" >"$T/out" 2>"$T/err" || rc=$?; }
+# kernel.*, fs.* and vm.* sysctl keys: copies of /proc/sys (ksys-sandbox.sh), never the host's.
+nsplumb() { rc=0; ip netns exec "$NS" "$TESTS_DIR/lib/ksys-sandbox.sh" "$T/ksys" "$PLUMB" --root "$ROOT" --state-dir "$STATE" --baseline-dir "$REPO/baselines" "$@" >"$T/out" 2>"$T/err" || rc=$?; }
 
 # A base system's account files, with the modes a careless image has.
 echo 'root:*:19000:0:99999:7:::' > "$ROOT/etc/shadow"
 echo 'root:*::' > "$ROOT/etc/gshadow"
 chmod 0666 "$ROOT/etc/shadow" "$ROOT/etc/gshadow"
+# The image's package database: what the baseline needs is installed.
+mkdir -p "$ROOT/var/lib/dpkg"
+printf 'Package: cracklib-runtime\nStatus: install ok installed\nVersion: 2.9.6-5+b1\nArchitecture: amd64\n\n' \
+	> "$ROOT/var/lib/dpkg/status"
 
 nsplumb apply
 expect_rc 2 "first apply of the example baseline"
@@ -42,13 +47,13 @@ for e in entries:
     elif e.get("type") == "directory": kind, val = "dir", "-"
     elif e.get("type") == "symlink": kind, val = "symlink", e["target"]
     elif "source" in e: kind, val = "source", e["source"]
-    elif "content" in e: kind, val = "content", e["content"]
+    elif "content" in e: kind, val = "content", e["content"] or "<empty>"
     else: kind, val = "meta", "-"
     print("\t".join([e["path"], kind, val, e.get("mode", "-"), e.get("owner", "-"), e.get("group", "-")]))
 PY
 n=$(wc -l < "$T/entries")
-[ "$n" -ge 25 ] || fail "parsed only $n entries from baseline.yaml"
-[ "$(grep -Ec $'\t(source|content)\t' "$T/entries")" -ge 15 ] || fail "fewer than 15 files with managed content"
+[ "$n" -ge 45 ] || fail "parsed only $n entries from baseline.yaml"
+[ "$(grep -Ec $'\t(source|content)\t' "$T/entries")" -ge 27 ] || fail "fewer than 27 files with managed content"
 
 # Drift every path.
 while IFS=$'\t' read -r path kind val mode owner group; do
@@ -69,7 +74,7 @@ while IFS=$'\t' read -r path kind val mode owner group; do
 	grep -qF "file:$path: reverted" "$T/out" || fail "$path: drift not reported as reverted"
 	case $kind in
 	source) cmp -s "$p" "$REPO/baselines/$val" || fail "$path differs from baselines/$val";;
-	content) [ "$(cat "$p")" = "$(printf '%b' "$val")" ] || fail "$path content";;
+	content) [ "$val" = "<empty>" ] && val=; [ "$(cat "$p")" = "$(printf '%b' "$val")" ] || fail "$path content";;
 	symlink) [ "$(readlink "$p")" = "$val" ] || fail "$path target is $(readlink "$p")";;
 	absent) expect_missing "$p";;
 	dir) [ -d "$p" ] && [ ! -L "$p" ] || fail "$path is not a directory";;
@@ -78,6 +83,7 @@ while IFS=$'\t' read -r path kind val mode owner group; do
 	if [ "$owner" = root ]; then [ "$(stat -c %u "$p")" = 0 ] || fail "$path owner"; fi
 done < "$T/entries"
 note "$n paths drifted and restored"
+expect_out "exec:/bin/sh: notified"
 nsplumb apply
 expect_rc 0 "idempotent after the repair"
 
@@ -93,17 +99,36 @@ grep -q 'dport 23' "$T/nft" && fail "the hand-added rule survived"
 grep -q 'policy drop' "$T/nft" || fail "default-deny input is not in place"
 grep -q 'tcp dport 22' "$T/nft" || fail "SSH is not allowed"
 
-# Effective state: a drop-in planted where sshd reads it first is purged;
-# the live net.* parameters of the namespace are put back; a package that
-# must not be installed would be reported (no dpkg database here: none is).
+# Effective state: a drop-in planted where sshd reads it first is purged,
+# and so are ones planted among the sysctl, audit and pam_limits drop-ins;
+# the live net.* parameters of the namespace and the kernel-wide ones (in
+# the copies) are put back; a package that must not be installed is
+# reported, the one the baseline needs is judged present from the image's
+# package database.
 echo 'PermitRootLogin yes' > "$ROOT/etc/ssh/sshd_config.d/10-local.conf"
+echo 'kernel.kptr_restrict = 0' > "$ROOT/etc/sysctl.d/zzzz-local.conf"
+echo '-D' > "$ROOT/etc/audit/rules.d/zz-local.rules"
+echo '* hard core unlimited' > "$ROOT/etc/security/limits.d/zz-local.conf"
 ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward; echo 0 > /proc/sys/net/ipv4/tcp_syncookies'
+echo 0 > "$T/ksys/kernel/kptr_restrict"
+echo 0 > "$T/ksys/fs/protected_regular"
+for p in $(grep -o 'key: [a-z0-9_.]*' "$REPO/baselines/baseline.yaml" | cut -d' ' -f2); do
+	case $p in net.*) ;; *) [ -f "$T/ksys/${p//.//}" ] || fail "$p: not in the sandbox copy of /proc/sys";; esac
+done
 nsplumb apply
 expect_rc 2 "apply after the effective-state drift"
-expect_out "file:/etc/ssh/sshd_config.d: reverted unmanaged"
+for d in /etc/ssh/sshd_config.d /etc/sysctl.d /etc/audit/rules.d /etc/security/limits.d; do
+	expect_out "file:$d: reverted unmanaged"
+done
 expect_out "sysctl:net.ipv4.ip_forward: reverted value"
 expect_out "sysctl:net.ipv4.tcp_syncookies: reverted value"
+expect_out "sysctl:kernel.kptr_restrict: reverted value"
+expect_out "sysctl:fs.protected_regular: reverted value"
 expect_missing "$ROOT/etc/ssh/sshd_config.d/10-local.conf"
+expect_missing "$ROOT/etc/sysctl.d/zzzz-local.conf"
+expect_missing "$ROOT/etc/audit/rules.d/zz-local.rules"
+expect_missing "$ROOT/etc/security/limits.d/zz-local.conf"
 [ "$(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || fail "ip_forward not reverted in the namespace"
+[ "$(cat "$T/ksys/kernel/kptr_restrict")" = 2 ] || fail "kernel.kptr_restrict not reverted in the copy"
 nsplumb apply
 expect_rc 0 "idempotent after the effective-state repair"

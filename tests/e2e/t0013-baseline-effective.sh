@@ -29,7 +29,11 @@ printf 'fs.protected_regular = 0\n' > "$ROOT/usr/lib/sysctl.d/99-protect-links.c
 printf 'PermitRootLogin no\n' > "$ROOT/etc/ssh/sshd_config.d/50-plumb-hardening.conf"
 printf 'net.ipv4.ip_forward = 0\n' > "$ROOT/etc/sysctl.d/60-plumb-net.conf"
 
-rc=0; ip netns exec "$NS" "$PLUMB" --root "$ROOT" --state-dir "$STATE" --baseline-dir "$REPO/baselines" apply \
+# kernel.*, fs.* and vm.* keys go to copies of /proc/sys (never the host's).
+mkdir -p "$ROOT/var/lib/dpkg"
+printf 'Package: cracklib-runtime\nStatus: install ok installed\nVersion: 2.9.6-5+b1\nArchitecture: amd64\n\n' \
+	> "$ROOT/var/lib/dpkg/status"
+rc=0; ip netns exec "$NS" "$TESTS_DIR/lib/ksys-sandbox.sh" "$T/ksys" "$PLUMB" --root "$ROOT" --state-dir "$STATE" --baseline-dir "$REPO/baselines" apply \
 	>"$T/out" 2>"$T/err" || rc=$?
 expect_rc 2 "apply of the example baseline"
 expect_missing "$ROOT/etc/ssh/sshd_config.d/50-plumb-hardening.conf"

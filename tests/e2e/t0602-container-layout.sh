@@ -24,6 +24,9 @@ dpkg -x "$SRC/$deb" "$R"
 mkdir -p "$R/usr/lib"
 if [ -d "$R/lib" ] && [ ! -L "$R/lib" ]; then cp -a "$R/lib/." "$R/usr/lib/"; rm -rf "$R/lib"; fi
 ln -s usr/lib "$R/lib"; ln -s usr/lib64 "$R/lib64"; mkdir -p "$R/usr/lib64" "$R/proc" "$R/dev" "$R/tmp" "$R/srv"
+# debian:12-slim's /bin/sh is dash (the baseline's notify: commands need it).
+[ -e "$R/bin" ] || ln -s usr/bin "$R/bin"
+install -D -m 0755 "$(command -v dash)" "$R/usr/bin/dash"; ln -sf dash "$R/usr/bin/sh"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$R/etc/passwd"
 printf 'root:x:0:\nshadow:x:42:\n' > "$R/etc/group"
 printf 'root:*::\n' > "$R/etc/shadow"; printf 'root:*::\n' > "$R/etc/gshadow"
@@ -31,6 +34,15 @@ printf 'root:*::\n' > "$R/etc/shadow"; printf 'root:*::\n' > "$R/etc/gshadow"
 # netbase's /etc/protocols and /etc/services (nft resolves "icmp", "tcp").
 grep -q 'netbase' "$SRC/packaging/Containerfile" || fail "the Containerfile does not install netbase"
 cp /etc/protocols /etc/services "$R/etc/"
+# and cracklib-runtime, which the example baseline requires (packages:).
+grep -q 'cracklib-runtime' "$SRC/packaging/Containerfile" || fail "the Containerfile does not install cracklib-runtime"
+mkdir -p "$R/var/lib/dpkg"
+printf 'Package: cracklib-runtime\nStatus: install ok installed\nVersion: 2.9.6-5+b1\nArchitecture: amd64\n\n' \
+	> "$R/var/lib/dpkg/status"
+# The image's kernel parameters are the host's: kernel.*, fs.* and vm.* go
+# to copies (tests/lib/ksys-sandbox.sh makes them) bound over the image's
+# /proc/sys, so the host's kernel is never changed; net.* is the namespace's.
+"$TESTS_DIR/lib/ksys-sandbox.sh" "$T/ksys" true
 
 # The build context: a signing key of our own, a signed repository of the
 # example baseline inside the image (/srv/baselines.git), and agent.yaml.
@@ -63,12 +75,13 @@ done < <(grep -E '^COPY --chmod=' "$SRC/packaging/Containerfile")
 # bind-mounted read-only (the image would have its own).
 cat > "$T/inside.sh" <<'S'
 set -e
-R=$1; shift
+R=$1 K=$2; shift 2
 for d in usr/lib/x86_64-linux-gnu usr/lib64; do
 	mkdir -p "$R/$d"; mount --bind -o ro "/$d" "$R/$d"
 done
 touch "$R/etc/ld.so.cache"; mount --bind -o ro /etc/ld.so.cache "$R/etc/ld.so.cache"
 mount -t proc proc "$R/proc"
+for d in kernel fs vm; do mount --bind "$K/$d" "$R/proc/sys/$d"; done
 mount --bind /dev "$R/dev"
 ip link set lo up 2>/dev/null || true
 exec chroot "$R" "$@"
@@ -78,7 +91,7 @@ ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
 trap 'ip netns del "$NS" 2>/dev/null; cleanup' EXIT
 inimage() {
 	rc=0
-	ip netns exec "$NS" unshare --mount --propagation private bash "$T/inside.sh" "$R" "$@" >"$T/out" 2>"$T/err" || rc=$?
+	ip netns exec "$NS" unshare --mount --propagation private bash "$T/inside.sh" "$R" "$T/ksys" "$@" >"$T/out" 2>"$T/err" || rc=$?
 }
 
 inimage /usr/bin/plumb check-config

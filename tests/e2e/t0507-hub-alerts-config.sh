@@ -36,6 +36,14 @@ grep -q 'readable by group or others' "$T/secret.out" || fail "secret mode not n
 rc=0; "$PLUMB_HUB" --db "$T/x.db" --listen 127.0.0.1:0 --alerts "$T/nonexistent.yml" >"$T/nofile.out" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q "nonexistent.yml" "$T/nofile.out" || fail "a missing file: exit $rc: $(cat "$T/nofile.out")"
 
+# the shipped example parses (its secret file pointed at one made here)
+printf 'k\n' > "$T/ex.secret"; chmod 600 "$T/ex.secret"
+sed "s|/etc/plumb-hub/webhook.secret|$T/ex.secret|" "$TESTS_DIR/../packaging/alerts.yml" > "$T/example.yml"
+"$PLUMB_HUB" --db "$T/ex.db" --listen 127.0.0.1:0 --port-file "$T/ex.port" --alerts "$T/example.yml" >"$T/ex.log" 2>&1 &
+EX=$!
+wait_until 20 '[ -s "$T/ex.port" ]' || fail "packaging/alerts.yml refused: $(cat "$T/ex.log")"
+kill -TERM "$EX"; wait "$EX" || fail "the example hub did not exit 0"
+
 # SIGHUP: invalid keeps the old receivers, valid replaces them
 DB=$T/hub.db
 A=$("$PLUMB_HUB" --db "$DB" token add web1) || fail "token add"

@@ -11,7 +11,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port_file, log = sys.argv[1], sys.argv[2]
-secret = open(sys.argv[3], "rb").read().rstrip(b"\r\n") if len(sys.argv) > 3 else None
+secret = open(sys.argv[3], "rb").read().rstrip(b"\r\n") if len(sys.argv) > 3 and sys.argv[3] else None
 
 
 class H(BaseHTTPRequestHandler):

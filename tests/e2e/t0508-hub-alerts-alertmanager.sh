@@ -5,7 +5,8 @@
 # resource label; a clean report of a later run resolves both (endsAt in
 # the past at Alertmanager). A second drifting report does not open a
 # second alert (one per host + alertname + resource). A host that goes
-# quiet fires PlumbHostSilent, resolved when it reports again. /metrics
+# quiet fires PlumbHostSilent, resolved when it reports again. A firing
+# alert is repeated every repeat_interval. /metrics
 # shows the outbox empty and the deliveries counted.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$TESTS_DIR/lib/daemon.sh"
@@ -21,6 +22,7 @@ receivers:
   - name: am
     type: alertmanager
     url: $AM_URL
+repeat_interval: 10s
 Y
 start_plumb_hub "$DB" --alerts "$T/alerts.yml" --heartbeat 3s
 
@@ -55,11 +57,21 @@ make_report "$T/back.json" web1
 wait_until 10 '! am_alerts | grep -q "^PlumbHostSilent web1 "' ||
 	fail "PlumbHostSilent not resolved: $(am_alerts)"
 
+# repeats: a firing alert is sent again every repeat_interval (10s here),
+# so Alertmanager's updatedAt for it moves on while it stays firing
+upd() { curl -sf "$AM_URL/api/v2/alerts?filter=alertname%3D%22PlumbHostDrifting%22" |
+	python3 -c 'import json,sys; a=json.load(sys.stdin); print(a[0]["updatedAt"] if a else "")'; }
+RUN=44444444-4444-4444-8444-444444444444 make_report "$T/drift3.json" web1 file:/etc/motd:detected
+[ "$(post_report "$HUB_URL" "$AGENT" "$T/drift3.json")" = 201 ] || fail "third drift report not stored"
+wait_until 10 '[ -n "$(upd)" ]' || fail "PlumbHostDrifting not firing again"
+u1=$(upd)
+wait_until 25 '[ "$(upd)" != "$u1" ]' || fail "the firing alert was not repeated within 25s (updatedAt $u1)"
+
 curl -sf -H "Authorization: Bearer $VIEWER" "$HUB_URL/metrics" > "$T/metrics" || fail "GET /metrics"
 promtool check metrics < "$T/metrics" 2>"$T/promtool" || fail "promtool check metrics: $(cat "$T/promtool")"
 m() { awk -v k="$1" '$1 == k {print $2}' "$T/metrics"; }
 wait_until 10 '[ "$(hub_query "$DB" "SELECT COUNT(*) FROM alert_outbox")" = 0 ]' || fail "the outbox did not empty"
-[ "$(m 'plumb_hub_alerts_sent_total{receiver="am"}')" -ge 6 ] || fail "deliveries not counted: $(grep alert "$T/metrics")"
+[ "$(m 'plumb_hub_alerts_sent_total{receiver="am"}')" -ge 8 ] || fail "deliveries not counted: $(grep alert "$T/metrics")"
 [ -n "$(m plumb_hub_alert_outbox_depth)" ] || fail "no outbox depth series"
 note "drift, contested, silent fired and resolved at Alertmanager $(prometheus-alertmanager --version 2>&1 | head -1 | awk '{print $3}')"
 exit 0

@@ -7,7 +7,9 @@ of the hub's code). Usage: alert_receiver.py PORTFILE LOG [SECRETFILE]."""
 import hashlib
 import hmac
 import json
+import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port_file, log = sys.argv[1], sys.argv[2]
@@ -32,6 +34,7 @@ class H(BaseHTTPRequestHandler):
                "sig_ok": ok, "body": doc, "raw": body.decode("utf-8", "replace")}
         with open(log, "a") as f:
             f.write(json.dumps(rec) + "\n")
+        time.sleep(float(os.environ.get("ALERT_RCV_DELAY", "0")))
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -44,6 +47,5 @@ class H(BaseHTTPRequestHandler):
 srv = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[4]) if len(sys.argv) > 4 else 0), H)
 with open(port_file + ".tmp", "w") as f:
     f.write("%d\n" % srv.server_address[1])
-import os
 os.rename(port_file + ".tmp", port_file)
 srv.serve_forever()

@@ -174,8 +174,9 @@ static int read_receiver(struct plumb_yread *y, struct hub_alerts_cfg *cfg, stru
 			if ((r = read_fixed(y, rv->url, sizeof(rv->url), "url", &at, err)) != 0)
 				return r;
 			if (strncmp(rv->url, "http://", 7) && strncmp(rv->url, "https://", 8))
+				/* not echoed: a Slack URL is itself a secret */
 				return plumb_yread_fail(y, &at, PLUMB_E_INVALID, err,
-							"url: '%s': want an http:// or https:// URL", rv->url);
+							"url: want an http:// or https:// URL");
 			for (const char *p = rv->url; *p; p++)
 				if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 					return plumb_yread_fail(y, &at, PLUMB_E_INVALID, err,

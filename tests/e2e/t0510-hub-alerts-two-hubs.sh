@@ -3,14 +3,15 @@
 # and then a clean run, each report to either hub, many at once. Both hubs
 # then show the same fleet (GET /v1/hosts), and each alert (firing, then
 # resolved, per host) reaches the webhook exactly once: the outbox rows are
-# claimed by a lease, so the two senders never deliver one row twice.
+# claimed by a lease, so the two senders never deliver one row twice. The
+# same alerts reach a real Alertmanager (with a repeat round) and resolve.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$TESTS_DIR/lib/daemon.sh"
 . "$TESTS_DIR/lib/hub.sh"
 . "$TESTS_DIR/lib/alerts.sh"
 H2_PID=
 stop2() { [ -n "$H2_PID" ] && { kill -TERM "$H2_PID" 2>/dev/null; wait "$H2_PID" 2>/dev/null; H2_PID=; }; return 0; }
-trap 'stop_plumb_hub; stop2; stop_receiver; pg_stop; cleanup' EXIT
+trap 'stop_plumb_hub; stop2; stop_receiver; stop_alertmanager; pg_stop; cleanup' EXIT
 pg_start || skip "PostgreSQL cannot run here: $PG_WHY"
 N=20
 for i in $(seq 1 $N); do
@@ -20,7 +21,9 @@ VIEWER=$("$PLUMB_HUB" --db "$PG_URI" token add --viewer sre 2>/dev/null) || fail
 # each answer held back 0.3 s: deliveries are in flight while the other
 # hub's sender polls, so a row claimed twice would be sent twice
 ALERT_RCV_DELAY=0.3 start_receiver "$T/rcv.log"
-printf 'receivers:\n  - {name: ops, type: webhook, url: "%s/hook"}\n' "$RCV_URL" > "$T/alerts.yml"
+start_alertmanager
+printf 'receivers:\n  - {name: ops, type: webhook, url: "%s/hook"}\n  - {name: am, type: alertmanager, url: "%s"}\nrepeat_interval: 10s\n' \
+	"$RCV_URL" "$AM_URL" > "$T/alerts.yml"
 start_plumb_hub "$PG_URI" --alerts "$T/alerts.yml"
 URL1=$HUB_URL
 rm -f "$T/hub2.port"
@@ -50,6 +53,10 @@ s1=$(curl -sf -H "Authorization: Bearer $VIEWER" "$URL1/v1/hosts" | json_get /de
 s2=$(curl -sf -H "Authorization: Bearer $VIEWER" "$URL2/v1/hosts" | json_get /dev/stdin 'd["summary"]')
 [ "$s1" = "$s2" ] || fail "the hubs disagree: $s1 / $s2"
 echo "$s1" | grep -q "'drifting': $N" || fail "not $N drifting: $s1"
+wait_until 30 '[ "$(am_alerts | grep -c "^PlumbHostDrifting web[0-9]* - drifting firing$")" = $N ]' ||
+	fail "Alertmanager does not hold $N drifting alerts: $(am_alerts | head -3)"
+# a repeat round on PostgreSQL (claimed by UPDATE ... RETURNING, once for both hubs)
+sleep 11
 phase clean
 wait_until 60 '[ "$(count resolved)" -ge $N ]' || fail "only $(count resolved) of $N resolves delivered"
 sleep 3 # let any double delivery arrive before counting
@@ -64,6 +71,9 @@ assert not dup, "delivered more than once: %s" % dup
 assert len(c) == 2 * n, "want %d distinct deliveries, got %d" % (2 * n, len(c))
 assert all(v == 1 for v in ids.values()), "a delivery id seen twice"
 P
+wait_until 20 '[ -z "$(am_alerts)" ]' || fail "Alertmanager still holds alerts: $(am_alerts | head -3)"
+grep -q "alerts: timer:\|alerts: outbox:" "$HUBLOG" "$T/hub2.log" && fail "alert SQL failed on PostgreSQL: $(grep -h "alerts: " "$HUBLOG" "$T/hub2.log" | head -3)"
+wait_until 10 '[ "$(pg_sql "SELECT COUNT(*) FROM alert_outbox")" = 0 ]' || fail "the outbox is not empty"
 [ "$(pg_sql "SELECT COUNT(*) FROM alert_outbox")" = 0 ] || fail "the outbox is not empty"
 [ "$(pg_sql "SELECT COUNT(*) FROM alert_state")" = 0 ] || fail "alerts still open after the clean run"
 s1=$(curl -sf -H "Authorization: Bearer $VIEWER" "$URL1/v1/hosts" | json_get /dev/stdin 'd["summary"]')

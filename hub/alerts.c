@@ -443,14 +443,18 @@ static int repeat_row(void *ctx, int n, const char *const *v)
 
 int alerts_timer(struct hub_db *db, time_t now, time_t silent_after)
 {
+	/* A connection first, then the configuration: the order the ingest
+	 * path takes them in. */
+	struct hub_conn *c = hub_db_acquire(db);
 	struct hub_alerts_cfg *cfg = alerts_cfg_get();
 	struct plumb_err e = {0};
 	struct name_list silent = {0};
 	char s_cut[24], s_now[24], s_rep[24], summary[HUB_ALERT_SUMMARY_MAX];
 	int r = 0, raised = 0;
-	if (!cfg)
+	if (!cfg) {
+		hub_db_release(db, c);
 		return 0;
-	struct hub_conn *c = hub_db_acquire(db);
+	}
 	NUM(s_cut, now - silent_after);
 	NUM(s_now, now);
 	const char *cp[] = {s_cut};

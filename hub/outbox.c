@@ -138,6 +138,24 @@ static void rows_free(struct rows *l)
 	l->n = 0;
 }
 
+/* Slack reads <...> as links and mentions (<!channel>): a resource name or
+ * an agent's error text must not page a channel. &, < and > are escaped as
+ * Slack documents; the text is cut back to whole UTF-8 characters. */
+static void slack_escape(char *out, size_t cap, const char *in)
+{
+	size_t o = 0;
+	for (; *in; in++) {
+		const char *rep = *in == '&' ? "&amp;" : *in == '<' ? "&lt;" : *in == '>' ? "&gt;" : NULL;
+		size_t n = rep ? strlen(rep) : 1;
+		if (o + n + 1 > cap)
+			break;
+		memcpy(out + o, rep ? rep : in, n);
+		o += n;
+	}
+	out[o] = '\0';
+	alert_utf8_trim(out);
+}
+
 /* The body for a receiver of this type. */
 static char *payload(const struct hub_receiver *rv, const struct row *w, size_t *len)
 {
@@ -167,10 +185,11 @@ static char *payload(const struct hub_receiver *rv, const struct row *w, size_t 
 		if (doc)
 			json_object_set_new(doc, "ends_at", resolved ? json_string(ends) : json_null());
 	} else {
-		char text[HUB_ALERT_SUMMARY_MAX + 256];
+		char text[HUB_ALERT_SUMMARY_MAX + 256], esc[3 * sizeof(text)];
 		snprintf(text, sizeof(text), "[%s] %s on %s%s%s: %s", resolved ? "RESOLVED" : "FIRING", alertname, host,
 			 *resource ? " " : "", resource, summary);
-		doc = json_pack("{s:s}", "text", text);
+		slack_escape(esc, sizeof(esc), text);
+		doc = json_pack("{s:s}", "text", esc);
 	}
 	if (!doc)
 		return NULL;

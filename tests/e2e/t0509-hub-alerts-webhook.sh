@@ -67,13 +67,24 @@ elif what == "refused":
                and r["sig_ok"] for r in hook), "no signed refused alert"
     assert len(slack) == 1 and "PlumbBaselineRefused" in slack[0]["body"]["text"] and \
         set(slack[0]["body"]) == {"text"}, slack
+    t = slack[0]["body"]["text"]
+    assert "<" not in t and ">" not in t and "&lt;!channel&gt; ping &amp; &lt;http" in t, t
 elif what == "count":
     n = sum(1 for r in hook if r["body"]["alertname"] == sys.argv[3] and r["body"]["state"] == sys.argv[4])
     assert n == int(sys.argv[5]), "%d deliveries of %s %s, want %s" % (n, sys.argv[3], sys.argv[4], sys.argv[5])
 P
 }
 check drift || fail "webhook drift delivery"
-make_report "$T/r1.json" web1 file:/etc/motd:detected baseline:refused
+make_report "$T/r1.json" web1 file:/etc/motd:detected 'baseline:refused'
+# the agent's error text, as a hostile agent could set it: a Slack mention
+python3 - "$T/r1.json" <<'P'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for e in d["events"]:
+    if e["action"] == "refused":
+        e["error"] = "<!channel> ping & <http://evil.example|click>"
+json.dump(d, open(sys.argv[1], "w"))
+P
 [ "$(post_report "$HUB_URL" "$A1" "$T/r1.json")" = 201 ] || fail "refused report"
 wait_until 10 'grep -q "/slack" "$T/rcv.log"' || fail "no slack delivery"
 check refused || fail "refused deliveries"

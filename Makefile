@@ -41,7 +41,7 @@ BINS      := $(BUILD)/plumb $(BUILD)/plumbd $(BUILD)/plumb-send $(BUILD)/plumb-h
 # plumb-hub (hub/): libmicrohttpd (GnuTLS), SQLite and libpq; nothing else links them.
 HUB_PKGS  := libmicrohttpd sqlite3 libpq gnutls
 HUB_CFLAGS := $(shell pkg-config --cflags $(HUB_PKGS) 2>/dev/null)
-HUB_LIBS  := $(shell pkg-config --libs $(HUB_PKGS) jansson libcrypto 2>/dev/null) -lpthread
+HUB_LIBS  := $(shell pkg-config --libs $(HUB_PKGS) jansson libcrypto yaml-0.1 libcurl 2>/dev/null) -lpthread
 HUB_SRCS  := $(sort $(wildcard hub/*.c))
 HUB_OBJS  := $(HUB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/hub/assets.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))

@@ -85,6 +85,24 @@ static const char *const migrations[] = {
 	 * together, so a later part without failures cannot hide an earlier
 	 * part's. */
 	"ALTER TABLE hosts ADD COLUMN last_run TEXT;",
+	/* 4: alerts (hub/alerts.c). alert_state holds each open alert, one per
+	 * host + alertname + resource ("" for host-wide ones); alert_outbox
+	 * each delivery still to make, written in the transaction of the
+	 * state change that caused it, claimed by a lease before it is sent
+	 * (two hubs on one database never send one row at once);
+	 * alert_counters what was dropped, so no drop is silent. */
+	"CREATE TABLE alert_state (host TEXT NOT NULL, alertname TEXT NOT NULL, resource TEXT NOT NULL,"
+	" status TEXT NOT NULL, summary TEXT NOT NULL, run_id TEXT, started_at BIGINT NOT NULL,"
+	" repeat_at BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (host, alertname, resource));"
+	"CREATE INDEX alert_state_repeat ON alert_state (repeat_at);"
+	"CREATE TABLE alert_outbox (id @SERIAL@, receiver TEXT NOT NULL, host TEXT NOT NULL,"
+	" alertname TEXT NOT NULL, resource TEXT NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL,"
+	" summary TEXT NOT NULL, starts_at BIGINT NOT NULL, ends_at BIGINT, created_at BIGINT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0, next_at BIGINT NOT NULL, lease_until BIGINT NOT NULL DEFAULT 0,"
+	" lease_owner TEXT, last_error TEXT);"
+	"CREATE INDEX alert_outbox_due ON alert_outbox (next_at);"
+	"CREATE INDEX alert_outbox_key ON alert_outbox (receiver, host, alertname, resource, id);"
+	"CREATE TABLE alert_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);",
 };
 
 int hub_db_schema_version(void)
@@ -274,6 +292,11 @@ int hub_conn_exec(struct hub_conn *c, const char *sql, int nparams, const char *
 	if (c->eng == ENG_PG)
 		return pg_exec(c, sql, nparams, params, row, ctx, changes, err);
 	return lite_exec(c, sql, nparams, params, row, ctx, changes, err);
+}
+
+int hub_conn_is_pg(const struct hub_conn *c)
+{
+	return c->eng == ENG_PG;
 }
 
 int hub_conn_begin(struct hub_conn *c, struct plumb_err *err)

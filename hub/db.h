@@ -38,6 +38,9 @@ void hub_db_release(struct hub_db *db, struct hub_conn *c);
 int hub_conn_exec(struct hub_conn *c, const char *sql, int nparams, const char *const *params,
 		  hub_row_fn row, void *ctx, long *changes, struct plumb_err *err);
 
+/* 1 on PostgreSQL (for the few statements whose dialects differ). */
+int hub_conn_is_pg(const struct hub_conn *c);
+
 /* BEGIN / COMMIT / ROLLBACK. Returns 0 or PLUMB_E_IO; a failed COMMIT has
  * rolled back. */
 int hub_conn_begin(struct hub_conn *c, struct plumb_err *err);

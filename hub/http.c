@@ -20,6 +20,7 @@
 #include "plumb/buf.h"
 #include "plumb/log.h"
 #include "plumb/util.h"
+#include "alerts.h"
 #include "metrics.h"
 #include "store.h"
 #include "token.h"
@@ -567,13 +568,16 @@ static enum MHD_Result handle_get_metrics(struct hub_server *s, struct MHD_Conne
 	struct plumb_buf b;
 	struct hub_conn *c = hub_db_acquire(s->db);
 	int r = hub_store_status_counts(c, time(NULL), s->cfg.silent_after, counts, &e);
+	plumb_buf_init(&b, 64 * 1024);
+	if (r == 0 && hub_alerts_metrics(c, &b) != 0)
+		r = plumb_err_set(&e, PLUMB_E_IO, "alert outbox query failed");
 	hub_db_release(s->db, c);
 	if (r != 0) {
+		plumb_buf_release(&b);
 		plumb_log(PLUMB_LOG_ERROR, "hosts query: %s", e.msg);
 		hub_metrics_storage_error(&s->metrics);
 		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
 	}
-	plumb_buf_init(&b, 64 * 1024);
 	if (hub_metrics_render(&s->metrics, counts, &b) != 0) {
 		plumb_buf_release(&b);
 		return respond_error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");

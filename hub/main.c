@@ -9,6 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
+#include "alerts.h"
 #include "db.h"
 #include "http.h"
 #include "plumb/log.h"
@@ -47,6 +50,8 @@ static void usage(FILE *f)
 		"  --host-rate BYTES                report bytes one host may send per minute (default 32M, 0 off)\n"
 		"  --host-quota BYTES               report bytes one host may keep stored (default 256M, 0 off)\n"
 		"  --threads N                      worker threads (default 4)\n"
+		"  --alerts FILE                    send alerts to the receivers this YAML file names\n"
+		"                                   (read again on SIGHUP; see plumb-hub(8))\n"
 		"  --port-file FILE                 write the bound port there (for --listen ADDR:0)\n"
 		"  -v, --verbose                    log more\n"
 		"  --version\n");
@@ -150,7 +155,7 @@ static int write_port_file(const char *path, unsigned port)
 
 int main(int argc, char **argv)
 {
-	const char *dbspec = NULL, *port_file = NULL;
+	const char *dbspec = NULL, *port_file = NULL, *alerts_file = NULL;
 	struct hub_server_cfg cfg = {.max_body = HUB_BODY_DEFAULT,
 				     .threads = 4,
 				     .max_string = HUB_STRING_DEFAULT,
@@ -180,6 +185,8 @@ int main(int argc, char **argv)
 			cfg.tls_client_ca = v;
 		else if (!strcmp(a, "--tls-crl") && v)
 			cfg.tls_crl = v;
+		else if (!strcmp(a, "--alerts") && v)
+			alerts_file = v;
 		else if (!strcmp(a, "--port-file") && v)
 			port_file = v;
 		else if (!strcmp(a, "--retain") && v) {
@@ -288,6 +295,19 @@ int main(int argc, char **argv)
 
 	struct plumb_err e = {0};
 	struct hub_db *db = NULL;
+	/* An invalid alerts file: nothing starts. */
+	if (alerts_file && !is_token) {
+		struct hub_alerts_cfg *acfg = NULL;
+		if (hub_alerts_cfg_load(&acfg, alerts_file, &e) != 0) {
+			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
+			return 1;
+		}
+		hub_alerts_install(acfg);
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+			plumb_log(PLUMB_LOG_ERROR, "cannot initialize libcurl");
+			return 1;
+		}
+	}
 	if (hub_db_open(&db, dbspec, is_token ? 1 : (int)cfg.threads + 1, &e) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
 		return 1;
@@ -316,6 +336,15 @@ int main(int argc, char **argv)
 	plumb_log(PLUMB_LOG_INFO, "listening on %s (bound port %u, %s, %s), retention %llus", cfg.listen,
 		  hub_server_port(srv), cfg.tls_cert ? "https" : "http", hub_db_engine(db),
 		  (unsigned long long)retain);
+	if (alerts_file) {
+		if (hub_alerts_start(db, cfg.silent_after, &e) != 0) {
+			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
+			hub_server_stop(srv);
+			hub_db_close(db);
+			return 1;
+		}
+		plumb_log(PLUMB_LOG_INFO, "alerts: receivers from '%s'", alerts_file);
+	}
 	if (port_file && write_port_file(port_file, hub_server_port(srv)) != 0)
 		plumb_log(PLUMB_LOG_WARN, "cannot write '%s': %s", port_file, strerror(errno));
 
@@ -334,10 +363,23 @@ int main(int argc, char **argv)
 				plumb_log(PLUMB_LOG_ERROR, "reload: %s; the CRLs in force stay", e.msg);
 			else if (cfg.tls_crl)
 				plumb_log(PLUMB_LOG_INFO, "reload: CRLs read from '%s'", cfg.tls_crl);
+			if (alerts_file) {
+				struct hub_alerts_cfg *acfg = NULL;
+				if (hub_alerts_cfg_load(&acfg, alerts_file, &e) != 0)
+					plumb_log(PLUMB_LOG_ERROR, "reload: %s; the alerts configuration in force stays", e.msg);
+				else {
+					hub_alerts_install(acfg);
+					plumb_log(PLUMB_LOG_INFO, "reload: alerts read from '%s'", alerts_file);
+				}
+			}
 		}
 	}
 	plumb_log(PLUMB_LOG_INFO, "signal %d: stopping", sig);
 	hub_server_stop(srv);
+	hub_alerts_stop();
+	hub_alerts_install(NULL);
 	hub_db_close(db);
+	if (alerts_file)
+		curl_global_cleanup();
 	return 0;
 }

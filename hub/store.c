@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "plumb/buf.h"
 #include "plumb/util.h"
 #include "../src/banned.h"
@@ -207,7 +208,12 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
 			       " unprotected = $13, last_run = $14 WHERE host = $1",
 			       14, sp, NULL, NULL, NULL, err)) != 0)
 		goto fail;
-	return hub_conn_commit(c, err);
+	/* Alerts this report raises or clears, in its own transaction. */
+	if ((r = hub_alerts_ingest(c, doc, now, err)) != 0)
+		goto fail;
+	if ((r = hub_conn_commit(c, err)) == 0)
+		hub_alerts_kick();
+	return r;
 fail:
 	hub_conn_rollback(c);
 	return r;

@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential pkg-config libyaml-dev libjansson-dev libssl-dev libgit2-dev libcurl4-openssl-dev libseccomp-dev libnftables1 nftables iptables libcmocka-dev
       python3 python3-jsonschema git openssh-client openssh-server openssl iproute2 procps curl
       libmicrohttpd-dev libsqlite3-dev libpq-dev postgresql chromium
-      libgnutls28-dev dpkg-dev debhelper lintian mmdebstrap systemd bash-completion groff-base acl strace prometheus"
+      libgnutls28-dev dpkg-dev debhelper lintian mmdebstrap systemd bash-completion groff-base acl strace prometheus
+      prometheus-alertmanager"
 # The hub's browser test drives Debian's chromium with playwright-core (npm).
 # Node may come from Debian or elsewhere; only install Debian's if absent.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"

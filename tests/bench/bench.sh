@@ -380,6 +380,28 @@ P
 	printf '  drift-to-revert over 100 drifts: p50 %s ms, p99 %s ms, max %s ms\n' $out
 }
 
+# alerts_case: drift-to-alert latency at the hub (SQLite): report POST
+# answered -> the alert at a loopback webhook, p50/p99 over 200 transitions
+# (drift and clean alternate), beside the POST round trip of the same run.
+alerts_case() {
+	local d=$BENCH_DIR/alerts port tok pid out
+	rm -rf "$d"; mkdir -p "$d"
+	tok=$("$PLUMB_HUB" --db "$d/hub.db" token add bench1 2>/dev/null)
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	printf 'receivers:\n  - {name: bench, type: webhook, url: "http://127.0.0.1:%s/"}\n' "$port" > "$d/alerts.yml"
+	"$PLUMB_HUB" --db "$d/hub.db" --listen 127.0.0.1:0 --port-file "$d/port" --alerts "$d/alerts.yml" 2>"$d/log" &
+	pid=$!
+	for _ in $(seq 1 100); do [ -s "$d/port" ] && break; sleep 0.05; done
+	out=$(python3 "$HERE/alert_latency.py" "http://127.0.0.1:$(cat "$d/port")" "$tok" "$port" 200) || out="failed"
+	kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+	printf '\ndrift-to-alert at the hub (SQLite, webhook on loopback, 200 transitions):\n'
+	if [ "$out" = failed ]; then echo "  failed: $(tail -3 "$d/log")"; return; fi
+	set -- $out
+	printf '  report answered -> alert received: p50 %s ms, p99 %s ms (target p99 <= 2000 ms)\n' "$1" "$2"
+	printf '  reference: the POST round trip itself: p50 %s ms, p99 %s ms (alert p99 / POST p99: %s)\n' "$3" "$4" \
+		"$(ratio "$2" "$4")"
+}
+
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 # BENCH_ONLY=hub (or reports, firewall, ...) runs one case.
 if [ -n "${BENCH_ONLY:-}" ]; then "${BENCH_ONLY}_case"; exit; fi
@@ -396,3 +418,4 @@ reports_case
 firewall_case
 effective_case
 hub_case
+alerts_case

@@ -216,12 +216,12 @@ static void ingest_and_query(void **state)
 	char tok[HUB_TOKEN_LEN], subject[HUB_SUBJECT_MAX];
 	enum hub_role role;
 	assert_int_equal(hub_token_add(c, HUB_ROLE_AGENT, "web1", tok, &e), 0);
-	assert_int_equal(hub_token_check(c, tok, &role, subject, &e), 0);
+	assert_int_equal(hub_token_check(c, tok, &role, subject, NULL, &e), 0);
 	assert_int_equal(role, HUB_ROLE_AGENT);
 	assert_string_equal(subject, "web1");
 	assert_int_equal(hub_token_add(c, HUB_ROLE_AGENT, "has space", tok, &e), PLUMB_E_INVALID);
 	tok[10] ^= 1;
-	assert_int_equal(hub_token_check(c, tok, &role, subject, &e), PLUMB_E_NOTFOUND);
+	assert_int_equal(hub_token_check(c, tok, &role, subject, NULL, &e), PLUMB_E_NOTFOUND);
 	assert_int_equal(hub_token_revoke(c, "000000000000", &e), PLUMB_E_NOTFOUND);
 	hub_db_release(db, c);
 	hub_db_close(db);

@@ -583,13 +583,20 @@ static const char *arg(struct MHD_Connection *con, const char *k)
 struct param_check {
 	const char *const *known;
 	const char *bad;
+	int nul;
 };
 
-static enum MHD_Result param_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result param_iter(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+				  const char *value, size_t value_size)
 {
 	(void)kind;
-	(void)value;
 	struct param_check *pc = cls;
+	/* "%00" in a value would cut it short unseen: refused */
+	if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+		pc->bad = key;
+		pc->nul = 1;
+		return MHD_NO;
+	}
 	for (const char *const *k = pc->known; *k; k++)
 		if (!strcmp(*k, key))
 			return MHD_YES;
@@ -601,11 +608,11 @@ static enum MHD_Result check_params(struct MHD_Connection *con, const char *cons
 {
 	struct param_check pc = {.known = known};
 	char msg[160];
-	MHD_get_connection_values(con, MHD_GET_ARGUMENT_KIND, param_iter, &pc);
+	MHD_get_connection_values_n(con, MHD_GET_ARGUMENT_KIND, param_iter, &pc);
 	*ok = !pc.bad;
 	if (!pc.bad)
 		return MHD_YES;
-	snprintf(msg, sizeof(msg), "unknown parameter '%.64s'", pc.bad);
+	snprintf(msg, sizeof(msg), pc.nul ? "parameter '%.64s' holds a NUL byte" : "unknown parameter '%.64s'", pc.bad);
 	return respond_error(con, MHD_HTTP_BAD_REQUEST, msg);
 }
 

@@ -486,7 +486,8 @@ static int host_where(char *sql, size_t cap, int *len, const struct hub_host_que
 		if ((size_t)*len >= cap)                                            \
 			return -1;                                                  \
 	} while (0)
-	ADD(" WHERE 1 = 1");
+	/* (always true; it gives $1 a type where nothing else uses it) */
+	ADD(" WHERE CAST($1 AS BIGINT) > 0");
 	if (q->status == 1)
 		ADD(" AND last_seen < $1");
 	else if (q->status > 1) {

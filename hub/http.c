@@ -858,22 +858,34 @@ static enum MHD_Result handle_get_histogram(struct hub_server *s, struct MHD_Con
 	return respond_json_tagged(con, out, NULL);
 }
 
-/* The fleet's counters, cached (see sum_mu). */
-static int summary(struct hub_server *s, time_t now, long long counts[HUB_NSTATUS], struct plumb_err *e)
+/* The fleet's counters, cached (see sum_mu): a request recomputes them
+ * when this hub stored a report since (so what it just took in shows at
+ * once); the reaper thread refreshes them every SUMMARY_TTL seconds (hosts
+ * turning silent, another hub's reports), so a quiet fleet's requests never
+ * pay for the count. force: recompute when older than SUMMARY_TTL too. */
+static int summary_at(struct hub_server *s, time_t now, long long counts[HUB_NSTATUS], int force,
+		      struct plumb_err *e)
 {
 	int r = 0;
 	pthread_mutex_lock(&s->sum_mu);
 	unsigned long long gen = atomic_load(&s->gen);
-	if (!s->sum_at || gen != s->sum_gen || now - s->sum_at >= SUMMARY_TTL || now < s->sum_at) {
+	if (!s->sum_at || gen != s->sum_gen || now < s->sum_at || (force && now - s->sum_at >= SUMMARY_TTL) ||
+	    now - s->sum_at >= 4 * SUMMARY_TTL) {
 		struct hub_conn *c = hub_db_acquire(s->db);
 		r = hub_store_status_counts(c, now, s->cfg.silent_after, s->sum_counts, e);
 		hub_db_release(s->db, c);
 		s->sum_at = r == 0 ? now : 0;
 		s->sum_gen = gen;
 	}
-	memcpy(counts, s->sum_counts, sizeof(s->sum_counts));
+	if (counts)
+		memcpy(counts, s->sum_counts, sizeof(s->sum_counts));
 	pthread_mutex_unlock(&s->sum_mu);
 	return r;
+}
+
+static int summary(struct hub_server *s, time_t now, long long counts[HUB_NSTATUS], struct plumb_err *e)
+{
+	return summary_at(s, now, counts, 0, e);
 }
 
 /* The cursor of a host page: "KEY_HEXHOST" (KEY the sort key, 0 for
@@ -1642,6 +1654,16 @@ static void *reaper(void *arg)
 				plumb_log(PLUMB_LOG_DEBUG, "http: a request took longer than %llds to arrive; closed",
 					  (long long)s->cfg.recv_timeout);
 			}
+		}
+		/* the page's counters, refreshed here rather than by a request */
+		if (s->sum_at && time(NULL) - s->sum_at >= SUMMARY_TTL) {
+			struct plumb_err e = {0};
+			pthread_mutex_unlock(&s->mu);
+			if (summary_at(s, time(NULL), NULL, 1, &e) != 0)
+				plumb_log(PLUMB_LOG_ERROR, "hosts counters: %s", e.msg);
+			pthread_mutex_lock(&s->mu);
+			if (s->stopping)
+				break;
 		}
 		clock_gettime(CLOCK_REALTIME, &wake);
 		wake.tv_sec += 1;

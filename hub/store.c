@@ -204,16 +204,17 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
 			       " signer = $6, fingerprint = $7, stale = $8, mode = $9, agent_version = $10,"
 			       " unresolved = CASE WHEN last_run = $14 THEN unresolved + $11 ELSE $11 END,"
 			       " refused = CASE WHEN last_run = $14 THEN COALESCE(refused, $12) ELSE $12 END,"
-			       " unprotected = $13, last_run = $14 WHERE host = $1",
+			       " unprotected = $13, last_run = $14,"
+			       /* the status rank (all but silence, which the clock
+				* decides) from the values just set (the right-hand
+				* sides see the old row, so they are spelt again):
+				* the fleet view pages and counts by it */
+			       " base_rank = CASE WHEN (CASE WHEN last_run = $14 THEN unresolved + CAST($11 AS BIGINT)"
+			       " ELSE CAST($11 AS BIGINT) END) > 0 THEN 1 WHEN (CASE WHEN last_run = $14 THEN"
+			       " COALESCE(refused, CAST($12 AS TEXT)) ELSE CAST($12 AS TEXT) END) IS NOT NULL THEN 2"
+			       " WHEN CAST($13 AS TEXT) IS NOT NULL THEN 3 WHEN CAST($8 AS INTEGER) = 1 THEN 4 ELSE 5 END"
+			       " WHERE host = $1",
 			       14, sp, NULL, NULL, NULL, err)) != 0)
-		goto fail;
-	/* The status rank (all but silence, which the clock decides), from the
-	 * row as it now is: the fleet view pages and counts by it. */
-	const char *kp[] = {host};
-	if ((r = hub_conn_exec(c,
-			       "UPDATE hosts SET base_rank = CASE WHEN unresolved > 0 THEN 1 WHEN refused IS NOT NULL THEN 2"
-			       " WHEN unprotected IS NOT NULL THEN 3 WHEN stale = 1 THEN 4 ELSE 5 END WHERE host = $1",
-			       1, kp, NULL, NULL, NULL, err)) != 0)
 		goto fail;
 	return hub_conn_commit(c, err);
 fail:
@@ -531,21 +532,20 @@ static int host_where(char *sql, size_t cap, int *len, const struct hub_host_que
 	return np;
 }
 
-int hub_store_hosts_page(struct hub_conn *c, time_t now, time_t silent_after, const struct hub_host_query *q,
-			 struct plumb_buf *out, struct hub_page *pg, struct plumb_err *err)
+/* One query of a page: rows of q (sorted by q->sort) into h, at most want
+ * + 1 (the extra one only says there are more). */
+static int page_query(struct hub_conn *c, time_t now, time_t silent_after, const struct hub_host_query *q, int want,
+		      struct hosts_ctx *h, struct plumb_err *err)
 {
 	char sql[1536], nums[12][24];
 	const char *p[12];
 	int len = snprintf(sql, sizeof(sql), "SELECT " HOST_COLS " FROM hosts");
 	int np = host_where(sql, sizeof(sql), &len, q, 1, p, nums, now, silent_after);
-	struct hosts_ctx h = {.b = out, .now = now, .silent_after = silent_after, .limit = q->limit, .csv = q->csv,
-			      .sort = q->sort};
-	int r;
 	if (np < 0)
 		return plumb_err_set(err, PLUMB_E_INVALID, "query too long");
 	const char *dir = q->desc ? "DESC" : "ASC";
 	const char *key = q->sort == HUB_SORT_LAST_SEEN ? "last_seen" : q->sort == HUB_SORT_STATUS ? RANK_EXPR : NULL;
-	PUSHNUM(q->limit + 1);
+	PUSHNUM(want + 1);
 	if (key)
 		len += snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY %s %s, host %s LIMIT CAST($%d AS INTEGER)",
 				key, dir, dir, np);
@@ -553,10 +553,43 @@ int hub_store_hosts_page(struct hub_conn *c, time_t now, time_t silent_after, co
 		len += snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY host %s LIMIT CAST($%d AS INTEGER)", dir, np);
 	if ((size_t)len >= sizeof(sql))
 		return plumb_err_set(err, PLUMB_E_INVALID, "query too long");
-	r = hub_conn_exec(c, sql, np, p, host_row, &h, NULL, err);
-	if (h.err)
-		return plumb_err_set(err, h.err, "the host page does not fit in memory");
-	if (r != 0 && !(r == 1 && h.more))
+	int r = hub_conn_exec(c, sql, np, p, host_row, h, NULL, err);
+	if (h->err)
+		return plumb_err_set(err, h->err, "the host page does not fit in memory");
+	if (r == 1 && h->more)
+		r = 0;
+	return r;
+}
+
+int hub_store_hosts_page(struct hub_conn *c, time_t now, time_t silent_after, const struct hub_host_query *q,
+			 struct plumb_buf *out, struct hub_page *pg, struct plumb_err *err)
+{
+	struct hosts_ctx h = {.b = out, .now = now, .silent_after = silent_after, .limit = q->limit, .csv = q->csv,
+			      .sort = q->sort};
+	int r = 0;
+	if (q->sort != HUB_SORT_STATUS) {
+		r = page_query(c, now, silent_after, q, q->limit, &h, err);
+	} else {
+		/* By status: one status at a time, each by host along an index
+		 * (base_rank, host), rather than ordering the whole fleet by a
+		 * computed rank on every request. */
+		for (int i = 0; i < HUB_NSTATUS && r == 0 && !h.more; i++) {
+			int rank = q->desc ? HUB_NSTATUS - 1 - i : i;
+			struct hub_host_query sub = *q;
+			if (q->status && q->status != rank + 1)
+				continue;
+			if (q->cursor_host) {
+				if (q->desc ? rank > q->cursor_key : rank < q->cursor_key)
+					continue;
+				if (rank != q->cursor_key)
+					sub.cursor_host = NULL;
+			}
+			sub.status = rank + 1;
+			sub.sort = HUB_SORT_HOST;
+			r = page_query(c, now, silent_after, &sub, q->limit - h.n, &h, err);
+		}
+	}
+	if (r != 0)
 		return r;
 	pg->rows = h.n;
 	pg->more = h.more;

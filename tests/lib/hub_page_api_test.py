@@ -138,7 +138,7 @@ TOTAL = args.bulk + len(posted)
 st, d = get("/v1/hosts", V)
 check(st == 200 and d["total"] == TOTAL and d["summary"]["total"] == TOTAL, "total is the whole fleet: %s" % d.get("total"))
 check(d["count"] == len(d["hosts"]) == 500 and d["limit"] == 500 and d["next"], "the first page is 500 hosts with a next")
-for sort, order in (("host", "asc"), ("host", "desc"), ("last_seen", "desc"), ("status", "asc")):
+for sort, order in (("host", "asc"), ("host", "desc"), ("last_seen", "desc"), ("status", "asc"), ("status", "desc")):
     seen, cursor, pages = [], None, 0
     while pages < 100:
         p = {"limit": 1000, "sort": sort, "order": order}
@@ -162,7 +162,10 @@ for sort, order in (("host", "asc"), ("host", "desc"), ("last_seen", "desc"), ("
     if sort == "status":
         rank = {"silent": 0, "drifting": 1, "refused": 2, "unprotected": 3, "stale": 4, "compliant": 5}
         rs = [rank[h["status"]] for h in seen]
-        check(rs == sorted(rs), "sort=status puts the most urgent first")
+        check(rs == sorted(rs, reverse=(order == "desc")), "sort=status %s orders by urgency" % order)
+        for r in set(rs):  # and by name within a status
+            fl = [h["host"] for h in seen if rank[h["status"]] == r and h["host"].startswith("fleet-")]
+            check(fl == sorted(fl, reverse=(order == "desc")), "sort=status: by name within %d" % r)
 
 st, d = get(q("/v1/hosts", status="drifting", limit=1000), V)
 check(st == 200 and d["total"] == d["summary"]["drifting"] == len(d["hosts"]), "status total equals its counter")

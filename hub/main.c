@@ -25,7 +25,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: plumb-hub --db PATH|postgresql://... --listen ADDR:PORT [options]\n"
 		"       plumb-hub --db PATH|postgresql://... token add HOST\n"
-		"       plumb-hub --db PATH|postgresql://... token add --viewer|--operator|--admin NAME\n"
+		"       plumb-hub --db PATH|postgresql://... token add --viewer NAME\n"
+		"       plumb-hub --db PATH|postgresql://... token add --operator NAME   (reads, acknowledges events)\n"
+		"       plumb-hub --db PATH|postgresql://... token add --admin NAME      (and reads the audit trail)\n"
 		"       plumb-hub --db PATH|postgresql://... token list\n"
 		"       plumb-hub --db PATH|postgresql://... token revoke ID\n"
 		"\n"

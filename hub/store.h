@@ -36,7 +36,9 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
 extern const char *const hub_statuses[];
 #define HUB_NSTATUS 6
 
-/* The fleet as JSON text, malloc'd into *out (*len bytes):
+/* The whole fleet, unpaged (the unit tests' view of the state machine; the
+ * HTTP API pages with hub_store_hosts_page), as JSON text, malloc'd into
+ * *out (*len bytes):
  * {"hosts": [...], "summary": {...}, "silent_after": s}. A host is "silent" when
  * nothing arrived for silent_after seconds, else "drifting" when its newest
  * report left drift unresolved, else "refused" when its newest report

@@ -60,6 +60,12 @@ struct rate_slot {
 	size_t held; /* request bytes this host has buffered now; never evicted while held */
 };
 
+/* One per worker thread (--threads is at most 64): each runs one ingest at
+ * a time. */
+#define INGEST_SLOTS 64
+/* With an ingest in progress but no slot, the watermark steps back this far. */
+#define WATERMARK_MARGIN 60
+
 struct hub_server {
 	struct MHD_Daemon *mhd;
 	struct hub_db *db;
@@ -84,11 +90,13 @@ struct hub_server {
 	long long sum_counts[HUB_NSTATUS];
 	time_t sum_at;
 	unsigned long long sum_gen;
+	int sum_failing;         /* the reaper's last refresh failed (reaper only) */
 	atomic_ullong gen;       /* reports stored by this hub */
 	/* When each ingest in progress began (0: free): the delta watermark
 	 * stays before the oldest, so a report committing late is not missed. */
 	pthread_mutex_t ing_mu;
-	time_t ing_start[HUB_DB_POOL_MAX];
+	time_t ing_start[INGEST_SLOTS];
+	int ing_unslotted;       /* ingests in progress without a slot (guarded by ing_mu) */
 };
 
 #define SUMMARY_TTL 5
@@ -468,27 +476,30 @@ static unsigned authenticate(struct hub_server *s, struct MHD_Connection *con, s
 }
 
 /* Marks an ingest that took now as its hosts' last_seen as in progress.
- * Returns its slot, or -1 (none free: the watermark then falls back to a
- * fixed margin). */
+ * Returns its slot, or -1 (none free: counted, and the watermark falls
+ * back to WATERMARK_MARGIN). */
 static int ingest_begin(struct hub_server *s, time_t now)
 {
 	int slot = -1;
 	pthread_mutex_lock(&s->ing_mu);
-	for (int i = 0; i < HUB_DB_POOL_MAX && slot < 0; i++)
+	for (int i = 0; i < INGEST_SLOTS && slot < 0; i++)
 		if (!s->ing_start[i]) {
 			s->ing_start[i] = now;
 			slot = i;
 		}
+	if (slot < 0)
+		s->ing_unslotted++;
 	pthread_mutex_unlock(&s->ing_mu);
 	return slot;
 }
 
 static void ingest_end(struct hub_server *s, int slot)
 {
-	if (slot < 0)
-		return;
 	pthread_mutex_lock(&s->ing_mu);
-	s->ing_start[slot] = 0;
+	if (slot < 0)
+		s->ing_unslotted--;
+	else
+		s->ing_start[slot] = 0;
 	pthread_mutex_unlock(&s->ing_mu);
 }
 
@@ -499,7 +510,9 @@ static time_t delta_watermark(struct hub_server *s, time_t now)
 {
 	time_t w = now - 1;
 	pthread_mutex_lock(&s->ing_mu);
-	for (int i = 0; i < HUB_DB_POOL_MAX; i++)
+	if (s->ing_unslotted)
+		w = now - WATERMARK_MARGIN;
+	for (int i = 0; i < INGEST_SLOTS; i++)
 		if (s->ing_start[i] && s->ing_start[i] - 1 < w)
 			w = s->ing_start[i] - 1;
 	pthread_mutex_unlock(&s->ing_mu);
@@ -634,11 +647,11 @@ static int parse_when(time_t *out, const char *v)
 
 /* ETag: a digest of the answer. If-None-Match naming it gets 304 with no
  * body: a page refreshing an unchanged view downloads nothing. */
-static enum MHD_Result respond_tagged(struct MHD_Connection *con, const char *type, char *text, size_t len,
-				      const char *filename)
+static enum MHD_Result respond_tagged_n(struct MHD_Connection *con, const char *type, char *text, size_t len,
+					const char *filename, size_t tag_len)
 {
 	char hex[PLUMB_SHA256_HEX], etag[40];
-	if (plumb_sha256_mem_hex(hex, text, len) != 0) {
+	if (plumb_sha256_mem_hex(hex, text, tag_len) != 0) {
 		free(text);
 		return respond_error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	}
@@ -672,6 +685,12 @@ static enum MHD_Result respond_tagged(struct MHD_Connection *con, const char *ty
 	enum MHD_Result ret = MHD_queue_response(con, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result respond_tagged(struct MHD_Connection *con, const char *type, char *text, size_t len,
+				      const char *filename)
+{
+	return respond_tagged_n(con, type, text, len, filename, len);
 }
 
 static enum MHD_Result respond_json_tagged(struct MHD_Connection *con, json_t *doc, const char *filename)
@@ -1062,6 +1081,9 @@ static enum MHD_Result handle_get_hosts(struct hub_server *s, struct MHD_Connect
 		return respond_tagged(con, "text/csv; charset=utf-8", text, len, "plumb-hosts.csv");
 	}
 	char t_now[21], t_w[21];
+	/* The tag covers what the hosts are, not when they were asked for: an
+	 * unchanged page is a 304 whatever as_of and the watermark say (a
+	 * client keeping its older watermark only gets a wider next delta). */
 	plumb_time_format(t_now, now);
 	plumb_time_format(t_w, delta_watermark(s, now));
 	plumb_buf_adds(&b, "],\"summary\":{");
@@ -1070,14 +1092,16 @@ static enum MHD_Result handle_get_hosts(struct hub_server *s, struct MHD_Connect
 	plumb_buf_addf(&b, "\"total\":%lld},\"total\":%lld,\"count\":%d,\"limit\":%d,\"next\":", all, total, pg.rows,
 		       qy.limit);
 	plumb_buf_addf(&b, pg.more ? "\"%s\"" : "null", next);
-	int bad = plumb_buf_addf(&b, ",\"silent_after\":%lld,\"as_of\":\"%s\",\"watermark\":\"%s\"}",
-				 (long long)s->cfg.silent_after, t_now, t_w);
+	plumb_buf_addf(&b, ",\"silent_after\":%lld", (long long)s->cfg.silent_after);
+	size_t tag_len = b.len; /* everything but the two times below */
+	int bad = plumb_buf_addf(&b, ",\"as_of\":\"%s\",\"watermark\":\"%s\"}", t_now, t_w);
 	size_t len = 0;
 	char *text = bad ? NULL : plumb_buf_detach(&b, &len);
 	plumb_buf_release(&b);
 	if (!text)
 		return respond_error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "the host page does not fit in memory");
-	return respond_tagged(con, "application/json", text, len, fmt == 1 ? "plumb-hosts.json" : NULL);
+	return respond_tagged_n(con, "application/json", text, len, fmt == 1 ? "plumb-hosts.json" : NULL,
+				tag_len < len ? tag_len : len);
 }
 
 static enum MHD_Result handle_get_rollout(struct hub_server *s, struct MHD_Connection *con)
@@ -1656,11 +1680,15 @@ static void *reaper(void *arg)
 			}
 		}
 		/* the page's counters, refreshed here rather than by a request */
-		if (s->sum_at && time(NULL) - s->sum_at >= SUMMARY_TTL) {
+		/* (summary_at decides, under its own lock, whether they are due;
+		 * the first tick computes them, before any request asks) */
+		{
 			struct plumb_err e = {0};
 			pthread_mutex_unlock(&s->mu);
-			if (summary_at(s, time(NULL), NULL, 1, &e) != 0)
+			int failed = summary_at(s, time(NULL), NULL, 1, &e) != 0;
+			if (failed && !s->sum_failing) /* once per outage, not every second */
 				plumb_log(PLUMB_LOG_ERROR, "hosts counters: %s", e.msg);
+			s->sum_failing = failed;
 			pthread_mutex_lock(&s->mu);
 			if (s->stopping)
 				break;

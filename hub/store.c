@@ -330,7 +330,11 @@ static int host_row(void *ctx, int n, const char *const *v)
 	int st;
 	if (h->now - last_seen > h->silent_after) {
 		st = ST_SILENT;
-		snprintf(why, sizeof(why), "no report for %llds", (long long)(h->now - last_seen));
+		/* a time, not an age: the answer (and its ETag) stays the same
+		 * while nothing changes */
+		char t[21];
+		plumb_time_format(t, last_seen);
+		snprintf(why, sizeof(why), "no report since %s", t);
 	} else if (unres > 0) {
 		st = ST_DRIFTING;
 		snprintf(why, sizeof(why), "%lld unresolved in the newest report", unres);

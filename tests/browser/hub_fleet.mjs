@@ -58,6 +58,12 @@ try {
   check(await page.locator('#hosts tbody tr').count() === 100, 'one page of 100 rows');
   check((await page.locator('#whoami').innerText()).includes('operator'), 'signed in as the operator');
   check((await page.locator('#hosts tbody tr').first().locator('.badge').innerText()) === 'silent', 'most urgent first: silent');
+  // The 10 s refresh asks for the shown page with If-None-Match: an
+  // unchanged fleet is a 304 and the table stays as it was.
+  const hostAnswers = [];
+  page.on('response', (r) => { if (r.url().includes('/v1/hosts?')) hostAnswers.push(r.status()); });
+  await until(async () => { await page.waitForTimeout(150); return hostAnswers.includes(304); }, 'a refresh of the unchanged fleet is a 304: ' + hostAnswers);
+  check(await page.locator('#hosts tbody tr').count() === 100, 'and the page still shows its 100 hosts');
   await page.click('#fleet-next');
   await until(async () => (await page.locator('#fleet-count').innerText()).includes('101–200 of ' + fmt(TOTAL)), 'the second page');
   const p2first = await page.locator('#hosts tbody tr').first().getAttribute('data-host');

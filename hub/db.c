@@ -17,7 +17,7 @@ enum engine { ENG_SQLITE, ENG_PG };
 
 /* SQLite statements are prepared once per connection, keyed by their text
  * (queries are literals or built from a fixed set of fragments). */
-#define STMT_CACHE 48
+#define STMT_CACHE 160
 
 struct hub_conn {
 	enum engine eng;
@@ -103,6 +103,29 @@ static const char *const migrations[] = {
 	"CREATE INDEX alert_outbox_due ON alert_outbox (next_at);"
 	"CREATE INDEX alert_outbox_key ON alert_outbox (receiver, host, alertname, resource, id);"
 	"CREATE TABLE alert_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);",
+	/* 5 (the fleet page, issue 19): each host's status but silence kept
+	 * as a rank (1 drifting .. 5 compliant; silence depends on the clock
+	 * and is decided per query), indexes for paging and sorting hosts and
+	 * searching events, acknowledgements (the newest on the event, every
+	 * one in acks, the audit trail) and browser sessions. */
+	"ALTER TABLE hosts ADD COLUMN base_rank INTEGER NOT NULL DEFAULT 5;"
+	"UPDATE hosts SET base_rank = CASE WHEN unresolved > 0 THEN 1 WHEN refused IS NOT NULL THEN 2"
+	" WHEN unprotected IS NOT NULL THEN 3 WHEN stale = 1 THEN 4 ELSE 5 END;"
+	"CREATE INDEX hosts_rank ON hosts (base_rank, host);"
+	"CREATE INDEX hosts_last_seen ON hosts (last_seen, host);"
+	"CREATE INDEX hosts_serial ON hosts (serial, host);"
+	"CREATE INDEX events_resource ON events (resource, seq);"
+	"CREATE INDEX events_action ON events (action, seq);"
+	"ALTER TABLE events ADD COLUMN ack_by TEXT;"
+	"ALTER TABLE events ADD COLUMN ack_at BIGINT;"
+	"ALTER TABLE events ADD COLUMN ack_note TEXT;"
+	"CREATE TABLE acks (id @SERIAL@, seq BIGINT NOT NULL, subject TEXT NOT NULL, role TEXT NOT NULL,"
+	" at BIGINT NOT NULL, note TEXT NOT NULL);"
+	"CREATE INDEX acks_seq ON acks (seq);"
+	"CREATE TABLE sessions (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, csrf TEXT NOT NULL,"
+	" created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);"
+	"CREATE INDEX sessions_token ON sessions (token_hash);"
+	"CREATE INDEX sessions_expires ON sessions (expires_at);",
 };
 
 int hub_db_schema_version(void)

@@ -39,6 +39,7 @@ struct hub_server_cfg {
 	unsigned long long host_rate;  /* report bytes per host per minute (0: no limit): past it, 429 */
 	unsigned long long host_quota; /* report bytes a host keeps stored (0: no limit): past it, 429 */
 	unsigned per_ip;         /* connections one address may hold (0: HUB_PER_IP_DEFAULT) */
+	time_t session_ttl;      /* a page session's lifetime (0: HUB_SESSION_TTL_DEFAULT) */
 };
 
 struct hub_server;

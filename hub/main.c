@@ -18,6 +18,7 @@
 #include "plumb/util.h"
 #include "plumb/version.h"
 #include "store.h"
+#include "session.h"
 #include "token.h"
 #include "validate.h"
 #include "../src/banned.h"
@@ -28,6 +29,8 @@ static void usage(FILE *f)
 		"usage: plumb-hub --db PATH|postgresql://... --listen ADDR:PORT [options]\n"
 		"       plumb-hub --db PATH|postgresql://... token add HOST\n"
 		"       plumb-hub --db PATH|postgresql://... token add --viewer NAME\n"
+		"       plumb-hub --db PATH|postgresql://... token add --operator NAME   (reads, acknowledges events)\n"
+		"       plumb-hub --db PATH|postgresql://... token add --admin NAME      (and reads the audit trail)\n"
 		"       plumb-hub --db PATH|postgresql://... token list\n"
 		"       plumb-hub --db PATH|postgresql://... token revoke ID\n"
 		"\n"
@@ -52,6 +55,7 @@ static void usage(FILE *f)
 		"  --threads N                      worker threads (default 4)\n"
 		"  --alerts FILE                    send alerts to the receivers this YAML file names\n"
 		"                                   (read again on SIGHUP; see plumb-hub(8))\n"
+		"  --session-ttl DURATION           how long a page's sign-in lasts (default 8h, at most 30d)\n"
 		"  --port-file FILE                 write the bound port there (for --listen ADDR:0)\n"
 		"  -v, --verbose                    log more\n"
 		"  --version\n");
@@ -101,14 +105,18 @@ static int token_cmd(struct hub_db *db, int argc, char **argv)
 	int r = PLUMB_E_INVALID;
 	struct hub_conn *c = hub_db_acquire(db);
 	if (argc >= 1 && !strcmp(argv[0], "add") &&
-	    (argc == 2 || (argc == 3 && !strcmp(argv[1], "--viewer")))) {
+	    (argc == 2 || (argc == 3 && (!strcmp(argv[1], "--viewer") || !strcmp(argv[1], "--operator") ||
+					 !strcmp(argv[1], "--admin"))))) {
 		char tok[HUB_TOKEN_LEN];
-		enum hub_role role = argc == 3 ? HUB_ROLE_VIEWER : HUB_ROLE_AGENT;
+		enum hub_role role = argc == 2 ? HUB_ROLE_AGENT
+				     : !strcmp(argv[1], "--viewer") ? HUB_ROLE_VIEWER
+				     : !strcmp(argv[1], "--operator") ? HUB_ROLE_OPERATOR
+								     : HUB_ROLE_ADMIN;
 		const char *subject = argv[argc - 1];
 		if ((r = hub_token_add(c, role, subject, tok, &e)) == 0) {
 			printf("%s\n", tok);
 			fprintf(stderr, "plumb-hub: %s token for '%s' made; it is shown only this once\n",
-				role == HUB_ROLE_AGENT ? "agent" : "viewer", subject);
+				hub_role_name(role), subject);
 		}
 	} else if (argc == 1 && !strcmp(argv[0], "list")) {
 		r = hub_token_list(c, stdout, &e);
@@ -194,6 +202,13 @@ int main(int argc, char **argv)
 				fprintf(stderr, "plumb-hub: --retain '%s': want a duration of at least 1h, e.g. 90d\n", v);
 				return 2;
 			}
+		} else if (!strcmp(a, "--session-ttl") && v) {
+			uint64_t ttl;
+			if (plumb_duration_parse(&ttl, v) != 0 || ttl < 60 || ttl > HUB_SESSION_TTL_MAX) {
+				fprintf(stderr, "plumb-hub: --session-ttl '%s': want a duration from 1m to 30d, e.g. 8h\n", v);
+				return 2;
+			}
+			cfg.session_ttl = (time_t)ttl;
 		} else if (!strcmp(a, "--heartbeat") && v) {
 			if (plumb_duration_parse(&heartbeat, v) != 0 || heartbeat == 0) {
 				fprintf(stderr, "plumb-hub: --heartbeat '%s': want a duration, e.g. 15m\n", v);

@@ -205,7 +205,16 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
 			       " signer = $6, fingerprint = $7, stale = $8, mode = $9, agent_version = $10,"
 			       " unresolved = CASE WHEN last_run = $14 THEN unresolved + $11 ELSE $11 END,"
 			       " refused = CASE WHEN last_run = $14 THEN COALESCE(refused, $12) ELSE $12 END,"
-			       " unprotected = $13, last_run = $14 WHERE host = $1",
+			       " unprotected = $13, last_run = $14,"
+			       /* the status rank (all but silence, which the clock
+				* decides) from the values just set (the right-hand
+				* sides see the old row, so they are spelt again):
+				* the fleet view pages and counts by it */
+			       " base_rank = CASE WHEN (CASE WHEN last_run = $14 THEN unresolved + CAST($11 AS BIGINT)"
+			       " ELSE CAST($11 AS BIGINT) END) > 0 THEN 1 WHEN (CASE WHEN last_run = $14 THEN"
+			       " COALESCE(refused, CAST($12 AS TEXT)) ELSE CAST($12 AS TEXT) END) IS NOT NULL THEN 2"
+			       " WHEN CAST($13 AS TEXT) IS NOT NULL THEN 3 WHEN CAST($8 AS INTEGER) = 1 THEN 4 ELSE 5 END"
+			       " WHERE host = $1",
 			       14, sp, NULL, NULL, NULL, err)) != 0)
 		goto fail;
 	/* Alerts this report raises or clears, in its own transaction. */
@@ -225,6 +234,12 @@ struct hosts_ctx {
 	const char *filter;
 	long long counts[HUB_NSTATUS];
 	int n, err;
+	/* paging: rows to write at most (0: all), CSV instead of JSON, and the
+	 * last written row's sort key, for the next page's cursor */
+	int limit, csv, more;
+	enum hub_host_sort sort;
+	long long last_key;
+	char last_host[256];
 };
 
 enum { ST_SILENT, ST_DRIFTING, ST_REFUSED, ST_UNPROTECTED, ST_STALE, ST_COMPLIANT };
@@ -272,6 +287,41 @@ static int put_int(struct plumb_buf *b, const char *v)
 	return plumb_buf_addf(b, "%lld", strtoll(v, NULL, 10));
 }
 
+/* One CSV cell, always quoted. A cell a spreadsheet would read as a
+ * formula (it starts with = + - @, a tab or a carriage return) gets a
+ * leading apostrophe, so an exported host or resource name cannot run. */
+static int put_csv(struct plumb_buf *b, const char *s, int last)
+{
+	int bad = plumb_buf_add(b, "\"", 1);
+	if (s && *s && strchr("=+-@\t\r", *s))
+		bad |= plumb_buf_add(b, "'", 1);
+	for (const char *p = s; p && *p; p++)
+		bad |= *p == '"' ? plumb_buf_add(b, "\"\"", 2) : plumb_buf_add(b, p, 1);
+	return bad | plumb_buf_adds(b, last ? "\"\r\n" : "\",");
+}
+
+static int put_csv_time(struct plumb_buf *b, const char *v)
+{
+	char t[21] = "";
+	if (v)
+		plumb_time_format(t, (time_t)strtoll(v, NULL, 10));
+	return put_csv(b, t, 0);
+}
+
+const char hub_hosts_csv_header[] = "host,status,reason,first_seen,last_seen,last_report,commit,serial,signer,"
+				    "fingerprint,stale,mode,agent_version,unresolved,last_drift_at,reports,events,"
+				    "reverted,failed\r\n";
+
+static int host_csv(struct plumb_buf *b, const char *const *v, int st, const char *why, int stale)
+{
+	int bad = put_csv(b, v[0], 0) | put_csv(b, hub_statuses[st], 0) | put_csv(b, why, 0);
+	bad |= put_csv_time(b, v[1]) | put_csv_time(b, v[2]) | put_csv(b, v[3], 0) | put_csv(b, v[4], 0);
+	bad |= put_csv(b, v[5], 0) | put_csv(b, v[6], 0) | put_csv(b, v[7], 0) | put_csv(b, stale ? "true" : "false", 0);
+	bad |= put_csv(b, v[9], 0) | put_csv(b, v[10], 0) | put_csv(b, v[11], 0) | put_csv_time(b, v[12]);
+	bad |= put_csv(b, v[13], 0) | put_csv(b, v[14], 0) | put_csv(b, v[15], 0) | put_csv(b, v[16], 1);
+	return bad;
+}
+
 static int host_row(void *ctx, int n, const char *const *v)
 {
 	struct hosts_ctx *h = ctx;
@@ -286,7 +336,11 @@ static int host_row(void *ctx, int n, const char *const *v)
 	int st;
 	if (h->now - last_seen > h->silent_after) {
 		st = ST_SILENT;
-		snprintf(why, sizeof(why), "no report for %llds", (long long)(h->now - last_seen));
+		/* a time, not an age: the answer (and its ETag) stays the same
+		 * while nothing changes */
+		char t[21];
+		plumb_time_format(t, last_seen);
+		snprintf(why, sizeof(why), "no report since %s", t);
 	} else if (unres > 0) {
 		st = ST_DRIFTING;
 		snprintf(why, sizeof(why), "%lld unresolved in the newest report", unres);
@@ -305,6 +359,20 @@ static int host_row(void *ctx, int n, const char *const *v)
 	h->counts[st]++;
 	if (h->filter && strcmp(h->filter, hub_statuses[st]))
 		return 0;
+	if (h->limit && h->n >= h->limit) { /* the extra row only says there is a next page */
+		h->more = 1;
+		return 1;
+	}
+	h->last_key = h->sort == HUB_SORT_LAST_SEEN ? (long long)last_seen : h->sort == HUB_SORT_STATUS ? st : 0;
+	snprintf(h->last_host, sizeof(h->last_host), "%s", v[0]);
+	if (h->csv) {
+		h->n++;
+		if (host_csv(b, v, st, why[0] ? why : NULL, stale)) {
+			h->err = PLUMB_E_NOMEM;
+			return 1;
+		}
+		return 0;
+	}
 	bad |= plumb_buf_adds(b, h->n++ ? ",{\"host\":" : "{\"host\":");
 	bad |= put_str(b, v[0]);
 	bad |= plumb_buf_addf(b, ",\"status\":\"%s\",\"reason\":", hub_statuses[st]);
@@ -377,23 +445,187 @@ int hub_store_hosts(struct hub_conn *c, time_t now, time_t silent_after, const c
 	return r;
 }
 
+static int count_row(void *ctx, int n, const char *const *v)
+{
+	long long *counts = ctx;
+	if (n < 2 || !v[0] || !v[1])
+		return 0;
+	long long r = strtoll(v[0], NULL, 10);
+	if (r >= 0 && r < HUB_NSTATUS)
+		counts[r] += strtoll(v[1], NULL, 10);
+	return 0;
+}
+
 int hub_store_status_counts(struct hub_conn *c, time_t now, time_t silent_after, long long counts[HUB_NSTATUS],
 			    struct plumb_err *err)
 {
-	struct plumb_buf b;
-	/* A filter no status has: every host is counted, none written out. */
-	struct hosts_ctx h = {.b = &b, .now = now, .silent_after = silent_after, .filter = ""};
-	int r;
-	plumb_buf_init(&b, 64);
-	r = hub_conn_exec(c,
-			  "SELECT host, first_seen, last_seen, last_report, commit_id, serial, signer, fingerprint,"
-			  " stale, mode, agent_version, unresolved, last_drift_at, reports, events, reverted, failed,"
-			  " refused, unprotected FROM hosts",
-			  0, NULL, host_row, &h, NULL, err);
-	plumb_buf_release(&b);
+	char s_cut[24];
+	NUM(s_cut, now - silent_after);
+	const char *p[] = {s_cut};
 	for (int i = 0; i < HUB_NSTATUS; i++)
-		counts[i] = h.counts[i];
+		counts[i] = 0;
+	/* One pass, no rows out: the rank kept at ingest, silence by the clock. */
+	return hub_conn_exec(c,
+			     "SELECT CASE WHEN last_seen < $1 THEN 0 ELSE base_rank END AS r, COUNT(*) FROM hosts GROUP BY r",
+			     1, p, count_row, counts, NULL, err);
+}
+
+#define HOST_COLS                                                                                         \
+	"host, first_seen, last_seen, last_report, commit_id, serial, signer, fingerprint, stale, mode,"  \
+	" agent_version, unresolved, last_drift_at, reports, events, reverted, failed, refused, unprotected"
+/* Appends a number parameter (nums holds its text). */
+#define PUSHNUM(v)                       \
+	do {                             \
+		NUM(nums[np], (v));      \
+		p[np] = nums[np];        \
+		np++;                    \
+	} while (0)
+#define RANK_EXPR "(CASE WHEN last_seen < $1 THEN 0 ELSE base_rank END)"
+
+/* The WHERE clause of a host query, from fixed fragments; every value is a
+ * parameter ($1 is always the silence cut-off). with_cursor adds the page
+ * cursor. Returns the parameter count, or -1 if sql is too small. */
+static int host_where(char *sql, size_t cap, int *len, const struct hub_host_query *q, int with_cursor,
+		      const char *p[], char (*nums)[24], time_t now, time_t silent_after)
+{
+	int np = 0;
+	NUM(nums[0], now - silent_after);
+	p[np++] = nums[0];
+#define ADD(...)                                                                     \
+	do {                                                                         \
+		*len += snprintf(sql + *len, cap - (size_t)*len, __VA_ARGS__);      \
+		if ((size_t)*len >= cap)                                            \
+			return -1;                                                  \
+	} while (0)
+	/* (always true; it gives $1 a type where nothing else uses it) */
+	ADD(" WHERE CAST($1 AS BIGINT) > 0");
+	if (q->status == 1)
+		ADD(" AND last_seen < $1");
+	else if (q->status > 1) {
+		PUSHNUM(q->status - 1);
+		ADD(" AND last_seen >= $1 AND base_rank = CAST($%d AS INTEGER)", np);
+	}
+	if (q->contains_like) {
+		p[np++] = q->contains_like;
+		ADD(" AND LOWER(host) LIKE $%d ESCAPE '\\'", np);
+	}
+	if (q->commit) {
+		p[np++] = q->commit;
+		ADD(" AND commit_id = $%d", np);
+	}
+	if (q->has_serial) {
+		PUSHNUM(q->serial);
+		ADD(" AND serial = CAST($%d AS BIGINT)", np);
+	}
+	if (q->has_serial_below) {
+		PUSHNUM(q->serial_below);
+		ADD(" AND (serial IS NULL OR serial < CAST($%d AS BIGINT))", np);
+	}
+	if (q->changed_since) {
+		PUSHNUM(q->changed_since);
+		ADD(" AND last_seen >= CAST($%d AS BIGINT)", np);
+	}
+	if (with_cursor && q->cursor_host) {
+		const char *op = q->desc ? "<" : ">";
+		p[np++] = q->cursor_host;
+		int ih = np;
+		if (q->sort == HUB_SORT_HOST) {
+			ADD(" AND host %s $%d", op, ih);
+		} else {
+			PUSHNUM(q->cursor_key);
+			const char *k = q->sort == HUB_SORT_LAST_SEEN ? "last_seen" : RANK_EXPR;
+			ADD(" AND (%s %s CAST($%d AS BIGINT) OR (%s = CAST($%d AS BIGINT) AND host %s $%d))", k, op, np, k,
+			    np, op, ih);
+		}
+	}
+#undef ADD
+	return np;
+}
+
+/* One query of a page: rows of q (sorted by q->sort) into h, at most want
+ * + 1 (the extra one only says there are more). */
+static int page_query(struct hub_conn *c, time_t now, time_t silent_after, const struct hub_host_query *q, int want,
+		      struct hosts_ctx *h, struct plumb_err *err)
+{
+	char sql[1536], nums[12][24];
+	const char *p[12];
+	int len = snprintf(sql, sizeof(sql), "SELECT " HOST_COLS " FROM hosts");
+	int np = host_where(sql, sizeof(sql), &len, q, 1, p, nums, now, silent_after);
+	if (np < 0)
+		return plumb_err_set(err, PLUMB_E_INVALID, "query too long");
+	const char *dir = q->desc ? "DESC" : "ASC";
+	const char *key = q->sort == HUB_SORT_LAST_SEEN ? "last_seen" : q->sort == HUB_SORT_STATUS ? RANK_EXPR : NULL;
+	PUSHNUM(want + 1);
+	if (key)
+		len += snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY %s %s, host %s LIMIT CAST($%d AS INTEGER)",
+				key, dir, dir, np);
+	else
+		len += snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY host %s LIMIT CAST($%d AS INTEGER)", dir, np);
+	if ((size_t)len >= sizeof(sql))
+		return plumb_err_set(err, PLUMB_E_INVALID, "query too long");
+	int r = hub_conn_exec(c, sql, np, p, host_row, h, NULL, err);
+	if (h->err)
+		return plumb_err_set(err, h->err, "the host page does not fit in memory");
+	if (r == 1 && h->more)
+		r = 0;
 	return r;
+}
+
+int hub_store_hosts_page(struct hub_conn *c, time_t now, time_t silent_after, const struct hub_host_query *q,
+			 struct plumb_buf *out, struct hub_page *pg, struct plumb_err *err)
+{
+	struct hosts_ctx h = {.b = out, .now = now, .silent_after = silent_after, .limit = q->limit, .csv = q->csv,
+			      .sort = q->sort};
+	int r = 0;
+	if (q->sort != HUB_SORT_STATUS) {
+		r = page_query(c, now, silent_after, q, q->limit, &h, err);
+	} else {
+		/* By status: one status at a time, each by host along an index
+		 * (base_rank, host), rather than ordering the whole fleet by a
+		 * computed rank on every request. */
+		for (int i = 0; i < HUB_NSTATUS && r == 0 && !h.more; i++) {
+			int rank = q->desc ? HUB_NSTATUS - 1 - i : i;
+			struct hub_host_query sub = *q;
+			if (q->status && q->status != rank + 1)
+				continue;
+			if (q->cursor_host) {
+				if (q->desc ? rank > q->cursor_key : rank < q->cursor_key)
+					continue;
+				if (rank != q->cursor_key)
+					sub.cursor_host = NULL;
+			}
+			sub.status = rank + 1;
+			sub.sort = HUB_SORT_HOST;
+			r = page_query(c, now, silent_after, &sub, q->limit - h.n, &h, err);
+		}
+	}
+	if (r != 0)
+		return r;
+	pg->rows = h.n;
+	pg->more = h.more;
+	pg->last_key = h.last_key;
+	snprintf(pg->last_host, sizeof(pg->last_host), "%s", h.last_host);
+	return 0;
+}
+
+static int one_count(void *ctx, int n, const char *const *v)
+{
+	if (n > 0 && v[0])
+		*(long long *)ctx = strtoll(v[0], NULL, 10);
+	return 0;
+}
+
+int hub_store_hosts_count(struct hub_conn *c, time_t now, time_t silent_after, const struct hub_host_query *q,
+			  long long *total, struct plumb_err *err)
+{
+	char sql[1024], nums[12][24];
+	const char *p[12];
+	int len = snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM hosts");
+	int np = host_where(sql, sizeof(sql), &len, q, 0, p, nums, now, silent_after);
+	if (np < 0)
+		return plumb_err_set(err, PLUMB_E_INVALID, "query too long");
+	*total = 0;
+	return hub_conn_exec(c, sql, np, p, one_count, total, NULL, err);
 }
 
 static json_t *time_or_null(const char *v)
@@ -407,21 +639,44 @@ static json_t *time_or_null(const char *v)
 
 struct events_ctx {
 	json_t *list;
-	long long last_seq;
+	struct plumb_buf *csv;
+	long long last_seq, first_seq;
 	size_t bytes; /* of the stored event texts taken so far */
 	int rows, limit, nomem, full;
 };
 
+const char hub_events_csv_header[] = "seq,at,host,resource,action,drift,error,report,received_at,ack_by,ack_at,"
+				     "ack_note\r\n";
+
+static int event_csv(struct plumb_buf *b, json_t *o, const char *const *v)
+{
+	char drift[1024] = "";
+	size_t i, dl = 0;
+	json_t *d;
+	json_array_foreach(json_object_get(o, "drift"), i, d) {
+		int w = snprintf(drift + dl, sizeof(drift) - dl, "%s%s", i ? " " : "", json_string_value(d) ? json_string_value(d) : "");
+		if (w < 0 || (size_t)w >= sizeof(drift) - dl)
+			break;
+		dl += (size_t)w;
+	}
+	int bad = put_csv(b, v[0], 0) | put_csv(b, json_string_value(json_object_get(o, "at")), 0);
+	bad |= put_csv(b, v[2], 0) | put_csv(b, json_string_value(json_object_get(o, "resource")), 0);
+	bad |= put_csv(b, json_string_value(json_object_get(o, "action")), 0) | put_csv(b, drift, 0);
+	bad |= put_csv(b, json_string_value(json_object_get(o, "error")), 0) | put_csv(b, v[1], 0);
+	bad |= put_csv_time(b, v[3]) | put_csv(b, v[5], 0) | put_csv_time(b, v[6]) | put_csv(b, v[7], 1);
+	return bad;
+}
+
 static int event_row(void *ctx, int n, const char *const *v)
 {
 	struct events_ctx *e = ctx;
-	if (n < 5)
+	if (n < 8)
 		return 0;
 	if (++e->rows > e->limit) /* the extra row only says there is a next page */
 		return 1;
 	/* Bounded in bytes too: a page ends early rather than grow past the
 	 * cap; its "next" continues from here. One event always fits. */
-	size_t n_text = strlen(v[4]) + strlen(v[1]) + strlen(v[2]) + 96;
+	size_t n_text = strlen(v[4]) + strlen(v[1]) + strlen(v[2]) + (v[7] ? strlen(v[7]) : 0) + 160;
 	if (e->rows > 1 && e->bytes + n_text > HUB_EVENTS_BYTES_MAX) {
 		e->full = 1;
 		return 1;
@@ -433,10 +688,23 @@ static int event_row(void *ctx, int n, const char *const *v)
 		o = json_object();
 	}
 	e->last_seq = strtoll(v[0], NULL, 10);
+	if (e->rows == 1)
+		e->first_seq = e->last_seq;
+	if (e->csv) {
+		int bad = event_csv(e->csv, o, v);
+		json_decref(o);
+		if (bad) {
+			e->nomem = 1;
+			return 1;
+		}
+		return 0;
+	}
 	json_object_set_new(o, "seq", json_integer(e->last_seq));
 	json_object_set_new(o, "report", json_string(v[1]));
 	json_object_set_new(o, "host", json_string(v[2]));
 	json_object_set_new(o, "received_at", time_or_null(v[3]));
+	json_object_set_new(o, "ack", v[5] ? json_pack("{s:s,s:o,s:s?}", "by", v[5], "at", time_or_null(v[6]), "note", v[7])
+					   : json_null());
 	if (json_array_append_new(e->list, o) != 0) {
 		e->nomem = 1;
 		return 1;
@@ -444,38 +712,101 @@ static int event_row(void *ctx, int n, const char *const *v)
 	return 0;
 }
 
+/* The WHERE clause of an event query (fixed fragments, values as
+ * parameters). Returns the parameter count, or -1. */
+static int event_where(char *sql, size_t cap, int *len, const struct hub_event_query *q, int with_cursor,
+		       const char *p[], char (*nums)[24])
+{
+	int np = 0;
+#define ADD(...)                                                                     \
+	do {                                                                         \
+		*len += snprintf(sql + *len, cap - (size_t)*len, __VA_ARGS__);      \
+		if ((size_t)*len >= cap)                                            \
+			return -1;                                                  \
+	} while (0)
+	ADD(" WHERE 1 = 1");
+	if (q->host) {
+		p[np++] = q->host;
+		ADD(" AND host = $%d", np);
+	}
+	if (q->resource) {
+		p[np++] = q->resource;
+		ADD(" AND resource = $%d", np);
+	}
+	if (q->resource_prefix) {
+		/* substr and LENGTH count characters in both engines */
+		p[np++] = q->resource_prefix;
+		ADD(" AND SUBSTR(resource, 1, LENGTH($%d)) = $%d", np, np);
+	}
+	if (q->action) {
+		p[np++] = q->action;
+		ADD(" AND action = $%d", np);
+	}
+	if (q->since) {
+		PUSHNUM(q->since);
+		ADD(" AND at >= CAST($%d AS BIGINT)", np);
+	}
+	if (q->until) {
+		PUSHNUM(q->until);
+		ADD(" AND at < CAST($%d AS BIGINT)", np);
+	}
+	if (q->acked == 1)
+		ADD(" AND ack_by IS NULL");
+	else if (q->acked == 2)
+		ADD(" AND ack_by IS NOT NULL");
+	if (q->after) {
+		PUSHNUM(q->after);
+		ADD(" AND seq > CAST($%d AS BIGINT)", np);
+	}
+	if (with_cursor && q->before) {
+		PUSHNUM(q->before);
+		ADD(" AND seq < CAST($%d AS BIGINT)", np);
+	}
+#undef ADD
+	return np;
+}
+
+static int count_capped(struct hub_conn *c, const struct hub_event_query *q, long long *total, struct plumb_err *err)
+{
+	char sql[1024], nums[12][24];
+	const char *p[12];
+	int len = snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM (SELECT 1 FROM events");
+	int np = event_where(sql, sizeof(sql), &len, q, 0, p, nums);
+	if (np < 0)
+		return plumb_err_set(err, PLUMB_E_INVALID, "query too long");
+	PUSHNUM(HUB_EVENTS_COUNT_MAX + 1);
+	len += snprintf(sql + len, sizeof(sql) - (size_t)len, " LIMIT CAST($%d AS INTEGER)) x", np);
+	if ((size_t)len >= sizeof(sql))
+		return plumb_err_set(err, PLUMB_E_INVALID, "query too long");
+	*total = 0;
+	return hub_conn_exec(c, sql, np, p, one_count, total, NULL, err);
+}
+
 int hub_store_events(struct hub_conn *c, const struct hub_event_query *q, json_t **out, struct plumb_err *err)
 {
-	char sql[512], s_since[24], s_before[24], s_limit[24];
-	const char *p[6];
-	int np = 0, r;
-	struct events_ctx e = {.list = json_array(), .limit = q->limit};
+	char sql[1536], nums[12][24];
+	const char *p[12];
+	int r;
+	struct events_ctx e = {.list = json_array(), .limit = q->limit, .csv = q->csv};
 	if (!e.list)
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-	/* The WHERE clause is assembled from fixed fragments only; every value
-	 * travels as a parameter. */
-	int len = snprintf(sql, sizeof(sql), "SELECT seq, report_id, host, received_at, body FROM events WHERE 1 = 1");
-#define FILTER(cond, frag, val)                                                                     \
-	if (cond) {                                                                                 \
-		p[np++] = (val);                                                                    \
-		len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND " frag " $%d", np);   \
+	int len = snprintf(sql, sizeof(sql),
+			   "SELECT seq, report_id, host, received_at, body, ack_by, ack_at, ack_note FROM events");
+	int np = event_where(sql, sizeof(sql), &len, q, 1, p, nums);
+	if (np < 0) {
+		json_decref(e.list);
+		return plumb_err_set(err, PLUMB_E_INVALID, "query too long");
 	}
-	FILTER(q->host, "host =", q->host)
-	FILTER(q->resource, "resource =", q->resource)
-	FILTER(q->action, "action =", q->action)
-	NUM(s_since, q->since);
-	FILTER(q->since, "at >=", s_since)
-	NUM(s_before, q->before);
-	FILTER(q->before, "seq <", s_before)
-#undef FILTER
-	NUM(s_limit, q->limit + 1);
-	p[np++] = s_limit;
-	snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY seq DESC LIMIT CAST($%d AS INTEGER)", np);
+	PUSHNUM(q->limit + 1);
+	len += snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY seq DESC LIMIT CAST($%d AS INTEGER)", np);
 	r = hub_conn_exec(c, sql, np, p, event_row, &e, NULL, err);
 	if (r == 1 && !e.nomem) /* stopped early: the page is full */
 		r = 0;
 	if (e.nomem)
 		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	long long total = -1;
+	if (r == 0 && q->count)
+		r = count_capped(c, q, &total, err);
 	if (r != 0) {
 		json_decref(e.list);
 		return r;
@@ -483,6 +814,216 @@ int hub_store_events(struct hub_conn *c, const struct hub_event_query *q, json_t
 	*out = json_object();
 	json_object_set_new(*out, "events", e.list);
 	json_object_set_new(*out, "next", e.rows > e.limit || e.full ? json_integer(e.last_seq) : json_null());
+	/* the newest seq on this page: ask "after" it for what is new */
+	json_object_set_new(*out, "newest", e.rows ? json_integer(e.first_seq) : json_null());
+	if (total >= 0) {
+		json_object_set_new(*out, "total", json_integer(total > HUB_EVENTS_COUNT_MAX ? HUB_EVENTS_COUNT_MAX : total));
+		json_object_set_new(*out, "total_exact", json_boolean(total <= HUB_EVENTS_COUNT_MAX));
+	}
+	return 0;
+}
+
+struct hist_ctx {
+	json_t *buckets;
+	int nomem;
+};
+
+static int hist_row(void *ctx, int n, const char *const *v)
+{
+	struct hist_ctx *h = ctx;
+	if (n < 3 || !v[0] || !v[1] || !v[2])
+		return 0;
+	char t[21];
+	plumb_time_format(t, (time_t)strtoll(v[0], NULL, 10));
+	json_t *last = json_array_get(h->buckets, json_array_size(h->buckets) - 1);
+	if (!last || strcmp(json_string_value(json_object_get(last, "hour")), t)) {
+		last = json_pack("{s:s,s:{}}", "hour", t, "actions");
+		if (!last || json_array_append_new(h->buckets, last) != 0) {
+			h->nomem = 1;
+			return 1;
+		}
+	}
+	json_object_set_new(json_object_get(last, "actions"), v[1], json_integer(strtoll(v[2], NULL, 10)));
+	return 0;
+}
+
+int hub_store_histogram(struct hub_conn *c, const struct hub_event_query *q, json_t **out, struct plumb_err *err)
+{
+	char sql[1024], nums[12][24];
+	const char *p[12];
+	struct hist_ctx h = {.buckets = json_array()};
+	if (!h.buckets)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	int len = snprintf(sql, sizeof(sql), "SELECT (at / 3600) * 3600 AS hour, action, COUNT(*) FROM events");
+	int np = event_where(sql, sizeof(sql), &len, q, 0, p, nums);
+	if (np < 0) {
+		json_decref(h.buckets);
+		return plumb_err_set(err, PLUMB_E_INVALID, "query too long");
+	}
+	len += snprintf(sql + len, sizeof(sql) - (size_t)len, " GROUP BY hour, action ORDER BY hour, action");
+	int r = hub_conn_exec(c, sql, np, p, hist_row, &h, NULL, err);
+	if (h.nomem)
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	if (r != 0) {
+		json_decref(h.buckets);
+		return r;
+	}
+	*out = json_pack("{s:o}", "buckets", h.buckets);
+	return *out ? 0 : plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+}
+
+struct roll_ctx {
+	json_t *groups;
+	long long newest;
+	int have_newest, n, nomem;
+};
+
+static int roll_row(void *ctx, int n, const char *const *v)
+{
+	struct roll_ctx *rc = ctx;
+	if (n < 7)
+		return 0;
+	if (++rc->n > HUB_ROLLOUT_GROUPS_MAX)
+		return 1;
+	if (v[0] && !rc->have_newest) {
+		rc->newest = strtoll(v[0], NULL, 10);
+		rc->have_newest = 1;
+	}
+	json_t *g = json_pack("{s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "serial",
+			      v[0] ? json_integer(strtoll(v[0], NULL, 10)) : json_null(), "commit",
+			      v[1] ? json_string(v[1]) : json_null(), "hosts", (json_int_t)strtoll(v[2], NULL, 10),
+			      "refused", (json_int_t)strtoll(v[3], NULL, 10), "silent", (json_int_t)strtoll(v[4], NULL, 10),
+			      "first_seen", time_or_null(v[5]), "last_seen", time_or_null(v[6]));
+	if (!g || json_array_append_new(rc->groups, g) != 0) {
+		rc->nomem = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int hub_store_rollout(struct hub_conn *c, time_t now, time_t silent_after, json_t **out, struct plumb_err *err)
+{
+	char s_cut[24];
+	struct roll_ctx rc = {.groups = json_array()};
+	if (!rc.groups)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	NUM(s_cut, now - silent_after);
+	const char *p[] = {s_cut};
+	/* NULLs (an unsigned directory has no serial or commit) sort last in
+	 * both engines by the CASE keys. */
+	int r = hub_conn_exec(c,
+			      "SELECT serial, commit_id, COUNT(*), SUM(CASE WHEN base_rank = 2 AND last_seen >= $1 THEN 1"
+			      " ELSE 0 END), SUM(CASE WHEN last_seen < $1 THEN 1 ELSE 0 END), MIN(last_seen), MAX(last_seen)"
+			      " FROM hosts GROUP BY serial, commit_id ORDER BY CASE WHEN serial IS NULL THEN 1 ELSE 0 END,"
+			      " serial DESC, CASE WHEN commit_id IS NULL THEN 1 ELSE 0 END, commit_id",
+			      1, p, roll_row, &rc, NULL, err);
+	if (rc.nomem)
+		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	if (r != 0 && !(r == 1 && rc.n > HUB_ROLLOUT_GROUPS_MAX)) {
+		json_decref(rc.groups);
+		return r;
+	}
+	/* Behind: hosts on an older serial than the newest any host runs (or
+	 * on none); refused: hosts whose newest report refused a tip. */
+	long long behind = 0;
+	size_t i;
+	json_t *g;
+	json_array_foreach(rc.groups, i, g) {
+		json_t *sv = json_object_get(g, "serial");
+		if (rc.have_newest && (!json_is_integer(sv) || json_integer_value(sv) < rc.newest))
+			behind += json_integer_value(json_object_get(g, "hosts"));
+	}
+	*out = json_pack("{s:o,s:o,s:I,s:b}", "groups", rc.groups, "newest_serial",
+			 rc.have_newest ? json_integer(rc.newest) : json_null(), "behind", (json_int_t)behind,
+			 "truncated", rc.n > HUB_ROLLOUT_GROUPS_MAX);
+	return *out ? 0 : plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+}
+
+struct ack_ev {
+	int found;
+	char host[256], resource[512], action[32];
+};
+
+static int ack_ev_row(void *ctx, int n, const char *const *v)
+{
+	struct ack_ev *a = ctx;
+	if (n < 3 || !v[0] || !v[1] || !v[2])
+		return 0;
+	a->found = 1;
+	snprintf(a->host, sizeof(a->host), "%s", v[0]);
+	snprintf(a->resource, sizeof(a->resource), "%s", v[1]);
+	snprintf(a->action, sizeof(a->action), "%s", v[2]);
+	return 0;
+}
+
+int hub_store_ack(struct hub_conn *c, long long seq, const char *subject, const char *role, const char *note,
+		  time_t now, char host[256], char resource[512], struct plumb_err *err)
+{
+	char s_seq[24], s_now[24];
+	struct ack_ev a = {0};
+	long changes = 0;
+	int r;
+	NUM(s_seq, seq);
+	NUM(s_now, now);
+	if ((r = hub_conn_begin(c, err)) != 0)
+		return r;
+	const char *sp[] = {s_seq};
+	if ((r = hub_conn_exec(c, "SELECT host, resource, action FROM events WHERE seq = CAST($1 AS BIGINT)", 1, sp,
+			       ack_ev_row, &a, NULL, err)) != 0)
+		goto fail;
+	if (!a.found) {
+		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "no event %lld", seq);
+		goto fail;
+	}
+	const char *up[] = {s_seq, subject, s_now, note};
+	if ((r = hub_conn_exec(c,
+			       "UPDATE events SET ack_by = $2, ack_at = CAST($3 AS BIGINT), ack_note = $4"
+			       " WHERE seq = CAST($1 AS BIGINT)",
+			       4, up, NULL, NULL, &changes, err)) != 0)
+		goto fail;
+	const char *ip[] = {s_seq, subject, role, s_now, note};
+	if ((r = hub_conn_exec(c,
+			       "INSERT INTO acks (seq, subject, role, at, note) VALUES (CAST($1 AS BIGINT), $2, $3,"
+			       " CAST($4 AS BIGINT), $5)",
+			       5, ip, NULL, NULL, NULL, err)) != 0)
+		goto fail;
+	snprintf(host, 256, "%s", a.host);
+	snprintf(resource, 512, "%s", a.resource);
+	return hub_conn_commit(c, err);
+fail:
+	hub_conn_rollback(c);
+	return r;
+}
+
+static int audit_row(void *ctx, int n, const char *const *v)
+{
+	json_t *list = ctx;
+	if (n < 6)
+		return 0;
+	json_t *o = json_pack("{s:I,s:I,s:s?,s:s?,s:o,s:s?}", "id", (json_int_t)strtoll(v[0], NULL, 10), "event",
+			      (json_int_t)strtoll(v[1], NULL, 10), "by", v[2], "role", v[3], "at", time_or_null(v[4]),
+			      "note", v[5]);
+	return !o || json_array_append_new(list, o) != 0 ? PLUMB_E_NOMEM : 0;
+}
+
+int hub_store_audit(struct hub_conn *c, long long before, int limit, json_t **out, struct plumb_err *err)
+{
+	char s_before[24], s_limit[24];
+	json_t *list = json_array();
+	if (!list)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	NUM(s_before, before ? before : INT64_MAX);
+	NUM(s_limit, limit);
+	const char *p[] = {s_before, s_limit};
+	int r = hub_conn_exec(c,
+			      "SELECT id, seq, subject, role, at, note FROM acks WHERE id < CAST($1 AS BIGINT)"
+			      " ORDER BY id DESC LIMIT CAST($2 AS INTEGER)",
+			      2, p, audit_row, list, NULL, err);
+	if (r != 0) {
+		json_decref(list);
+		return r == PLUMB_E_NOMEM ? plumb_err_set(err, r, "out of memory") : r;
+	}
+	*out = json_pack("{s:o}", "acks", list);
 	return 0;
 }
 

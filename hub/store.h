@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <time.h>
 #include "db.h"
+#include "plumb/buf.h"
 
 /* Most events one GET /v1/events page returns. */
 #define HUB_EVENTS_LIMIT_MAX 1000
@@ -35,7 +36,9 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
 extern const char *const hub_statuses[];
 #define HUB_NSTATUS 6
 
-/* The fleet as JSON text, malloc'd into *out (*len bytes):
+/* The whole fleet, unpaged (the unit tests' view of the state machine; the
+ * HTTP API pages with hub_store_hosts_page), as JSON text, malloc'd into
+ * *out (*len bytes):
  * {"hosts": [...], "summary": {...}, "silent_after": s}. A host is "silent" when
  * nothing arrived for silent_after seconds, else "drifting" when its newest
  * report left drift unresolved, else "refused" when its newest report
@@ -48,21 +51,98 @@ extern const char *const hub_statuses[];
 int hub_store_hosts(struct hub_conn *c, time_t now, time_t silent_after, const char *status_filter, char **out,
 		    size_t *len, struct plumb_err *err);
 
-struct hub_event_query {
-	const char *host, *resource, *action; /* exact matches, NULL for any */
-	time_t since;                         /* events at or after; 0 for any */
-	long long before;                     /* cursor: events with seq < before; 0 for the newest */
-	int limit;
-};
-/* Events newest first: {"events": [...], "next": cursor or null}. Paging by
- * the sequence number is stable while new reports arrive.
- * Returns 0, PLUMB_E_IO or PLUMB_E_NOMEM. */
-/* Hosts by status, decided as hub_store_hosts decides them, without
- * writing the list. Returns 0 or a negative code with err filled. */
+/* Hosts by status, decided as hub_store_hosts decides them, in one
+ * aggregate pass (no rows written). Returns 0 or PLUMB_E_IO. */
 int hub_store_status_counts(struct hub_conn *c, time_t now, time_t silent_after, long long counts[HUB_NSTATUS],
 			    struct plumb_err *err);
 
+/* ---- the fleet page: hosts by page, filtered and sorted on the server ---- */
+
+#define HUB_HOSTS_LIMIT_DEFAULT 500
+#define HUB_HOSTS_LIMIT_MAX 1000
+/* An export (format=csv or json) may ask for pages this large. */
+#define HUB_EXPORT_LIMIT_MAX 10000
+
+enum hub_host_sort { HUB_SORT_HOST, HUB_SORT_LAST_SEEN, HUB_SORT_STATUS };
+
+struct hub_host_query {
+	int status;                /* 0 any, else 1 + an index into hub_statuses */
+	const char *contains_like; /* LIKE pattern (lower case, escaped by '\'), NULL any */
+	const char *commit;        /* exact baseline commit, NULL any */
+	int has_serial, has_serial_below;
+	long long serial, serial_below; /* serial = N; serial < N or none ("behind") */
+	time_t changed_since;      /* last_seen at or after (deltas); 0 any */
+	enum hub_host_sort sort;
+	int desc, csv;
+	const char *cursor_host;   /* keyset cursor: after (sort key, host) */
+	long long cursor_key;
+	int limit;
+};
+
+/* What a page ended with: rows written, whether more follow, and the last
+ * row's sort key (the next page's cursor). */
+struct hub_page {
+	int rows, more;
+	long long last_key;
+	char last_host[256];
+};
+
+/* Appends one page of hosts to out: JSON objects separated by commas (as
+ * in hub_store_hosts), or CSV lines (q->csv; header not included), ordered
+ * by (sort key, host), the host breaking ties so paging is stable.
+ * Returns 0, PLUMB_E_IO or PLUMB_E_NOMEM. */
+int hub_store_hosts_page(struct hub_conn *c, time_t now, time_t silent_after, const struct hub_host_query *q,
+			 struct plumb_buf *out, struct hub_page *pg, struct plumb_err *err);
+/* How many hosts match q (its cursor ignored). Returns 0 or PLUMB_E_IO. */
+int hub_store_hosts_count(struct hub_conn *c, time_t now, time_t silent_after, const struct hub_host_query *q,
+			  long long *total, struct plumb_err *err);
+extern const char hub_hosts_csv_header[], hub_events_csv_header[];
+
+/* Counting matching events stops here: "total" says at least this many
+ * ("total_exact": false). */
+#define HUB_EVENTS_COUNT_MAX 100000
+
+struct hub_event_query {
+	const char *host, *resource, *action; /* exact matches, NULL for any */
+	const char *resource_prefix;          /* resource starts with, NULL for any */
+	time_t since, until;                  /* events at or after since, before until; 0 for any */
+	long long before;                     /* cursor: events with seq < before; 0 for the newest */
+	long long after;                      /* deltas: events with seq > after; 0 for any */
+	int acked;                            /* 0 any, 1 not acknowledged, 2 acknowledged */
+	int limit;
+	int count;                            /* also count the matches (bounded) */
+	struct plumb_buf *csv;                /* not NULL: rows go here as CSV, "events" stays empty */
+};
+/* Events newest first: {"events": [...], "next": cursor or null, "newest":
+ * seq or null[, "total": n, "total_exact": bool]}. Each event carries its
+ * newest acknowledgement ("ack": {by, at, note} or null). Paging by the
+ * sequence number is stable while new reports arrive.
+ * Returns 0, PLUMB_E_IO or PLUMB_E_NOMEM. */
 int hub_store_events(struct hub_conn *c, const struct hub_event_query *q, json_t **out, struct plumb_err *err);
+
+/* Events per hour by action for the events q matches (its limit and
+ * cursors ignored): {"buckets": [{"hour": time, "actions": {action: n}}]},
+ * oldest first, hours without events left out. */
+int hub_store_histogram(struct hub_conn *c, const struct hub_event_query *q, json_t **out, struct plumb_err *err);
+
+/* Most baseline groups the rollout view lists ("truncated" past it). */
+#define HUB_ROLLOUT_GROUPS_MAX 1000
+/* Hosts per baseline (serial, commit), newest serial first, with how many
+ * of each refused a tip or are silent; "behind" counts hosts on an older
+ * serial than the newest, or none. */
+int hub_store_rollout(struct hub_conn *c, time_t now, time_t silent_after, json_t **out, struct plumb_err *err);
+
+/* Longest acknowledgement note, in bytes. */
+#define HUB_ACK_NOTE_MAX 1000
+/* Acknowledges event seq with note, by subject (role), at now: the event
+ * carries it and acks keeps it (the audit trail). Fills the event's host
+ * and resource (for the log line). Returns 0, PLUMB_E_NOTFOUND or
+ * PLUMB_E_IO. */
+int hub_store_ack(struct hub_conn *c, long long seq, const char *subject, const char *role, const char *note,
+		  time_t now, char host[256], char resource[512], struct plumb_err *err);
+/* The audit trail of acknowledgements, newest first: {"acks": [...]}; ids
+ * below before (0: the newest). */
+int hub_store_audit(struct hub_conn *c, long long before, int limit, json_t **out, struct plumb_err *err);
 
 /* The stored text of report id of host (NULL: the first received with that
  * id), malloc'd into *out. Returns 0, PLUMB_E_NOTFOUND or PLUMB_E_IO. */

@@ -3,7 +3,8 @@
   ingest URL TOKENS TEMPLATE N THREADS: POSTs N distinct reports (TEMPLATE
       with fresh ids) from THREADS keep-alive connections, each with its own
       host's token (TOKENS: lines "host token"); prints "seconds reports/s".
-  hosts URL TOKEN N: GET /v1/hosts N times; prints "p50_ms p99_ms bytes".
+  hosts URL TOKEN N [PATH]: GET PATH (default /v1/hosts) N times; prints
+      "p50_ms p99_ms bytes".
   serve PORTFILE: a reference server that parses each POSTed report and
       answers 201, storing nothing (the load generator's own ceiling).
   hold URL TOKEN N BYTES READYFILE: N uploads with one host's token, each
@@ -57,13 +58,16 @@ def ingest(url, tokens, template, n, threads):
     print("%.3f %.0f" % (dt, per * threads / dt))
 
 
-def hosts(url, tok, n):
+def hosts(url, tok, n, path="/v1/hosts"):
     u = urllib.parse.urlparse(url)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     lat, size = [], 0
+    # one untimed request first: the connection, and the hub's first count
+    c.request("GET", path, headers={"Authorization": "Bearer " + tok})
+    c.getresponse().read()
     for _ in range(n):
         t0 = time.perf_counter()
-        c.request("GET", "/v1/hosts", headers={"Authorization": "Bearer " + tok})
+        c.request("GET", path, headers={"Authorization": "Bearer " + tok})
         r = c.getresponse()
         body = r.read()
         lat.append(time.perf_counter() - t0)
@@ -127,7 +131,7 @@ cmd = sys.argv[1]
 if cmd == "ingest":
     ingest(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
 elif cmd == "hosts":
-    hosts(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    hosts(sys.argv[2], sys.argv[3], int(sys.argv[4]), *sys.argv[5:6])
 elif cmd == "serve":
     serve(sys.argv[2])
 elif cmd == "hold":

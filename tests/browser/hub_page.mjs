@@ -17,6 +17,15 @@ function check(cond, what) {
   checks++;
   if (!cond) throw new Error('FAIL: ' + what);
 }
+// The fleet is filtered by the hub now: wait (bounded) for the table to settle.
+async function rowsBecome(page, n, what) {
+  const loc = page.locator('#hosts tbody tr');
+  for (let i = 0; i < 100; i++) {
+    if (await loc.count() === n) break;
+    await page.waitForTimeout(100);
+  }
+  check(await loc.count() === n, what + ' (' + (await loc.count()) + ' rows)');
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -46,7 +55,12 @@ try {
   check(await okRow.locator('.badge').innerText() === 'compliant', 'the compliant host is marked compliant');
   check((await page.locator('#counters').innerText()).includes('1 drifting'), 'counters show one drifting host');
   check(!page.url().includes(token), 'the token is removed from the address bar');
-  check(await page.evaluate(() => sessionStorage.getItem('plumb-hub-token')) === token, 'the token is kept in sessionStorage');
+  check(await page.evaluate((t) => !JSON.stringify({ ...sessionStorage }).includes(t) && !JSON.stringify({ ...localStorage }).includes(t), token),
+    'the token is kept in no storage a script can read');
+  const cookies = await ctx.cookies();
+  const sess = cookies.find((c) => c.name === 'plumb_session');
+  check(sess && sess.httpOnly && sess.sameSite === 'Strict' && sess.value !== token, 'an HttpOnly SameSite=Strict session cookie holds a random id');
+  check(await page.evaluate(() => document.cookie) === '', 'scripts cannot read the session cookie');
   // A host name full of markup is shown as text, never parsed.
   const evil = page.locator('#hosts tbody tr', { hasText: evilHost });
   await evil.waitFor();
@@ -62,11 +76,13 @@ try {
   check((await unpRow.innerText()).includes('no signed baseline'), 'the unprotected host shows its reason');
   const counters = await page.locator('#counters').innerText();
   check(counters.includes('1 refused') && counters.includes('1 unprotected'), 'counters count the new statuses: ' + counters);
+  const all = await page.locator('#hosts tbody tr').count();
   await page.selectOption('#f-status', 'refused');
-  check(await page.locator('#hosts tbody tr').count() === 1, 'status filter refused');
+  await rowsBecome(page, 1, 'status filter refused');
   await page.selectOption('#f-status', 'unprotected');
-  check(await page.locator('#hosts tbody tr').count() === 1, 'status filter unprotected');
+  await rowsBecome(page, 1, 'status filter unprotected');
   await page.selectOption('#f-status', '');
+  await rowsBecome(page, all, 'every status again');
 
   // A bidi override in a host name is shown, not obeyed.
   const bidiRow = page.locator('#hosts tbody tr', { hasText: '⟨U+202E⟩' });
@@ -93,14 +109,16 @@ try {
 
   // Filters narrow the table.
   await page.selectOption('#f-status', 'drifting');
-  check(await page.locator('#hosts tbody tr').count() === 1, 'status filter keeps the drifting host only');
+  await rowsBecome(page, 1, 'status filter keeps the drifting host only');
   await page.selectOption('#f-status', '');
+  await rowsBecome(page, all, 'every status again');
   await page.fill('#f-host', okHost);
-  check(await page.locator('#hosts tbody tr').count() === 1, 'host filter');
+  await rowsBecome(page, 1, 'host filter');
   await page.fill('#f-host', '');
+  await rowsBecome(page, all, 'no host filter');
 
   // 2. The host's drift timeline.
-  await row.locator('a').click();
+  await row.locator('a').first().click();
   await page.locator('#host-name', { hasText: driftHost }).waitFor();
   const events = page.locator('#events tbody tr');
   await events.first().waitFor();
@@ -138,9 +156,10 @@ try {
   await page.screenshot({ path: outdir + '/hub-bidi.png', fullPage: true });
 
   // 4. No token: the page asks; a wrong token is refused with a message.
-  const page2 = await ctx.newPage();
-  await page2.goto(url + '/');
-  await page2.evaluate(() => sessionStorage.clear());
+  // (a fresh browser context: no session cookie)
+  const ctx2 = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page2 = await ctx2.newPage();
+  page2.on('request', (r) => { if (r.url().includes(token)) sentTokenInUrl.push(r.url()); });
   await page2.goto(url + '/?fresh');
   await page2.locator('#login').waitFor();
   check(await page2.locator('#app').isHidden(), 'no data shown without a token');

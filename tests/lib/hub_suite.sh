@@ -102,7 +102,7 @@ hub_migration() {
 	hub_sql_script "$db" "$T/v1.sql" || fail "cannot make a version 1 database"
 	start_plumb_hub "$db"
 	VTOK=$("$PLUMB_HUB" --db "$db" token add --viewer migration 2>/dev/null)
-	[ "$(hub_query "$db" "SELECT MAX(version) FROM plumb_schema")" = 4 ] || fail "the schema was not migrated to version 4"
+	[ "$(hub_query "$db" "SELECT MAX(version) FROM plumb_schema")" = 5 ] || fail "the schema was not migrated to version 5"
 	[ "$(viewer_get /v1/reports/aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa)" = 200 ] || fail "the old report is gone after migration"
 	[ "$(json_get "$T/get.json" 'd["old"]')" = report ] || fail "the old report changed in migration"
 	[ "$(viewer_get '/v1/events?host=old1')" = 200 ] && [ "$(json_get "$T/get.json" 'len(d["events"])')" = 1 ] ||

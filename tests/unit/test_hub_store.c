@@ -4,6 +4,7 @@
 #include "testlib.h"
 
 #include "../../hub/db.h"
+#include "../../hub/session.h"
 #include "../../hub/store.h"
 #include "../../hub/token.h"
 #include "../../hub/validate.h"
@@ -216,12 +217,12 @@ static void ingest_and_query(void **state)
 	char tok[HUB_TOKEN_LEN], subject[HUB_SUBJECT_MAX];
 	enum hub_role role;
 	assert_int_equal(hub_token_add(c, HUB_ROLE_AGENT, "web1", tok, &e), 0);
-	assert_int_equal(hub_token_check(c, tok, &role, subject, &e), 0);
+	assert_int_equal(hub_token_check(c, tok, &role, subject, NULL, &e), 0);
 	assert_int_equal(role, HUB_ROLE_AGENT);
 	assert_string_equal(subject, "web1");
 	assert_int_equal(hub_token_add(c, HUB_ROLE_AGENT, "has space", tok, &e), PLUMB_E_INVALID);
 	tok[10] ^= 1;
-	assert_int_equal(hub_token_check(c, tok, &role, subject, &e), PLUMB_E_NOTFOUND);
+	assert_int_equal(hub_token_check(c, tok, &role, subject, NULL, &e), PLUMB_E_NOTFOUND);
 	assert_int_equal(hub_token_revoke(c, "000000000000", &e), PLUMB_E_NOTFOUND);
 	hub_db_release(db, c);
 	hub_db_close(db);
@@ -238,11 +239,169 @@ static void ingest_and_query(void **state)
 	free(dir);
 }
 
+/* One page of hosts as text (JSON objects or CSV lines). */
+static char *page(struct hub_conn *c, time_t now, const struct hub_host_query *q, struct hub_page *pg)
+{
+	struct plumb_err e;
+	struct plumb_buf b;
+	plumb_buf_init(&b, 1 << 20);
+	plumb_buf_adds(&b, "");
+	assert_int_equal(hub_store_hosts_page(c, now, 60, q, &b, pg, &e), 0);
+	char *t = plumb_buf_detach(&b, NULL);
+	plumb_buf_release(&b);
+	assert_non_null(t);
+	return t;
+}
+
+/* The fleet page's storage: keyset pages by status, totals, CSV cells,
+ * acks and their trail, rollout, the chart, and sessions. */
+static void fleet_page(void **state)
+{
+	struct plumb_err e;
+	struct hub_db *db = NULL;
+	char *dir = t_mkdtemp(), path[512], id[36 + 1];
+	int dup;
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hub.db", dir);
+	assert_int_equal(hub_db_open(&db, path, 1, &e), 0);
+	struct hub_conn *c = hub_db_acquire(db);
+	/* h00..h09: even ones drifting, the rest compliant; h09 then silent */
+	for (int i = 0; i < 10; i++) {
+		char host[8];
+		snprintf(host, sizeof(host), "h%02d", i);
+		snprintf(id, sizeof(id), "%08d-1111-4111-8111-111111111111", i);
+		assert_int_equal(ingest(c, mk(id, host, "2026-01-01T00:00:10Z", i % 2 ? "reverted" : "detected"),
+					i == 9 ? 900 : 1000, &dup), 0);
+	}
+	long long counts[HUB_NSTATUS];
+	assert_int_equal(hub_store_status_counts(c, 1000, 60, counts, &e), 0);
+	assert_int_equal(counts[0], 1); /* silent: h09 */
+	assert_int_equal(counts[1], 5); /* drifting */
+	assert_int_equal(counts[5], 4); /* compliant */
+
+	/* by status, three at a time: silent, then drifting by name, ... */
+	struct hub_host_query q = {.sort = HUB_SORT_STATUS, .limit = 3};
+	struct hub_page pg;
+	char *t = page(c, 1000, &q, &pg);
+	assert_int_equal(pg.rows, 3);
+	assert_true(pg.more);
+	assert_non_null(strstr(t, "\"h09\""));
+	assert_true(strstr(t, "\"h00\"") < strstr(t, "\"h02\""));
+	assert_string_equal(pg.last_host, "h02");
+	assert_int_equal(pg.last_key, 1);
+	free(t);
+	char cur[256];
+	int seen = 3;
+	for (int guard = 0; pg.more && guard < 10; guard++) {
+		snprintf(cur, sizeof(cur), "%s", pg.last_host);
+		q.cursor_host = cur;
+		q.cursor_key = pg.last_key;
+		free(page(c, 1000, &q, &pg));
+		seen += pg.rows;
+	}
+	assert_int_equal(seen, 10);
+	assert_string_equal(pg.last_host, "h07"); /* the last compliant host */
+	/* a status, a search: counted */
+	q = (struct hub_host_query){.status = 2, .limit = 100};
+	long long total = 0;
+	assert_int_equal(hub_store_hosts_count(c, 1000, 60, &q, &total, &e), 0);
+	assert_int_equal(total, 5);
+	q = (struct hub_host_query){.contains_like = "%h0\\_%", .limit = 100};
+	assert_int_equal(hub_store_hosts_count(c, 1000, 60, &q, &total, &e), 0);
+	assert_int_equal(total, 0); /* the escaped _ is literal */
+	q = (struct hub_host_query){.contains_like = "%h0_%", .limit = 100};
+	assert_int_equal(hub_store_hosts_count(c, 1000, 60, &q, &total, &e), 0);
+	assert_int_equal(total, 10);
+
+	/* CSV: always quoted, quotes doubled, formulas defused */
+	assert_int_equal(ingest(c, mk("aaaaaaaa-1111-4111-8111-111111111111", "=cmd|'x'", "2026-01-01T00:00:10Z", NULL),
+				1000, &dup), 0);
+	q = (struct hub_host_query){.csv = 1, .contains_like = "%cmd%", .limit = 10};
+	t = page(c, 1000, &q, &pg);
+	assert_int_equal(strncmp(t, "\"'=cmd|'x'\",\"compliant\",", 24), 0);
+	free(t);
+
+	/* acks: on the event, in the trail; an unknown event is not found */
+	struct hub_event_query eq = {.host = "h00", .limit = 10};
+	json_t *out = NULL;
+	assert_int_equal(hub_store_events(c, &eq, &out, &e), 0);
+	long long seq = json_integer_value(json_object_get(json_array_get(json_object_get(out, "events"), 0), "seq"));
+	json_decref(out);
+	char host[256], res[512];
+	assert_int_equal(hub_store_ack(c, seq, "alice", "operator", "expected", 1001, host, res, &e), 0);
+	assert_string_equal(host, "h00");
+	assert_string_equal(res, "file:/etc/motd");
+	assert_int_equal(hub_store_ack(c, 999999, "alice", "operator", "x", 1001, host, res, &e), PLUMB_E_NOTFOUND);
+	eq = (struct hub_event_query){.acked = 2, .limit = 10, .count = 1};
+	assert_int_equal(hub_store_events(c, &eq, &out, &e), 0);
+	assert_int_equal(json_integer_value(json_object_get(out, "total")), 1);
+	json_t *ack = json_object_get(json_array_get(json_object_get(out, "events"), 0), "ack");
+	assert_string_equal(json_string_value(json_object_get(ack, "by")), "alice");
+	assert_string_equal(json_string_value(json_object_get(ack, "note")), "expected");
+	json_decref(out);
+	eq = (struct hub_event_query){.acked = 1, .limit = 10, .count = 1};
+	assert_int_equal(hub_store_events(c, &eq, &out, &e), 0);
+	assert_int_equal(json_integer_value(json_object_get(out, "total")), 9);
+	json_decref(out);
+	assert_int_equal(hub_store_audit(c, 0, 10, &out, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "acks")), 1);
+	json_decref(out);
+	/* a resource prefix, and the chart of the same events */
+	eq = (struct hub_event_query){.resource_prefix = "file:/etc/", .limit = 100, .count = 1};
+	assert_int_equal(hub_store_events(c, &eq, &out, &e), 0);
+	assert_int_equal(json_integer_value(json_object_get(out, "total")), 10);
+	json_decref(out);
+	eq = (struct hub_event_query){.since = 1, .limit = 1};
+	assert_int_equal(hub_store_histogram(c, &eq, &out, &e), 0);
+	json_t *bk = json_array_get(json_object_get(out, "buckets"), 0);
+	assert_string_equal(json_string_value(json_object_get(bk, "hour")), "2026-01-01T00:00:00Z");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(bk, "actions"), "detected")), 5);
+	json_decref(out);
+	assert_int_equal(hub_store_rollout(c, 1000, 60, &out, &e), 0);
+	assert_int_equal(json_integer_value(json_object_get(out, "newest_serial")), 3);
+	assert_int_equal(json_integer_value(json_object_get(out, "behind")), 0);
+	json_decref(out);
+
+	/* sessions: only for live tokens, gone at logout, expiry and revoke */
+	char tok[HUB_TOKEN_LEN], subject[HUB_SUBJECT_MAX], hash[65], sid[HUB_SESSION_ID_LEN], csrf[HUB_SESSION_ID_LEN],
+		csrf2[HUB_SESSION_ID_LEN];
+	enum hub_role role;
+	time_t exp;
+	assert_int_equal(hub_token_add(c, HUB_ROLE_OPERATOR, "alice", tok, &e), 0);
+	assert_int_equal(strncmp(tok, "pho_", 4), 0);
+	assert_int_equal(hub_token_check(c, tok, &role, subject, hash, &e), 0);
+	assert_int_equal(role, HUB_ROLE_OPERATOR);
+	assert_int_equal(hub_session_open(c, hash, 1000, 3600, sid, csrf, &e), 0);
+	assert_int_equal(hub_session_check(c, sid, 1001, &role, subject, csrf2, &exp, &e), 0);
+	assert_int_equal(role, HUB_ROLE_OPERATOR);
+	assert_string_equal(subject, "alice");
+	assert_string_equal(csrf, csrf2);
+	assert_int_equal(exp, 4600);
+	assert_true(hub_session_token_equal(csrf, csrf2));
+	assert_false(hub_session_token_equal(csrf, sid));
+	assert_false(hub_session_token_equal("", ""));
+	assert_int_equal(hub_session_check(c, sid, 4600, &role, subject, csrf2, &exp, &e), PLUMB_E_NOTFOUND);
+	assert_int_equal(hub_session_check(c, "' OR 1=1 --", 1001, &role, subject, csrf2, &exp, &e), PLUMB_E_NOTFOUND);
+	assert_int_equal(hub_session_close(c, sid, &e), 0);
+	assert_int_equal(hub_session_check(c, sid, 1001, &role, subject, csrf2, &exp, &e), PLUMB_E_NOTFOUND);
+	assert_int_equal(hub_session_open(c, hash, 1000, 3600, sid, csrf, &e), 0);
+	char tid[13];
+	snprintf(tid, sizeof(tid), "%.12s", hash);
+	assert_int_equal(hub_token_revoke(c, tid, &e), 0);
+	assert_int_equal(hub_session_check(c, sid, 1001, &role, subject, csrf2, &exp, &e), PLUMB_E_NOTFOUND);
+
+	hub_db_release(db, c);
+	hub_db_close(db);
+	t_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(validate_paths),
 		cmocka_unit_test(ingest_and_query),
+		cmocka_unit_test(fleet_page),
 	};
 	return cmocka_run_group_tests_name("hub_store", tests, NULL, NULL);
 }

@@ -299,7 +299,7 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 			args[k++] = "--anchor-stored";
 	}
 	args[k] = NULL;
-	if ((pid = plumb_helper_fetch(args, &f->fd, err)) < 0) {
+	if ((pid = plumb_helper_fetch(args, cache, &f->fd, err)) < 0) {
 		r = pid;
 		goto out;
 	}

@@ -92,9 +92,9 @@ int plumb_helper_send(const char *cfg_path, const char *state_dir, unsigned budg
 	return pid;
 }
 
-int plumb_helper_fetch(const char *const args[], int *out_fd, struct plumb_err *err)
+int plumb_helper_fetch(const char *const args[], const char *home, int *out_fd, struct plumb_err *err)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], homev[PATH_MAX + 8];
 	const char *argv[40];
 	int fds[2], k = 0;
 	pid_t pid;
@@ -106,6 +106,7 @@ int plumb_helper_fetch(const char *const args[], int *out_fd, struct plumb_err *
 	for (size_t i = 0; args[i] != NULL && k < 39; i++)
 		argv[k++] = args[i];
 	argv[k] = NULL;
+	snprintf(homev, sizeof(homev), "HOME=%s", home);
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");
 	if ((pid = fork()) < 0) {
@@ -114,7 +115,7 @@ int plumb_helper_fetch(const char *const args[], int *out_fd, struct plumb_err *
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fork plumb-fetch");
 	}
 	if (pid == 0) {
-		static const char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
+		const char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", homev, NULL};
 		sigset_t none;
 		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 

@@ -13,11 +13,12 @@ int plumb_helper_send(const char *cfg_path, const char *state_dir, unsigned budg
 		      struct plumb_err *err);
 
 /* Starts the git fetcher plumb-fetch with args (NULL-terminated, argv[0]
- * excluded): environment PATH and LC_ALL=C only, stdin and stdout
+ * excluded): environment PATH, LC_ALL=C and HOME=home (libssh2 looks
+ * there for known_hosts; plumb pins the host key itself), stdin and stdout
  * /dev/null, fd 3 the write end of a pipe whose read end (O_CLOEXEC,
  * blocking) is returned in *out_fd, no other fd. Returns its pid, or a
  * negative code. */
-int plumb_helper_fetch(const char *const args[], int *out_fd, struct plumb_err *err);
+int plumb_helper_fetch(const char *const args[], const char *home, int *out_fd, struct plumb_err *err);
 
 /* Waits for pid at most timeout_s seconds, then kills it. Returns its exit
  * status (0..255), or -1 when it had to be killed or died of a signal. */

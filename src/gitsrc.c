@@ -599,7 +599,8 @@ out:
 int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb_err *err)
 {
 	struct plumb_objstore *s = NULL;
-	unsigned char roots[2][20];
+	unsigned char roots[3][20];
+	char recorded[41];
 	char shown[4200];
 	size_t n = 0, removed = 0;
 	int dirfd, lockfd = -1, r, desc;
@@ -622,6 +623,10 @@ int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb
 		struct plumb_err e;
 
 		if (fetched_tip(s, roots[n], &desc, &e) == 0)
+			n++;
+		/* And whatever trust.json names (the caller pins after saving it;
+		 * kept also if it did not): never prune below a recorded anchor. */
+		if (current_anchor(state_dir, recorded) && plumb_oid_parse(roots[n], recorded) == 0)
 			n++;
 		r = plumb_objstore_prune(s, (const unsigned char (*)[20])roots, n, &removed, err);
 		if (r == 0 && removed > 0)

@@ -22,9 +22,8 @@
 #include "banned.h"
 
 struct fetch_args {
-	const char *cache, *url, *ref, *ca_file, *ssh_key, *ssh_host_key, *anchor;
+	const char *cache, *url, *ref, *ca_file, *ssh_key, *ssh_host_key, *anchor, *have;
 	unsigned long long max_bytes, timeout_s, history_max;
-	int anchor_stored;
 	struct plumb_sandbox_user user;
 };
 
@@ -301,7 +300,7 @@ static int commit_tree(struct sender *s, const git_oid *commit, git_oid *tree)
 /* What the parent needs to judge and enforce the fetched tip. */
 static int send_all(struct sender *s, const struct fetch_args *a, const git_oid *tip)
 {
-	git_oid commit, tree, anchor, cur;
+	git_oid commit, tree, anchor, cur, have;
 	int has_anchor = a->anchor != NULL && git_oid_fromstr(&anchor, a->anchor) == 0, r = -1;
 	unsigned long long n = 0;
 	git_odb_object *o = NULL;
@@ -330,11 +329,14 @@ static int send_all(struct sender *s, const struct fetch_args *a, const git_oid 
 	}
 	git_odb_object_free(o);
 	o = NULL;
-	/* The anchor's tree: skipped when the parent has it whole, else sent. */
-	if (has_anchor && git_odb_exists(s->odb, &anchor)) {
-		if (commit_tree(s, &anchor, &tree) != 0 || send_tree(s, &tree, 0, a->anchor_stored) != 0)
-			goto out;
-		if (!a->anchor_stored && send_object(s, &anchor, GIT_OBJECT_COMMIT) != 0)
+	/* What the parent has whole (--have: the anchor, or the previous tip)
+	 * is not sent; the anchor, when it is not that, is sent whole. */
+	if (a->have != NULL && git_oid_fromstr(&have, a->have) == 0 && git_odb_exists(s->odb, &have) &&
+	    (commit_tree(s, &have, &tree) != 0 || send_tree(s, &tree, 0, 1) != 0))
+		goto out;
+	if (has_anchor && git_odb_exists(s->odb, &anchor) && (a->have == NULL || strcmp(a->have, a->anchor) != 0)) {
+		if (commit_tree(s, &anchor, &tree) != 0 || send_tree(s, &tree, 0, 0) != 0 ||
+		    send_object(s, &anchor, GIT_OBJECT_COMMIT) != 0)
 			goto out;
 	}
 	if (commit_tree(s, &commit, &tree) != 0 || send_tree(s, &tree, 0, 0) != 0)
@@ -515,7 +517,7 @@ out:
 static int parse_args(struct fetch_args *a, int argc, char **argv)
 {
 	enum { O_CACHE = 256, O_URL, O_REF, O_CA, O_KEY, O_HOSTKEY, O_MAX, O_TIMEOUT, O_UID, O_GID, O_USER, O_ANCHOR,
-	       O_STORED, O_HISTORY };
+	       O_HAVE, O_HISTORY };
 	static const struct option opts[] = {
 		{"cache", required_argument, NULL, O_CACHE}, {"url", required_argument, NULL, O_URL},
 		{"ref", required_argument, NULL, O_REF}, {"ca-file", required_argument, NULL, O_CA},
@@ -523,7 +525,7 @@ static int parse_args(struct fetch_args *a, int argc, char **argv)
 		{"max-bytes", required_argument, NULL, O_MAX}, {"timeout", required_argument, NULL, O_TIMEOUT},
 		{"uid", required_argument, NULL, O_UID}, {"gid", required_argument, NULL, O_GID},
 		{"user", required_argument, NULL, O_USER}, {"anchor", required_argument, NULL, O_ANCHOR},
-		{"anchor-stored", no_argument, NULL, O_STORED}, {"history-max", required_argument, NULL, O_HISTORY},
+		{"have", required_argument, NULL, O_HAVE}, {"history-max", required_argument, NULL, O_HISTORY},
 		{NULL, 0, NULL, 0},
 	};
 	int c, have_uid = 0, have_gid = 0;
@@ -553,7 +555,7 @@ static int parse_args(struct fetch_args *a, int argc, char **argv)
 		case O_GID: a->user.gid = (gid_t)v; have_gid = 1; break;
 		case O_USER: snprintf(a->user.name, sizeof(a->user.name), "%s", optarg); break;
 		case O_ANCHOR: a->anchor = optarg; break;
-		case O_STORED: a->anchor_stored = 1; break;
+		case O_HAVE: a->have = optarg; break;
 		case O_HISTORY: a->history_max = v; break;
 		default: return -1;
 		}

@@ -189,6 +189,38 @@ static int current_anchor(const char *state_dir, char hex[41])
 	return has;
 }
 
+static int fetched_tip(struct plumb_objstore *s, unsigned char id[20], int *descends, struct plumb_err *err);
+
+/* A commit the store has whole: anchor when it is, else the commit of the
+ * previous fetch's tip. 1 with out (hex) filled, else 0. */
+static int have_whole(struct plumb_objstore *s, const char *anchor, char out[41])
+{
+	unsigned char id[20], *data = NULL;
+	struct plumb_err e;
+	size_t len;
+	int desc, type = 0, ok = 0;
+
+	if (anchor != NULL && plumb_oid_parse(id, anchor) == 0 && plumb_objstore_complete(s, id, &e) == 0) {
+		memcpy(out, anchor, 41);
+		return 1;
+	}
+	if (fetched_tip(s, id, &desc, &e) != 0 ||
+	    plumb_objstore_read(s, id, &type, &data, &len, PLUMB_FRAME_COMMIT_MAX, &e) != 0)
+		return 0;
+	if (type == PLUMB_OBJ_TAG) {
+		char v[64];
+
+		ok = plumb_gitobj_header(v, sizeof(v), data, len, "object") == 0 && plumb_oid_parse(id, v) == 0;
+	} else {
+		ok = type == PLUMB_OBJ_COMMIT;
+	}
+	free(data);
+	if (!ok || plumb_objstore_complete(s, id, &e) != 0)
+		return 0;
+	plumb_oid_hex(out, id);
+	return 1;
+}
+
 int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_opts *o, const char *state_dir,
 			  int lock_wait_s, struct plumb_err *err)
 {
@@ -196,7 +228,7 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 					 PLUMB_FRAME_COMMIT_MAX, PLUMB_FRAME_OBJECTS_MAX};
 	struct plumb_git_fetch *f = NULL;
 	struct plumb_sandbox_user u;
-	char cache[4096], shown[4200], maxb[24], tmo[24], uid[16], gid[16], hist[16], anchor[41];
+	char cache[4096], shown[4200], maxb[24], tmo[24], uid[16], gid[16], hist[16], anchor[41], have[41];
 	const char *args[36];
 	int dirfd = -1, r, k = 0;
 	pid_t pid;
@@ -249,8 +281,6 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 		goto out;
 	if ((r = plumb_objstore_open(&f->store, state_dir, 1, err)) != 0)
 		goto out;
-	/* A tip is only ever the one this fetch names. */
-	(void)plumb_objstore_drop_note(f->store, FETCHED_NOTE);
 	snprintf(maxb, sizeof(maxb), "%llu", (unsigned long long)o->max_bytes);
 	snprintf(tmo, sizeof(tmo), "%llu", (unsigned long long)o->timeout_s);
 	snprintf(hist, sizeof(hist), "%u", (unsigned)PLUMB_GIT_HISTORY_MAX);
@@ -289,15 +319,17 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 		args[k++] = u.name;
 	}
 	if (current_anchor(state_dir, anchor)) {
-		unsigned char id[20];
-		struct plumb_err e;
-
 		args[k++] = "--anchor";
 		args[k++] = anchor;
-		/* Whole in the store: what its tree shares with the tip is not sent. */
-		if (plumb_oid_parse(id, anchor) == 0 && plumb_objstore_complete(f->store, id, &e) == 0)
-			args[k++] = "--anchor-stored";
 	}
+	/* What the store has whole, so the fetcher sends only what differs:
+	 * the anchor, else the previous fetch's tip (a host with no anchor). */
+	if (have_whole(f->store, k > 0 && strcmp(args[k - 2], "--anchor") == 0 ? anchor : NULL, have)) {
+		args[k++] = "--have";
+		args[k++] = have;
+	}
+	/* A tip is only ever the one this fetch names. */
+	(void)plumb_objstore_drop_note(f->store, FETCHED_NOTE);
 	args[k] = NULL;
 	if ((pid = plumb_helper_fetch(args, cache, &f->fd, err)) < 0) {
 		r = pid;

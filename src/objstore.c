@@ -789,22 +789,19 @@ int plumb_objstore_commit(struct plumb_objstore *s, struct plumb_err *err)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot sync '%s'", s->path);
 	for (size_t i = 0; i < s->staged.cap && r == 0; i++) {
 		char sub[3], rest[39], hex[41], p[42];
-		int sfd;
+		int rc;
 
 		if (!s->staged.used[i])
 			continue;
 		plumb_oid_hex(hex, s->staged.v[i]);
 		obj_name(s->staged.v[i], sub, rest);
 		snprintf(p, sizeof(p), "%s/%s", sub, rest);
-		if (mkdirat(s->objfd, sub, 0700) != 0 && errno != EEXIST)
-			r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create '%s/objects/%s'", s->path, sub);
-		else if ((sfd = openat(s->objfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-			r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open '%s/objects/%s'", s->path, sub);
-		else {
-			if (renameat(s->incfd, hex, sfd, rest) != 0)
-				r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot store object %.12s", hex);
-			close(sfd);
-		}
+		/* The fan-out directory is made on first need. */
+		if ((rc = renameat(s->incfd, hex, s->objfd, p)) != 0 && errno == ENOENT &&
+		    (mkdirat(s->objfd, sub, 0700) == 0 || errno == EEXIST))
+			rc = renameat(s->incfd, hex, s->objfd, p);
+		if (rc != 0)
+			r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot store object %.12s in '%s/objects'", hex, s->path);
 	}
 	if (r == 0 && syncfs(s->dirfd) != 0)
 		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot sync '%s'", s->path);

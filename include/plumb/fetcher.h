@@ -13,7 +13,8 @@
  *   --cache DIR --url URL --ref REF --max-bytes N --timeout S
  *   [--ca-file F] [--ssh-key F] [--ssh-host-key SHA256:...]
  *   [--uid U --gid G --user NAME]   drop to this user (else stay root)
- *   [--anchor HEX [--anchor-stored]] [--history-max N]
+ *   [--anchor HEX] [--have HEX] [--history-max N]
+ * --have names a commit whose whole tree the parent has: none of it is sent.
  * Exit status 0 (DONE sent), or PLUMB_FETCH_* after a FAIL frame. */
 int plumb_fetcher_main(int argc, char **argv);
 

@@ -531,7 +531,7 @@ static int fetched_tip(struct plumb_objstore *s, unsigned char id[20], int *desc
 		return plumb_err_set(err, PLUMB_E_NOTFOUND, "no fetched tip in the verified store");
 	note[40 < strlen(note) ? 40 : strlen(note)] = '\0';
 	if (plumb_oid_parse(id, note) != 0)
-		return plumb_err_set(err, PLUMB_E_CORRUPT, "the fetched tip record is damaged");
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "the fetched tip record is damaged (the next fetch writes it again)");
 	*descends = note[41] == '1' ? 1 : note[41] == '0' ? 0 : -1;
 	return 0;
 }

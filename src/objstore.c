@@ -508,6 +508,8 @@ void plumb_idset_free(struct plumb_idset *s)
 
 /* --- the store ------------------------------------------------------------- */
 
+#define COMPLETE_NOTE "COMPLETE"
+
 struct plumb_objstore {
 	int dirfd;                /* state_dir/PLUMB_OBJSTORE_DIR */
 	int objfd;                /* objects/ */
@@ -699,6 +701,7 @@ int plumb_objstore_read(struct plumb_objstore *s, const unsigned char id[20], in
 	return 0;
 corrupt:
 	free(buf);
+	(void)unlinkat(s->dirfd, COMPLETE_NOTE, 0);   /* nothing is known whole any more */
 	(void)unlinkat(s->objfd, p, 0);     /* the next fetch brings it again */
 	return plumb_err_set(err, PLUMB_E_CORRUPT, "object %.12s in the verified store is damaged (removed)", hex);
 }
@@ -878,15 +881,66 @@ out:
 	return r;
 }
 
+/* Commits found whole since anything was last removed from the store
+ * (COMPLETE_NOTE: hex ids, one a line): a walk of 10,000 blobs is not
+ * redone for every fetch and every judgement. Dropped before any object
+ * is removed; not synced (lost, the next check walks again). */
+#define COMPLETE_KEEP 4
+
+static int complete_noted(struct plumb_objstore *s, const char hex[41], char *all, size_t n)
+{
+	struct plumb_err e;
+
+	if (plumb_objstore_get_note(s, COMPLETE_NOTE, all, n, &e) != 0)
+		return 0;
+	for (const char *p = all; (p = strstr(p, hex)) != NULL; p += 40)
+		if ((p == all || p[-1] == '\n') && p[40] == '\n')
+			return 1;
+	return 0;
+}
+
+static void note_complete(struct plumb_objstore *s, const char hex[41], const char *all)
+{
+	char text[COMPLETE_KEEP * 41 + 1];
+	size_t n = 0, lines = 0;
+	int fd;
+
+	n = (size_t)snprintf(text, sizeof(text), "%s\n", hex);
+	for (const char *p = all; *p != '\0' && lines + 1 < COMPLETE_KEEP; lines++) {
+		const char *nl = strchr(p, '\n');
+
+		if (nl == NULL || nl - p != 40)
+			break;
+		memcpy(text + n, p, 41);
+		n += 41;
+		p = nl + 1;
+	}
+	text[n] = '\0';
+	(void)unlinkat(s->dirfd, COMPLETE_NOTE ".tmp", 0);
+	if ((fd = openat(s->dirfd, COMPLETE_NOTE ".tmp", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return;
+	if (write(fd, text, n) == (ssize_t)n && close(fd) == 0)
+		(void)renameat(s->dirfd, COMPLETE_NOTE ".tmp", s->dirfd, COMPLETE_NOTE);
+	else
+		(void)close(fd);
+	(void)unlinkat(s->dirfd, COMPLETE_NOTE ".tmp", 0);
+}
+
 int plumb_objstore_complete(struct plumb_objstore *s, const unsigned char id[20], struct plumb_err *err)
 {
 	struct plumb_idset mark = {0};
+	char hex[41], all[COMPLETE_KEEP * 41 + 1];
 	int r;
 
+	plumb_oid_hex(hex, id);
+	if (complete_noted(s, hex, all, sizeof(all)))
+		return 0;
 	/* Every tree read (its id recomputed), every blob there: a damaged or
 	 * removed object is found here, not by enforcement halfway. */
 	r = reach(s, &mark, id, PLUMB_OBJ_COMMIT, 0, err);
 	plumb_idset_free(&mark);
+	if (r == 0)
+		note_complete(s, hex, all);
 	return r;
 }
 
@@ -897,6 +951,7 @@ int plumb_objstore_prune(struct plumb_objstore *s, const unsigned char (*roots)[
 	int r = 0;
 
 	*removed = 0;
+	(void)unlinkat(s->dirfd, COMPLETE_NOTE, 0);   /* before anything goes */
 	for (size_t i = 0; i < nroots; i++) {
 		struct plumb_err e;
 		int rr = reach(s, &mark, roots[i], 0, 0, &e);
@@ -952,14 +1007,12 @@ int plumb_objstore_put_note(struct plumb_objstore *s, const char *name, const ch
 	(void)unlinkat(s->dirfd, tmp, 0);
 	if ((fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot write '%s/%s'", s->path, tmp);
-	if (write(fd, text, n) != (ssize_t)n || fsync(fd) != 0)
+	if (write(fd, text, n) != (ssize_t)n)
 		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot write '%s/%s'", s->path, tmp);
 	if (close(fd) != 0 && r == 0)
 		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot write '%s/%s'", s->path, tmp);
 	if (r == 0 && renameat(s->dirfd, tmp, s->dirfd, name) != 0)
 		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot write '%s/%s'", s->path, name);
-	if (r == 0 && fsync(s->dirfd) != 0)
-		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot sync '%s'", s->path);
 	if (r != 0)
 		(void)unlinkat(s->dirfd, tmp, 0);
 	return r;

@@ -189,7 +189,9 @@ int plumb_objstore_prune(struct plumb_objstore *s, const unsigned char (*roots)[
 			 struct plumb_err *err);
 
 /* A small record beside the objects (the fetched tip): name is a plain
- * file name, written tmp+fsync+rename; text at most 255 bytes. */
+ * file name, written tmp+rename, not synced (a record lost in a crash is
+ * written again by the next fetch; the objects it names are synced
+ * before it); text at most 255 bytes. */
 int plumb_objstore_put_note(struct plumb_objstore *s, const char *name, const char *text, struct plumb_err *err);
 /* Reads it into out (NUL-terminated). Returns 0, PLUMB_E_NOTFOUND or another code. */
 int plumb_objstore_get_note(struct plumb_objstore *s, const char *name, char *out, size_t n, struct plumb_err *err);

@@ -376,6 +376,7 @@ RSS with a %s-file signed baseline (target: plumbd <= 10 MiB):
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 rss_only_case() { rss_case "$(tree tenk 10000 40000000 0)"; }
+objects_only_case() { objects_case "$(tree thousand 1000 4000000 0)"; }
 
 # hung_fetch_case: plumbd while its git remote accepts and never answers
 # (source.timeout 20s, poll 5s, a 4 s watchdog: issue 15's setup): the

@@ -938,8 +938,8 @@ static int get_tree(struct git_source *g, const unsigned char id[20], const stru
 	}
 	memcpy(c->id, id, 20);
 	c->data = data;
-	c->len = len;
-	if (g->cache_bytes + len > TREE_CACHE_BYTES)
+	c->len = len + c->t.n * sizeof(*c->t.v);   /* what it holds: the bytes and their index */
+	if (g->cache_bytes + c->len > TREE_CACHE_BYTES)
 		tree_cache_clear(g);
 	else if (g->cache[slot] != NULL) {
 		g->cache_bytes -= g->cache[slot]->len;
@@ -948,7 +948,7 @@ static int get_tree(struct git_source *g, const unsigned char id[20], const stru
 		free(g->cache[slot]);
 	}
 	g->cache[slot] = c;
-	g->cache_bytes += len;
+	g->cache_bytes += c->len;
 	*out = &c->t;
 	return 0;
 }

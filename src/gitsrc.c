@@ -529,10 +529,12 @@ static int fetched_tip(struct plumb_objstore *s, unsigned char id[20], int *desc
 
 	if (plumb_objstore_get_note(s, FETCHED_NOTE, note, sizeof(note), err) != 0)
 		return plumb_err_set(err, PLUMB_E_NOTFOUND, "no fetched tip in the verified store");
-	note[40 < strlen(note) ? 40 : strlen(note)] = '\0';
+	*descends = strlen(note) > 41 && note[41] == '1' ? 1 : strlen(note) > 41 && note[41] == '0' ? 0 : -1;
+	if (strlen(note) < 41 || note[40] != ' ')
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "the fetched tip record is damaged (the next fetch writes it again)");
+	note[40] = '\0';
 	if (plumb_oid_parse(id, note) != 0)
 		return plumb_err_set(err, PLUMB_E_NOTFOUND, "the fetched tip record is damaged (the next fetch writes it again)");
-	*descends = note[41] == '1' ? 1 : note[41] == '0' ? 0 : -1;
 	return 0;
 }
 

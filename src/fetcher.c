@@ -136,17 +136,6 @@ static char *read_secret(const char *path)
 	return s;
 }
 
-/* A remote on this host (a path or file://): its directory, which the
- * fetcher must read. Returns 1 and fills out, or 0 for a network URL. */
-static int local_remote(const char *url, char *out, size_t n)
-{
-	if (strncmp(url, "file://", 7) == 0)
-		url += 7;
-	else if (strstr(url, "://") != NULL)
-		return 0;
-	snprintf(out, n, "%s", url);
-	return 1;
-}
 
 /* A fetch killed by the watchdog can leave ref locks and temporary packs;
  * the parent holds the cache lock for us, so no other fetch owns them. */
@@ -430,7 +419,7 @@ static int do_fetch(const struct fetch_args *a, struct sender *s)
 		goto out;
 	}
 	if (plumb_sandbox_enter(&a->user, PLUMB_SANDBOX_FETCH, &keep, 1,
-				local_remote(a->url, remote_dir, sizeof(remote_dir)) ? extra : NULL, &e) != 0) {
+				plumb_git_local_remote(a->url, remote_dir, sizeof(remote_dir)) ? extra : NULL, &e) != 0) {
 		snprintf(s->err, sizeof(s->err), "cannot confine the fetch process: %.400s", e.msg);
 		goto out;
 	}

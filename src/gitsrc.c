@@ -43,9 +43,7 @@ static void cache_path(char *out, size_t n, const char *state_dir)
 	snprintf(out, n, "%s/%s", state_dir, PLUMB_GIT_CACHE);
 }
 
-/* A remote on this host (a path or file://): its directory, which the
- * fetcher must read. Returns 1 and fills out, or 0 for a network URL. */
-static int local_remote(const char *url, char *out, size_t n)
+int plumb_git_local_remote(const char *url, char *out, size_t n)
 {
 	if (strncmp(url, "file://", 7) == 0)
 		url += 7;
@@ -262,7 +260,7 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 
 		if (u.found && !plumb_sandbox_can_reach(&u, cache))
 			closed = cache;
-		else if (u.found && local_remote(o->url, remote, sizeof(remote)) && !plumb_sandbox_can_reach(&u, remote))
+		else if (u.found && plumb_git_local_remote(o->url, remote, sizeof(remote)) && !plumb_sandbox_can_reach(&u, remote))
 			closed = remote;
 		if (closed != NULL) {
 			/* Never a failure to run: confined as far as the paths allow. */

@@ -42,6 +42,11 @@ struct plumb_git_opts {
 	const char *user;            /* the fetch child runs as this user (NULL: root, as before) */
 };
 
+/* A remote on this host (a path or file://): its directory, which the
+ * fetcher must read (Landlock) and its user reach. Returns 1 and fills
+ * out, or 0 for a network URL. */
+int plumb_git_local_remote(const char *url, char *out, size_t n);
+
 /* Serializes writers of the cache (plumbd's fetch in flight, plumb apply). */
 #define PLUMB_GIT_CACHE_LOCK "cache.lock"
 /* A fetch in flight in its child process. */

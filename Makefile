@@ -10,7 +10,10 @@ PKGS      := yaml-0.1 jansson libcrypto libgit2 libcurl libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # plumb and plumbd do not link libcurl (and its 20 libraries): only the
 # plumb-send helper does, which they exec to deliver reports.
-CORE_LIBS := $(shell pkg-config --libs yaml-0.1 jansson libcrypto libgit2 libseccomp 2>/dev/null) -lpthread
+# Nor libgit2: only the plumb-fetch helper links it (src/fetcher.c), and
+# the parent reads the raw objects it sends (src/objstore.c).
+CORE_LIBS := $(shell pkg-config --libs yaml-0.1 jansson libcrypto libseccomp 2>/dev/null) -lpthread
+GIT_LIBS  := $(shell pkg-config --libs libgit2 2>/dev/null)
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
 LIBEXECDIR ?= $(PREFIX)/libexec/plumb
 
@@ -34,10 +37,12 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CPPFLAGS) -D_FILE_OFFSET_BITS=64 -D_FORTI
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
 LIBS      := $(CORE_LIBS) $(CURL_LIBS)
 
-LIB_SRCS  := $(sort $(wildcard src/*.c))
+# src/fetcher.c is plumb-fetch's alone (libgit2): never in libplumb.a.
+FETCHER_SRC := src/fetcher.c
+LIB_SRCS  := $(filter-out $(FETCHER_SRC),$(sort $(wildcard src/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libplumb.a
-BINS      := $(BUILD)/plumb $(BUILD)/plumbd $(BUILD)/plumb-send $(BUILD)/plumb-hub
+BINS      := $(BUILD)/plumb $(BUILD)/plumbd $(BUILD)/plumb-send $(BUILD)/plumb-fetch $(BUILD)/plumb-hub
 # plumb-hub (hub/): libmicrohttpd (GnuTLS), SQLite and libpq; nothing else links them.
 HUB_PKGS  := libmicrohttpd sqlite3 libpq gnutls
 HUB_CFLAGS := $(shell pkg-config --cflags $(HUB_PKGS) 2>/dev/null)
@@ -53,13 +58,19 @@ FAULT_LIB := $(BUILD)/tests/libplumbfault.so
 # Test-only: confines itself as the git fetcher does, then tries what it is
 # told (tests/e2e/t0112); never installed.
 PROBE     := $(BUILD)/tests/plumb-sandbox-probe
+# Test-only: a hostile plumb-fetch (tests/fetcher/evil-fetch.c) that the
+# e2e tests put beside copies of plumb and plumbd; never installed.
+EVIL_FETCH := $(BUILD)/tests/evil-fetch
 
 .PHONY: all check check-unit check-e2e bench fuzz install deb deps demo clean FORCE
 all: $(BINS) $(FAULT_LIB)
 
 # Kept (not an intermediate make deletes), so a second `make` relinks nothing.
-.SECONDARY: $(BUILD)/tests/sandbox/probe.o
+.SECONDARY: $(BUILD)/tests/sandbox/probe.o $(BUILD)/tests/fetcher/evil-fetch.o
 $(PROBE): $(BUILD)/tests/sandbox/probe.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
+
+$(EVIL_FETCH): $(BUILD)/tests/fetcher/evil-fetch.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
 $(FAULT_LIB): tests/fault/fault.c
@@ -116,6 +127,9 @@ $(BUILD)/plumb: $(BUILD)/agent/plumb.o $(LIB)
 $(BUILD)/plumbd: $(BUILD)/agent/plumbd.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
+$(BUILD)/plumb-fetch: $(BUILD)/agent/plumb-fetch.o $(BUILD)/src/fetcher.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GIT_LIBS) $(CORE_LIBS)
+
 $(BUILD)/plumb-send: $(BUILD)/agent/plumb-send.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS) $(CURL_LIBS)
 
@@ -130,7 +144,7 @@ check: deps
 check-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
-check-e2e: $(BINS) $(FAULT_LIB) $(PROBE)
+check-e2e: $(BINS) $(FAULT_LIB) $(PROBE) $(EVIL_FETCH)
 	@PLUMB_FAULT_LIB=$(CURDIR)/$(FAULT_LIB) PLUMB=$(CURDIR)/$(BUILD)/plumb PLUMBD=$(CURDIR)/$(BUILD)/plumbd PLUMB_HUB=$(CURDIR)/$(BUILD)/plumb-hub tests/e2e/run.sh
 
 bench: $(BINS)
@@ -174,6 +188,7 @@ install: $(BINS)
 	install -m 0755 $(BUILD)/plumb-hub $(DESTDIR)$(PREFIX)/bin/plumb-hub
 	install -m 0755 $(BUILD)/plumbd $(DESTDIR)$(PREFIX)/sbin/plumbd
 	install -m 0755 $(BUILD)/plumb-send $(DESTDIR)$(LIBEXECDIR)/plumb-send
+	install -m 0755 $(BUILD)/plumb-fetch $(DESTDIR)$(LIBEXECDIR)/plumb-fetch
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/

@@ -1,7 +1,10 @@
-/* gitsrc.c - fetch (in a watchdogged child), verification of the signed tip,
- * and reading a verified commit's tree by object id.
- * The cache is plumb's own bare repository; no user or system git config,
- * no instead-of rewriting, no redirects, no tags beyond the one ref asked. */
+/* gitsrc.c - the signed git baseline source, parent's side: starts the
+ * plumb-fetch helper (the only program that links libgit2) beside the
+ * loop, reads the raw objects it streams into the root-owned object store
+ * (every id recomputed, src/objstore.c), verifies the signed tip and its
+ * first-parent history from that store, and reads a verified commit's
+ * tree by object id. Nothing is ever checked out; nothing the fetcher
+ * wrote on disk is read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,177 +15,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <git2.h>
-#include <git2/sys/mempack.h>
-#include <git2/sys/odb_backend.h>
-#include <openssl/evp.h>
 
 #include "plumb/gitobj.h"
 #include "plumb/gitsrc.h"
 #include "plumb/buf.h"
+#include "plumb/helper.h"
 #include "plumb/log.h"
+#include "plumb/objstore.h"
 #include "plumb/sandbox.h"
 #include "plumb/signers.h"
 #include "plumb/source.h"
 #include "plumb/sshsig.h"
 #include "plumb/state.h"
+#include "plumb/trust.h"
 #include "banned.h"
+
+/* In the store: the tip the last fetch that worked brought ("HEX D\n", D
+ * the fetcher's descends-from-anchor claim: 1, 0 or -). */
+#define FETCHED_NOTE "FETCHED"
 
 static void cache_path(char *out, size_t n, const char *state_dir)
 {
 	snprintf(out, n, "%s/%s", state_dir, PLUMB_GIT_CACHE);
 }
 
-static const char *git_msg(void)
-{
-	const git_error *e = git_error_last();
-
-	return e && e->message ? e->message : "unknown libgit2 error";
-}
-
-/* Initializes libgit2 once per process and never shuts it down: every
- * init from zero re-reads the CA bundle (mbedTLS). A fetch child inherits it. */
-static void git_up(void)
-{
-	static int up;
-
-	if (!up) {
-		git_libgit2_init();
-		/* Keep whole trees cached (the default skips trees over 4 KiB):
-		 * a baseline's paths are looked up one by one, many per tree. */
-		git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)(8 << 20));
-		/* The cache belongs to the fetch user and a local remote to anyone:
-		 * plumb trusts neither by owner but by signature, and runs nothing
-		 * a repository's config names. Every object read is hash-checked
-		 * (libgit2's default, said here so it stays so). */
-		git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
-		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
-		up = 1;
-	}
-}
-
-/* Empties libgit2's config search paths: no system, global or XDG config. */
-static void isolate(void)
-{
-	static const int levels[] = {GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG, GIT_CONFIG_LEVEL_GLOBAL,
-				     GIT_CONFIG_LEVEL_PROGRAMDATA};
-
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, levels[i], "");
-}
-
-/* --- fetch, in the child ------------------------------------------------- */
-
-struct fetch_ctx {
-	const struct plumb_git_opts *o;
-	char err[512];
-	int cred_tries;
-	char *ssh_key;             /* source.ssh_key's text, read before the drop; NULL: by path */
-};
-
-static int cb_progress(const git_indexer_progress *st, void *payload)
-{
-	struct fetch_ctx *c = payload;
-
-	if (st->received_bytes > c->o->max_bytes) {
-		snprintf(c->err, sizeof(c->err), "fetch exceeded source.max_size (%llu bytes)",
-			 (unsigned long long)c->o->max_bytes);
-		return -1;
-	}
-	return 0;
-}
-
-static int cb_certificate(git_cert *cert, int valid, const char *host, void *payload)
-{
-	struct fetch_ctx *c = payload;
-	char fp[PLUMB_FINGERPRINT_MAX];
-	unsigned char b64[48];
-	int n;
-
-	(void)valid;
-	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
-		return GIT_PASSTHROUGH;   /* TLS: keep libgit2's own validation */
-	if (c->o->ssh_host_key == NULL) {
-		snprintf(c->err, sizeof(c->err), "ssh host '%s': no pinned host key (set source.ssh_host_key)", host);
-		return -1;
-	}
-	if (!(((git_cert_hostkey *)cert)->type & GIT_CERT_SSH_SHA256)) {
-		snprintf(c->err, sizeof(c->err), "ssh host '%s' offered no SHA-256 host key hash", host);
-		return -1;
-	}
-	n = EVP_EncodeBlock(b64, ((git_cert_hostkey *)cert)->hash_sha256, 32);
-	while (n > 0 && b64[n - 1] == '=')
-		n--;
-	snprintf(fp, sizeof(fp), "SHA256:%.*s", n, (const char *)b64);
-	if (strcmp(fp, c->o->ssh_host_key) != 0) {
-		snprintf(c->err, sizeof(c->err), "ssh host '%s' key %s is not the pinned %s", host, fp,
-			 c->o->ssh_host_key);
-		return -1;
-	}
-	return 0;
-}
-
-static int cb_credentials(git_credential **out, const char *url, const char *user, unsigned int allowed,
-			  void *payload)
-{
-	struct fetch_ctx *c = payload;
-
-	(void)url;
-	if (!(allowed & GIT_CREDENTIAL_SSH_KEY) || c->o->ssh_key == NULL || c->cred_tries++ > 0) {
-		snprintf(c->err, sizeof(c->err), "the git server asked for credentials that plumb does not have%s",
-			 c->o->ssh_key ? " (source.ssh_key was refused)" : "");
-		return -1;
-	}
-	if (c->ssh_key != NULL)
-		return git_credential_ssh_key_memory_new(out, user ? user : "git", NULL, c->ssh_key, NULL);
-	return git_credential_ssh_key_new(out, user ? user : "git", NULL, c->o->ssh_key, NULL);
-}
-
-static void clear_stale(const char *cache);
-
-/* child_fetch's result when the fetch worked but the remote lacks the ref;
- * also the child's exit status for it. */
-#define FETCH_NO_REF 3
-/* The child's exit status when the cache itself failed (a missing or
- * damaged object, pack or ref on our side): the parent discards it. */
-#define FETCH_CORRUPT 4
-
-/* Whether libgit2's last error is about the local object store rather
- * than the network or the remote's data. */
-static int local_damage(void)
-{
-	const git_error *e = git_error_last();
-
-	return e != NULL && (e->klass == GIT_ERROR_ODB || e->klass == GIT_ERROR_ZLIB || e->klass == GIT_ERROR_OBJECT ||
-			     e->klass == GIT_ERROR_REPOSITORY || e->klass == GIT_ERROR_REFERENCE);
-}
-
-/* Reads a secret the unprivileged child could not open itself. */
-static char *read_secret(const char *path)
-{
-	struct plumb_buf b;
-	struct plumb_err e;
-	char *s = NULL;
-
-	if (plumb_buf_load_file(&b, path, 64 << 10, "source.ssh_key", &e) != 0)
-		return NULL;
-	if (b.len > 0 && memchr(b.data, '\0', b.len) == NULL && (s = malloc(b.len + 1)) != NULL) {
-		memcpy(s, b.data, b.len);
-		s[b.len] = '\0';
-	}
-	explicit_bzero(b.data, b.len);
-	plumb_buf_release(&b);
-	return s;
-}
-
-/* A remote on this host (a path or file://): its directory, which the
- * fetcher must read. Returns 1 and fills out, or 0 for a network URL. */
-static int local_remote(const char *url, char *out, size_t n)
+int plumb_git_local_remote(const char *url, char *out, size_t n)
 {
 	if (strncmp(url, "file://", 7) == 0)
 		url += 7;
@@ -190,132 +51,6 @@ static int local_remote(const char *url, char *out, size_t n)
 		return 0;
 	snprintf(out, n, "%s", url);
 	return 1;
-}
-
-static int child_fetch(const struct plumb_git_opts *o, const char *cache, int msgfd,
-		       const struct plumb_sandbox_user *u, char *err, size_t errlen)
-{
-	git_remote_create_options copts = GIT_REMOTE_CREATE_OPTIONS_INIT;
-	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
-	struct fetch_ctx ctx = {o, "", 0, NULL};
-	char remote_dir[4096];
-	const char *extra[2] = {remote_dir, NULL};
-	struct plumb_err e;
-	git_repository *repo = NULL;
-	git_remote *remote = NULL;
-	git_reference *prev = NULL;
-	char spec[1024];
-	char *specs[1] = {spec};
-	git_strarray refspecs = {specs, 1};
-	int r = -1;
-
-	isolate();
-	/* What needs root's eyes is read first: the CA bundle (parsed now by
-	 * mbedTLS) and the ssh key. Then the child confines itself for good. */
-	if (o->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, o->ca_file, NULL) != 0) {
-		snprintf(err, errlen, "cannot use source.ca_file '%.200s': %.200s", o->ca_file, git_msg());
-		goto out;
-	}
-	if (o->ssh_key != NULL)
-		ctx.ssh_key = read_secret(o->ssh_key);
-	if (chdir(cache) != 0) {
-		snprintf(err, errlen, "cannot enter the cache '%.200s': %s", cache, strerror(errno));
-		goto out;
-	}
-	if (plumb_sandbox_enter(u, PLUMB_SANDBOX_FETCH, &msgfd, 1, local_remote(o->url, remote_dir, sizeof(remote_dir)) ?
-				extra : NULL, &e) != 0) {
-		snprintf(err, errlen, "cannot confine the fetch process: %.400s", e.msg);
-		goto out;
-	}
-	clear_stale(".");
-	if (git_repository_open_bare(&repo, cache) != 0 && git_repository_init(&repo, cache, 1) != 0) {
-		snprintf(err, errlen, "cannot create the cache repository '%.200s': %.200s", cache, git_msg());
-		r = FETCH_CORRUPT;
-		goto out;
-	}
-	copts.repository = repo;
-	copts.name = NULL;
-	copts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-	if (git_remote_create_with_opts(&remote, o->url, &copts) != 0) {
-		snprintf(err, errlen, "bad source.url '%.200s': %.200s", o->url, git_msg());
-		goto out;
-	}
-	/* Every fetch starts without the fetched ref: a ref the remote no longer
-	 * has must not leave the previous tip in place (an agent frozen with no
-	 * refusal), and a ref left at a tag of a tree must not wedge the next
-	 * fetch (libgit2 1.5's local transport walks the cache's refs). The
-	 * anchor stays reachable under PLUMB_GIT_ANCHOR_REF. */
-	if (git_reference_lookup(&prev, repo, PLUMB_GIT_FETCHED_REF) == 0) {
-		/* The previous tip, as a commit, stays as a negotiation hint (never
-		 * read for trust): without it a host with no anchor (audit mode)
-		 * would download the whole history for every new tip over https. */
-		git_object *c = NULL;
-		git_reference *hint = NULL;
-
-		if (git_reference_peel(&c, prev, GIT_OBJECT_COMMIT) == 0)
-			(void)git_reference_create(&hint, repo, PLUMB_GIT_PREVIOUS_REF, git_object_id(c), 1, NULL);
-		git_reference_free(hint);
-		git_object_free(c);
-		git_reference_free(prev);
-	}
-	r = git_reference_remove(repo, PLUMB_GIT_FETCHED_REF);
-	if (r != 0 && r != GIT_ENOTFOUND) {
-		r = -1;
-		snprintf(err, errlen, "cannot clear '%s' in the cache: %.200s", PLUMB_GIT_FETCHED_REF, git_msg());
-		goto out;
-	}
-	r = -1;
-	snprintf(spec, sizeof(spec), "+%s:%s", o->ref, PLUMB_GIT_FETCHED_REF);
-	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
-	fo.update_fetchhead = 0;
-	fo.callbacks.transfer_progress = cb_progress;
-	fo.callbacks.certificate_check = cb_certificate;
-	fo.callbacks.credentials = cb_credentials;
-	fo.callbacks.payload = &ctx;
-	if (git_remote_fetch(remote, &refspecs, &fo, NULL) != 0) {
-		snprintf(err, errlen, "%s", ctx.err[0] ? ctx.err : git_msg());
-		if (!ctx.err[0] && local_damage())
-			r = FETCH_CORRUPT;
-		goto out;
-	}
-	if (git_reference_name_to_id(&(git_oid){0}, repo, PLUMB_GIT_FETCHED_REF) != 0) {
-		snprintf(err, errlen, "the remote has no %.200s", o->ref);
-		r = FETCH_NO_REF;
-		goto out;
-	}
-	r = 0;
-out:
-	if (ctx.ssh_key != NULL) {
-		explicit_bzero(ctx.ssh_key, strlen(ctx.ssh_key));
-		free(ctx.ssh_key);
-	}
-	git_remote_free(remote);
-	git_repository_free(repo);
-	return r;
-}
-
-/* A fetch killed by the watchdog can leave a ref lock and temporary packs;
- * the caller holds the state lock, so no other fetch owns them. */
-static void clear_stale(const char *cache)
-{
-	char p[4200];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(p, sizeof(p), "%s/%s.lock", cache, PLUMB_GIT_FETCHED_REF);
-	(void)unlink(p);
-	snprintf(p, sizeof(p), "%s/%s.lock", cache, PLUMB_GIT_ANCHOR_REF);
-	(void)unlink(p);
-	snprintf(p, sizeof(p), "%s/%s.lock", cache, PLUMB_GIT_PREVIOUS_REF);
-	(void)unlink(p);
-	snprintf(p, sizeof(p), "%s/objects/pack", cache);
-	if ((d = opendir(p)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, "pack_git2_", 10) == 0)
-			(void)unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
 }
 
 /* nftw has no payload argument. */
@@ -357,17 +92,22 @@ static int prepare_cache(int dirfd, const char *cache, const struct plumb_sandbo
 	return 0;
 }
 
-/* The fetch in flight: a child process, the read end of its message pipe
- * (EOF when it is done) and the cache lock it holds for the child. */
+/* The fetch in flight: the plumb-fetch process, the read end of its frame
+ * pipe, the cache lock it holds for the child, and what its frames said. */
 struct plumb_git_fetch {
 	pid_t pid;
 	int fd;                    /* O_NONBLOCK read end; -1 once closed */
 	int lockfd;                /* state_dir/PLUMB_GIT_CACHE_LOCK, held until finish */
 	int eof;
-	size_t got;
-	char msg[600];
 	char url[512];
 	uint64_t timeout_s;
+	struct plumb_frames frames;
+	struct plumb_objstore *store;
+	int bad;                   /* the stream was refused: proto says why */
+	struct plumb_err proto;
+	unsigned char tip[20];
+	int has_tip, note, done, fail_status;
+	char fail_msg[PLUMB_FRAME_FAIL_MAX + 1];
 };
 
 static void fetch_free(struct plumb_git_fetch *f)
@@ -376,18 +116,119 @@ static void fetch_free(struct plumb_git_fetch *f)
 		return;
 	if (f->fd >= 0)
 		close(f->fd);
+	plumb_frames_release(&f->frames);
+	plumb_objstore_close(f->store);   /* staged and not committed: swept */
 	if (f->lockfd >= 0)
 		close(f->lockfd);   /* releases the flock */
 	free(f);
 }
 
+/* What crosses from a hostile process into a log line: printable ASCII. */
+static void printable(char *out, size_t n, const unsigned char *p, size_t len)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < len && k + 1 < n; i++)
+		out[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	out[k] = '\0';
+}
+
+/* One checked frame (its id recomputed by the reader). */
+static int on_frame(void *arg, const struct plumb_frame *fr, struct plumb_err *err)
+{
+	struct plumb_git_fetch *f = arg;
+
+	switch (fr->kind) {
+	case PLUMB_OBJ_COMMIT:
+	case PLUMB_OBJ_TREE:
+	case PLUMB_OBJ_BLOB:
+	case PLUMB_OBJ_TAG:
+		return plumb_objstore_stage(f->store, fr->kind, fr->id, fr->data, fr->len, err);
+	case PLUMB_FRAME_TIP:
+		if (f->has_tip)
+			return plumb_err_set(err, PLUMB_E_INVALID, "the fetcher sent two tips");
+		memcpy(f->tip, fr->id, 20);
+		f->has_tip = 1;
+		return 0;
+	case PLUMB_FRAME_NOTE:
+		if (fr->data[0] > 1)
+			return plumb_err_set(err, PLUMB_E_INVALID, "the fetcher sent a malformed note frame");
+		f->note = fr->data[0];
+		return 0;
+	case PLUMB_FRAME_DONE:
+		if (!f->has_tip)
+			return plumb_err_set(err, PLUMB_E_INVALID, "the fetcher ended without naming its tip");
+		f->done = 1;
+		return 0;
+	case PLUMB_FRAME_FAIL:
+		f->fail_status = fr->data[0];
+		printable(f->fail_msg, sizeof(f->fail_msg), fr->data + 1, fr->len - 1);
+		return 0;
+	default:
+		return plumb_err_set(err, PLUMB_E_INTERNAL, "frame kind %d", fr->kind);
+	}
+}
+
+/* The anchor the fetcher is told about (trust.json, read without the state
+ * lock: a hint for what to send; the judgement reads it again under the
+ * lock). 1 with hex filled, 0 without one. */
+static int current_anchor(const char *state_dir, char hex[41])
+{
+	struct plumb_state *st = NULL;
+	struct plumb_trust t;
+	struct plumb_err e;
+	int has = 0;
+
+	if (plumb_state_open(&st, state_dir, 0, &e) == 0 && plumb_trust_load(&t, st, &e) == 0 && t.has) {
+		memcpy(hex, t.commit, 41);
+		has = 1;
+	}
+	plumb_state_free(st);
+	return has;
+}
+
+static int fetched_tip(struct plumb_objstore *s, unsigned char id[20], int *descends, struct plumb_err *err);
+
+/* A commit the store has whole: anchor when it is, else the commit of the
+ * previous fetch's tip. 1 with out (hex) filled, else 0. */
+static int have_whole(struct plumb_objstore *s, const char *anchor, char out[41])
+{
+	unsigned char id[20], *data = NULL;
+	struct plumb_err e;
+	size_t len;
+	int desc, type = 0, ok = 0;
+
+	if (anchor != NULL && plumb_oid_parse(id, anchor) == 0 && plumb_objstore_complete(s, id, &e) == 0) {
+		memcpy(out, anchor, 41);
+		return 1;
+	}
+	if (fetched_tip(s, id, &desc, &e) != 0 ||
+	    plumb_objstore_read(s, id, &type, &data, &len, PLUMB_FRAME_COMMIT_MAX, &e) != 0)
+		return 0;
+	if (type == PLUMB_OBJ_TAG) {
+		char v[64];
+
+		ok = plumb_gitobj_header(v, sizeof(v), data, len, "object") == 0 && plumb_oid_parse(id, v) == 0;
+	} else {
+		ok = type == PLUMB_OBJ_COMMIT;
+	}
+	free(data);
+	if (!ok || plumb_objstore_complete(s, id, &e) != 0)
+		return 0;
+	plumb_oid_hex(out, id);
+	return 1;
+}
+
 int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_opts *o, const char *state_dir,
 			  int lock_wait_s, struct plumb_err *err)
 {
+	struct plumb_frame_limits lim = {PLUMB_FRAME_OBJECT_MAX, o->max_bytes, PLUMB_FRAME_META_MAX,
+					 PLUMB_FRAME_COMMIT_MAX, PLUMB_FRAME_OBJECTS_MAX};
 	struct plumb_git_fetch *f = NULL;
 	struct plumb_sandbox_user u;
-	char cache[4096], shown[4200];
-	int fds[2] = {-1, -1}, dirfd = -1, r;
+	char cache[4096], shown[4200], maxb[24], tmo[24], uid[16], gid[16], hist[16], anchor[41], have[41];
+	const char *args[36];
+	int dirfd = -1, r, k = 0;
 	pid_t pid;
 
 	*out = NULL;
@@ -395,14 +236,18 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 	f->fd = f->lockfd = -1;
+	f->note = -1;
 	f->timeout_s = o->timeout_s;
 	snprintf(f->url, sizeof(f->url), "%s", o->url);
+	if (lim.object_max > o->max_bytes)
+		lim.object_max = o->max_bytes;
+	plumb_frames_init(&f->frames, &lim);
 	if ((dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open '%s'", state_dir);
 		goto out;
 	}
-	/* One writer of the cache at a time (plumb apply beside plumbd's fetch
-	 * in flight), whatever holds the state lock. */
+	/* One writer of the cache and of the store's incoming/ at a time
+	 * (plumb apply beside plumbd's fetch in flight). */
 	snprintf(shown, sizeof(shown), "%s/%s", state_dir, PLUMB_GIT_CACHE_LOCK);
 	if ((r = plumb_lock_file(&f->lockfd, dirfd, PLUMB_GIT_CACHE_LOCK, shown, lock_wait_s, NULL, err)) != 0)
 		goto out;
@@ -415,7 +260,7 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 
 		if (u.found && !plumb_sandbox_can_reach(&u, cache))
 			closed = cache;
-		else if (u.found && local_remote(o->url, remote, sizeof(remote)) && !plumb_sandbox_can_reach(&u, remote))
+		else if (u.found && plumb_git_local_remote(o->url, remote, sizeof(remote)) && !plumb_sandbox_can_reach(&u, remote))
 			closed = remote;
 		if (closed != NULL) {
 			/* Never a failure to run: confined as far as the paths allow. */
@@ -432,43 +277,69 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 	}
 	if ((r = prepare_cache(dirfd, cache, &u, err)) != 0)
 		goto out;
-	git_up();   /* before fork: the child inherits an initialized libgit2 */
-	if (pipe2(fds, O_CLOEXEC) != 0) {
-		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");
+	if ((r = plumb_objstore_open(&f->store, state_dir, 1, err)) != 0)
+		goto out;
+	snprintf(maxb, sizeof(maxb), "%llu", (unsigned long long)o->max_bytes);
+	snprintf(tmo, sizeof(tmo), "%llu", (unsigned long long)o->timeout_s);
+	snprintf(hist, sizeof(hist), "%u", (unsigned)PLUMB_GIT_HISTORY_MAX);
+	args[k++] = "--cache";
+	args[k++] = cache;
+	args[k++] = "--url";
+	args[k++] = o->url;
+	args[k++] = "--ref";
+	args[k++] = o->ref;
+	args[k++] = "--max-bytes";
+	args[k++] = maxb;
+	args[k++] = "--timeout";
+	args[k++] = tmo;
+	args[k++] = "--history-max";
+	args[k++] = hist;
+	if (o->ca_file) {
+		args[k++] = "--ca-file";
+		args[k++] = o->ca_file;
+	}
+	if (o->ssh_key) {
+		args[k++] = "--ssh-key";
+		args[k++] = o->ssh_key;
+	}
+	if (o->ssh_host_key) {
+		args[k++] = "--ssh-host-key";
+		args[k++] = o->ssh_host_key;
+	}
+	if (u.found) {
+		snprintf(uid, sizeof(uid), "%u", (unsigned)u.uid);
+		snprintf(gid, sizeof(gid), "%u", (unsigned)u.gid);
+		args[k++] = "--uid";
+		args[k++] = uid;
+		args[k++] = "--gid";
+		args[k++] = gid;
+		args[k++] = "--user";
+		args[k++] = u.name;
+	}
+	if (current_anchor(state_dir, anchor)) {
+		args[k++] = "--anchor";
+		args[k++] = anchor;
+	}
+	/* What the store has whole, so the fetcher sends only what differs:
+	 * the anchor, else the previous fetch's tip (a host with no anchor). */
+	if (have_whole(f->store, k > 0 && strcmp(args[k - 2], "--anchor") == 0 ? anchor : NULL, have)) {
+		args[k++] = "--have";
+		args[k++] = have;
+	}
+	/* A tip is only ever the one this fetch names. */
+	(void)plumb_objstore_drop_note(f->store, FETCHED_NOTE);
+	args[k] = NULL;
+	if ((pid = plumb_helper_fetch(args, cache, &f->fd, err)) < 0) {
+		r = pid;
 		goto out;
 	}
-	if ((pid = fork()) < 0) {
-		r = plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fork the fetch process");
-		goto out;
-	}
-	if (pid == 0) {
-		char cerr[512] = "";
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);   /* plumbd blocks signals for its signalfd */
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(fds[0]);
-		close(f->lockfd);   /* the parent holds the cache lock for us */
-		r = child_fetch(o, cache, fds[1], &u, cerr, sizeof(cerr));
-		if (r != 0)
-			(void)!write(fds[1], cerr, strlen(cerr));
-		_exit(r == 0 ? 0 : r == FETCH_NO_REF || r == FETCH_CORRUPT ? r : 1);
-	}
-	close(fds[1]);
-	fds[1] = -1;
-	(void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(f->fd, F_SETFL, O_NONBLOCK);
+	(void)fcntl(f->fd, F_SETPIPE_SZ, 1 << 20);
 	f->pid = pid;
-	f->fd = fds[0];
-	fds[0] = -1;
 	*out = f;
 	f = NULL;
 	r = 0;
 out:
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
 	if (dirfd >= 0)
 		close(dirfd);
 	fetch_free(f);
@@ -480,16 +351,17 @@ int plumb_git_fetch_fd(const struct plumb_git_fetch *f)
 	return f->fd;
 }
 
+/* Most bytes one pump takes in, so a fast fetcher cannot hold the loop. */
+#define PUMP_MAX (4u << 20)
+
 int plumb_git_fetch_pump(struct plumb_git_fetch *f)
 {
-	while (!f->eof) {
-		char scratch[256];
-		ssize_t n;
+	static unsigned char chunk[65536];
+	size_t taken = 0;
 
-		if (f->got < sizeof(f->msg) - 1)
-			n = read(f->fd, f->msg + f->got, sizeof(f->msg) - 1 - f->got);
-		else
-			n = read(f->fd, scratch, sizeof(scratch));   /* past the cap: drained, not kept */
+	while (!f->eof && !f->bad) {
+		ssize_t n = read(f->fd, chunk, sizeof(chunk));
+
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -498,32 +370,71 @@ int plumb_git_fetch_pump(struct plumb_git_fetch *f)
 			f->eof = 1;
 			break;
 		}
-		if (f->got < sizeof(f->msg) - 1)
-			f->got += (size_t)n;
+		if (plumb_frames_feed(&f->frames, chunk, (size_t)n, on_frame, f, &f->proto) != 0) {
+			f->bad = 1;    /* refused: nothing more is read; finish kills the child */
+			break;
+		}
+		if ((taken += (size_t)n) >= PUMP_MAX)
+			return 0;      /* level-triggered: the loop calls again */
 	}
 	return 1;
 }
 
-int plumb_git_fetch_finish(struct plumb_git_fetch *f, struct plumb_err *err)
+/* Reaps the child: it has closed its pipe (or is refused); a child that
+ * lingers past 200 ms is killed. Never waits longer. Returns the status. */
+static int reap(struct plumb_git_fetch *f, int kill_now)
 {
-	const char *msg = f->msg;
-	int status = 0, r;
+	int status = 0;
 
-	f->msg[f->got] = '\0';
-	/* The message pipe is at EOF: the child has exited or is exiting. */
+	if (kill_now)
+		kill(f->pid, SIGKILL);
+	for (int i = 0; i < 40; i++) {
+		pid_t w = waitpid(f->pid, &status, WNOHANG);
+		struct timespec ts = {0, 5 * 1000 * 1000};
+
+		if (w == f->pid || (w < 0 && errno != EINTR))
+			return status;
+		if (w == 0)
+			nanosleep(&ts, NULL);
+	}
+	kill(f->pid, SIGKILL);
 	while (waitpid(f->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		r = 0;
-	else if (WIFEXITED(status) && WEXITSTATUS(status) == FETCH_NO_REF)
-		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "%s", msg[0] ? msg : "the remote has no such ref");
-	else if (WIFEXITED(status) && WEXITSTATUS(status) == FETCH_CORRUPT)
+	return status;
+}
+
+int plumb_git_fetch_finish(struct plumb_git_fetch *f, struct plumb_err *err)
+{
+	int status, r;
+
+	if (!f->bad && plumb_frames_eof(&f->frames, &f->proto) != 0)
+		f->bad = 1;
+	status = reap(f, f->bad);
+	if (f->bad)
+		r = plumb_err_set(err, PLUMB_E_INVALID, "fetch from '%s' refused: %s", f->url, f->proto.msg);
+	else if (f->fail_status == PLUMB_FETCH_NO_REF)
+		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "%s", f->fail_msg[0] ? f->fail_msg : "the remote has no such ref");
+	else if (f->fail_status == PLUMB_FETCH_CORRUPT)
 		r = plumb_err_set(err, PLUMB_E_CORRUPT, "fetch from '%s' failed on the cache's side (damaged): %s", f->url,
-				  msg[0] ? msg : "no reason given");
+				  f->fail_msg[0] ? f->fail_msg : "no reason given");
+	else if (f->fail_status != 0)
+		r = plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' failed: %s", f->url,
+				  f->fail_msg[0] ? f->fail_msg : "no reason given");
 	else if (WIFSIGNALED(status))
 		r = plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' died of signal %d", f->url, WTERMSIG(status));
-	else
-		r = plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' failed: %s", f->url, msg[0] ? msg : "no reason given");
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		r = plumb_err_set(err, PLUMB_E_IO, "fetch from '%s' exited with status %d after its last frame", f->url,
+				  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	else if (!f->done)
+		r = plumb_err_set(err, PLUMB_E_INTERNAL, "fetch from '%s': no end frame", f->url);
+	else {
+		char note[64], hex[41];
+
+		plumb_oid_hex(hex, f->tip);
+		snprintf(note, sizeof(note), "%s %c\n", hex, f->note < 0 ? '-' : (char)('0' + f->note));
+		if ((r = plumb_objstore_commit(f->store, err)) == 0)
+			r = plumb_objstore_put_note(f->store, FETCHED_NOTE, note, err);
+	}
 	fetch_free(f);
 	return r;
 }
@@ -573,19 +484,6 @@ int plumb_git_fetch(const struct plumb_git_opts *o, const char *state_dir, struc
 	}
 }
 
-/* --- verification, in the parent ----------------------------------------- */
-
-static int open_cache(git_repository **repo, const char *state_dir, struct plumb_err *err)
-{
-	char cache[4096];
-
-	cache_path(cache, sizeof(cache), state_dir);
-	isolate();
-	if (git_repository_open_bare(repo, cache) != 0)
-		return plumb_err_set(err, PLUMB_E_CORRUPT, "cannot open the cache repository '%s': %s", cache, git_msg());
-	return 0;
-}
-
 /* Checks sig over payload: an allowed signer, a valid signature. */
 static int check_signature(struct plumb_git_tip *tip, const struct plumb_signed_obj *so,
 			   const struct plumb_signers *signers, time_t now, const char *what, struct plumb_err *err)
@@ -615,37 +513,73 @@ out:
 	return r;
 }
 
+/* --- verification, in the parent, from the store only ------------------- */
+
+static int open_store(struct plumb_objstore **s, const char *state_dir, struct plumb_err *err)
+{
+	return plumb_objstore_open(s, state_dir, 0, err);
+}
+
+/* The fetched tip and the fetcher's descends claim (-1 unknown). */
+static int fetched_tip(struct plumb_objstore *s, unsigned char id[20], int *descends, struct plumb_err *err)
+{
+	char note[64];
+
+	if (plumb_objstore_get_note(s, FETCHED_NOTE, note, sizeof(note), err) != 0)
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "no fetched tip in the verified store");
+	*descends = strlen(note) > 41 && note[41] == '1' ? 1 : strlen(note) > 41 && note[41] == '0' ? 0 : -1;
+	if (strlen(note) < 41 || note[40] != ' ')
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "the fetched tip record is damaged (the next fetch writes it again)");
+	note[40] = '\0';
+	if (plumb_oid_parse(id, note) != 0)
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "the fetched tip record is damaged (the next fetch writes it again)");
+	return 0;
+}
+
+/* Reads id as an object of type want (0: any), at most max bytes. What the
+ * fetcher withheld is a refusal (PLUMB_E_INVALID), never damage. */
+static int read_obj(struct plumb_objstore *s, const unsigned char id[20], int want, int *type, unsigned char **data,
+		    size_t *len, size_t max, const char *what, struct plumb_err *err)
+{
+	struct plumb_err e;
+	int r, t = 0;
+
+	if ((r = plumb_objstore_read(s, id, &t, data, len, max, &e)) != 0)
+		return plumb_err_set(err, r == PLUMB_E_NOTFOUND ? PLUMB_E_INVALID : r, "%s: %s%s", what, e.msg,
+				     r == PLUMB_E_NOTFOUND ? " (the fetcher did not send it)" : "");
+	if (want != 0 && t != want) {
+		free(*data);
+		*data = NULL;
+		return plumb_err_set(err, PLUMB_E_INVALID, "%s: a %s, not a %s", what, plumb_obj_type_name(t),
+				     plumb_obj_type_name(want));
+	}
+	if (type != NULL)
+		*type = t;
+	return 0;
+}
+
 int plumb_git_verify_tip(struct plumb_git_tip *out, const char *state_dir, const char *ref,
 			 const struct plumb_signers *signers, time_t now, struct plumb_err *err)
 {
 	const char *tagname = strncmp(ref, "refs/tags/", 10) == 0 ? ref + 10 : NULL;
 	struct plumb_signed_obj so = {0};
-	git_repository *repo = NULL;
-	git_odb_object *obj = NULL;
-	git_commit *commit = NULL;
-	git_odb *odb = NULL;
-	const unsigned char *data;
-	char hex[GIT_OID_HEXSZ + 1];
-	git_oid oid;
-	size_t len;
-	int r;
+	struct plumb_objstore *s = NULL;
+	unsigned char id[20], *data = NULL, *cdata = NULL;
+	char hex[41];
+	size_t len, clen;
+	int r, type = 0, desc;
 
 	memset(out, 0, sizeof(*out));
-	git_up();
-	if ((r = open_cache(&repo, state_dir, err)) != 0)
+	if ((r = open_store(&s, state_dir, err)) != 0 || (r = fetched_tip(s, id, &desc, err)) != 0)
 		goto out;
-	if (git_reference_name_to_id(&oid, repo, PLUMB_GIT_FETCHED_REF) != 0 ||
-	    git_repository_odb(&odb, repo) != 0 || git_odb_read(&obj, odb, &oid) != 0) {
-		r = plumb_err_set(err, PLUMB_E_CORRUPT, "no fetched tip in the cache: %s", git_msg());
+	plumb_oid_hex(hex, id);
+	if ((r = read_obj(s, id, 0, &type, &data, &len, PLUMB_FRAME_COMMIT_MAX, "the fetched tip", err)) != 0)
 		goto out;
-	}
-	data = git_odb_object_data(obj);
-	len = git_odb_object_size(obj);
-	git_oid_tostr(hex, sizeof(hex), &oid);
 	if (tagname != NULL) {
 		char v[256];
+		unsigned char cid[20];
 
-		if (git_odb_object_type(obj) != GIT_OBJECT_TAG) {
+		if (type != PLUMB_OBJ_TAG) {
 			r = plumb_err_set(err, PLUMB_E_NOTFOUND, "'%s' is not an annotated tag; plumb needs a signed tag", ref);
 			goto out;
 		}
@@ -657,22 +591,20 @@ int plumb_git_verify_tip(struct plumb_git_tip *out, const char *state_dir, const
 			goto out;
 		}
 		if (plumb_gitobj_header(v, sizeof(v), data, len, "type") != 0 || strcmp(v, "commit") != 0 ||
-		    plumb_gitobj_header(v, sizeof(v), data, len, "object") != 0 || git_oid_fromstr(&oid, v) != 0) {
+		    plumb_gitobj_header(v, sizeof(v), data, len, "object") != 0 || plumb_oid_parse(cid, v) != 0) {
 			r = plumb_err_set(err, PLUMB_E_INVALID, "tag %s does not point at a commit", hex);
 			goto out;
 		}
 		if ((r = check_signature(out, &so, signers, now, "tag", err)) != 0)
 			goto out;
-		if (git_commit_lookup(&commit, repo, &oid) != 0) {
-			r = plumb_err_set(err, PLUMB_E_CORRUPT, "tag %s points at a commit missing from the cache: %s", hex,
-					  git_msg());
+		if ((r = read_obj(s, cid, PLUMB_OBJ_COMMIT, NULL, &cdata, &clen, PLUMB_FRAME_COMMIT_MAX,
+				  "the tag's commit", err)) != 0)
 			goto out;
-		}
-		git_oid_tostr(out->commit, sizeof(out->commit), &oid);
+		plumb_oid_hex(out->commit, cid);
 	} else {
 		char what[64];
 
-		if (git_odb_object_type(obj) != GIT_OBJECT_COMMIT) {
+		if (type != PLUMB_OBJ_COMMIT) {
 			r = plumb_err_set(err, PLUMB_E_INVALID, "'%s' does not point at a commit", ref);
 			goto out;
 		}
@@ -690,68 +622,89 @@ int plumb_git_verify_tip(struct plumb_git_tip *out, const char *state_dir, const
 	r = 0;
 out:
 	plumb_signed_obj_release(&so);
-	git_commit_free(commit);
-	git_odb_object_free(obj);
-	git_odb_free(odb);
-	git_repository_free(repo);
+	free(data);
+	free(cdata);
+	plumb_objstore_close(s);
 	return r;
 }
 
 int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb_err *err)
 {
-	git_repository *repo = NULL;
-	git_reference *ref = NULL;
-	git_oid oid;
-	int r;
+	struct plumb_objstore *s = NULL;
+	unsigned char roots[3][20];
+	char recorded[41];
+	char shown[4200];
+	size_t n = 0, removed = 0;
+	int dirfd, lockfd = -1, r, desc;
 
-	git_up();
-	if ((r = open_cache(&repo, state_dir, err)) != 0)
-		return r;
-	if (git_oid_fromstr(&oid, commit) != 0)
-		r = plumb_err_set(err, PLUMB_E_INVALID, "bad commit id '%.40s'", commit);
-	else if (git_reference_create(&ref, repo, PLUMB_GIT_ANCHOR_REF, &oid, 1, NULL) != 0)
-		r = plumb_err_set(err, PLUMB_E_IO, "cannot keep the anchor %.12s as '%s': %s", commit,
-				  PLUMB_GIT_ANCHOR_REF, git_msg());
-	git_reference_free(ref);
-	git_repository_free(repo);
+	/* The fetcher keeps it reachable in its cache (it is told the anchor at
+	 * every fetch); here the store drops what neither the anchor nor the
+	 * fetched tip reaches: history commits, refused tips, old baselines. */
+	if (plumb_oid_parse(roots[n], commit) != 0)
+		return plumb_err_set(err, PLUMB_E_INVALID, "bad commit id '%.40s'", commit);
+	n++;
+	if ((dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open '%s'", state_dir);
+	snprintf(shown, sizeof(shown), "%s/%s", state_dir, PLUMB_GIT_CACHE_LOCK);
+	/* Never under a fetch in flight: its objects are being staged. */
+	if (plumb_lock_file(&lockfd, dirfd, PLUMB_GIT_CACHE_LOCK, shown, 0, NULL, err) != 0) {
+		close(dirfd);
+		return 0;       /* pruned after the next anchor */
+	}
+	if ((r = open_store(&s, state_dir, err)) == 0) {
+		struct plumb_err e;
+
+		if (fetched_tip(s, roots[n], &desc, &e) == 0)
+			n++;
+		/* And whatever trust.json names (the caller pins after saving it;
+		 * kept also if it did not): never prune below a recorded anchor. */
+		if (current_anchor(state_dir, recorded) && plumb_oid_parse(roots[n], recorded) == 0)
+			n++;
+		r = plumb_objstore_prune(s, (const unsigned char (*)[20])roots, n, &removed, err);
+		if (r == 0 && removed > 0)
+			plumb_log(PLUMB_LOG_DEBUG, "verified store: %zu objects no longer reachable removed", removed);
+	}
+	plumb_objstore_close(s);
+	close(lockfd);
+	close(dirfd);
 	return r;
 }
 
-/* The first parent of the commit id, or *has = 0 for a root commit. */
-static int first_parent(git_repository *repo, const git_oid *id, git_oid *out, int *has, struct plumb_err *err)
+/* The first parent of commit id, or *has = 0 for a root commit. */
+static int first_parent(struct plumb_objstore *s, const unsigned char id[20], unsigned char out[20], int *has,
+			struct plumb_err *err)
 {
-	git_commit *c = NULL;
-	char hex[GIT_OID_HEXSZ + 1];
+	unsigned char *data = NULL, tree[20];
+	char hex[41], what[64];
+	size_t len;
+	int r;
 
-	git_oid_tostr(hex, sizeof(hex), id);
-	if (git_commit_lookup(&c, repo, id) != 0)
-		return plumb_err_set(err, local_damage() ? PLUMB_E_CORRUPT : PLUMB_E_INVALID,
-				     "commit %.12s is missing from the cache or not a commit: %s", hex, git_msg());
-	*has = git_commit_parentcount(c) > 0;
-	if (*has)
-		git_oid_cpy(out, git_commit_parent_id(c, 0));
-	git_commit_free(c);
-	return 0;
+	plumb_oid_hex(hex, id);
+	snprintf(what, sizeof(what), "commit %.12s", hex);
+	if ((r = read_obj(s, id, PLUMB_OBJ_COMMIT, NULL, &data, &len, PLUMB_FRAME_COMMIT_MAX, what, err)) != 0)
+		return r;
+	if ((r = plumb_commit_parse(data, len, tree, out, has, err)) != 0) {
+		struct plumb_err e = *err;
+
+		plumb_err_set(err, r, "%s: %s", what, e.msg);
+	}
+	free(data);
+	return r;
 }
 
 /* Verifies the signature of one commit by the allowed signers at now. */
-static int check_commit_signed(git_odb *odb, const git_oid *id, const struct plumb_signers *signers, time_t now,
-			       const char *what, struct plumb_err *err)
+static int check_commit_signed(struct plumb_objstore *s, const unsigned char id[20], const struct plumb_signers *signers,
+			       time_t now, const char *what, struct plumb_err *err)
 {
 	struct plumb_signed_obj so = {0};
 	struct plumb_git_tip scratch;
-	git_odb_object *obj = NULL;
+	unsigned char *data = NULL;
+	size_t len;
 	int r;
 
-	if (git_odb_read(&obj, odb, id) != 0) {
-		r = plumb_err_set(err, PLUMB_E_CORRUPT, "%s: cannot be read from the cache: %s", what, git_msg());
-		goto out;
-	}
-	if (git_odb_object_type(obj) != GIT_OBJECT_COMMIT) {
-		r = plumb_err_set(err, PLUMB_E_INVALID, "%s: not a commit in the cache", what);
-		goto out;
-	}
-	if ((r = plumb_gitobj_commit_split(&so, git_odb_object_data(obj), git_odb_object_size(obj), err)) != 0) {
+	if ((r = read_obj(s, id, PLUMB_OBJ_COMMIT, NULL, &data, &len, PLUMB_FRAME_COMMIT_MAX, what, err)) != 0)
+		return r;
+	if ((r = plumb_gitobj_commit_split(&so, data, len, err)) != 0) {
 		struct plumb_err e = *err;
 
 		plumb_err_set(err, r, "%s: %s", what, e.msg);
@@ -760,29 +713,28 @@ static int check_commit_signed(git_odb *odb, const git_oid *id, const struct plu
 	r = check_signature(&scratch, &so, signers, now, what, err);
 out:
 	plumb_signed_obj_release(&so);
-	git_odb_object_free(obj);
+	free(data);
 	return r;
 }
 
 int plumb_git_check_history(const char *state_dir, const char *commit, const char *anchor,
 			    const struct plumb_signers *signers, time_t now, size_t max, struct plumb_err *err)
 {
-	git_repository *repo = NULL;
-	git_odb *odb = NULL;
-	git_oid *path = NULL, cur, stop;
+	struct plumb_objstore *s = NULL;
+	unsigned char (*path)[20] = NULL, cur[20], stop[20], tipid[20];
 	size_t n = 0;
-	int r, more;
+	int r, more, desc = -1;
 
-	git_up();
-	if ((r = open_cache(&repo, state_dir, err)) != 0)
+	if (plumb_oid_parse(cur, commit) != 0 || (anchor != NULL && plumb_oid_parse(stop, anchor) != 0))
+		return plumb_err_set(err, PLUMB_E_INVALID, "bad commit id");
+	if ((r = open_store(&s, state_dir, err)) != 0)
 		return r;
-	if (git_oid_fromstr(&cur, commit) != 0 || (anchor != NULL && git_oid_fromstr(&stop, anchor) != 0)) {
-		r = plumb_err_set(err, PLUMB_E_INVALID, "bad commit id");
-		goto out;
-	}
-	if (git_repository_odb(&odb, repo) != 0) {
-		r = plumb_err_set(err, PLUMB_E_IO, "cannot open the cache's objects: %s", git_msg());
-		goto out;
+	{
+		struct plumb_err e;
+
+		/* The fetcher's word, for the wording of a refusal only. */
+		if (fetched_tip(s, tipid, &desc, &e) != 0)
+			desc = -1;
 	}
 	if (max == 0 || (path = calloc(max, sizeof(*path))) == NULL) {
 		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
@@ -791,14 +743,11 @@ int plumb_git_check_history(const char *state_dir, const char *commit, const cha
 	/* The first-parent chain from the tip down to the anchor, at most max
 	 * commits; without an anchor, the tip alone. */
 	for (;;) {
-		if (anchor != NULL && git_oid_equal(&cur, &stop))
+		if (anchor != NULL && memcmp(cur, stop, 20) == 0)
 			break;
 		if (n == max) {
 			/* Never advise a reset for what is a plain rollback. */
-			git_oid tip;
-
-			(void)git_oid_fromstr(&tip, commit);
-			if (git_graph_descendant_of(repo, &tip, &stop) != 1)
+			if (desc == 0)
 				r = plumb_err_set(err, PLUMB_E_INVALID, "rollback: tip %.12s does not descend from the "
 						  "last applied commit %.12s", commit, anchor);
 			else
@@ -807,17 +756,14 @@ int plumb_git_check_history(const char *state_dir, const char *commit, const cha
 						  "review, `plumb trust reset` re-anchors)", commit, max, anchor);
 			goto out;
 		}
-		path[n++] = cur;
+		memcpy(path[n++], cur, 20);
 		if (anchor == NULL)
 			break;
-		if ((r = first_parent(repo, &cur, &cur, &more, err)) != 0)
+		if ((r = first_parent(s, cur, cur, &more, err)) != 0)
 			goto out;
 		if (!more) {
 			/* Reached a root: the anchor is not on the tip's first-parent chain. */
-			git_oid tip;
-
-			(void)git_oid_fromstr(&tip, commit);
-			if (git_graph_descendant_of(repo, &tip, &stop) == 1)
+			if (desc == 1)
 				r = plumb_err_set(err, PLUMB_E_INVALID, "tip %.12s reaches the last applied commit %.12s "
 						  "only through a merge's second parent: signed history follows first "
 						  "parents", commit, anchor);
@@ -830,200 +776,44 @@ int plumb_git_check_history(const char *state_dir, const char *commit, const cha
 	/* Every commit on it signed, judged oldest first: the refusal names the
 	 * first commit that broke the chain. */
 	for (size_t i = n; i-- > 0;) {
-		char hex[GIT_OID_HEXSZ + 1], what[160];
+		char hex[41], what[160];
 
-		git_oid_tostr(hex, sizeof(hex), &path[i]);
+		plumb_oid_hex(hex, path[i]);
 		if (anchor != NULL)
 			snprintf(what, sizeof(what), "commit %.12s (%zu of %zu after the last applied %.12s)", hex,
 				 n - i, n, anchor);
 		else
 			snprintf(what, sizeof(what), "commit %.12s", hex);
-		if ((r = check_commit_signed(odb, &path[i], signers, now, what, err)) != 0)
+		if ((r = check_commit_signed(s, path[i], signers, now, what, err)) != 0)
 			goto out;
 	}
 	r = 0;
 out:
 	free(path);
-	git_odb_free(odb);
-	git_repository_free(repo);
-	return r;
-}
-
-/* --- the verified store: what enforcement reads ------------------------- */
-
-static void verified_path(char *out, size_t n, const char *state_dir)
-{
-	snprintf(out, n, "%s/%s", state_dir, PLUMB_GIT_VERIFIED);
-}
-
-static int open_verified(git_repository **repo, const char *state_dir, int create, struct plumb_err *err)
-{
-	char p[4096];
-
-	verified_path(p, sizeof(p), state_dir);
-	isolate();
-	if (git_repository_open_bare(repo, p) == 0)
-		return 0;
-	if (create && git_repository_init(repo, p, 1) == 0) {
-		(void)chmod(p, 0700);
-		return 0;
-	}
-	return plumb_err_set(err, create ? PLUMB_E_IO : PLUMB_E_NOTFOUND, "cannot open the verified store '%s': %s", p,
-			     git_msg());
-}
-
-struct copy_ctx {
-	git_odb *from, *to;
-	uint64_t bytes, max;
-	unsigned depth;
-	struct plumb_err *err;
-};
-
-/* Copies one object, its id recomputed over the bytes read (git_odb_write
- * hashes what it is given): what comes out must be what was asked for. */
-static int copy_object(struct copy_ctx *c, const git_oid *id, git_object_t want)
-{
-	git_odb_object *obj = NULL;
-	char hex[GIT_OID_HEXSZ + 1];
-	git_oid got;
-	int r = 0;
-
-	git_oid_tostr(hex, sizeof(hex), id);
-	if (git_odb_read(&obj, c->from, id) != 0)
-		return plumb_err_set(c->err, PLUMB_E_CORRUPT, "object %.12s cannot be read from the cache: %s", hex,
-				     git_msg());
-	if (git_odb_object_type(obj) != want) {
-		r = plumb_err_set(c->err, PLUMB_E_INVALID, "object %.12s is a %s, where its parent says %s", hex,
-				  git_object_type2string(git_odb_object_type(obj)), git_object_type2string(want));
-		goto out;
-	}
-	c->bytes += git_odb_object_size(obj);
-	if (c->bytes > c->max) {
-		r = plumb_err_set(c->err, PLUMB_E_TOOBIG, "the baseline's tree is larger than source.max_size (%llu bytes)",
-				  (unsigned long long)c->max);
-		goto out;
-	}
-	if (git_odb_write(&got, c->to, git_odb_object_data(obj), git_odb_object_size(obj), want) != 0) {
-		r = plumb_err_set(c->err, PLUMB_E_IO, "cannot write object %.12s to the verified store: %s", hex, git_msg());
-		goto out;
-	}
-	if (!git_oid_equal(&got, id))
-		r = plumb_err_set(c->err, PLUMB_E_CORRUPT, "object %.12s in the cache hashes to %.12s: forged or damaged",
-				  hex, git_oid_tostr_s(&got));
-out:
-	git_odb_object_free(obj);
-	return r;
-}
-
-/* Copies tree id and everything below it, children first: an object in
- * the store implies all it names is there too (a crash leaves no hole). */
-static int copy_tree(struct copy_ctx *c, git_repository *from, const git_oid *id)
-{
-	git_tree *t = NULL;
-	int r = 0;
-
-	if (git_odb_exists(c->to, id))
-		return 0;
-	if (++c->depth > 64) {
-		r = plumb_err_set(c->err, PLUMB_E_TOOBIG, "the baseline's tree is nested more than 64 deep");
-		goto out;
-	}
-	if (git_tree_lookup(&t, from, id) != 0) {
-		r = plumb_err_set(c->err, PLUMB_E_CORRUPT, "tree %.12s cannot be read from the cache: %s",
-				  git_oid_tostr_s(id), git_msg());
-		goto out;
-	}
-	for (size_t i = 0; r == 0 && i < git_tree_entrycount(t); i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(t, i);
-
-		switch (git_tree_entry_type(e)) {
-		case GIT_OBJECT_TREE:
-			r = copy_tree(c, from, git_tree_entry_id(e));
-			break;
-		case GIT_OBJECT_BLOB:
-			if (!git_odb_exists(c->to, git_tree_entry_id(e)))
-				r = copy_object(c, git_tree_entry_id(e), GIT_OBJECT_BLOB);
-			break;
-		default:
-			break;     /* a submodule's commit: never read by a baseline */
-		}
-	}
-	if (r == 0)
-		r = copy_object(c, id, GIT_OBJECT_TREE);
-out:
-	c->depth--;
-	git_tree_free(t);
-	return r;
-}
-
-/* Stores what the memory backend holds as one pack in the store. */
-static int write_pack(struct copy_ctx *c, git_repository *to, git_odb_backend *mp, struct plumb_err *err)
-{
-	git_indexer_progress st = {0};
-	git_odb_writepack *wp = NULL;
-	git_buf pack = {0};
-	int r = 0;
-
-	if (git_mempack_dump(&pack, to, mp) != 0 || git_odb_write_pack(&wp, c->to, NULL, NULL) != 0 ||
-	    wp->append(wp, pack.ptr, pack.size, &st) != 0 || wp->commit(wp, &st) != 0)
-		r = plumb_err_set(err, PLUMB_E_IO, "cannot write the verified store's pack: %s", git_msg());
-	if (wp != NULL)
-		wp->free(wp);
-	git_buf_dispose(&pack);
+	plumb_objstore_close(s);
 	return r;
 }
 
 int plumb_git_store_verified(const char *state_dir, const char *commit, uint64_t max_bytes, struct plumb_err *err)
 {
-	git_repository *from = NULL, *to = NULL;
-	struct copy_ctx c = {NULL, NULL, 0, max_bytes, 0, err};
-	git_odb_backend *mp = NULL;
-	git_commit *cm = NULL;
-	git_oid oid;
+	struct plumb_objstore *s = NULL;
+	unsigned char id[20];
+	struct plumb_err e;
 	int r;
 
-	git_up();
-	if (git_oid_fromstr(&oid, commit) != 0)
+	/* The objects arrived with the fetch, each id recomputed, and were
+	 * committed to the store when it ended (within source.max_size). Here:
+	 * the commit and its whole tree are there and sound. */
+	(void)max_bytes;
+	if (plumb_oid_parse(id, commit) != 0)
 		return plumb_err_set(err, PLUMB_E_INVALID, "bad commit id '%.40s'", commit);
-	if ((r = open_verified(&to, state_dir, 1, err)) != 0)
+	if ((r = plumb_objstore_open(&s, state_dir, 1, err)) != 0)
 		return r;
-	if (git_repository_odb(&c.to, to) != 0) {
-		r = plumb_err_set(err, PLUMB_E_IO, "cannot open the verified store's objects: %s", git_msg());
-		goto out;
-	}
-	if (git_odb_exists(c.to, &oid)) {
-		r = 0;          /* stored whole before: the commit is written last */
-		goto out;
-	}
-	if ((r = open_cache(&from, state_dir, err)) != 0)
-		goto out;
-	if (git_repository_odb(&c.from, from) != 0) {
-		r = plumb_err_set(err, PLUMB_E_CORRUPT, "cannot open the cache's objects: %s", git_msg());
-		goto out;
-	}
-	if (git_commit_lookup(&cm, from, &oid) != 0) {
-		r = plumb_err_set(err, PLUMB_E_CORRUPT, "commit %.12s cannot be read from the cache: %s", commit, git_msg());
-		goto out;
-	}
-	/* Written to memory first, then stored as one pack: all or nothing,
-	 * and one file instead of one per object (a 1,000-file baseline). */
-	if (git_mempack_new(&mp) != 0 || git_odb_add_backend(c.to, mp, 1000) != 0) {
-		r = plumb_err_set(err, PLUMB_E_NOMEM, "cannot set up the verified store's writer: %s", git_msg());
-		goto out;
-	}
-	if ((r = copy_tree(&c, from, git_commit_tree_id(cm))) != 0 || (r = copy_object(&c, &oid, GIT_OBJECT_COMMIT)) != 0)
-		goto out;
-	if ((r = write_pack(&c, to, mp, err)) != 0)
-		goto out;
-	r = 0;
-out:
-	if (mp != NULL)
-		(void)git_mempack_reset(mp);   /* the odb owns and frees it */
-	git_commit_free(cm);
-	git_odb_free(c.from);
-	git_odb_free(c.to);
-	git_repository_free(from);
-	git_repository_free(to);
+	if ((r = plumb_objstore_complete(s, id, &e)) != 0)
+		r = plumb_err_set(err, r == PLUMB_E_CORRUPT || r == PLUMB_E_IO || r == PLUMB_E_NOMEM ? r : PLUMB_E_NOTFOUND,
+				  "commit %.12s is not whole in the verified store: %s (the next fetch brings it)", commit,
+				  e.msg);
+	plumb_objstore_close(s);
 	return r;
 }
 
@@ -1080,106 +870,190 @@ out:
 
 /* --- the source over a verified commit ----------------------------------- */
 
+/* Trees read once per source (a baseline looks its paths up one by one,
+ * many per tree), up to TREE_CACHE_BYTES of them; then the cache starts
+ * over. */
+#define TREE_CACHE_SLOTS 1024
+#define TREE_CACHE_BYTES (4u << 20)
+
+struct cached_tree {
+	unsigned char id[20];
+	unsigned char *data;
+	size_t len;
+	struct plumb_tree t;
+};
+
 struct git_source {
-	git_repository *repo;
-	git_tree *tree;
+	struct plumb_objstore *store;
+	unsigned char root[20];
 	char *file;
-	pthread_mutex_t mu;        /* libgit2 objects are not shared across threads unlocked */
+	pthread_mutex_t mu;        /* the tree cache is shared by the engine's threads */
+	struct cached_tree *cache[TREE_CACHE_SLOTS];
+	size_t cache_bytes;
 	char commit[41], signer[256], fingerprint[PLUMB_FINGERPRINT_MAX];
 };
 
-struct git_blob_ref {
-	git_blob *blob;
-	struct git_source *src;
-};
-
-/* Finds rel in the tree as a regular blob. Caller holds mu. */
-static int find_blob(struct git_source *g, const char *rel, git_tree_entry **out, struct plumb_err *err)
+static void tree_cache_clear(struct git_source *g)
 {
-	git_tree_entry *e = NULL;
-	git_filemode_t mode;
+	for (size_t i = 0; i < TREE_CACHE_SLOTS; i++)
+		if (g->cache[i] != NULL) {
+			plumb_tree_release(&g->cache[i]->t);
+			free(g->cache[i]->data);
+			free(g->cache[i]);
+			g->cache[i] = NULL;
+		}
+	g->cache_bytes = 0;
+}
 
-	*out = NULL;
-	if (git_tree_entry_bypath(&e, g->tree, rel) != 0)
-		return plumb_err_set(err, PLUMB_E_NOTFOUND, "'%s' does not exist in commit %.12s", rel, g->commit);
-	mode = git_tree_entry_filemode(e);
-	if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE) {
-		git_tree_entry_free(e);
-		return plumb_err_set(err, PLUMB_E_UNSAFE, "'%s' in commit %.12s is a %s, not a regular file", rel,
-				     g->commit, mode == GIT_FILEMODE_LINK ? "symlink" :
-				     mode == GIT_FILEMODE_COMMIT ? "submodule (gitlink)" : "directory");
+/* The parsed tree id. Caller holds mu; the result lives until the next call. */
+static int get_tree(struct git_source *g, const unsigned char id[20], const struct plumb_tree **out, struct plumb_err *err)
+{
+	size_t slot, len;
+	struct cached_tree *c;
+	unsigned char *data;
+	char hex[41];
+	int r, type;
+
+	memcpy(&slot, id, sizeof(slot));
+	slot %= TREE_CACHE_SLOTS;
+	if (g->cache[slot] != NULL && memcmp(g->cache[slot]->id, id, 20) == 0) {
+		*out = &g->cache[slot]->t;
+		return 0;
 	}
-	*out = e;
+	plumb_oid_hex(hex, id);
+	if ((r = plumb_objstore_read(g->store, id, &type, &data, &len, PLUMB_FRAME_OBJECT_MAX, err)) != 0)
+		return r;
+	if (type != PLUMB_OBJ_TREE) {
+		free(data);
+		return plumb_err_set(err, PLUMB_E_CORRUPT, "object %.12s of commit %.12s is not a tree", hex, g->commit);
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		free(data);
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	}
+	if ((r = plumb_tree_parse(&c->t, data, len, err)) != 0) {
+		free(data);
+		free(c);
+		return r;
+	}
+	memcpy(c->id, id, 20);
+	c->data = data;
+	c->len = len + c->t.n * sizeof(*c->t.v);   /* what it holds: the bytes and their index */
+	if (g->cache_bytes + c->len > TREE_CACHE_BYTES)
+		tree_cache_clear(g);
+	else if (g->cache[slot] != NULL) {
+		g->cache_bytes -= g->cache[slot]->len;
+		plumb_tree_release(&g->cache[slot]->t);
+		free(g->cache[slot]->data);
+		free(g->cache[slot]);
+	}
+	g->cache[slot] = c;
+	g->cache_bytes += c->len;
+	*out = &c->t;
 	return 0;
 }
 
-static int git_lookup_blob(struct git_source *g, const char *rel, git_blob **out, struct plumb_err *err)
+/* Finds rel (normalized, relative) in the commit's tree as a regular blob.
+ * Caller holds mu. */
+static int find_blob(struct git_source *g, const char *rel, unsigned char id[20], struct plumb_err *err)
 {
-	git_tree_entry *e;
+	const struct plumb_tree_entry *e = NULL;
+	unsigned char cur[20];
+	const char *p = rel;
 	int r;
 
-	pthread_mutex_lock(&g->mu);
-	if ((r = find_blob(g, rel, &e, err)) == 0) {
-		if (git_blob_lookup(out, g->repo, git_tree_entry_id(e)) != 0)
-			r = plumb_err_set(err, PLUMB_E_IO, "cannot read '%s': %s", rel, git_msg());
-		git_tree_entry_free(e);
+	memcpy(cur, g->root, 20);
+	for (;;) {
+		const struct plumb_tree *t = NULL;
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+		if ((r = get_tree(g, cur, &t, err)) != 0)
+			return r;
+		if (n == 0 || (e = plumb_tree_find(t, p, n)) == NULL)
+			return plumb_err_set(err, PLUMB_E_NOTFOUND, "'%s' does not exist in commit %.12s", rel, g->commit);
+		if (slash == NULL)
+			break;
+		if (e->mode != PLUMB_TREE_MODE_TREE)
+			return plumb_err_set(err, PLUMB_E_NOTFOUND, "'%s' does not exist in commit %.12s", rel, g->commit);
+		memcpy(cur, e->id, 20);
+		p = slash + 1;
 	}
+	if (e->mode != PLUMB_TREE_MODE_FILE && e->mode != PLUMB_TREE_MODE_EXEC)
+		return plumb_err_set(err, PLUMB_E_UNSAFE, "'%s' in commit %.12s is a %s, not a regular file", rel,
+				     g->commit, e->mode == PLUMB_TREE_MODE_LINK ? "symlink" :
+				     e->mode == PLUMB_TREE_MODE_GITLINK ? "submodule (gitlink)" : "directory");
+	memcpy(id, e->id, 20);
+	return 0;
+}
+
+static int lookup_blob(struct git_source *g, const char *rel, unsigned char **data, size_t *len, size_t max,
+		       struct plumb_err *err)
+{
+	unsigned char id[20];
+	int r, type;
+
+	pthread_mutex_lock(&g->mu);
+	r = find_blob(g, rel, id, err);
 	pthread_mutex_unlock(&g->mu);
-	return r;
+	if (r != 0)
+		return r;
+	if ((r = plumb_objstore_read(g->store, id, &type, data, len, max, err)) != 0) {
+		struct plumb_err e = *err;
+
+		return plumb_err_set(err, r == PLUMB_E_TOOBIG ? r : r == PLUMB_E_NOTFOUND ? PLUMB_E_IO : r,
+				     "cannot read '%s': %s", rel, e.msg);
+	}
+	if (type != PLUMB_OBJ_BLOB) {
+		free(*data);
+		*data = NULL;
+		return plumb_err_set(err, PLUMB_E_CORRUPT, "'%s' in commit %.12s is not a blob", rel, g->commit);
+	}
+	return 0;
 }
 
 static int gs_load(void *self, struct plumb_buf *out, struct plumb_err *err)
 {
 	struct git_source *g = self;
-	git_blob *blob;
+	unsigned char *data;
+	size_t len;
 	int r;
 
 	plumb_buf_init(out, PLUMB_BASELINE_MAX);
-	if ((r = git_lookup_blob(g, g->file, &blob, err)) != 0)
+	if ((r = lookup_blob(g, g->file, &data, &len, PLUMB_BASELINE_MAX, err)) != 0) {
+		if (r == PLUMB_E_TOOBIG)
+			r = plumb_err_set(err, PLUMB_E_TOOBIG, "'%s' is larger than %u bytes", g->file, PLUMB_BASELINE_MAX);
 		return r;
-	if ((uint64_t)git_blob_rawsize(blob) > PLUMB_BASELINE_MAX)
-		r = plumb_err_set(err, PLUMB_E_TOOBIG, "'%s' is larger than %u bytes", g->file, PLUMB_BASELINE_MAX);
-	else if (plumb_buf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob)) != 0)
+	}
+	if (plumb_buf_add(out, data, len) != 0)
 		r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-	pthread_mutex_lock(&g->mu);
-	git_blob_free(blob);
-	pthread_mutex_unlock(&g->mu);
+	free(data);
 	return r;
 }
 
 static void gs_blob_release(struct plumb_blob *b)
 {
-	struct git_blob_ref *ref = b->priv;
-
-	pthread_mutex_lock(&ref->src->mu);
-	git_blob_free(ref->blob);
-	pthread_mutex_unlock(&ref->src->mu);
-	free(ref);
+	free(b->priv);
 }
 
 static int gs_blob_open(void *self, struct plumb_blob **out, const char *rel, struct plumb_err *err)
 {
 	struct git_source *g = self;
-	struct git_blob_ref *ref;
 	struct plumb_blob *b;
-	git_blob *blob;
+	unsigned char *data;
+	size_t len;
 	int r;
 
-	if ((r = git_lookup_blob(g, rel, &blob, err)) != 0)
+	if ((r = lookup_blob(g, rel, &data, &len, PLUMB_FRAME_OBJECT_MAX, err)) != 0)
 		return r;
-	if ((b = calloc(1, sizeof(*b))) == NULL || (ref = malloc(sizeof(*ref))) == NULL) {
-		free(b);
-		pthread_mutex_lock(&g->mu);
-		git_blob_free(blob);
-		pthread_mutex_unlock(&g->mu);
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		free(data);
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 	}
-	ref->blob = blob;
-	ref->src = g;
 	b->fd = -1;
-	b->mem = git_blob_rawcontent(blob);
-	b->size = (uint64_t)git_blob_rawsize(blob);
-	b->priv = ref;
+	b->mem = data;
+	b->size = (uint64_t)len;
+	b->priv = data;
 	b->release = gs_blob_release;
 	*out = b;
 	return 0;
@@ -1188,14 +1062,10 @@ static int gs_blob_open(void *self, struct plumb_blob **out, const char *rel, st
 static int gs_blob_id(void *self, const char *rel, unsigned char oid[20], struct plumb_err *err)
 {
 	struct git_source *g = self;
-	git_tree_entry *e;
 	int r;
 
 	pthread_mutex_lock(&g->mu);
-	if ((r = find_blob(g, rel, &e, err)) == 0) {
-		memcpy(oid, git_tree_entry_id(e)->id, 20);
-		git_tree_entry_free(e);
-	}
+	r = find_blob(g, rel, oid, err);
 	pthread_mutex_unlock(&g->mu);
 	return r;
 }
@@ -1206,8 +1076,8 @@ static void gs_free(void *self)
 
 	if (g == NULL)
 		return;
-	git_tree_free(g->tree);
-	git_repository_free(g->repo);
+	tree_cache_clear(g);
+	plumb_objstore_close(g->store);
 	pthread_mutex_destroy(&g->mu);
 	free(g->file);
 	free(g);
@@ -1225,12 +1095,11 @@ int plumb_source_git_open(struct plumb_source **out, const char *state_dir,
 {
 	struct plumb_source *s = NULL;
 	struct git_source *g = NULL;
-	git_commit *commit = NULL;
-	git_oid oid;
-	int r;
+	unsigned char id[20], parent[20], *data = NULL;
+	size_t len;
+	int r, type = 0, hp;
 
 	*out = NULL;
-	git_up();
 	if ((g = calloc(1, sizeof(*g))) == NULL || (s = calloc(1, sizeof(*s))) == NULL ||
 	    (g->file = strdup(baseline_file)) == NULL) {
 		free(s);
@@ -1243,12 +1112,15 @@ int plumb_source_git_open(struct plumb_source **out, const char *state_dir,
 	memcpy(g->commit, tip->commit, sizeof(g->commit));
 	snprintf(g->signer, sizeof(g->signer), "%s", tip->signer);
 	snprintf(g->fingerprint, sizeof(g->fingerprint), "%s", tip->fingerprint);
-	if ((r = open_verified(&g->repo, state_dir, 0, err)) != 0)
+	if ((r = plumb_objstore_open(&g->store, state_dir, 0, err)) != 0)
 		goto out;
-	if (git_oid_fromstr(&oid, tip->commit) != 0 || git_commit_lookup(&commit, g->repo, &oid) != 0 ||
-	    git_commit_tree(&g->tree, commit) != 0) {
+	if (plumb_oid_parse(id, tip->commit) != 0 ||
+	    plumb_objstore_read(g->store, id, &type, &data, &len, PLUMB_FRAME_COMMIT_MAX, err) != 0 ||
+	    type != PLUMB_OBJ_COMMIT || plumb_commit_parse(data, len, g->root, parent, &hp, err) != 0) {
+		struct plumb_err e = *err;
+
 		r = plumb_err_set(err, PLUMB_E_NOTFOUND, "commit %.12s is not in the verified store: %s", tip->commit,
-				  git_msg());
+				  type != PLUMB_OBJ_COMMIT && e.msg[0] == '\0' ? "not a commit" : e.msg);
 		goto out;
 	}
 	if ((s->name = malloc(strlen(baseline_file) + 64)) == NULL) {
@@ -1261,11 +1133,11 @@ int plumb_source_git_open(struct plumb_source **out, const char *state_dir,
 	s->info.commit = g->commit;
 	s->info.signer = g->signer;
 	s->info.fingerprint = g->fingerprint;
-	git_commit_free(commit);
+	free(data);
 	*out = s;
 	return 0;
 out:
-	git_commit_free(commit);
+	free(data);
 	gs_free(g);
 	if (s)
 		free(s->name);

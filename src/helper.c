@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,6 +90,50 @@ int plumb_helper_send(const char *cfg_path, const char *state_dir, unsigned budg
 		close(fds[1]);
 		*out_fd = fds[0];
 	}
+	return pid;
+}
+
+int plumb_helper_fetch(const char *const args[], const char *home, int *out_fd, struct plumb_err *err)
+{
+	char path[PATH_MAX], homev[PATH_MAX + 8];
+	const char *argv[40];
+	int fds[2], k = 0;
+	pid_t pid;
+
+	if (find_helper(path, "plumb-fetch") != 0)
+		return plumb_err_set(err, PLUMB_E_NOTFOUND, "cannot find plumb-fetch beside this program or in %s",
+				     PLUMB_LIBEXECDIR);
+	argv[k++] = "plumb-fetch";
+	for (size_t i = 0; args[i] != NULL && k < 39; i++)
+		argv[k++] = args[i];
+	argv[k] = NULL;
+	snprintf(homev, sizeof(homev), "HOME=%s", home);
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fork plumb-fetch");
+	}
+	if (pid == 0) {
+		const char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", homev, NULL};
+		sigset_t none;
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);   /* plumbd blocks signals for its signalfd */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* fd 3 is the frame pipe (dup2 clears CLOEXEC); 0 and 1 /dev/null,
+		 * 2 ours; nothing else of the parent's crosses the exec. */
+		if (nul < 0 || dup2(nul, STDIN_FILENO) < 0 || dup2(nul, STDOUT_FILENO) < 0 ||
+		    (fds[1] == 3 ? fcntl(3, F_SETFD, 0) : dup2(fds[1], 3)) < 0)
+			_exit(127);
+		close_range(4, ~0U, 0);
+		execve(path, (char *const *)argv, (char *const *)envp);
+		_exit(127);
+	}
+	close(fds[1]);
+	*out_fd = fds[0];
 	return pid;
 }
 

@@ -317,8 +317,8 @@ int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_s
 	struct plumb_trust t;
 	struct plumb_err e;
 
-	if (plumb_git_pin_anchor(st->path, sel->tip.commit, &e) != 0)
-		plumb_log(PLUMB_LOG_WARN, "%s (the anchor is recorded all the same)", e.msg);
+	int r;
+
 	memset(&t, 0, sizeof(t));
 	t.has = 1;
 	memcpy(t.commit, sel->tip.commit, sizeof(t.commit));
@@ -326,7 +326,13 @@ int plumb_select_record_anchor(const struct plumb_selection *sel, struct plumb_s
 	snprintf(t.signer, sizeof(t.signer), "%s", sel->tip.signer);
 	snprintf(t.fingerprint, sizeof(t.fingerprint), "%s", sel->tip.fingerprint);
 	t.accepted_at = time(NULL);
-	return plumb_trust_save(&t, st, err);
+	if ((r = plumb_trust_save(&t, st, err)) != 0)
+		return r;
+	/* After the save: the store is pruned to what the recorded anchor
+	 * reaches, never below an anchor trust.json still names. */
+	if (plumb_git_pin_anchor(st->path, sel->tip.commit, &e) != 0)
+		plumb_log(PLUMB_LOG_WARN, "%s (the anchor is recorded all the same)", e.msg);
+	return 0;
 }
 
 int plumb_select_commit_anchor(const struct plumb_selection *sel, struct plumb_state *st, struct plumb_report *rep)

@@ -1,7 +1,10 @@
-/* gitsrc.h - the signed git baseline source: bounded fetch into a private
- * bare cache, signature verification of the tip (commit or annotated tag),
- * and a plumb_source that reads the baseline from a verified commit's tree
- * by object id. Nothing is ever checked out. */
+/* gitsrc.h - the signed git baseline source: a bounded fetch by the
+ * plumb-fetch helper (into its own bare cache; it streams raw objects back,
+ * each id recomputed into the root-owned store, plumb/objstore.h),
+ * signature verification of the tip (commit or annotated tag) from that
+ * store, and a plumb_source that reads the baseline from a verified
+ * commit's tree by object id. Nothing is ever checked out; the parent links
+ * no libgit2. */
 #ifndef PLUMB_GITSRC_H
 #define PLUMB_GITSRC_H
 
@@ -39,14 +42,21 @@ struct plumb_git_opts {
 	const char *user;            /* the fetch child runs as this user (NULL: root, as before) */
 };
 
+/* A remote on this host (a path or file://): its directory, which the
+ * fetcher must read (Landlock) and its user reach. Returns 1 and fills
+ * out, or 0 for a network URL. */
+int plumb_git_local_remote(const char *url, char *out, size_t n);
+
 /* Serializes writers of the cache (plumbd's fetch in flight, plumb apply). */
 #define PLUMB_GIT_CACHE_LOCK "cache.lock"
 /* A fetch in flight in its child process. */
 struct plumb_git_fetch;
 
-/* Starts fetching opts->ref from opts->url into state_dir/cache.git at
- * PLUMB_GIT_FETCHED_REF (removed first: it never outlives a fetch that did
- * not bring it) in a child process, and returns at once. Takes the cache
+/* Starts plumb-fetch, which fetches opts->ref from opts->url into
+ * state_dir/cache.git at PLUMB_GIT_FETCHED_REF (removed first: it never
+ * outlives a fetch that did not bring it) and streams the tip, its tree
+ * and its first-parent history down to the anchor (trust.json's) back on a
+ * pipe, and returns at once. Takes the cache
  * lock (waiting up to lock_wait_s seconds) and holds it until the fetch is
  * finished or aborted. The caller owns the deadline (opts->timeout_s) and
  * opts->cancel_fd is not watched. Returns 0 with *out set, or a negative
@@ -57,14 +67,20 @@ int plumb_git_fetch_start(struct plumb_git_fetch **out, const struct plumb_git_o
 /* The fd to wait on (readable, O_NONBLOCK): call plumb_git_fetch_pump. */
 int plumb_git_fetch_fd(const struct plumb_git_fetch *f);
 
-/* Reads what the child sent, without blocking. Returns 1 when the child is
- * done (EOF: call plumb_git_fetch_finish), 0 when more is to come. */
+/* Reads what the child sent, without blocking (at most 4 MiB a call),
+ * staging each object in the store after recomputing its id. Returns 1
+ * when the child is done (EOF) or its stream was refused (call
+ * plumb_git_fetch_finish), 0 when more is to come. */
 int plumb_git_fetch_pump(struct plumb_git_fetch *f);
 
-/* Reaps the child of a pumped-out fetch and frees f (the lock goes with it).
+/* Reaps the child of a pumped-out fetch (killed if it lingers past 200 ms
+ * or its stream was refused) and frees f (the lock goes with it). On
+ * success the staged objects are made durable and the tip recorded.
  * Returns 0, PLUMB_E_NOTFOUND when the remote has no opts->ref ("the remote
- * has no REF"), or another negative code with err saying why (the child's
- * own message). */
+ * has no REF"), PLUMB_E_INVALID for a stream the parent refused (forged,
+ * oversized, malformed, truncated: "fetch from URL refused: ..."),
+ * PLUMB_E_CORRUPT when the fetcher says its cache is damaged, or another
+ * negative code with err saying why (the child's own message). */
 int plumb_git_fetch_finish(struct plumb_git_fetch *f, struct plumb_err *err);
 
 /* Kills and reaps the child and frees f. With err, fills it ("timed out
@@ -83,7 +99,7 @@ struct plumb_git_tip {
 	char fingerprint[PLUMB_FINGERPRINT_MAX];
 };
 
-/* Verifies the fetched tip (PLUMB_E_CORRUPT: the cache cannot give it): a commit signed by an allowed signer, or (for
+/* Verifies the fetched tip, read from the store: a commit signed by an allowed signer, or (for
  * refs/tags/NAME) an annotated tag named NAME signed by one and pointing at
  * a commit. Validity windows are judged at now. Returns 0 or
  * PLUMB_E_NOTFOUND (unsigned), PLUMB_E_INVALID (bad, unknown or expired);
@@ -100,22 +116,18 @@ int plumb_git_verify_tip(struct plumb_git_tip *out, const char *state_dir, const
 int plumb_git_check_history(const char *state_dir, const char *commit, const char *anchor,
 			    const struct plumb_signers *signers, time_t now, size_t max, struct plumb_err *err);
 
-/* Points PLUMB_GIT_ANCHOR_REF at commit, so the anchor stays reachable in
- * the cache whatever the remote's refs do. */
+/* Called after commit is recorded as the anchor: prunes the store to what
+ * commit, the fetched tip and trust.json's anchor reach (skipped while a
+ * fetch is in flight). The fetcher pins PLUMB_GIT_ANCHOR_REF in its cache
+ * at its next fetch (it is told the anchor). */
 int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb_err *err);
 
-/* The parent's own store of verified commits (root's, 0700): enforcement
- * reads only from it, so a damaged or forged cache never stops or bends
- * enforcement of a baseline already verified. */
-#define PLUMB_GIT_VERIFIED "verified.git"
-
-/* Copies commit (verified by the caller), its tree and every tree and blob
- * below it from the cache into the verified store, recomputing each id
- * over the bytes read (on top of libgit2's own hash check on read); at
- * most max_bytes of content. Children are written before their parents,
- * so an object present in the store is complete. Returns 0,
- * PLUMB_E_CORRUPT (an object missing, unreadable or not matching its id:
- * the cache is damaged or forged), PLUMB_E_TOOBIG, or another code. */
+/* Checks that commit (verified by the caller) and its whole tree are in
+ * the parent's store (objects.plumb/, plumb/objstore.h), each tree re-read
+ * and re-hashed: they arrived with the fetch, capped at source.max_size
+ * there (max_bytes is unused). Returns 0, PLUMB_E_NOTFOUND (withheld or
+ * not yet fetched: the next fetch brings it), PLUMB_E_CORRUPT, or another
+ * code. Enforcement reads only from the store. */
 int plumb_git_store_verified(const char *state_dir, const char *commit, uint64_t max_bytes, struct plumb_err *err);
 
 /* Deletes the cache (by fd, following no symlink) so the next fetch

@@ -12,6 +12,14 @@
 int plumb_helper_send(const char *cfg_path, const char *state_dir, unsigned budget_s, int now, int *out_fd,
 		      struct plumb_err *err);
 
+/* Starts the git fetcher plumb-fetch with args (NULL-terminated, argv[0]
+ * excluded): environment PATH, LC_ALL=C and HOME=home (libssh2 looks
+ * there for known_hosts; plumb pins the host key itself), stdin and stdout
+ * /dev/null, fd 3 the write end of a pipe whose read end (O_CLOEXEC,
+ * blocking) is returned in *out_fd, no other fd. Returns its pid, or a
+ * negative code. */
+int plumb_helper_fetch(const char *const args[], const char *home, int *out_fd, struct plumb_err *err);
+
 /* Waits for pid at most timeout_s seconds, then kills it. Returns its exit
  * status (0..255), or -1 when it had to be killed or died of a signal. */
 int plumb_helper_wait(int pid, unsigned timeout_s);

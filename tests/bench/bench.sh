@@ -320,7 +320,79 @@ P
 
 . "$HERE/effective.sh"
 # BENCH_ONLY=verify: the 1,000-file verify case alone.
-verify_only_case() { verify_case "$(tree thousand 1000 4000000 0)"; }
+verify_only_case() { verify_case "$(tree thousand 1000 4000000 0)"; objects_case "$BENCH_DIR/thousand"; }
+
+# objects_case DIR: the parent reads raw objects from plumb-fetch (issue 15):
+# warm verify and an empty-store check against main's way (PLUMB_REF: a
+# plumb built from main, whose fork of itself fetches and whose parent reads
+# the cache with libgit2), measured in the same run; and, whatever
+# PLUMB_REF, against git cat-file --batch of the same objects.
+objects_case() {
+	local d=$1 cfg v f r rf g
+	cfg=$(git_repo "$d")
+	"$PLUMB" -c "$cfg" -q verify >/dev/null || { echo "plumb verify failed" >&2; exit 1; }
+	v=$(best_of "$PLUMB" -c "$cfg" -q verify)
+	f=$(best_of sh -c "rm -rf '$d/fresh' && '$PLUMB' -c '$cfg' --state-dir '$d/fresh' -q check")
+	git -C "$d/git" rev-list --objects HEAD | cut -d' ' -f1 > "$d/objects.list"
+	g=$(best_of sh -c "git -C '$d/git' cat-file --batch < '$d/objects.list'")
+	printf '
+raw objects over the pipe, %s objects of the tip:
+' "$(wc -l < "$d/objects.list")"
+	printf '  %-52s %8s s
+' "plumb verify, warm (this branch)" ${v%% *} 		"plumb check, empty state (this branch)" ${f%% *} 		"git cat-file --batch of the tip's objects (reference)" ${g%% *}
+	if [ -n "${PLUMB_REF:-}" ]; then
+		sed "s|state_dir: .*|state_dir: $d/gstate-ref|" "$cfg" > "$d/agent-ref.yaml"
+		"$PLUMB_REF" -c "$d/agent-ref.yaml" -q verify >/dev/null || { echo "reference plumb verify failed" >&2; exit 1; }
+		r=$(best_of "$PLUMB_REF" -c "$d/agent-ref.yaml" -q verify)
+		rf=$(best_of sh -c "rm -rf '$d/fresh-ref' && '$PLUMB_REF' -c '$d/agent-ref.yaml' --state-dir '$d/fresh-ref' -q check")
+		printf '  %-52s %8s s
+' "plumb verify, warm ($PLUMB_REF)" ${r%% *} \
+			"plumb check, empty state ($PLUMB_REF)" ${rf%% *}
+		printf '  verify: %s of main'"'"'s way (target <= 1.2x); empty-state check: %s of main'"'"'s way
+' \
+			"$(ratio ${v%% *} ${r%% *})" "$(ratio ${f%% *} ${rf%% *})"
+	fi
+	printf '  empty-state check / git cat-file --batch: %s
+' "$(ratio ${f%% *} ${g%% *})"
+}
+
+# rss_case DIR: peak RSS (VmHWM) of plumbd and of its plumb-fetch child with
+# a 10,000-file signed baseline (target: plumbd <= 10 MiB).
+rss_case() {
+	local d=$1 cfg pid fpid fh=0 h
+	cfg=$(git_repo "$d")
+	rm -rf "$d/rstate"
+	sed -e "s|state_dir: .*|state_dir: $d/rstate|" "$cfg" > "$d/agent-rss.yaml"
+	printf 'interval:
+  poll: 1h
+' >> "$d/agent-rss.yaml"
+	xargs -0 cat < "$d/list0" > /dev/null
+	"$PLUMBD" -c "$d/agent-rss.yaml" -q >/dev/null 2>&1 &
+	pid=$!
+	# the fetcher's VmHWM, sampled until it is gone (its peak is near its end)
+	for _ in $(seq 1 3000); do
+		fpid=$(pgrep -P "$pid" -x plumb-fetch | head -1 || true)
+		if [ -n "$fpid" ]; then
+			h=$(awk '/VmHWM/{print $2}' "/proc/$fpid/status" 2>/dev/null || echo 0)
+			[ "${h:-0}" -gt "$fh" ] && fh=$h
+		elif [ -s "$d/rstate/trust.json" ]; then
+			break
+		fi
+		sleep 0.01
+	done
+	for _ in $(seq 1 500); do [ -s "$d/rstate/plumb.prom" ] && break; sleep 0.02; done
+	sleep 1
+	printf '
+RSS with a %s-file signed baseline (target: plumbd <= 10 MiB):
+' "$(grep -c '^  - path:' "$d/bl/baseline.yaml")"
+	printf '  plumbd: %s
+' "$(awk '/VmRSS|VmHWM/{printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$pid/status")"
+	printf '  plumb-fetch (sampled every 10 ms): VmHWM %.1f MiB
+' "$(awk -v k="$fh" 'BEGIN{print k/1024}')"
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+rss_only_case() { rss_case "$(tree tenk 10000 40000000 0)"; }
+objects_only_case() { objects_case "$(tree thousand 1000 4000000 0)"; }
 
 # hung_fetch_case: plumbd while its git remote accepts and never answers
 # (source.timeout 20s, poll 5s, a 4 s watchdog: issue 15's setup): the
@@ -427,8 +499,10 @@ run_case "large tree (with large binaries)" "$(tree large 20000 1073741824 10)"
 git_case "small tree (config-sized files)" "$BENCH_DIR/small"
 [ -n "${BENCH_SKIP_LARGE_GIT:-}" ] || git_case "large tree (with large binaries)" "$BENCH_DIR/large"
 verify_case "$(tree thousand 1000 4000000 0)"
+objects_case "$BENCH_DIR/thousand"
 hung_fetch_case
 daemon_case "$(tree tenk 10000 40000000 0)"
+rss_case "$BENCH_DIR/tenk"
 attacker_case
 reports_case
 firewall_case

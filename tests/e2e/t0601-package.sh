@@ -24,6 +24,7 @@ hub_has() { grep -qE "^$1 \./$2\$" "$T/hub-contents" || fail "plumb-hub lacks $2
 has '-rwxr-xr-x' usr/bin/plumb
 has '-rwxr-xr-x' usr/sbin/plumbd
 has '-rwxr-xr-x' usr/libexec/plumb/plumb-send
+has '-rwxr-xr-x' usr/libexec/plumb/plumb-fetch
 has '-rw-r--r--' lib/systemd/system/plumbd.service
 has '-rw-r--r--' etc/plumb/agent.yaml
 has 'drwx--x--x' var/lib/plumb/
@@ -38,7 +39,7 @@ hub_has '-rw-r--r--' lib/systemd/system/plumb-hub.service
 hub_has '-rw-r--r--' etc/default/plumb-hub
 hub_has '-rw-r--r--' usr/share/man/man8/plumb-hub.8.gz
 grep -q 'plumb-hub' "$T/contents" && fail "the agent package holds hub files: $(grep plumb-hub "$T/contents")"
-grep -qE 'bin/plumb$|plumbd|plumb-send' "$T/hub-contents" && fail "plumb-hub holds agent files"
+grep -qE 'bin/plumb$|plumbd|plumb-send|plumb-fetch' "$T/hub-contents" && fail "plumb-hub holds agent files"
 
 dpkg-deb -f "$DEB" Depends > "$T/depends"
 for lib in libgit2 libyaml libjansson4 libssl3 libcurl4; do

@@ -17,6 +17,7 @@ strings "$T/dest/usr/sbin/plumbd" | grep -qx /usr/libexec/plumb || fail "install
 strings "$T/dest/usr/sbin/plumbd" | grep -q /usr/local/libexec && fail "installed plumbd still looks in /usr/local/libexec"
 strings "$T/dest/usr/bin/plumb" | grep -qx /usr/libexec/plumb || fail "installed plumb does not look in /usr/libexec/plumb"
 [ -x "$T/dest/usr/libexec/plumb/plumb-send" ] || fail "plumb-send not installed in /usr/libexec/plumb"
+[ -x "$T/dest/usr/libexec/plumb/plumb-fetch" ] || fail "plumb-fetch not installed in /usr/libexec/plumb"
 [ -f "$T/dest/usr/share/bash-completion/completions/plumb" ] || fail "bash completion not installed"
 mk PREFIX=/usr all
 grep -q '^cc \|-o ' "$T/make.out" && fail "an unchanged PREFIX rebuilt: $(head -3 "$T/make.out")"

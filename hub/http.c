@@ -1570,16 +1570,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	if (is_post) {
 		if (q->status)
 			return respond_verdict(con, q);
+		enum MHD_Result ret;
 		switch (q->kind) {
 		case REQ_SESSION:
-			return handle_post_session(s, con, q);
+			ret = handle_post_session(s, con, q);
+			break;
 		case REQ_LOGOUT:
-			return handle_post_logout(s, con, q);
+			ret = handle_post_logout(s, con, q);
+			break;
 		case REQ_ACK:
-			return handle_post_ack(s, con, q);
+			ret = handle_post_ack(s, con, q);
+			break;
 		default:
-			return handle_post_report(s, con, q);
+			ret = handle_post_report(s, con, q);
+			break;
 		}
+		/* The body is handled: its bytes stop counting against the hub's
+		 * and the host's bounds now, before the answer goes out. Released
+		 * only once the request was done (on_completed), a client that
+		 * sends its next report on the answer could find its previous
+		 * one still held (a spurious 429 in t0502 under load). */
+		release_held(s, q);
+		return ret;
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
 		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);

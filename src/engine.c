@@ -3,6 +3,7 @@
  * on the calling thread, in path order, so parents precede children. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -157,6 +158,15 @@ static char *resource_id(const char *path)
 	return s;
 }
 
+
+/* Whether rootfd is this machine's own root directory (--root / or none). */
+static int is_host_root(int rootfd)
+{
+	struct stat a, h;
+
+	return fstat(rootfd, &a) == 0 && stat("/", &h) == 0 && a.st_dev == h.st_dev && a.st_ino == h.st_ino;
+}
+
 int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 		     struct plumb_source *src, int rootfd, struct plumb_quarantine *q,
 		     const struct plumb_engine_opts *o, struct plumb_err *err)
@@ -293,7 +303,7 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 	/* Live state (kernel parameters, units, modules): in full runs and the daemon's
 	 * live timer. */
 	if ((o->live > 0 || (o->live == 0 && o->only == NULL)) &&
-	    ((r = plumb_sysctl_run(rep, b, o->repair, err)) != 0 ||
+	    ((r = plumb_sysctl_run(rep, b, o->repair, !is_host_root(rootfd), err)) != 0 ||
 	     (r = plumb_service_run(rep, b, rootfd, o->repair, err)) != 0 ||
 	     (r = plumb_module_run(rep, b, o->repair, err)) != 0))
 		goto out;

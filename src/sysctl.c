@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "plumb/fs.h"
@@ -105,16 +107,29 @@ static const char *write_problem(int e)
 /* Writes want (normalized) in one write, as the kernel expects (O_TRUNC:
  * /proc/sys ignores it; a fake tree for tests needs it). Returns 0 or
  * a negative code with msg filled. */
-static int write_value(int dirfd, const char *rel, const char *key, const char *want, char *msg, size_t msglen)
+static int write_value(int dirfd, const char *rel, const char *key, const char *want, int foreign_root, char *msg,
+		       size_t msglen)
 {
 	size_t len = strlen(want);
 	ssize_t n;
 	int fd, r, e;
+	struct statfs sfs;
 
 	if ((r = plumb_fs_open_beneath(&fd, dirfd, rel, O_WRONLY | O_TRUNC | O_NONBLOCK | O_NOCTTY)) != 0) {
 		e = errno;
 		snprintf(msg, msglen, "cannot open sysctl '%s' for writing: %s%s", key, strerror(e), write_problem(e));
 		return r;
+	}
+	/* With --root naming another tree (an image, a mounted disk), only
+	 * net.* belongs to where plumb runs (its network namespace): any other
+	 * key of the running kernel is this machine's, not the root's. */
+	if (foreign_root && strncmp(key, "net.", 4) != 0 && fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC) {
+		close(fd);
+		snprintf(msg, msglen,
+			 "sysctl '%s' not written: it is kernel-wide and --root is not this machine's root, so writing it "
+			 "would change this machine's kernel, not the root's (it is applied by the agent running in that root)",
+			 key);
+		return PLUMB_E_UNSAFE;
 	}
 	do
 		n = write(fd, want, len);
@@ -156,7 +171,7 @@ struct key_state {
 /* Writes every drifted key, then reads all again: writing one parameter
  * may reset others (net.ipv4.ip_forward resets conf.*.accept_redirects), so
  * up to three passes, until a pass writes nothing. */
-static void repair_all(int dirfd, const struct plumb_baseline *b, struct key_state *ks, char *buf)
+static void repair_all(int dirfd, const struct plumb_baseline *b, struct key_state *ks, char *buf, int foreign_root)
 {
 	for (int pass = 0; pass < 3; pass++) {
 		int wrote = 0;
@@ -181,7 +196,7 @@ static void repair_all(int dirfd, const struct plumb_baseline *b, struct key_sta
 			if (pass > 0 && !ks[i].drifted)
 				plumb_log(PLUMB_LOG_INFO, "sysctl: '%s' changed when another parameter was written; setting it again",
 					  c->key);
-			if (write_value(dirfd, rel, c->key, ks[i].want, ks[i].msg, sizeof(ks[i].msg)) == 0) {
+			if (write_value(dirfd, rel, c->key, ks[i].want, foreign_root, ks[i].msg, sizeof(ks[i].msg)) == 0) {
 				wrote = 1;
 				if (read_value(dirfd, rel, buf, PLUMB_SYSCTL_READ_MAX + 1) == 0 && strcmp(buf, ks[i].want) == 0)
 					ks[i].fixed = 1;
@@ -196,7 +211,8 @@ static void repair_all(int dirfd, const struct plumb_baseline *b, struct key_sta
 	}
 }
 
-int plumb_sysctl_run(struct plumb_report *rep, const struct plumb_baseline *b, int repair, struct plumb_err *err)
+int plumb_sysctl_run(struct plumb_report *rep, const struct plumb_baseline *b, int repair, int foreign_root,
+		     struct plumb_err *err)
 {
 	const char *dir = secure_getenv(PLUMB_SYSCTL_DIR_ENV);
 	struct key_state *ks = NULL;
@@ -247,7 +263,7 @@ int plumb_sysctl_run(struct plumb_report *rep, const struct plumb_baseline *b, i
 		for (size_t i = 0; i < b->nsysctl; i++)
 			any |= ks[i].drifted && !b->sysctl[i].warn;
 		if (any)
-			repair_all(dirfd, b, ks, buf);
+			repair_all(dirfd, b, ks, buf, foreign_root);
 	}
 	for (size_t i = 0; i < b->nsysctl; i++) {
 		const struct plumb_sysctl_res *c = &b->sysctl[i];

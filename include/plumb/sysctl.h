@@ -28,6 +28,10 @@ size_t plumb_sysctl_normalize(char *out, size_t outlen, const char *s);
  * enforce: warn are reported, never written; sensitive ones are reported by
  * sha256 only. A write is read back: a value the kernel does not keep is a
  * failure. Returns 0, or a negative code for a failure of the run itself. */
-int plumb_sysctl_run(struct plumb_report *rep, const struct plumb_baseline *b, int repair, struct plumb_err *err);
+/* With foreign_root (--root is not this machine's /), a key outside net.*
+ * found on the running kernel's procfs is checked but never written: it is
+ * this machine's, not the root's (the write fails, saying so). */
+int plumb_sysctl_run(struct plumb_report *rep, const struct plumb_baseline *b, int repair, int foreign_root,
+		     struct plumb_err *err);
 
 #endif

@@ -56,7 +56,7 @@ static void run_fake_tree(void **state)
 
 	/* observe only */
 	assert_int_equal(plumb_report_init(&rep, "check", &err), 0);
-	assert_int_equal(plumb_sysctl_run(&rep, b, 0, &err), 0);
+	assert_int_equal(plumb_sysctl_run(&rep, b, 0, 0, &err), 0);
 	assert_int_equal(rep.resources, 4);
 	assert_int_equal(rep.drifted, 2);
 	assert_int_equal(rep.failed, 1);
@@ -77,7 +77,7 @@ static void run_fake_tree(void **state)
 
 	/* repair: a written, c (warn) left */
 	assert_int_equal(plumb_report_init(&rep, "enforce", &err), 0);
-	assert_int_equal(plumb_sysctl_run(&rep, b, 1, &err), 0);
+	assert_int_equal(plumb_sysctl_run(&rep, b, 1, 0, &err), 0);
 	assert_int_equal(rep.reverted, 1);
 	assert_int_equal(find(&rep, "sysctl:kernel.a")->action, PLUMB_ACT_REVERTED);
 	assert_int_equal(find(&rep, "sysctl:kernel.c")->action, PLUMB_ACT_DETECTED);

@@ -28,6 +28,9 @@ struct hub_conn {
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
 	PGconn *pg;
+	/* PostgreSQL statements prepared on this connection (named "p<i>"),
+	 * keyed by their text; forgotten when the connection is reset. */
+	char *pgcache[STMT_CACHE];
 };
 
 struct hub_db {
@@ -255,7 +258,7 @@ static int lite_open(struct hub_conn *c, const char *path, struct plumb_err *err
 	/* secure_delete: deleted rows (retention) are zeroed, not left in free
 	 * pages; set explicitly, whatever SQLite was compiled with. */
 	return lite_script(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-			      " PRAGMA secure_delete=ON;", err);
+			      " PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;", err);
 }
 
 /* ---- PostgreSQL ---- */
@@ -267,16 +270,61 @@ static int pg_fail(PGconn *pg, const char *what, struct plumb_err *err)
 	return plumb_err_set(err, PLUMB_E_IO, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
 }
 
+static void pg_forget(struct hub_conn *c)
+{
+	for (int i = 0; i < STMT_CACHE; i++) {
+		free(c->pgcache[i]);
+		c->pgcache[i] = NULL;
+	}
+}
+
+/* A fresh connection has none of the old one's prepared statements. */
+static void pg_reset(struct hub_conn *c)
+{
+	pg_forget(c);
+	PQreset(c->pg);
+}
+
 static int pg_exec(struct hub_conn *c, const char *sql, int np, const char *const *p, hub_row_fn row,
 		   void *ctx, long *changes, struct plumb_err *err)
 {
-	int r = 0;
-	PGresult *res = PQexecParams(c->pg, sql, np, NULL, p, NULL, NULL, 0);
+	int r = 0, slot = -1;
+	char name[16];
+	PGresult *res = NULL;
+	/* Prepared once per connection: the server parses and plans each
+	 * statement once, not on every report. */
+	for (int i = 0; i < STMT_CACHE; i++) {
+		if (c->pgcache[i] && !strcmp(c->pgcache[i], sql)) {
+			slot = i;
+			break;
+		}
+		if (!c->pgcache[i]) {
+			snprintf(name, sizeof(name), "p%d", i);
+			PGresult *pr = PQprepare(c->pg, name, sql, np, NULL);
+			int ok = pr && PQresultStatus(pr) == PGRES_COMMAND_OK;
+			PQclear(pr);
+			if (!ok) {
+				r = pg_fail(c->pg, "postgresql", err);
+				if (PQstatus(c->pg) == CONNECTION_BAD)
+					pg_reset(c);
+				return r;
+			}
+			if ((c->pgcache[i] = strdup(sql)))
+				slot = i;
+			break;
+		}
+	}
+	if (slot >= 0) {
+		snprintf(name, sizeof(name), "p%d", slot);
+		res = PQexecPrepared(c->pg, name, np, p, NULL, NULL, 0);
+	} else {
+		res = PQexecParams(c->pg, sql, np, NULL, p, NULL, NULL, 0);
+	}
 	ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 		r = pg_fail(c->pg, "postgresql", err);
 		if (PQstatus(c->pg) == CONNECTION_BAD)
-			PQreset(c->pg); /* the next request gets a fresh connection */
+			pg_reset(c); /* the next request gets a fresh connection */
 		goto out;
 	}
 	if (row) {
@@ -436,6 +484,7 @@ static void conn_close(struct hub_conn *c)
 	}
 	if (c->lite)
 		sqlite3_close(c->lite);
+	pg_forget(c);
 	if (c->pg)
 		PQfinish(c->pg);
 	memset(c, 0, sizeof(*c));

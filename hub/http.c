@@ -558,9 +558,8 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 				     wait);
 	}
 	int dup = 0, slot = ingest_begin(s, now);
-	struct hub_conn *c = hub_db_acquire(s->db);
-	int r = hub_store_ingest(c, doc, q->body.data, q->body.len, finished, now, s->cfg.host_quota, &dup, &e);
-	hub_db_release(s->db, c);
+	int r = hub_store_ingest_group(s->db, doc, q->body.data, q->body.len, finished, now, s->cfg.host_quota,
+				       &dup, &e);
 	if (r == 0 && !dup)
 		atomic_fetch_add(&s->gen, 1);
 	ingest_end(s, slot);

@@ -2,6 +2,7 @@
  * written once for SQLite and PostgreSQL alike. */
 #include "store.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,8 +84,11 @@ static int bytes_row(void *ctx, int n, const char *const *v)
 	return 0;
 }
 
-int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, size_t len, time_t finished,
-		     time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err)
+/* One report's rows, inside a transaction the caller opened: 0 (stored,
+ * or *duplicate set: the caller undoes nothing it must keep), else an
+ * error after which the caller rolls back what this call wrote. */
+static int ingest_rows(struct hub_conn *c, const json_t *doc, const char *body, size_t len, time_t finished,
+		       time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err)
 {
 	int r;
 	long changes = 0;
@@ -107,17 +111,14 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
 		NUM(s_serial, json_integer_value(serial));
 	refused_reason(refused, evs);
 	unprotected_reason(unprot, doc);
-	if ((r = hub_conn_begin(c, err)) != 0)
-		return r;
 	const char *rp[] = {id, host, s_now, s_fin, opt_str(b, "commit"), json_is_integer(serial) ? s_serial : NULL,
 			    s_nev, body, s_len};
 	if ((r = hub_conn_exec(c,
 			       "INSERT INTO reports (id, host, received_at, finished_at, commit_id, serial, nevents, body,"
 			       " body_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (host, id) DO NOTHING",
 			       9, rp, NULL, NULL, &changes, err)) != 0)
-		goto fail;
+		return r;
 	if (changes == 0) { /* a retry of a report this host already stored */
-		hub_conn_rollback(c);
 		*duplicate = 1;
 		return 0;
 	}
@@ -218,14 +219,161 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
 			       14, sp, NULL, NULL, NULL, err)) != 0)
 		goto fail;
 	/* Alerts this report raises or clears, in its own transaction. */
-	if ((r = hub_alerts_ingest(c, doc, now, err)) != 0)
-		goto fail;
+	return hub_alerts_ingest(c, doc, now, err);
+fail:
+	return r;
+}
+
+int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, size_t len, time_t finished,
+		     time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err)
+{
+	int r;
+	*duplicate = 0;
+	if ((r = hub_conn_begin(c, err)) != 0)
+		return r;
+	r = ingest_rows(c, doc, body, len, finished, now, quota, duplicate, err);
+	if (r != 0 || *duplicate) {
+		hub_conn_rollback(c);
+		return r;
+	}
 	if ((r = hub_conn_commit(c, err)) == 0)
 		hub_alerts_kick();
 	return r;
-fail:
-	hub_conn_rollback(c);
-	return r;
+}
+
+/* ---- group commit ----
+ * Every request thread queues its report; one of them (the leader) takes
+ * the whole queue, stores each report under its own savepoint in one
+ * transaction and commits once, then wakes the others. One fsync (SQLite's
+ * WAL with synchronous=FULL, PostgreSQL's WAL flush) covers the batch, and
+ * no request is answered before the COMMIT that holds its report returned:
+ * an acknowledged report is as durable as before. A report that fails
+ * (quota, a bad row) is rolled back to its savepoint alone; a COMMIT that
+ * fails fails every report of the batch. */
+#define GROUP_MAX 64
+#define GROUP_LEADERS_PG 2
+
+struct ingest_job {
+	struct hub_db *db;
+	const json_t *doc;
+	const char *body;
+	size_t len;
+	time_t finished, now;
+	unsigned long long quota;
+	int *duplicate;
+	struct plumb_err *err;
+	int r, done;
+	struct ingest_job *next;
+};
+
+static pthread_mutex_t group_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t group_cv = PTHREAD_COND_INITIALIZER;
+static struct ingest_job *group_head, **group_tail = &group_head;
+static int group_leader;
+
+static const char *job_host(const struct ingest_job *j)
+{
+	const char *h = opt_str(j->doc, "host");
+	return h ? h : "";
+}
+
+/* Stores a batch in one transaction and sets each job's result. Jobs run in
+ * host order (stable: one host's reports keep their receive order), so two
+ * hubs' batches on one PostgreSQL take host rows in the same order. */
+static void group_run(struct hub_db *db, struct ingest_job **jobs, int n)
+{
+	for (int i = 1; i < n; i++) {
+		struct ingest_job *k = jobs[i];
+		int j = i;
+		for (; j > 0 && strcmp(job_host(jobs[j - 1]), job_host(k)) > 0; j--)
+			jobs[j] = jobs[j - 1];
+		jobs[j] = k;
+	}
+	struct hub_conn *c = hub_db_acquire(db);
+	struct plumb_err e = {0};
+	int r = hub_conn_begin(c, &e), stored = 0;
+	for (int i = 0; i < n; i++) {
+		struct ingest_job *j = jobs[i];
+		*j->duplicate = 0;
+		if (r != 0) {
+			j->r = r;
+			*j->err = e;
+			continue;
+		}
+		/* a batch of one needs no savepoint: the transaction is its */
+		int sp = n > 1;
+		if (sp && (j->r = hub_conn_exec(c, "SAVEPOINT ingest", 0, NULL, NULL, NULL, NULL, j->err)) != 0) {
+			r = j->r;
+			e = *j->err;
+			continue;
+		}
+		j->r = ingest_rows(c, j->doc, j->body, j->len, j->finished, j->now, j->quota, j->duplicate, j->err);
+		if (j->r == 0 && !*j->duplicate) {
+			stored++;
+			if (sp && (r = hub_conn_exec(c, "RELEASE SAVEPOINT ingest", 0, NULL, NULL, NULL, NULL, &e)) != 0)
+				j->r = r, *j->err = e;
+		} else if (sp) {
+			if (((r = hub_conn_exec(c, "ROLLBACK TO SAVEPOINT ingest", 0, NULL, NULL, NULL, NULL, &e)) != 0 ||
+			     (r = hub_conn_exec(c, "RELEASE SAVEPOINT ingest", 0, NULL, NULL, NULL, NULL, &e)) != 0) &&
+			    j->r == 0)
+				j->r = r, *j->err = e;
+		}
+	}
+	if (r == 0 && stored)
+		r = hub_conn_commit(c, &e); /* a failed COMMIT has rolled back */
+	else
+		hub_conn_rollback(c); /* an error, or duplicates and refusals only */
+	hub_db_release(db, c);
+	if (r != 0) /* nothing of this batch is stored: none of it is acknowledged */
+		for (int i = 0; i < n; i++)
+			if (jobs[i]->r == 0) {
+				jobs[i]->r = r;
+				*jobs[i]->duplicate = 0;
+				*jobs[i]->err = e;
+			}
+	if (r == 0 && stored)
+		hub_alerts_kick();
+}
+
+int hub_store_ingest_group(struct hub_db *db, const json_t *doc, const char *body, size_t len, time_t finished,
+			   time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err)
+{
+	struct ingest_job me = {.db = db, .doc = doc, .body = body, .len = len, .finished = finished, .now = now,
+				.quota = quota, .duplicate = duplicate, .err = err};
+	pthread_mutex_lock(&group_mu);
+	*group_tail = &me;
+	group_tail = &me.next;
+	/* SQLite has one writer at a time; PostgreSQL's server works on two
+	 * transactions at once (its round trips overlap) and flushes their
+	 * WAL together. */
+	int leaders = strcmp(hub_db_engine(db), "postgresql") ? 1 : GROUP_LEADERS_PG;
+	while (!me.done) {
+		if (group_leader >= leaders || !group_head || group_head->db != db) {
+			pthread_cond_wait(&group_cv, &group_mu);
+			continue;
+		}
+		/* This job is not done and, as the queue is not empty, perhaps
+		 * still queued: lead a batch of what is queued. */
+		struct ingest_job *jobs[GROUP_MAX];
+		int n = 0;
+		group_leader++;
+		/* a batch is for one database (the hub has one; tests may not) */
+		while (group_head && n < GROUP_MAX && group_head->db == db) {
+			jobs[n++] = group_head;
+			group_head = group_head->next;
+		}
+		if (!group_head)
+			group_tail = &group_head;
+		pthread_mutex_unlock(&group_mu);
+		group_run(db, jobs, n);
+		pthread_mutex_lock(&group_mu);
+		for (int i = 0; i < n; i++)
+			jobs[i]->done = 1;
+		group_leader--;
+		pthread_cond_broadcast(&group_cv);
+	}
+	pthread_mutex_unlock(&group_mu);
+	return me.r;
 }
 
 struct hosts_ctx {

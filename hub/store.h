@@ -28,6 +28,13 @@
 int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, size_t len, time_t finished,
 		     time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err);
 
+/* hub_store_ingest through group commit: reports from concurrent callers
+ * share one transaction and one COMMIT (each under its own savepoint); it
+ * returns, with the same results, only after the COMMIT holding this report
+ * has returned. Borrows a connection from db itself. */
+int hub_store_ingest_group(struct hub_db *db, const json_t *doc, const char *body, size_t len, time_t finished,
+			   time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err);
+
 /* Cap on the fleet list's JSON (about 400 bytes a host). */
 #define HUB_HOSTS_JSON_MAX (512u << 20)
 

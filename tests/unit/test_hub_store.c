@@ -3,6 +3,8 @@
  * event paging, retention, tokens and migrations. */
 #include "testlib.h"
 
+#include <pthread.h>
+
 #include "../../hub/db.h"
 #include "../../hub/session.h"
 #include "../../hub/store.h"
@@ -396,12 +398,118 @@ static void fleet_page(void **state)
 	free(dir);
 }
 
+/* Group commit (hub_store_ingest_group): threads ingesting at once share
+ * transactions, yet each report gets its own answer. A duplicate in the
+ * same batch is a duplicate; a report over its host's quota fails alone,
+ * without undoing the others of its batch; every stored report is there
+ * once the call returns. */
+#define G_THREADS 8
+#define G_EACH 25
+struct g_arg {
+	struct hub_db *db;
+	int t, stored, dups, toobig, other;
+};
+
+static void *g_worker(void *p)
+{
+	struct g_arg *a = p;
+	char host[16], id[64], fin[32];
+	snprintf(host, sizeof(host), "g%d", a->t);
+	for (int i = 0; i < G_EACH; i++) {
+		snprintf(id, sizeof(id), "%08d-1111-4111-8111-%012d", a->t, i);
+		snprintf(fin, sizeof(fin), "2026-01-01T00:%02d:%02dZ", i / 60, i % 60);
+		/* not mk(): its buffer is shared by the threads */
+		char ev[512] = "", *text = malloc(4096);
+		assert_non_null(text);
+		if (i % 2)
+			snprintf(ev, sizeof(ev), EVENT, "detected");
+		snprintf(text, 4096, REPORT, id, host, fin, fin, ev);
+		for (int k = 0; k < 2; k++) { /* each report twice: the second is a duplicate */
+			struct plumb_err e;
+			time_t f;
+			int dup = -1;
+			json_t *doc = hub_report_parse(text, strlen(text), &e);
+			if (!doc || hub_report_validate(doc, NULL, &f, &e) != 0) {
+				a->other++;
+				json_decref(doc);
+				continue;
+			}
+			/* the last thread's host has a quota no report fits */
+			int r = hub_store_ingest_group(a->db, doc, text, strlen(text), f, 1000 + i,
+						       a->t == G_THREADS - 1 ? 10 : 0, &dup, &e);
+			json_decref(doc);
+			if (r == 0 && dup == 0)
+				a->stored++;
+			else if (r == 0 && dup == 1)
+				a->dups++;
+			else if (r == PLUMB_E_TOOBIG)
+				a->toobig++;
+			else
+				a->other++;
+		}
+		free(text);
+	}
+	return NULL;
+}
+
+static int g_count(void *ctx, int n, const char *const *v)
+{
+	*(long *)ctx = n > 0 && v[0] ? atol(v[0]) : -1;
+	return 0;
+}
+
+static void group_commit(void **state)
+{
+	struct plumb_err e;
+	struct hub_db *db = NULL;
+	char *dir = t_mkdtemp(), path[512];
+	pthread_t th[G_THREADS];
+	struct g_arg a[G_THREADS];
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hub.db", dir);
+	assert_int_equal(hub_db_open(&db, path, 4, &e), 0);
+	for (int t = 0; t < G_THREADS; t++) {
+		a[t] = (struct g_arg){.db = db, .t = t};
+		assert_int_equal(pthread_create(&th[t], NULL, g_worker, &a[t]), 0);
+	}
+	for (int t = 0; t < G_THREADS; t++)
+		pthread_join(th[t], NULL);
+	for (int t = 0; t < G_THREADS; t++) {
+		assert_int_equal(a[t].other, 0);
+		if (t == G_THREADS - 1) {
+			assert_int_equal(a[t].toobig, 2 * G_EACH);
+			assert_int_equal(a[t].stored + a[t].dups, 0);
+		} else {
+			assert_int_equal(a[t].stored, G_EACH);
+			assert_int_equal(a[t].dups, G_EACH);
+			assert_int_equal(a[t].toobig, 0);
+		}
+	}
+	struct hub_conn *c = hub_db_acquire(db);
+	long n = -1;
+	assert_int_equal(hub_conn_exec(c, "SELECT COUNT(*) FROM reports", 0, NULL, g_count, &n, NULL, &e), 0);
+	assert_int_equal(n, (G_THREADS - 1) * G_EACH);
+	/* half the reports carry one event */
+	assert_int_equal(hub_conn_exec(c, "SELECT COUNT(*) FROM events", 0, NULL, g_count, &n, NULL, &e), 0);
+	assert_int_equal(n, (G_THREADS - 1) * (G_EACH / 2));
+	assert_int_equal(hub_conn_exec(c, "SELECT MIN(reports) FROM hosts", 0, NULL, g_count, &n, NULL, &e), 0);
+	assert_int_equal(n, G_EACH);
+	const char *qp[] = {"g7"};
+	assert_int_equal(hub_conn_exec(c, "SELECT COUNT(*) FROM hosts WHERE host = $1", 1, qp, g_count, &n, NULL, &e), 0);
+	assert_int_equal(n, 0);
+	hub_db_release(db, c);
+	hub_db_close(db);
+	t_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(validate_paths),
 		cmocka_unit_test(ingest_and_query),
 		cmocka_unit_test(fleet_page),
+		cmocka_unit_test(group_commit),
 	};
 	return cmocka_run_group_tests_name("hub_store", tests, NULL, NULL);
 }

@@ -21,6 +21,20 @@ static int seen_key(struct plumb_yread *y, const struct plumb_yev *key, unsigned
 	return 0;
 }
 
+/* Gives back what a doubling array grew past its n elements (of size bytes
+ * each): a parsed baseline lives as long as it is enforced, and the daemon
+ * holds two while it judges a tip. Shrinking never fails the parse: on a
+ * failed realloc the larger block stays. */
+static void shrink_to_fit(void **v, size_t n, size_t size)
+{
+	void *nv;
+
+	if (*v == NULL || n == 0)
+		return;
+	if ((nv = reallocarray(*v, n, size)) != NULL)
+		*v = nv;
+}
+
 static void notify_release(struct plumb_notify_res *n)
 {
 	free(n->unit);
@@ -149,6 +163,12 @@ static int parse_notify_one(struct plumb_yread *y, struct plumb_notify_res *n, c
 			}
 			if (n->argc == 0)
 				return plumb_yread_fail(y, &at, PLUMB_E_INVALID, err, "exec: needs at least the program");
+			{
+				void *v = n->argv;
+
+				shrink_to_fit(&v, n->argc + 1, sizeof(*n->argv));   /* keeps the NULL */
+				n->argv = v;
+			}
 			n->kind = PLUMB_NOTIFY_EXEC;
 		} else if (strcmp(key.value, "timeout") == 0) {
 			uint64_t t;
@@ -190,8 +210,13 @@ static int parse_notify(struct plumb_yread *y, struct plumb_file_res *f, struct 
 	for (;;) {
 		if ((r = plumb_yread_next(y, &ev, err)) != 0)
 			return r;
-		if (ev.kind == PLUMB_Y_SEQ_END)
+		if (ev.kind == PLUMB_Y_SEQ_END) {
+			void *v = f->notify;
+
+			shrink_to_fit(&v, f->nnotify, sizeof(*f->notify));
+			f->notify = v;
 			break;
+		}
 		if (ev.kind != PLUMB_Y_MAP)
 			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "notify: each entry must be a mapping");
 		if (f->nnotify == PLUMB_NOTIFY_MAX)
@@ -373,8 +398,13 @@ static int parse_files(struct plumb_yread *y, struct plumb_baseline *b, struct p
 
 		if ((r = plumb_yread_next(y, &ev, err)) != 0)
 			return r;
-		if (ev.kind == PLUMB_Y_SEQ_END)
+		if (ev.kind == PLUMB_Y_SEQ_END) {
+			void *v = b->files;
+
+			shrink_to_fit(&v, b->nfiles, sizeof(*b->files));
+			b->files = v;
 			return 0;
+		}
 		if (ev.kind != PLUMB_Y_MAP)
 			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "files: each entry must be a mapping");
 		if (b->nfiles == PLUMB_BASELINE_MAX_FILES)
@@ -502,8 +532,10 @@ static int parse_list(struct plumb_yread *y, const char *what, void **v, size_t 
 
 		if ((r = plumb_yread_next(y, &ev, err)) != 0)
 			return r;
-		if (ev.kind == PLUMB_Y_SEQ_END)
+		if (ev.kind == PLUMB_Y_SEQ_END) {
+			shrink_to_fit(v, *n, size);
 			return 0;
+		}
 		if (ev.kind != PLUMB_Y_MAP)
 			return plumb_yread_fail(y, &ev, PLUMB_E_PARSE, err, "%s: each entry must be a mapping", what);
 		if (*n == max)

@@ -725,6 +725,12 @@ static void back_to_anchor(struct plumb_daemon *d);
  * not refused (its anchor is recorded once applied). */
 static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accepted)
 {
+	if (sel->held) {
+		/* The anchor, which judge_baseline named as held: d->sel's own
+		 * commit, not parsed a second time. Unchanged. */
+		plumb_selection_release(sel);
+		return;
+	}
 	if (d->have_sel && !sel->is_new && sel->from_git == d->sel.from_git &&
 	    (!sel->from_git || strcmp(sel->tip.commit, d->sel.tip.commit) == 0) && !d->o->baseline_dir) {
 		plumb_selection_release(sel);   /* unchanged */
@@ -832,7 +838,8 @@ static void judge_baseline(struct plumb_daemon *d, int fetch_r, const struct plu
 	if (d->o->baseline_dir != NULL)
 		r = plumb_select(&sel, &d->cfg, d->o->baseline_dir, d->st, &trust, &refusal, &e);
 	else
-		r = plumb_select_fetched(&sel, &d->cfg, d->st, &trust, fetch_r, fetch_err, &refusal, &e);
+		r = plumb_select_fetched(&sel, &d->cfg, d->st, &trust, fetch_r, fetch_err,
+					 d->have_sel && d->sel.from_git ? d->sel.tip.commit : NULL, &refusal, &e);
 	plumb_state_unlock(d->st);
 	refused = refusal != NULL;
 	if (refused) {

@@ -45,6 +45,12 @@ void plumb_selection_release(struct plumb_selection *sel)
 	memset(sel, 0, sizeof(*sel));
 }
 
+/* 1 if commit is the one the caller holds parsed (held may be NULL). */
+static int held_is(const char *held, const char *commit)
+{
+	return held != NULL && held[0] != '\0' && strcmp(held, commit) == 0;
+}
+
 static int load_baseline(struct plumb_baseline **out, struct plumb_source *src, struct plumb_err *err)
 {
 	struct plumb_buf text;
@@ -125,18 +131,19 @@ void plumb_select_git_opts(struct plumb_git_opts *out, const struct plumb_config
 }
 
 static int judge_tip(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
-		     int fetch_r, const struct plumb_err *fetch_err, struct plumb_err *err);
+		     int fetch_r, const struct plumb_err *fetch_err, const char *held, struct plumb_err *err);
 
 /* judge_tip, and when the cache failed its own checks, the cache goes
  * (the next fetch rebuilds it) and the refusal says so; *discarded = 1. */
 static int judge_or_heal(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
-			 int fetch_r, const struct plumb_err *fetch_err, int *discarded, struct plumb_err *err)
+			 int fetch_r, const struct plumb_err *fetch_err, const char *held, int *discarded,
+			 struct plumb_err *err)
 {
 	struct plumb_err e;
 	int r;
 
 	*discarded = 0;
-	if ((r = judge_tip(sel, cfg, trust, fetch_r, fetch_err, err)) != PLUMB_E_CORRUPT)
+	if ((r = judge_tip(sel, cfg, trust, fetch_r, fetch_err, held, err)) != PLUMB_E_CORRUPT)
 		return r;
 	if (plumb_git_cache_discard(cfg->state_dir, &e) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "the git cache is damaged and cannot be discarded: %s", e.msg);
@@ -150,9 +157,9 @@ static int judge_or_heal(struct plumb_selection *sel, const struct plumb_config 
 }
 
 /* Judges the tip the last fetch left in the cache (fetch_r: that fetch's
- * result, fetch_err its reason). */
+ * result, fetch_err its reason; held: see plumb_select_fetched). */
 static int judge_tip(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
-		     int fetch_r, const struct plumb_err *fetch_err, struct plumb_err *err)
+		     int fetch_r, const struct plumb_err *fetch_err, const char *held, struct plumb_err *err)
 {
 	struct plumb_signers *signers = NULL;
 	struct plumb_git_tip tip;
@@ -186,6 +193,15 @@ static int judge_tip(struct plumb_selection *sel, const struct plumb_config *cfg
 	 * recomputed, and enforcement reads them from there only. */
 	if ((r = plumb_git_store_verified(cfg->state_dir, tip.commit, cfg->source_max_size, err)) != 0)
 		goto out;
+	if (!sel->is_new && held_is(held, tip.commit)) {
+		/* The anchor, parsed and enforced by the caller already: every
+		 * check after this one is for a new tip only. */
+		sel->from_git = 1;
+		sel->tip = tip;
+		sel->held = 1;
+		r = 0;
+		goto out;
+	}
 	if ((r = open_git_baseline(sel, cfg, &tip, err)) != 0)
 		goto out;
 	if (trust->has && !constrains && sel->is_new)
@@ -222,7 +238,7 @@ int plumb_select_git_tip(struct plumb_selection *sel, const struct plumb_config 
 
 	plumb_select_git_opts(&go, cfg);
 	fr = plumb_git_fetch(&go, cfg->state_dir, &fe);
-	return judge_or_heal(sel, cfg, trust, fr, &fe, &discarded, err);
+	return judge_or_heal(sel, cfg, trust, fr, &fe, NULL, &discarded, err);
 }
 
 int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, const char *baseline_dir,
@@ -242,12 +258,12 @@ int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, co
 				     "no baseline source: set source.url in the configuration or give --baseline-dir DIR");
 	plumb_select_git_opts(&go, cfg);
 	fr = plumb_git_fetch(&go, cfg->state_dir, &fe);
-	return plumb_select_fetched(sel, cfg, st, trust, fr, &fe, refusal, err);
+	return plumb_select_fetched(sel, cfg, st, trust, fr, &fe, NULL, refusal, err);
 }
 
-/* The anchor's baseline, opened from the cache. */
+/* The anchor's baseline, opened from the cache (held: see plumb_select_fetched). */
 static int open_anchor(struct plumb_selection *sel, const struct plumb_config *cfg, const struct plumb_trust *trust,
-		       struct plumb_err *err)
+		       const char *held, struct plumb_err *err)
 {
 	struct plumb_git_tip last;
 	int r;
@@ -258,8 +274,17 @@ static int open_anchor(struct plumb_selection *sel, const struct plumb_config *c
 	snprintf(last.fingerprint, sizeof(last.fingerprint), "%s", trust->fingerprint);
 	/* Stored when it was accepted; an anchor from before the verified
 	 * store existed is copied from the cache once (it was verified then). */
-	if ((r = plumb_git_store_verified(cfg->state_dir, last.commit, cfg->source_max_size, err)) != 0 ||
-	    (r = open_git_baseline(sel, cfg, &last, err)) != 0)
+	if ((r = plumb_git_store_verified(cfg->state_dir, last.commit, cfg->source_max_size, err)) != 0) {
+		plumb_selection_release(sel);
+		return r;
+	}
+	if (held_is(held, last.commit)) {
+		sel->from_git = 1;
+		sel->tip = last;
+		sel->held = 1;
+		return 0;
+	}
+	if ((r = open_git_baseline(sel, cfg, &last, err)) != 0)
 		plumb_selection_release(sel);
 	return r;
 }
@@ -275,12 +300,12 @@ int plumb_select_anchor(struct plumb_selection *sel, const struct plumb_config *
 		return r;
 	if (!trust->has)
 		return plumb_err_set(err, PLUMB_E_NOTFOUND, "no baseline applied yet");
-	return open_anchor(sel, cfg, trust, err);
+	return open_anchor(sel, cfg, trust, NULL, err);
 }
 
 int plumb_select_fetched(struct plumb_selection *sel, const struct plumb_config *cfg, struct plumb_state *st,
-			 struct plumb_trust *trust, int fetch_r, const struct plumb_err *fetch_err, char **refusal,
-			 struct plumb_err *err)
+			 struct plumb_trust *trust, int fetch_r, const struct plumb_err *fetch_err, const char *held,
+			 char **refusal, struct plumb_err *err)
 {
 	struct plumb_err e;
 	int r, discarded;
@@ -290,7 +315,7 @@ int plumb_select_fetched(struct plumb_selection *sel, const struct plumb_config 
 	memset(trust, 0, sizeof(*trust));
 	if ((r = plumb_trust_load(trust, st, err)) != 0)
 		return r;
-	if ((r = judge_or_heal(sel, cfg, trust, fetch_r, fetch_err, &discarded, &e)) == 0) {
+	if ((r = judge_or_heal(sel, cfg, trust, fetch_r, fetch_err, held, &discarded, &e)) == 0) {
 		char locked[41];
 
 		if (!sel->is_new || lockout_commit(st, locked) != 0 || strcmp(locked, sel->tip.commit) != 0)
@@ -307,7 +332,7 @@ int plumb_select_fetched(struct plumb_selection *sel, const struct plumb_config 
 	}
 	plumb_log(PLUMB_LOG_WARN, "still enforcing the last applied commit %.12s (serial %llu)",
 		  trust->commit, (unsigned long long)trust->serial);
-	if ((r = open_anchor(sel, cfg, trust, err)) == 0)
+	if ((r = open_anchor(sel, cfg, trust, held, err)) == 0)
 		sel->cache_discarded = discarded;
 	return r;
 }

@@ -22,6 +22,7 @@ struct plumb_selection {
 	struct plumb_git_tip tip;   /* from_git: commit, signer, fingerprint */
 	char reanchored[640];       /* non-empty: accepted past an anchor whose key is no longer trusted; why */
 	int cache_discarded;        /* the tip was refused because the cache was damaged; it is gone now */
+	int held;                   /* the anchor is the commit the caller holds parsed (held): src and b are NULL */
 };
 
 /* Picks what to enforce: baseline_dir if given, else the configured git
@@ -33,10 +34,14 @@ int plumb_select(struct plumb_selection *sel, const struct plumb_config *cfg, co
 
 /* What plumb_select does after its fetch, for a fetch run elsewhere (plumbd
  * waits for it in its loop): fetch_r and fetch_err are that fetch's result.
- * A failed fetch is a refusal like any other (the anchor is selected). */
+ * A failed fetch is a refusal like any other (the anchor is selected).
+ * held (or NULL): the commit whose baseline the caller has parsed already.
+ * When what would be selected is the anchor and the anchor is held, it is
+ * checked as always but not parsed a second time: sel->held is set, and
+ * sel->src and sel->b are NULL (the same commit parses to the same baseline). */
 int plumb_select_fetched(struct plumb_selection *sel, const struct plumb_config *cfg, struct plumb_state *st,
-			 struct plumb_trust *trust, int fetch_r, const struct plumb_err *fetch_err, char **refusal,
-			 struct plumb_err *err);
+			 struct plumb_trust *trust, int fetch_r, const struct plumb_err *fetch_err, const char *held,
+			 char **refusal, struct plumb_err *err);
 
 /* Selects the anchor (the last applied commit) from the verified store, without
  * fetching: what plumbd enforces while its first fetch is in flight.

@@ -390,6 +390,20 @@ RSS with a %s-file signed baseline (target: plumbd <= 10 MiB):
 	printf '  plumb-fetch (sampled every 10 ms): VmHWM %.1f MiB
 ' "$(awk -v k="$fh" 'BEGIN{print k/1024}')"
 	kill "$pid"; wait "$pid" 2>/dev/null || true
+	# Again with the store filled: plumbd enforces the anchor from its store
+	# while the first fetch runs, then judges that fetch's tip (the same
+	# commit) while it holds the anchor.
+	"$PLUMBD" -c "$d/agent-rss.yaml" -q >/dev/null 2>&1 &
+	pid=$!
+	local seen=0
+	for _ in $(seq 1 3000); do
+		if pgrep -P "$pid" -x plumb-fetch >/dev/null; then seen=1; elif [ $seen = 1 ]; then break; fi
+		sleep 0.01
+	done
+	sleep 2
+	printf '  plumbd after a restart, its first fetch judged: %s
+' "$(awk '/VmRSS|VmHWM/{printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$pid/status")"
+	kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 rss_only_case() { rss_case "$(tree tenk 10000 40000000 0)"; }
 objects_only_case() { objects_case "$(tree thousand 1000 4000000 0)"; }

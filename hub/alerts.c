@@ -329,7 +329,7 @@ int hub_alerts_ingest(struct hub_conn *c, const json_t *doc, time_t now, struct 
 				continue;
 			snprintf(summary, sizeof(summary), "%s %s %s%s%s", host, res, action, why ? ": " : "",
 				 why ? why : "");
-			alert_utf8_trim(summary);
+			plumb_utf8_trim(summary);
 			struct alert_key k = {host, per_resource[j].alertname, res, per_resource[j].status, summary};
 			if ((r = raise_alert(c, cfg, &open, &k, run, now, err)) != 0)
 				goto out;
@@ -359,19 +359,6 @@ void hub_alerts_kick(void)
 		wrote_outbox = 0;
 		alerts_sender_wake();
 	}
-}
-
-void alert_utf8_trim(char *s)
-{
-	size_t n = strlen(s), i = n;
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i == 0)
-		return;
-	unsigned char lead = (unsigned char)s[i - 1];
-	size_t want = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-	if (n - (i - 1) < want)
-		s[i - 1] = '\0';
 }
 
 /* ---- the timer: silent hosts, repeats ---- */
@@ -478,7 +465,7 @@ int alerts_timer(struct hub_db *db, time_t now, time_t silent_after)
 		if (r == 0 && still.n == 1) {
 			NUM(s_rep, now + cfg->repeat_s);
 			snprintf(summary, sizeof(summary), "%s sent no report for %llds", host, (long long)silent_after);
-			alert_utf8_trim(summary);
+			plumb_utf8_trim(summary);
 			const char *ip[] = {host, summary, s_now, s_rep};
 			r = hub_conn_exec(c,
 					  "INSERT INTO alert_state (host, alertname, resource, status, summary, started_at,"

@@ -23,7 +23,6 @@ int alerts_enqueue(struct hub_conn *c, const struct hub_alerts_cfg *cfg, const s
 
 /* The status label of an alertname. */
 const char *alert_status_of(const char *alertname);
-void alert_utf8_trim(char *s);
 
 /* Raises silent hosts' alerts and claims repeats due. Returns 1 when it
  * wrote to the outbox. */

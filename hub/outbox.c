@@ -153,7 +153,7 @@ static void slack_escape(char *out, size_t cap, const char *in)
 		o += n;
 	}
 	out[o] = '\0';
-	alert_utf8_trim(out);
+	plumb_utf8_trim(out);
 }
 
 /* The body for a receiver of this type. */

@@ -26,21 +26,6 @@ static const char *opt_str(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-/* Cuts s (written by snprintf) back to whole UTF-8 characters: a reason
- * cut in the middle of one would be invalid text (PostgreSQL refuses it). */
-static void utf8_trim(char *s)
-{
-	size_t n = strlen(s), i = n;
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i == 0)
-		return;
-	unsigned char lead = (unsigned char)s[i - 1];
-	size_t want = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-	if (n - (i - 1) < want)
-		s[i - 1] = '\0';
-}
-
 /* Why a report leaves its host refused: the first refused tip or
  * rolled-back firewall change, with the agent's error. Empty if none. */
 static void refused_reason(char out[HUB_REASON_MAX], const json_t *evs)
@@ -52,7 +37,7 @@ static void refused_reason(char out[HUB_REASON_MAX], const json_t *evs)
 		if (strcmp(a, "refused") && strcmp(a, "rolled-back"))
 			continue;
 		snprintf(out, HUB_REASON_MAX, "%s %s%s%s", opt_str(ev, "resource"), a, e ? ": " : "", e ? e : "");
-		utf8_trim(out);
+		plumb_utf8_trim(out);
 		return;
 	}
 }

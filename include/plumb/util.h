@@ -38,6 +38,11 @@ int plumb_uuid4(char out[37]);
  * newlines: the test that decides whether a file may be shown as text. */
 int plumb_is_text(const unsigned char *s, size_t n);
 
+/* Cuts s (NUL-terminated, e.g. written by snprintf) back to whole UTF-8
+ * characters: a string cut inside one is invalid text (PostgreSQL refuses
+ * it, JSON encoders escape or reject it). */
+void plumb_utf8_trim(char *s);
+
 /* Copies s into out (outlen > 0), writing control characters (bytes below
  * 0x20 and 0x7f) as \xNN so a hostile path cannot forge log lines or
  * terminal escapes; cuts at outlen. Returns out. */

@@ -150,6 +150,30 @@ static void bounded_buffer(void **state)
 	plumb_buf_release(&b);
 }
 
+/* A string cut inside a UTF-8 character loses the partial character, and
+ * only that; whole characters and ASCII stay. */
+static void utf8_trim(void **state)
+{
+	(void)state;
+	char a[] = "abc", b[] = "ab\xc3", c[] = "x\xe2\x82", d[] = "x\xe2\x82\xac", e[] = "\xf0\x9f\x98",
+	     f[] = "", g[] = "\x80\x80";
+
+	plumb_utf8_trim(a);
+	assert_string_equal(a, "abc");
+	plumb_utf8_trim(b);
+	assert_string_equal(b, "ab");
+	plumb_utf8_trim(c);
+	assert_string_equal(c, "x");
+	plumb_utf8_trim(d);
+	assert_string_equal(d, "x\xe2\x82\xac");
+	plumb_utf8_trim(e);
+	assert_string_equal(e, "");
+	plumb_utf8_trim(f);
+	assert_string_equal(f, "");
+	plumb_utf8_trim(g);   /* only continuation bytes: nothing to anchor on, left alone */
+	assert_string_equal(g, "\x80\x80");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +184,7 @@ int main(void)
 		cmocka_unit_test(text),
 		cmocka_unit_test(paths),
 		cmocka_unit_test(bounded_buffer),
+		cmocka_unit_test(utf8_trim),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);

@@ -154,9 +154,10 @@ bench: $(BINS)
 FUZZ_SECONDS ?= 30
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) hub/validate.c $(wildcard include/plumb/*.h src/*.h hub/*.h)
+FUZZ_HUB := hub/validate.c hub/alerts_cfg.c
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(FUZZ_HUB) $(wildcard include/plumb/*.h src/*.h hub/*.h)
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $< $(LIB_SRCS) hub/validate.c $(LIBS)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $< $(LIB_SRCS) $(FUZZ_HUB) $(LIBS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f | sed 's/^fuzz_//'); mkdir -p build-fuzz/corpus-$$n; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done

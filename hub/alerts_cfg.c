@@ -85,7 +85,7 @@ static int read_secret(struct plumb_yread *y, struct plumb_yev *at, struct hub_r
 		       struct plumb_err *err)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return plumb_yread_fail(y, at, PLUMB_E_IO, err, "secret_file '%s': %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -116,6 +116,10 @@ static void secret_file(void **state)
 	assert_string_equal(c->rcv[0].secret, "k3y");
 	hub_alerts_cfg_free(c);
 	unlink(path);
+	/* a FIFO is refused at once, never waited on (opened O_NONBLOCK) */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	parse_bad(text, "a.yml:2:47: ", "not a regular file");
+	unlink(path);
 	rmdir(dir);
 }
 

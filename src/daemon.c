@@ -74,8 +74,13 @@ struct plumb_daemon {
 	 * deadline the T_FETCH timer */
 	struct plumb_git_fetch *fetch;
 	int fetch_fd;
-	int guard_pending, rolled_back;    /* the lock-out guard for a new baseline */
+	int guard_pending;         /* the lock-out guard for a new baseline */
 	int anchor_pending;        /* a new git baseline whose anchor is not yet recorded */
+	/* The lock-out probe: a fetch (in d->fetch while PROBE_OUT) through the
+	 * new firewall, whose end decides between the anchor and a rollback
+	 * to probe_undo. Enforcement goes on meanwhile. */
+	enum { PROBE_NONE, PROBE_DUE, PROBE_OUT } probe;
+	struct plumb_fw_undo probe_undo;
 	/* the state lock: who kept us from running, and the retry backoff */
 	unsigned lock_failures;    /* consecutive */
 	uint64_t lock_failures_total;
@@ -589,8 +594,10 @@ static void run_engine(struct plumb_daemon *d, int full)
 	 * an `only` set, so "with full runs" must be said explicitly.) */
 	struct plumb_run_scope sc = {.repair = d->cfg.mode == PLUMB_MODE_ENFORCE, .threads = d->o->threads,
 				     .firewall = full > 0 || full == -1 ? 1 : 0, .live = full > 0 || full == -2 ? 1 : -1,
-				     .packages = full > 0 ? 1 : -1, .guard = d->guard_pending,
-				     .anchor = d->anchor_pending && full > 0, .after_engine = after_engine};
+				     .packages = full > 0 ? 1 : -1,
+				     .guard = d->guard_pending ? PLUMB_GUARD_DEFER : PLUMB_GUARD_NONE,
+				     .anchor = d->anchor_pending && full > 0 && d->probe == PROBE_NONE,
+				     .after_engine = after_engine};
 	struct after_engine ae = {d, NULL, full};
 	struct plumb_run_result res;
 	unsigned char *only = NULL;
@@ -648,9 +655,12 @@ static void run_engine(struct plumb_daemon *d, int full)
 			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
 		if (d->guard_pending) {
 			d->guard_pending = 0;
-			d->rolled_back = res.rolled_back;
+			if (res.probe) {
+				d->probe_undo = res.undo;   /* probed from the loop: probe_start */
+				d->probe = PROBE_DUE;
+			}
 		}
-		if (d->anchor_pending && (res.rolled_back || res.anchored))
+		if (d->anchor_pending && res.anchored)
 			d->anchor_pending = 0;     /* durable before the report says so; else retried next full run */
 		rep.finished_at = time(NULL);
 		d->last_run = rep.finished_at;
@@ -719,6 +729,8 @@ static void report_refusal(struct plumb_daemon *d, const char *why, int tip)
 }
 
 static void back_to_anchor(struct plumb_daemon *d);
+static void probe_start(struct plumb_daemon *d);
+static void probe_cancel(struct plumb_daemon *d);
 
 /* Makes sel (taken) the enforced baseline unless it is the one enforced
  * already, and runs a full scan over it. accepted: sel is a tip that was
@@ -736,7 +748,9 @@ static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accep
 		plumb_selection_release(sel);   /* unchanged */
 		return;
 	}
-	/* A new baseline (or the first, or a re-read directory): switch over. */
+	/* A new baseline (or the first, or a re-read directory): switch over.
+	 * A probe of the one it replaces no longer decides anything. */
+	probe_cancel(d);
 	{
 		size_t n = sel->b->nfiles;
 		unsigned char *dirty = calloc(n ? n : 1, 1);
@@ -770,14 +784,9 @@ static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accep
 	watches_arm(d);
 	d->guard_pending = d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE;
 	d->anchor_pending = d->guard_pending && accepted;
-	d->rolled_back = 0;
 	run_engine(d, 1);
-	if (d->rolled_back) {
-		/* Back to the anchor at once (no fetch: the remote is what this
-		 * firewall cut off); the rolled-back commit is now refused. */
-		d->rolled_back = 0;
-		back_to_anchor(d);
-	}
+	if (d->probe == PROBE_DUE)
+		probe_start(d);
 }
 
 /* Takes the state lock for a baseline switch; on failure plans a retry
@@ -873,6 +882,108 @@ static struct plumb_git_fetch *fetch_detach(struct plumb_daemon *d)
 	return f;
 }
 
+/* --- the lock-out probe ---------------------------------------------------- */
+
+/* Starts the probe (due: a new baseline's firewall replaced the tables).
+ * A fetch in flight, or a cache lock another fetch holds, puts it off to
+ * the end of that fetch or to the next poll tick. */
+static void probe_start(struct plumb_daemon *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct plumb_git_opts go;
+	struct plumb_err e;
+
+	if (d->probe != PROBE_DUE || d->fetch != NULL)
+		return;
+	plumb_select_probe_opts(&go, &d->cfg);
+	go.cancel_fd = -1;
+	if (plumb_git_fetch_start(&d->fetch, &go, d->cfg.state_dir, 0, &e) != 0) {
+		d->fetch = NULL;
+		plumb_log(PLUMB_LOG_WARN, "%s; probing the git remote again in 2 s", e.msg);
+		arm(d, T_POLL, 2, (double)d->cfg.poll);
+		return;
+	}
+	d->probe = PROBE_OUT;
+	d->fetch_fd = plumb_git_fetch_fd(d->fetch);
+	ev.data.fd = d->fetch_fd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->fetch_fd, &ev);
+	arm(d, T_FETCH, (double)go.timeout_s, 0);
+	plumb_log(PLUMB_LOG_INFO, "probing the git remote through the new firewall of commit %.12s (at most %u s)",
+		  d->sel.tip.commit, (unsigned)go.timeout_s);
+}
+
+/* Drops a probe (a newer baseline replaces the one probed, or plumbd stops). */
+static void probe_cancel(struct plumb_daemon *d)
+{
+	if (d->probe == PROBE_OUT && d->fetch != NULL)
+		(void)plumb_git_fetch_abort(fetch_detach(d), 0, NULL);
+	d->probe = PROBE_NONE;
+	plumb_fw_undo_release(&d->probe_undo);
+}
+
+/* The probe's fetch ended with r (e): the remote answered, so the new
+ * commit becomes the anchor; or it did not, so the previous tables come
+ * back, the commit is recorded as rolled back and plumbd goes back to
+ * the anchor (no fetch: the remote is what this firewall cut off). */
+static void probe_done(struct plumb_daemon *d, int r, const struct plumb_err *e)
+{
+	struct plumb_report rep;
+	struct plumb_err le;
+	int answered = plumb_select_probe_answered(r);
+
+	d->probe = PROBE_DUE;      /* until decided below */
+	if (plumb_state_lock(d->st, 5, &le) != 0) {
+		double wait = lock_backoff(d);
+
+		/* Nothing can be recorded either way: probe again, soon. */
+		plumb_log(PLUMB_LOG_WARN, "%s; the lock-out probe is repeated in %.0f s", le.msg, wait);
+		arm(d, T_POLL, wait, (double)d->cfg.poll);
+		write_metrics(d);
+		return;
+	}
+	lock_regained(d);
+	if (plumb_report_init(&rep, "enforce", &le) != 0) {
+		plumb_state_unlock(d->st);
+		plumb_log(PLUMB_LOG_ERROR, "%s; the lock-out probe is repeated at the next poll", le.msg);
+		return;
+	}
+	(void)plumb_run_header(&rep, &d->sel);
+	if (answered) {
+		plumb_log(PLUMB_LOG_INFO, "the git remote still answers through the firewall of commit %.12s",
+			  d->sel.tip.commit);
+		if (d->anchor_pending && plumb_select_commit_anchor(&d->sel, d->st, &rep) == 0)
+			d->anchor_pending = 0;
+	} else {
+		plumb_select_lockout_rollback(&d->sel, d->st, &d->probe_undo, e->msg, &rep);
+		d->anchor_pending = 0;
+	}
+	d->probe = PROBE_NONE;
+	plumb_fw_undo_release(&d->probe_undo);
+	rep.finished_at = time(NULL);
+	if (rep.nevents > 0) {
+		log_events(&rep);
+		(void)plumb_run_report(d->st, &d->cfg, &rep, 0, NULL);
+	}
+	plumb_report_release(&rep);
+	plumb_state_unlock(d->st);
+	write_metrics(d);
+	send_reports(d);
+	if (!answered)
+		back_to_anchor(d);  /* the rolled-back commit is refused from now on */
+}
+
+/* A fetch ended (timed_out: its deadline did it): the probe's decides the
+ * rollback; a poll's brings a tip to judge (and lets a due probe start). */
+static void fetch_done(struct plumb_daemon *d, int r, const struct plumb_err *e, int timed_out)
+{
+	if (d->probe == PROBE_OUT) {
+		probe_done(d, r, e);
+		return;
+	}
+	judge_baseline(d, r, e, timed_out);
+	probe_start(d);
+}
+
 /* The fetch child wrote or closed its end: judge the tip once it is done. */
 static void on_fetch(struct plumb_daemon *d)
 {
@@ -884,7 +995,7 @@ static void on_fetch(struct plumb_daemon *d)
 		return;
 	f = fetch_detach(d);
 	r = plumb_git_fetch_finish(f, &e);
-	judge_baseline(d, r, &e, 0);
+	fetch_done(d, r, &e, 0);
 }
 
 /* source.timeout passed: the child is killed, the fetch is a refusal. */
@@ -896,7 +1007,7 @@ static void on_fetch_timeout(struct plumb_daemon *d)
 	if (d->fetch == NULL)
 		return;
 	r = plumb_git_fetch_abort(fetch_detach(d), 1, &e);
-	judge_baseline(d, r, &e, 1);
+	fetch_done(d, r, &e, 1);
 }
 
 /* Starts fetching the baseline, or re-reads the directory. Never waits on
@@ -913,6 +1024,10 @@ static void refresh_baseline(struct plumb_daemon *d)
 	}
 	if (d->fetch != NULL) {
 		plumb_log(PLUMB_LOG_DEBUG, "a baseline fetch is still in flight");
+		return;
+	}
+	if (d->probe == PROBE_DUE) {
+		probe_start(d);     /* the lock-out probe first: it decides what is enforced */
 		return;
 	}
 	plumb_select_git_opts(&go, &d->cfg);
@@ -967,7 +1082,6 @@ static void reload(struct plumb_daemon *d)
 	}
 	plumb_config_release(&d->cfg);
 	d->cfg = cfg;
-	d->cfg.cancel_fd = d->sfd;
 	plumb_log(PLUMB_LOG_INFO, "SIGHUP: configuration reloaded from %s", d->cfg.path ? d->cfg.path : "defaults");
 	arm_intervals(d);
 	refresh_baseline(d);
@@ -1000,7 +1114,6 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	signal(SIGPIPE, SIG_IGN);
 	if ((d->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || (d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set up the event loop");
-	d->cfg.cancel_fd = d->sfd;   /* the lock-out guard's probe still fetches in place */
 	ev.data.fd = d->sfd;
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
 	for (int t = 0; t < T_COUNT; t++) {
@@ -1016,6 +1129,7 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 
 static void teardown(struct plumb_daemon *d)
 {
+	probe_cancel(d);
 	if (d->fetch != NULL)
 		(void)plumb_git_fetch_abort(fetch_detach(d), 0, NULL);   /* the cache is cleaned by the next fetch */
 	if (d->sender_pid > 0) {

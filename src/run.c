@@ -233,11 +233,16 @@ int plumb_run_selected(struct plumb_report *rep, const struct plumb_config *cfg,
 	if ((r = plumb_engine_run(rep, sel->b, sel->src, rootfd, q, &eo, err)) == 0) {
 		if (sc->after_engine != NULL)
 			sc->after_engine(sc->ctx, rep);
-		if (sc->guard && sc->repair)
+		if (sc->guard == PLUMB_GUARD_DEFER && sc->repair && plumb_select_lockout_needed(sel, cfg, &undo)) {
+			res->probe = 1;
+			res->undo = undo;           /* the caller's now */
+			undo.batch = NULL;
+		} else if (sc->guard == PLUMB_GUARD_IN_PLACE && sc->repair) {
 			res->rolled_back = plumb_select_lockout_guard(sel, cfg, st, &undo, rep);
+		}
 		/* Applied: the anchor moves forward to this commit, durably before
 		 * the run reports; a failure is a failed event (retried next run). */
-		if (sc->anchor && sc->repair && !res->rolled_back)
+		if (sc->anchor && sc->repair && !res->rolled_back && !res->probe)
 			res->anchored = plumb_select_commit_anchor(sel, st, rep) == 0;
 	}
 	plumb_journal_free(journal);
@@ -293,7 +298,8 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	}
 	if (selected) {
 		struct plumb_run_scope sc = {.repair = o->apply && cfg->mode == PLUMB_MODE_ENFORCE, .threads = o->threads,
-					     .firewall = -1, .guard = sel.from_git && sel.is_new && refusal == NULL,
+					     .firewall = -1, .guard = sel.from_git && sel.is_new && refusal == NULL ?
+						      PLUMB_GUARD_IN_PLACE : PLUMB_GUARD_NONE,
 					     .anchor = sel.from_git && sel.is_new && refusal == NULL};
 		struct plumb_run_result res;
 

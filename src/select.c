@@ -143,7 +143,14 @@ static int judge_or_heal(struct plumb_selection *sel, const struct plumb_config 
 	int r;
 
 	*discarded = 0;
-	if ((r = judge_tip(sel, cfg, trust, fetch_r, fetch_err, held, err)) != PLUMB_E_CORRUPT)
+	r = judge_tip(sel, cfg, trust, fetch_r, fetch_err, held, err);
+	if (r != 0 && r != PLUMB_E_CORRUPT && fetch_r == 0) {
+		/* A refused tip: what it brought is not kept (a remote serving
+		 * refused tips must not fill the disk). */
+		if (plumb_git_forget_refused(cfg->state_dir, held, cfg->source_max_size, &e) != 0)
+			plumb_log(PLUMB_LOG_WARN, "after a refused tip: %s", e.msg);
+	}
+	if (r != PLUMB_E_CORRUPT)
 		return r;
 	if (plumb_git_cache_discard(cfg->state_dir, &e) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "the git cache is damaged and cannot be discarded: %s", e.msg);

@@ -1090,6 +1090,20 @@ static void reload(struct plumb_daemon *d)
 
 /* --- the loop -------------------------------------------------------------- */
 
+/* plumbd inside a helper's wait (apt-get, systemctl, modprobe, notify:
+ * commands run inside a run, bounded by their deadlines): the watchdog is
+ * still pinged, and a pending SIGTERM or SIGINT ends the wait (the loop
+ * reads the signal right after the run). */
+static int helper_waiting(void *arg)
+{
+	struct plumb_daemon *d = arg;
+	sigset_t pending;
+
+	if (d->watchdog_usec > 0)
+		plumb_notify("WATCHDOG=1");
+	return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
 static int setup(struct plumb_daemon *d, struct plumb_err *err)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -1124,11 +1138,13 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	}
 	if ((d->watchdog_usec = plumb_notify_watchdog_usec()) > 0)
 		arm(d, T_WATCHDOG, d->watchdog_usec / 2e6, d->watchdog_usec / 2e6);
+	plumb_helper_set_waiting(helper_waiting, d);
 	return 0;
 }
 
 static void teardown(struct plumb_daemon *d)
 {
+	plumb_helper_set_waiting(NULL, NULL);
 	probe_cancel(d);
 	if (d->fetch != NULL)
 		(void)plumb_git_fetch_abort(fetch_detach(d), 0, NULL);   /* the cache is cleaned by the next fetch */

@@ -68,4 +68,12 @@ struct plumb_helper_spec {
 };
 int plumb_helper_spawn(const struct plumb_helper_spec *sp, struct plumb_err *err);
 
+/* While plumb_helper_spawn (and so plumb_helper_run) waits for a program,
+ * fn(arg) is called about every 500 ms; nonzero gives up at once: the
+ * program's group is killed and the call returns PLUMB_E_IO ("plumb is
+ * stopping"). plumbd pings its watchdog there and gives up on a pending
+ * SIGTERM, so a slow apt-get, systemctl or notify: command (deadlines up to
+ * 10 min) neither trips WatchdogSec nor holds up a stop. NULL: none. */
+void plumb_helper_set_waiting(int (*fn)(void *arg), void *arg);
+
 #endif

@@ -434,18 +434,7 @@ hung_fetch_case() {
 		-days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null
 	printf 'source:\n  url: https://localhost:%s/b.git\n  allowed_signers: %s\n  ca_file: %s\n  timeout: 20s\ninterval:\n  poll: 5s\nstate_dir: %s\nroot: %s\n' \
 		"$(cat "$d/port")" "$d/allowed_signers" "$d/ca.pem" "$d/state" "$d/root" > "$d/agent.yaml"
-	python3 - "$d/notify.sock" "$d/notify.log" 50 <<'P' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1]); s.settimeout(0.1)
-end = time.time() + float(sys.argv[3])
-with open(sys.argv[2], "w", buffering=1) as log:
-    while time.time() < end:
-        try:
-            log.write("%.3f %s\n" % (time.monotonic(), s.recv(4096).decode()))
-        except socket.timeout:
-            pass
-P
+	python3 "$HERE/../lib/notify_listen.py" "$d/notify.sock" "$d/notify.log" 50 &
 	lis=$!
 	for _ in $(seq 1 100); do [ -S "$d/notify.sock" ] && break; sleep 0.05; done
 	NOTIFY_SOCKET=$d/notify.sock WATCHDOG_USEC=4000000 "$PLUMBD" -c "$d/agent.yaml" -q >/dev/null 2>&1 &

@@ -117,27 +117,13 @@ write_baseline "  - path: /etc/slow.conf
       - exec: [\"/bin/sleep\", \"31\"]
         timeout: 60"
 printf 's\n' > "$ROOT/etc/slow.conf"           # in place: the start-up scan changes nothing
-python3 - "$T/wd.sock" "$T/wd.log" <<'P' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1]); s.settimeout(0.1)
-end = time.time() + 30
-with open(sys.argv[2], "a", buffering=1) as log:
-    while time.time() < end:
-        try:
-            log.write("%.3f %s\n" % (time.monotonic(), s.recv(4096).decode()))
-        except socket.timeout:
-            pass
-P
-WD=$!
-wait_until 5 '[ -S "$T/wd.sock" ]' || fail "notify socket"
+notify_listen "$T/wd.sock" "$T/wd.log" 30
+WD=$NL
 NOTIFY_SOCKET=$T/wd.sock WATCHDOG_USEC=400000 start_plumbd --baseline-dir "$BL"
 echo intruder > "$ROOT/etc/slow.conf"
 wait_until 5 'pgrep -f "/bin/sleep 31" >/dev/null' || fail "plumbd's revert of slow.conf did not run its action"
 sleep 2                                         # inside the action's wait
-python3 -c 'import time; print("%.3f NOW" % time.monotonic())' >> "$T/wd.log"   # the gap up to now counts too
-gap=$(awk '$2 == "WATCHDOG=1" || $2 == "READY=1" || $2 == "NOW" { if (p) { g = $1 - p; if (g > m) m = g } p = $1 }
-	END { printf "%.3f\n", m + 0 }' "$T/wd.log")
+gap=$(watchdog_gap "$T/wd.log"); gap=${gap#* }   # the silence up to now counts too
 note "watchdog during a slow notify action: longest gap $gap s (interval 0.2 s)"
 awk -v g="$gap" 'BEGIN { exit !(g <= 1.0) }' || fail "watchdog gap $gap s > 1 s inside a slow notify action"
 t0=$(date +%s%N); kill -TERM "$PD"; wait "$PD"; PD=

@@ -81,20 +81,8 @@ write_cfg "  ca_file: $T/tls/ca.pem
   timeout: 8s
 interval:
   poll: 1s"
-python3 - "$T/notify.sock" "$T/notify.log" <<'P' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1]); s.settimeout(0.1)
-end = time.time() + 60
-with open(sys.argv[2], "a", buffering=1) as log:
-    while time.time() < end:
-        try:
-            log.write("%.3f %s\n" % (time.monotonic(), s.recv(4096).decode()))
-        except socket.timeout:
-            pass
-P
-N=$!
-wait_until 5 '[ -S "$T/notify.sock" ]' || fail "notify socket"
+notify_listen "$T/notify.sock" "$T/notify.log" 60
+N=$NL
 rm -f "$STATE/plumb.prom"
 # not through inns: $! must be plumbd itself (ip netns exec and env exec it)
 ip netns exec "$NS" env NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 \
@@ -125,8 +113,7 @@ grep -q "firewall:nftables:inet plumb: rolled-back" "$DLOG" || fail "no rolled-b
 wait_until 5 '[ "$(cat "$ROOT/etc/motd")" = "serial 3" ]' || fail "plumbd did not go back to the anchor's files"
 wait_until 5 'grep -q "was rolled back: its firewall cut this host off" "$DLOG"' ||
 	fail "the next fetch of the rolled-back commit was not refused"
-gap=$(awk '$2 == "WATCHDOG=1" || $2 == "READY=1" { if (p) { g = $1 - p; if (g > m) m = g } p = $1; n++ }
-	END { printf "%d %.3f\n", n, m }' "$T/notify.log")
+gap=$(watchdog_gap "$T/notify.log")
 note "watchdog while the probe hung: ${gap% *} pings, longest gap ${gap#* } s (interval 0.2 s)"
 awk -v g="${gap#* }" 'BEGIN { exit !(g <= 1.0) }' || fail "watchdog gap ${gap#* } s > 1 s during the probe"
 

@@ -324,6 +324,29 @@ static void on_inotify(struct plumb_daemon *d)
 
 /* --- runs -------------------------------------------------------------------- */
 
+/* What is drifted, failing or contested now, across every run (what
+ * track_unresolved keeps): plumb_unresolved, and "standing" in reports. */
+static uint64_t unresolved_now(const struct plumb_daemon *d)
+{
+	uint64_t n = d->fw_unresolved + d->live_unresolved;
+
+	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
+		n += d->cs[i].unresolved;
+	return n;
+}
+
+/* Every plumbd report says what stands beyond its own events (scope,
+ * unresolved now, a standing refusal): a control plane must not take a
+ * dirty-set run's silence about a failed package for a resolve. */
+static void stand(const struct plumb_daemon *d, struct plumb_report *rep, int partial)
+{
+	rep->has_standing = 1;
+	rep->partial = partial;
+	rep->unresolved = unresolved_now(d);
+	free(rep->refused);
+	rep->refused = d->last_refusal != NULL ? strdup(d->last_refusal) : NULL;
+}
+
 static void write_metrics(struct plumb_daemon *d)
 {
 	struct plumb_metrics m;
@@ -336,12 +359,10 @@ static void write_metrics(struct plumb_daemon *d)
 
 	memset(&m, 0, sizeof(m));
 	m.resources = d->have_sel ? d->sel.b->nfiles : 0;
-	m.unresolved = d->fw_unresolved + d->live_unresolved;
-	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++) {
+	m.unresolved = unresolved_now(d);
+	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
 		if (plumb_contest_paused(&d->cs[i], now))
 			m.contested++;
-		m.unresolved += d->cs[i].unresolved;
-	}
 	m.drifted = d->drifted_last;
 	m.failed = d->failed_last;
 	m.reverted_total = d->reverted_total;
@@ -679,6 +700,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 			  (unsigned long long)rep.resources,
 			  rep.nevents, (now_mono() - now) * 1e3);
 		if (full > 0 || (rep.nevents > 0 && !(full == -2 && live_repeats(d, &rep)))) {
+			stand(d, &rep, full <= 0);
 			/* saved and spooled now, sent by the child */
 			if (plumb_run_report(d->st, &d->cfg, &rep, 0, NULL) == 0) {
 				if (sc.repair || d->journal_unsettled)
@@ -708,6 +730,7 @@ static void report_baseline_event(struct plumb_daemon *d, enum plumb_action acti
 		(void)plumb_run_header(&rep, &d->sel);
 	(void)plumb_report_baseline_event(&rep, action, why);
 	rep.finished_at = time(NULL);
+	stand(d, &rep, 1);
 	log_events(&rep);
 	plumb_run_report(d->st, &d->cfg, &rep, 0, NULL);
 	plumb_report_release(&rep);
@@ -961,6 +984,7 @@ static void probe_done(struct plumb_daemon *d, int r, const struct plumb_err *e)
 	plumb_fw_undo_release(&d->probe_undo);
 	rep.finished_at = time(NULL);
 	if (rep.nevents > 0) {
+		stand(d, &rep, 1);
 		log_events(&rep);
 		(void)plumb_run_report(d->st, &d->cfg, &rep, 0, NULL);
 	}

@@ -71,6 +71,13 @@ struct plumb_report {
 	uint64_t spool_dropped, spool_write_errors, spool_rejected;
 	uint64_t spool_set_aside;   /* damaged stats files kept aside: counters before them are in those files */
 	struct plumb_confinement confinement;   /* weaker than designed: "confinement" in the JSON */
+	/* "standing" in the JSON (plumbd's reports): what holds for the host
+	 * when the report was made, beyond this run's events, so a control
+	 * plane never takes a partial run's silence for a resolve. */
+	int has_standing;
+	int partial;                /* the run looked at part of the baseline (dirty set, firewall, live) */
+	uint64_t unresolved;        /* drifted, failing or contested now, host-wide */
+	char *refused;              /* the newest tip's refusal while it stands, or NULL */
 };
 
 /* Starts a report: fresh UUID, host name, started_at = now. */

@@ -282,6 +282,21 @@ const char *alert_status_of(const char *alertname)
 	return "drifting";
 }
 
+/* Whether standing's covers holds resource's kind (what precedes its ':'). */
+static int covers_kind(const json_t *standing, const char *resource)
+{
+	const json_t *cov = json_object_get(standing, "covers"), *x;
+	const char *colon = strchr(resource, ':');
+	size_t i, n = colon ? (size_t)(colon - resource) : strlen(resource);
+
+	json_array_foreach(cov, i, x) {
+		const char *k = json_string_value(x);
+		if (k && strlen(k) == n && !strncmp(k, resource, n))
+			return 1;
+	}
+	return 0;
+}
+
 /* Whether one of evs is about resource. */
 static int report_names(const json_t *evs, const char *resource)
 {
@@ -305,9 +320,7 @@ int hub_alerts_ingest(struct hub_conn *c, const json_t *doc, time_t now, struct 
 	 * no per-resource alert it did not look at, and a standing refusal
 	 * keeps PlumbBaselineRefused until a tip is accepted. */
 	const json_t *standing = json_object_get(doc, "standing");
-	const char *scope = json_string_value(json_object_get(standing, "scope"));
 	const char *still_refused = json_string_value(json_object_get(standing, "refused"));
-	int partial = scope != NULL && !strcmp(scope, "partial");
 	struct open_list open = {0};
 	struct host_state hs = {0};
 	const char *hp[] = {host};
@@ -362,8 +375,8 @@ int hub_alerts_ingest(struct hub_conn *c, const json_t *doc, time_t now, struct 
 	}
 	/* What this report no longer shows clears: host-wide alerts at once
 	 * (silent too: the host reported), per-resource ones when the report
-	 * belongs to another run than the one that raised them and, for a
-	 * partial run, looked at their resource (a standing refusal is
+	 * belongs to another run than the one that raised them and, with
+	 * standing, covers their kind or names them (a standing refusal is
 	 * decided by standing alone). */
 	for (size_t i = 0; i < open.n; i++) {
 		struct open_alert *a = &open.v[i];
@@ -371,8 +384,8 @@ int hub_alerts_ingest(struct hub_conn *c, const json_t *doc, time_t now, struct 
 			continue;
 		if (is_per_resource(a->alertname) && run && a->run_id && !strcmp(a->run_id, run))
 			continue;
-		if (partial && is_per_resource(a->alertname) && strcmp(a->alertname, "PlumbBaselineRefused") != 0 &&
-		    !report_names(evs, a->resource))
+		if (standing && is_per_resource(a->alertname) && strcmp(a->alertname, "PlumbBaselineRefused") != 0 &&
+		    !covers_kind(standing, a->resource) && !report_names(evs, a->resource))
 			continue;
 		if ((r = clear_alert(c, cfg, host, a, now, err)) != 0)
 			goto out;

@@ -325,17 +325,25 @@ static int check_baseline(const json_t *b, struct plumb_err *err)
  * refusal. */
 static int check_standing(const json_t *st, struct plumb_err *err)
 {
-	static const char *const skeys[] = {"scope", "unresolved", "refused", NULL};
-	static const char *const required[] = {"scope", "unresolved", NULL};
-	static const char *const scopes[] = {"full", "partial", NULL};
-	const json_t *v;
-	const char *s;
+	static const char *const skeys[] = {"covers", "unresolved", "refused", NULL};
+	static const char *const required[] = {"covers", "unresolved", NULL};
+	static const char *const kinds[] = {"file", "firewall", "sysctl", "service", "module", "package", NULL};
+	const json_t *v, *x;
+	size_t i, k;
 	int r;
 
 	if ((r = keys(st, "standing", skeys, required, err)) != 0)
 		return r;
-	if (!(s = str_field(st, "scope")) || !in_set(s, scopes))
-		return bad(err, "standing.scope", "must be full or partial");
+	v = json_object_get(st, "covers");
+	if (!json_is_array(v) || json_array_size(v) > 6)
+		return bad(err, "standing.covers", "must be an array of at most 6 kinds");
+	json_array_foreach(v, i, x) {
+		if (!json_is_string(x) || !in_set(json_string_value(x), kinds))
+			return bad(err, "standing.covers", "must hold file, firewall, sysctl, service, module or package");
+		for (k = 0; k < i; k++)
+			if (json_equal(x, json_array_get(v, k)))
+				return bad(err, "standing.covers", "must not repeat a kind");
+	}
 	if ((r = uint_field(st, "unresolved", "standing", 0, 0, err)) != 0)
 		return r;
 	if ((v = json_object_get(st, "refused")) && (!json_is_string(v) || json_string_length(v) == 0 ||

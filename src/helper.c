@@ -137,6 +137,34 @@ int plumb_helper_fetch(const char *const args[], const char *home, int *out_fd, 
 	return pid;
 }
 
+int plumb_helper_fork(void (*fn)(void *arg, int wfd), void *arg, const int *close_fds, size_t nclose, int *out_fd,
+		      struct plumb_err *err)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fork");
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		for (size_t i = 0; i < nclose; i++)
+			if (close_fds[i] >= 0 && close_fds[i] != fds[1])
+				close(close_fds[i]);
+		(void)setpgid(0, 0);
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+		fn(arg, fds[1]);
+		_exit(0);
+	}
+	close(fds[1]);
+	*out_fd = fds[0];
+	return pid;
+}
+
 int plumb_helper_wait(int pid, unsigned timeout_s)
 {
 	struct timespec ts = {0, 20 * 1000 * 1000};

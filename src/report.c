@@ -294,9 +294,13 @@ json_t *plumb_report_json(const struct plumb_report *r)
 		json_object_set_new(o, "spool", sp);
 	}
 	if (r->has_standing) {
-		json_t *st = json_pack("{s:s, s:I}", "scope", r->partial ? "partial" : "full", "unresolved",
-				       (json_int_t)r->unresolved);
+		static const char *const kinds[] = {"file", "firewall", "sysctl", "service", "module", "package"};
+		json_t *cov = json_array();
+		json_t *st = cov ? json_pack("{s:o, s:I}", "covers", cov, "unresolved", (json_int_t)r->unresolved) : NULL;
 
+		for (size_t i = 0; st != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (r->covers & (1u << i))
+				json_array_append_new(cov, json_string(kinds[i]));
 		if (st != NULL && r->refused != NULL)
 			json_object_set_new(st, "refused", json_string(r->refused));
 		if (st == NULL || json_object_set_new(o, "standing", st) != 0) {

@@ -20,6 +20,18 @@ int plumb_helper_send(const char *cfg_path, const char *state_dir, unsigned budg
  * negative code. */
 int plumb_helper_fetch(const char *const args[], const char *home, int *out_fd, struct plumb_err *err);
 
+/* Forks a child of plumbd's own that calls fn(arg, wfd) and exits 0 (or
+ * what fn _exits with): wfd is the write end of a pipe whose read end
+ * (O_CLOEXEC, blocking) is returned in *out_fd; the nclose fds in
+ * close_fds are closed in the child first (the loop's own: epoll,
+ * inotify, signalfd, timers). The child keeps the caller's signal mask
+ * (plumbd's: SIGTERM blocked, so the waiting hook sees it pending), gets
+ * a process group of its own and SIGTERM when its parent dies. Returns
+ * its pid, or a negative code. For work that may wait on programs
+ * (plumbd's live-state runs): the loop reads the pipe, never waits. */
+int plumb_helper_fork(void (*fn)(void *arg, int wfd), void *arg, const int *close_fds, size_t nclose, int *out_fd,
+		      struct plumb_err *err);
+
 /* Waits for pid at most timeout_s seconds, then kills it. Returns its exit
  * status (0..255), or -1 when it had to be killed or died of a signal. */
 int plumb_helper_wait(int pid, unsigned timeout_s);

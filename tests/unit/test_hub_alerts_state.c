@@ -162,44 +162,50 @@ static void transitions(void **state)
 	assert_int_equal(q("SELECT COUNT(*) FROM alert_outbox WHERE state = 'resolved' AND receiver = 'refusals'"), 1);
 }
 
-#define STANDING(scope, n) ",\"standing\":{\"scope\":\"" scope "\",\"unresolved\":" #n
+#define STANDING(covers, n) ",\"standing\":{\"covers\":[" covers "],\"unresolved\":" #n
+#define ALL "\"file\",\"firewall\",\"sysctl\",\"service\",\"module\",\"package\""
 static void standing(void **state)
 {
 	(void)state;
 	time_t now = 1767225600;
 	/* a full scan: a package that cannot be installed */
-	assert_int_equal(ingestx("db1", NULL, "package:p=failed", STANDING("full", 1) "}", now), 0);
+	assert_int_equal(ingestx("db1", NULL, "package:p=failed", STANDING(ALL, 1) "}", now), 0);
 	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1' AND alertname = 'PlumbRepairFailed'"
 			   " AND resource = 'package:p'"), 1);
 	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1' AND alertname = 'PlumbHostDrifting'"), 1);
 	/* then a dirty-set revert of a file: silent about the package, which
-	 * still fails (standing says 1): nothing resolves */
-	assert_int_equal(ingestx("db1", NULL, "file:/etc/a=reverted", STANDING("partial", 1) "}", now + 1), 0);
+	 * still fails (standing says 1): nothing resolves; nor with a full
+	 * scan's files and firewall (live state and packages come apart) */
+	assert_int_equal(ingestx("db1", NULL, "file:/etc/a=reverted", STANDING("", 1) "}", now + 1), 0);
 	assert_int_equal(q("SELECT unresolved FROM hosts WHERE host = 'db1'"), 1);
 	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1'"), 2);
 	assert_int_equal(q("SELECT COUNT(*) FROM alert_outbox WHERE host = 'db1' AND state = 'resolved'"), 0);
+	assert_int_equal(ingestx("db1", NULL, "", STANDING("\"file\",\"firewall\"", 1) "}", now + 1), 0);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1'"), 2);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_outbox WHERE host = 'db1' AND state = 'resolved'"), 0);
 	/* a refusal, reported once; the next partial reports still carry it */
-	assert_int_equal(ingestx("db1", NULL, "baseline=refused", STANDING("partial", 1) ",\"refused\":\"tip x: not signed\"}",
+	assert_int_equal(ingestx("db1", NULL, "baseline=refused", STANDING("", 1) ",\"refused\":\"tip x: not signed\"}",
 				 now + 2), 0);
-	assert_int_equal(ingestx("db1", NULL, "", STANDING("partial", 1) ",\"refused\":\"tip x: not signed\"}", now + 3), 0);
+	assert_int_equal(ingestx("db1", NULL, "", STANDING("", 1) ",\"refused\":\"tip x: not signed\"}", now + 3), 0);
 	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1' AND alertname = 'PlumbBaselineRefused'"), 1);
 	assert_int_equal(q("SELECT COUNT(*) FROM hosts WHERE host = 'db1' AND refused LIKE 'baseline refused: tip x%'"), 1);
 	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1' AND alertname = 'PlumbRepairFailed'"), 1);
 	/* two parts of one run, each with the host-wide figure: replaced, not added */
-	assert_int_equal(ingestx("db1", RUN_A, "package:p=failed", STANDING("full", 2) "}", now + 4), 0);
-	assert_int_equal(ingestx("db1", RUN_A, "file:/etc/b=failed", STANDING("full", 2) "}", now + 5), 0);
+	assert_int_equal(ingestx("db1", RUN_A, "package:p=failed", STANDING(ALL, 2) "}", now + 4), 0);
+	assert_int_equal(ingestx("db1", RUN_A, "file:/etc/b=failed", STANDING(ALL, 2) "}", now + 5), 0);
 	assert_int_equal(q("SELECT unresolved FROM hosts WHERE host = 'db1'"), 2);
 	assert_int_equal(q("SELECT COUNT(*) FROM hosts WHERE host = 'db1' AND refused IS NULL"), 1);
 	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1' AND alertname = 'PlumbBaselineRefused'"), 0);
 	/* a clean full scan: everything resolves */
-	assert_int_equal(ingestx("db1", NULL, "", STANDING("full", 0) "}", now + 6), 0);
+	assert_int_equal(ingestx("db1", NULL, "", STANDING(ALL, 0) "}", now + 6), 0);
 	assert_int_equal(q("SELECT unresolved FROM hosts WHERE host = 'db1'"), 0);
 	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1'"), 0);
 	/* what the validator refuses */
 	{
-		const char *bad[] = {STANDING("some", 1) "}", STANDING("full", -1) "}",
-				     ",\"standing\":{\"scope\":\"full\"}", STANDING("full", 1) ",\"x\":1}",
-				     STANDING("full", 1) ",\"refused\":\"\"}"};
+		const char *bad[] = {STANDING("\"files\"", 1) "}", STANDING(ALL, -1) "}",
+				     ",\"standing\":{\"covers\":[]}", STANDING(ALL, 1) ",\"x\":1}",
+				     STANDING(ALL, 1) ",\"refused\":\"\"}", STANDING("\"file\",\"file\"", 1) "}",
+				     ",\"standing\":{\"covers\":\"file\",\"unresolved\":1}"};
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			char text[1024];
 			struct plumb_err e = {0};

@@ -49,7 +49,7 @@ static void shape(void **state)
 	json_decref(j);
 	/* plumbd's: what stands beyond the run's events, in every part too */
 	r.has_standing = 1;
-	r.partial = 1;
+	r.covers = PLUMB_COVERS_SYSCTL | PLUMB_COVERS_PACKAGE;
 	r.unresolved = 7;
 	r.refused = strdup("tip 0123: not signed");
 	j = plumb_report_json(&r);
@@ -58,7 +58,9 @@ static void shape(void **state)
 		json_t *st = json_object_get(j, "standing"), **v = NULL;
 		size_t n = 0;
 
-		assert_string_equal(json_string_value(json_object_get(st, "scope")), "partial");
+		assert_int_equal(json_array_size(json_object_get(st, "covers")), 2);
+		assert_string_equal(json_string_value(json_array_get(json_object_get(st, "covers"), 0)), "sysctl");
+		assert_string_equal(json_string_value(json_array_get(json_object_get(st, "covers"), 1)), "package");
 		assert_int_equal(json_integer_value(json_object_get(st, "unresolved")), 7);
 		assert_string_equal(json_string_value(json_object_get(st, "refused")), "tip 0123: not signed");
 		assert_int_equal(plumb_report_split(&v, &n, j, 1 << 20, &err), 0);

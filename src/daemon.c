@@ -28,6 +28,7 @@
 #include "plumb/log.h"
 #include "plumb/metrics.h"
 #include "plumb/notify.h"
+#include "plumb/notify_run.h"
 #include "plumb/quarantine.h"
 #include "plumb/report.h"
 #include "plumb/run.h"
@@ -105,6 +106,11 @@ struct plumb_daemon {
 	int live_fd;
 	int live_due;              /* asked for while one ran: 1, 2 with packages */
 	int scanned;               /* the start-up full scan ran */
+	/* notify: actions of reverted files run in a child too (livejob.c):
+	 * the runs mark them here, one child at a time takes them */
+	unsigned char *notify_due; /* per file resource */
+	struct plumb_livejob *notifyjob;
+	int notify_fd;
 	int live_startup;          /* its live-state run is out: plumb.prom waits for it */
 	time_t last_run, last_fetch_ok;
 };
@@ -334,6 +340,9 @@ static void on_inotify(struct plumb_daemon *d)
 
 static void live_request(struct plumb_daemon *d, int packages);
 static void live_cancel(struct plumb_daemon *d);
+static void notify_request(struct plumb_daemon *d);
+static void notify_flush(struct plumb_daemon *d);
+static void report_child_run(struct plumb_daemon *d, struct plumb_report *rep, unsigned covers);
 
 /* --- runs -------------------------------------------------------------------- */
 
@@ -648,7 +657,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 				     .firewall = full > 0 || full == -1 ? 1 : 0, .live = -1, .packages = -1,
 				     .guard = d->guard_pending ? PLUMB_GUARD_DEFER : PLUMB_GUARD_NONE,
 				     .anchor = d->anchor_pending && full > 0 && d->probe == PROBE_NONE,
-				     .after_engine = after_engine};
+				     .notify_due = d->notify_due, .after_engine = after_engine};
 	struct after_engine ae = {d, NULL, full};
 	struct plumb_run_result res;
 	unsigned char *only = NULL;
@@ -751,6 +760,7 @@ static void run_engine(struct plumb_daemon *d, int full)
 	}
 	write_metrics(d);
 	send_reports(d);
+	notify_request(d);
 	if (full > 0)
 		live_request(d, 1);
 }
@@ -812,14 +822,16 @@ static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accep
 	 * A probe of the one it replaces no longer decides anything. */
 	probe_cancel(d);
 	live_cancel(d);     /* its answer would be about the baseline being replaced */
+	notify_flush(d);    /* actions due for the old baseline's reverts are not dropped */
 	{
 		size_t n = sel->b->nfiles;
-		unsigned char *dirty = calloc(n ? n : 1, 1);
+		unsigned char *dirty = calloc(n ? n : 1, 1), *due = calloc(n ? n : 1, 1);
 		struct plumb_contest *cs = calloc(n ? n : 1, sizeof(*cs));
 
-		if (dirty == NULL || cs == NULL) {
+		if (dirty == NULL || cs == NULL || due == NULL) {
 			free(dirty);
 			free(cs);
+			free(due);
 			plumb_selection_release(sel);
 			return;
 		}
@@ -827,11 +839,13 @@ static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accep
 			plumb_selection_release(&d->sel);
 		free(d->dirty);
 		free(d->cs);
+		free(d->notify_due);
 		d->sel = *sel;
 		memset(sel, 0, sizeof(*sel));
 		d->have_sel = 1;
 		d->dirty = dirty;
 		d->cs = cs;
+		d->notify_due = due;
 	}
 	if (d->sel.from_git)
 		plumb_log(PLUMB_LOG_INFO, "enforcing commit %.12s (serial %llu, signed by %s)", d->sel.tip.commit,
@@ -945,15 +959,33 @@ static struct plumb_git_fetch *fetch_detach(struct plumb_daemon *d)
 
 /* --- live state, in a child ------------------------------------------------ */
 
+/* The loop's own fds, which a child of it closes first (out: room for
+ * T_COUNT + 8). Returns how many. */
+static size_t loop_fds(const struct plumb_daemon *d, int *out)
+{
+	size_t n = 0;
+
+	out[n++] = d->epfd;
+	out[n++] = d->sfd;
+	out[n++] = d->ws.ifd;
+	out[n++] = d->sender_fd;
+	out[n++] = d->fetch_fd;
+	out[n++] = d->live_fd;
+	out[n++] = d->notify_fd;
+	for (int t = 0; t < T_COUNT; t++)
+		out[n++] = d->timers[t];
+	return n;
+}
+
 /* Starts a live-state run (packages: with packages, as full scans have),
  * or, while one is out, asks for another when it is done. */
 static void live_request(struct plumb_daemon *d, int packages)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	int close_fds[T_COUNT + 5];
+	int close_fds[T_COUNT + 8];
 	const struct plumb_baseline *b;
 	struct plumb_err e;
-	size_t n = 0;
+	size_t n;
 
 	if (!d->have_sel || d->stop)
 		goto none;
@@ -964,15 +996,9 @@ static void live_request(struct plumb_daemon *d, int packages)
 		d->live_due = packages || d->live_due == 2 ? 2 : 1;
 		return;
 	}
-	close_fds[n++] = d->epfd;
-	close_fds[n++] = d->sfd;
-	close_fds[n++] = d->ws.ifd;
-	close_fds[n++] = d->sender_fd;
-	close_fds[n++] = d->fetch_fd;
-	for (int t = 0; t < T_COUNT; t++)
-		close_fds[n++] = d->timers[t];
+	n = loop_fds(d, close_fds);
 	if (plumb_livejob_start(&d->live, &d->cfg, d->st, &d->sel, d->rootfd, d->cfg.mode == PLUMB_MODE_ENFORCE,
-				packages, close_fds, n, &e) != 0) {
+				packages, NULL, close_fds, n, &e) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "%s; live state is checked again at the next interval", e.msg);
 		d->live = NULL;
 		goto none;
@@ -1040,17 +1066,8 @@ static void on_live(struct plumb_daemon *d)
 	 * interval's when it has news: not the same failures as last time
 	 * (a read-only /proc/sys in a container), or fewer open. */
 	if (packages || (rep.nevents > 0 && !live_repeats(d, &rep)) ||
-	    d->live_unresolved + d->pkg_unresolved < before) {
-		if (plumb_state_lock(d->st, 5, &e) == 0) {
-			lock_regained(d);
-			stand(d, &rep, PLUMB_COVERS_LIVE | (packages ? PLUMB_COVERS_PACKAGE : 0));
-			(void)plumb_run_report(d->st, &d->cfg, &rep, 0, NULL);
-			plumb_state_unlock(d->st);
-		} else {
-			plumb_log(PLUMB_LOG_ERROR, "%s; this live-state run is not reported (its events are logged above)",
-				  e.msg);
-		}
-	}
+	    d->live_unresolved + d->pkg_unresolved < before)
+		report_child_run(d, &rep, PLUMB_COVERS_LIVE | (packages ? PLUMB_COVERS_PACKAGE : 0));
 	plumb_report_release(&rep);
 next:
 	write_metrics(d);
@@ -1059,6 +1076,116 @@ next:
 		d->live_due = 0;
 		live_request(d, due == 2);
 	}
+}
+
+/* Reports what a child run answered (covers: what it looked at in full). */
+static void report_child_run(struct plumb_daemon *d, struct plumb_report *rep, unsigned covers)
+{
+	struct plumb_err e;
+
+	if (plumb_state_lock(d->st, 5, &e) == 0) {
+		lock_regained(d);
+		stand(d, rep, covers);
+		(void)plumb_run_report(d->st, &d->cfg, rep, 0, NULL);
+		plumb_state_unlock(d->st);
+	} else {
+		plumb_log(PLUMB_LOG_ERROR, "%s; this run is not reported (its events are logged above)", e.msg);
+	}
+}
+
+static int notify_marked(const struct plumb_daemon *d)
+{
+	for (size_t i = 0; d->have_sel && d->notify_due != NULL && i < d->sel.b->nfiles; i++)
+		if (d->notify_due[i])
+			return 1;
+	return 0;
+}
+
+/* Starts the notify: actions the runs marked, in a child (one at a time:
+ * what is marked meanwhile goes when it is done). */
+static void notify_request(struct plumb_daemon *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int close_fds[T_COUNT + 8];
+	struct plumb_err e;
+	size_t n;
+
+	if (d->notifyjob != NULL || d->stop || !notify_marked(d))
+		return;
+	n = loop_fds(d, close_fds);
+	if (plumb_livejob_start(&d->notifyjob, &d->cfg, d->st, &d->sel, d->rootfd, 1, 0, d->notify_due, close_fds, n,
+				&e) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s; running the notify: actions here", e.msg);
+		d->notifyjob = NULL;
+		notify_flush(d);
+		return;
+	}
+	memset(d->notify_due, 0, d->sel.b->nfiles);    /* the child has its own copy */
+	d->notify_fd = plumb_livejob_fd(d->notifyjob);
+	ev.data.fd = d->notify_fd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->notify_fd, &ev);
+}
+
+/* Runs what is marked here and now (a baseline switch, or no child could
+ * be started): the actions are never dropped. */
+static void notify_flush(struct plumb_daemon *d)
+{
+	const struct plumb_file_res **changed;
+	struct plumb_report rep;
+	struct plumb_err e;
+	size_t n = 0;
+
+	if (!notify_marked(d))
+		return;
+	if ((changed = calloc(d->sel.b->nfiles, sizeof(*changed))) == NULL)
+		return;
+	for (size_t i = 0; i < d->sel.b->nfiles; i++)
+		if (d->notify_due[i] && d->sel.b->files[i].nnotify > 0)
+			changed[n++] = &d->sel.b->files[i];
+	memset(d->notify_due, 0, d->sel.b->nfiles);
+	if (plumb_report_init(&rep, "enforce", &e) == 0) {
+		(void)plumb_run_header(&rep, &d->sel);
+		if (plumb_notify_run(&rep, changed, n, d->rootfd, &e) != 0)
+			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
+		rep.finished_at = time(NULL);
+		log_events(&rep);
+		if (rep.nevents > 0)
+			report_child_run(d, &rep, 0);
+		plumb_report_release(&rep);
+	}
+	free(changed);
+}
+
+/* The notify child answered: its events are reported; what was marked
+ * meanwhile starts. */
+static void on_notify(struct plumb_daemon *d)
+{
+	struct plumb_livejob *j;
+	struct plumb_report rep;
+	struct plumb_err e;
+
+	if (!plumb_livejob_pump(d->notifyjob))
+		return;
+	j = d->notifyjob;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->notify_fd, NULL);
+	d->notifyjob = NULL;
+	d->notify_fd = -1;
+	if (plumb_report_init(&rep, "enforce", &e) != 0) {
+		plumb_livejob_abort(j);
+	} else {
+		(void)plumb_run_header(&rep, &d->sel);
+		if (plumb_livejob_finish(j, &rep, &e) != 0) {
+			plumb_log(PLUMB_LOG_ERROR, "notify: %s", e.msg);
+		} else {
+			rep.finished_at = time(NULL);
+			log_events(&rep);
+			if (rep.nevents > 0)
+				report_child_run(d, &rep, 0);
+		}
+		plumb_report_release(&rep);
+	}
+	send_reports(d);
+	notify_request(d);
 }
 
 /* --- the lock-out probe ---------------------------------------------------- */
@@ -1291,7 +1418,7 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	int r;
 
 	plumb_watch_init(&d->ws);
-	d->epfd = d->sfd = d->rootfd = d->sender_fd = d->fetch_fd = d->live_fd = -1;
+	d->epfd = d->sfd = d->rootfd = d->sender_fd = d->fetch_fd = d->live_fd = d->notify_fd = -1;
 	for (int t = 0; t < T_COUNT; t++)
 		d->timers[t] = -1;
 	if ((r = load_config(&d->cfg, d->o, err)) != 0)
@@ -1326,6 +1453,8 @@ static void teardown(struct plumb_daemon *d)
 {
 	plumb_helper_set_waiting(NULL, NULL);
 	live_cancel(d);
+	if (d->notifyjob != NULL)
+		plumb_livejob_abort(d->notifyjob);   /* plumbd stops: its actions are killed, as in a run */
 	probe_cancel(d);
 	if (d->fetch != NULL)
 		(void)plumb_git_fetch_abort(fetch_detach(d), 0, NULL);   /* the cache is cleaned by the next fetch */
@@ -1340,6 +1469,7 @@ static void teardown(struct plumb_daemon *d)
 		plumb_selection_release(&d->sel);
 	free(d->dirty);
 	free(d->cs);
+	free(d->notify_due);
 	free(d->last_reanchor);
 	free(d->last_refusal);
 	plumb_metrics_file_release(&d->metrics);
@@ -1454,6 +1584,8 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 				live_request(&d, 0);
 			} else if (d.live != NULL && fd == d.live_fd) {
 				on_live(&d);
+			} else if (d.notifyjob != NULL && fd == d.notify_fd) {
+				on_notify(&d);
 			} else if (fd == d.timers[T_POLL] && timer_fired(fd)) {
 				refresh_baseline(&d);
 			} else if (fd == d.timers[T_BACKOFF] && timer_fired(fd)) {

@@ -290,7 +290,13 @@ int plumb_engine_run(struct plumb_report *rep, const struct plumb_baseline *b,
 			r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 			goto out;
 		}
-		r = nchanged > 0 ? plumb_notify_run(rep, changed, nchanged, rootfd, err) : 0;
+		if (o->notify_due != NULL) {
+			for (size_t k = 0; k < nchanged; k++)
+				o->notify_due[changed[k] - b->files] = 1;
+			r = 0;
+		} else {
+			r = nchanged > 0 ? plumb_notify_run(rep, changed, nchanged, rootfd, err) : 0;
+		}
 		free(changed);
 		if (r != 0)
 			goto out;

@@ -17,6 +17,7 @@
 #include "plumb/helper.h"
 #include "plumb/livejob.h"
 #include "plumb/log.h"
+#include "plumb/notify_run.h"
 #include "plumb/run.h"
 #include "plumb/select.h"
 #include "banned.h"
@@ -34,7 +35,26 @@ struct child_arg {
 	struct plumb_state *st;
 	const struct plumb_selection *sel;
 	int rootfd, repair, packages;
+	const unsigned char *notify;
 };
+
+/* The notify: actions of the files marked in a->notify, into rep. */
+static int run_notify(struct plumb_report *rep, const struct child_arg *a, struct plumb_err *err)
+{
+	const struct plumb_baseline *b = a->sel->b;
+	const struct plumb_file_res **changed = calloc(b->nfiles ? b->nfiles : 1, sizeof(*changed));
+	size_t n = 0;
+	int r;
+
+	if (changed == NULL)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < b->nfiles; i++)
+		if (a->notify[i] && b->files[i].nnotify > 0)
+			changed[n++] = &b->files[i];
+	r = n > 0 ? plumb_notify_run(rep, changed, n, a->rootfd, err) : 0;
+	free(changed);
+	return r;
+}
 
 /* In the child, while a program runs: a pending SIGTERM (plumbd stops, or
  * a new baseline replaced this run's) ends the wait. */
@@ -62,7 +82,8 @@ static void child_main(void *arg, int wfd)
 	plumb_helper_set_waiting(child_waiting, NULL);
 	if (none == NULL || plumb_report_init(&rep, a->repair ? "enforce" : "audit", &e) != 0)
 		_exit(3);
-	if (plumb_run_selected(&rep, a->cfg, a->st, a->sel, a->rootfd, &sc, &res, &e) != 0)
+	if ((a->notify != NULL ? run_notify(&rep, a, &e) :
+	     plumb_run_selected(&rep, a->cfg, a->st, a->sel, a->rootfd, &sc, &res, &e)) != 0)
 		j = json_pack("{s:s}", "error", e.msg);
 	else
 		j = plumb_report_json(&rep);
@@ -72,10 +93,10 @@ static void child_main(void *arg, int wfd)
 }
 
 int plumb_livejob_start(struct plumb_livejob **out, const struct plumb_config *cfg, struct plumb_state *st,
-			const struct plumb_selection *sel, int rootfd, int repair, int packages, const int *close_fds,
-			size_t nclose, struct plumb_err *err)
+			const struct plumb_selection *sel, int rootfd, int repair, int packages,
+			const unsigned char *notify, const int *close_fds, size_t nclose, struct plumb_err *err)
 {
-	struct child_arg a = {cfg, st, sel, rootfd, repair, packages};
+	struct child_arg a = {cfg, st, sel, rootfd, repair, packages, notify};
 	struct plumb_livejob *j;
 	int pid;
 

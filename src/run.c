@@ -226,7 +226,7 @@ int plumb_run_selected(struct plumb_report *rep, const struct plumb_config *cfg,
 {
 	struct plumb_fw_undo undo = {NULL};
 	struct plumb_engine_opts eo = {sc->repair, sc->threads, sc->only, sc->firewall, sc->guard ? &undo : NULL,
-				       NULL, sc->live, sc->packages};
+				       NULL, sc->live, sc->packages, sc->notify_due};
 	struct plumb_quarantine *q = NULL;
 	struct plumb_journal *journal = NULL;
 	struct plumb_err e;

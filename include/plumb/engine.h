@@ -25,6 +25,10 @@ struct plumb_engine_opts {
 	struct plumb_journal *journal;  /* file repairs are announced here first; may be NULL */
 	int live;         /* live state (sysctl, services): 0 with full runs (only == NULL); -1 never; 1 always */
 	int packages;     /* packages: the same */
+	/* per file resource: with it, notify: actions are not run here; each
+	 * file reverted that has some is marked instead (plumbd runs them in
+	 * a child, livejob.c) */
+	unsigned char *notify_due;
 };
 
 /* Runs the file resources of b against the tree at rootfd, adding events

@@ -1,11 +1,13 @@
-/* livejob.h - plumbd's live-state runs (sysctl:, services:, modules: and,
- * with full scans, packages:) in a child of its own, so the loop never
- * waits for systemctl, modprobe or apt-get (deadlines of 30 s to 10 min):
- * the child (plumb_helper_fork) runs the one run (plumb_run_selected) over
- * live state alone and writes its report's JSON to a pipe; the loop reads
+/* livejob.h - the parts of plumbd's runs that wait on programs, in a child
+ * of its own, so the loop never waits for systemctl, modprobe, apt-get or
+ * a notify: command (deadlines of 30 s to 10 min): live state (sysctl:,
+ * services:, modules: and, with full scans, packages:), through the one
+ * run (plumb_run_selected) with a scope of live state alone; and the
+ * notify: actions of files just reverted (plumb_notify_run). The child
+ * (plumb_helper_fork) writes its report's JSON to a pipe; the loop reads
  * the pipe when it is readable and takes the events as its own. The child
- * is plumbd itself, forked: root, as live state needs; it writes nothing
- * in state_dir and takes no state lock, so file reverts go on meanwhile. */
+ * is plumbd itself, forked: root, as both need; it writes nothing in
+ * state_dir and takes no state lock, so file reverts go on meanwhile. */
 #ifndef PLUMB_LIVEJOB_H
 #define PLUMB_LIVEJOB_H
 
@@ -23,11 +25,13 @@ struct plumb_livejob;
 #define PLUMB_LIVEJOB_MAX (16u << 20)
 
 /* Starts a live-state run over sel (repair: enforce mode; packages: the
- * packages too, as with full scans). close_fds: the caller's fds the
- * child closes first. Returns 0 with *out set, or a negative code. */
+ * packages too, as with full scans) or, with notify (per file resource of
+ * sel), the notify: actions of the files marked there, each action once.
+ * close_fds: the caller's fds the child closes first. Returns 0 with *out
+ * set, or a negative code. */
 int plumb_livejob_start(struct plumb_livejob **out, const struct plumb_config *cfg, struct plumb_state *st,
-			const struct plumb_selection *sel, int rootfd, int repair, int packages, const int *close_fds,
-			size_t nclose, struct plumb_err *err);
+			const struct plumb_selection *sel, int rootfd, int repair, int packages,
+			const unsigned char *notify, const int *close_fds, size_t nclose, struct plumb_err *err);
 
 /* The fd the loop watches (readable: call pump). */
 int plumb_livejob_fd(const struct plumb_livejob *j);

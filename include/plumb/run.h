@@ -45,6 +45,7 @@ struct plumb_run_scope {
 	int guard;                  /* a new git baseline: PLUMB_GUARD_* after its firewall repair */
 	int anchor;                 /* record sel as the anchor once applied (not when rolled back,
 				     * nor while a deferred probe is out) */
+	unsigned char *notify_due;  /* as struct plumb_engine_opts: notify: actions marked, not run */
 	/* called after the engine, before the guard (plumbd counts reverts there) */
 	void (*after_engine)(void *ctx, struct plumb_report *rep);
 	void *ctx;

@@ -108,9 +108,10 @@ wait_until 5 '[ "$(runs)" -gt "$before" ]' || fail "plumbd's revert did not noti
 [ "$(runs)" = $((before + 1)) ] || fail "plumbd notified $(( $(runs) - before )) times for one revert"
 stop_plumbd
 
-# plumbd inside a slow action (a 60 s deadline, an action that would take
-# 30 s): the watchdog is still pinged, and SIGTERM ends the wait (and the
-# action's process group) at once instead of after the action.
+# plumbd while a slow action runs (a 60 s deadline, an action that would
+# take 31 s): notify: actions run in a child of plumbd, so other drift is
+# still reverted at once, the watchdog is pinged, and SIGTERM ends the
+# action's process group at once instead of after the action.
 write_baseline "  - path: /etc/slow.conf
     content: \"s\\n\"
     notify:
@@ -122,7 +123,13 @@ WD=$NL
 NOTIFY_SOCKET=$T/wd.sock WATCHDOG_USEC=400000 start_plumbd --baseline-dir "$BL"
 echo intruder > "$ROOT/etc/slow.conf"
 wait_until 5 'pgrep -f "/bin/sleep 31" >/dev/null' || fail "plumbd's revert of slow.conf did not run its action"
-sleep 2                                         # inside the action's wait
+for i in 1 2 3; do
+	echo "intruder $i" > "$ROOT/etc/b.conf"
+	wait_until 3 '[ "$(cat "$ROOT/etc/b.conf")" = b ]' || fail "drift $i of b.conf was not reverted while a notify action ran"
+	sleep 0.3
+done
+pgrep -f "/bin/sleep 31" >/dev/null || fail "test premise: the slow action is no longer running"
+sleep 1                                         # inside the action's wait
 gap=$(watchdog_gap "$T/wd.log"); gap=${gap#* }   # the silence up to now counts too
 note "watchdog during a slow notify action: longest gap $gap s (interval 0.2 s)"
 awk -v g="$gap" 'BEGIN { exit !(g <= 1.0) }' || fail "watchdog gap $gap s > 1 s inside a slow notify action"

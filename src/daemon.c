@@ -342,7 +342,7 @@ static void live_request(struct plumb_daemon *d, int packages);
 static void live_cancel(struct plumb_daemon *d);
 static void notify_request(struct plumb_daemon *d);
 static void notify_flush(struct plumb_daemon *d);
-static void report_child_run(struct plumb_daemon *d, struct plumb_report *rep, unsigned covers);
+static void report_child_run(struct plumb_daemon *d, struct plumb_report *rep, unsigned covers, int send);
 
 /* --- runs -------------------------------------------------------------------- */
 
@@ -1059,15 +1059,13 @@ static void on_live(struct plumb_daemon *d)
 		goto next;
 	}
 	track_live(d, &rep, packages);
-	rep.finished_at = time(NULL);
-	d->last_run = rep.finished_at;
-	log_events(&rep);
+	d->last_run = time(NULL);
 	/* A full scan's always goes (it clears what was fixed meanwhile), an
 	 * interval's when it has news: not the same failures as last time
 	 * (a read-only /proc/sys in a container), or fewer open. */
-	if (packages || (rep.nevents > 0 && !live_repeats(d, &rep)) ||
-	    d->live_unresolved + d->pkg_unresolved < before)
-		report_child_run(d, &rep, PLUMB_COVERS_LIVE | (packages ? PLUMB_COVERS_PACKAGE : 0));
+	report_child_run(d, &rep, PLUMB_COVERS_LIVE | (packages ? PLUMB_COVERS_PACKAGE : 0),
+			 packages || (rep.nevents > 0 && !live_repeats(d, &rep)) ||
+				 d->live_unresolved + d->pkg_unresolved < before);
 	plumb_report_release(&rep);
 next:
 	write_metrics(d);
@@ -1078,11 +1076,16 @@ next:
 	}
 }
 
-/* Reports what a child run answered (covers: what it looked at in full). */
-static void report_child_run(struct plumb_daemon *d, struct plumb_report *rep, unsigned covers)
+/* A child run's answer (or a fallback run in place) is done: logged, and
+ * with send reported (covers: what it looked at in full). */
+static void report_child_run(struct plumb_daemon *d, struct plumb_report *rep, unsigned covers, int send)
 {
 	struct plumb_err e;
 
+	rep->finished_at = time(NULL);
+	log_events(rep);
+	if (!send)
+		return;
 	if (plumb_state_lock(d->st, 5, &e) == 0) {
 		lock_regained(d);
 		stand(d, rep, covers);
@@ -1147,10 +1150,7 @@ static void notify_flush(struct plumb_daemon *d)
 		(void)plumb_run_header(&rep, &d->sel);
 		if (plumb_notify_run(&rep, changed, n, d->rootfd, &e) != 0)
 			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
-		rep.finished_at = time(NULL);
-		log_events(&rep);
-		if (rep.nevents > 0)
-			report_child_run(d, &rep, 0);
+		report_child_run(d, &rep, 0, rep.nevents > 0);
 		plumb_report_release(&rep);
 	}
 	free(changed);
@@ -1174,14 +1174,10 @@ static void on_notify(struct plumb_daemon *d)
 		plumb_livejob_abort(j);
 	} else {
 		(void)plumb_run_header(&rep, &d->sel);
-		if (plumb_livejob_finish(j, &rep, &e) != 0) {
+		if (plumb_livejob_finish(j, &rep, &e) != 0)
 			plumb_log(PLUMB_LOG_ERROR, "notify: %s", e.msg);
-		} else {
-			rep.finished_at = time(NULL);
-			log_events(&rep);
-			if (rep.nevents > 0)
-				report_child_run(d, &rep, 0);
-		}
+		else
+			report_child_run(d, &rep, 0, rep.nevents > 0);
 		plumb_report_release(&rep);
 	}
 	send_reports(d);

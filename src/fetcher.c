@@ -393,6 +393,29 @@ out:
 
 /* --- the fetch -------------------------------------------------------------- */
 
+static int start_libgit2(struct sender *s, const struct fetch_args *a)
+{
+	if (git_libgit2_init() < 0) {
+		snprintf(s->err, sizeof(s->err), "cannot initialise libgit2: %.200s", git_msg());
+		return -1;
+	}
+	/* Confined first (no TLS), the default bundle could not be read:
+	 * that error is nobody's. */
+	git_error_clear();
+	isolate();
+	/* Whole trees cached (the default skips trees over 4 KiB). The cache
+	 * is ours, a local remote anyone's: trusted by neither owner nor
+	 * config. Every object read is hash-checked (said so it stays so). */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)(8 << 20));
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+	if (a->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, a->ca_file, NULL) != 0) {
+		snprintf(s->err, sizeof(s->err), "cannot use source.ca_file '%.200s': %.200s", a->ca_file, git_msg());
+		return -1;
+	}
+	return 0;
+}
+
 static int do_fetch(const struct fetch_args *a, struct sender *s)
 {
 	git_remote_create_options copts = GIT_REMOTE_CREATE_OPTIONS_INIT;
@@ -408,34 +431,31 @@ static int do_fetch(const struct fetch_args *a, struct sender *s)
 	char spec[1024];
 	char *specs[1] = {spec};
 	git_strarray refspecs = {specs, 1};
-	int r = -1;
+	/* http:// needs no bundle either (redirects are not followed), but a
+	 * scheme in capitals, or a ca_file given, keeps the TLS order. */
+	int tls = strncasecmp(a->url, "https:", 6) == 0 || a->ca_file != NULL, r = -1;
 
 	s->status = PLUMB_FETCH_FAILED;
-	git_libgit2_init();
-	isolate();
-	/* Whole trees cached (the default skips trees over 4 KiB). The cache
-	 * is ours, a local remote anyone's: trusted by neither owner nor
-	 * config. Every object read is hash-checked (said so it stays so). */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)(8 << 20));
-	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
-	/* What needs root's eyes is read first: the CA bundle (parsed now by
-	 * mbedTLS) and the ssh key. Then the process confines itself for good. */
-	if (a->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, a->ca_file, NULL) != 0) {
-		snprintf(s->err, sizeof(s->err), "cannot use source.ca_file '%.200s': %.200s", a->ca_file, git_msg());
+	/* What needs root's eyes is read first: the CA bundles (parsed by
+	 * mbedTLS in git_libgit2_init() and for source.ca_file) and the ssh
+	 * key. Then the process confines itself for good. Without TLS no
+	 * bundle is needed: libgit2 starts after the confinement, which
+	 * leaves it none to parse. */
+	if (tls && start_libgit2(s, a) != 0)
 		goto out;
-	}
 	if (a->ssh_key != NULL)
 		ctx.ssh_key = read_secret(a->ssh_key);
 	if (chdir(a->cache) != 0) {
 		snprintf(s->err, sizeof(s->err), "cannot enter the cache '%.200s': %s", a->cache, strerror(errno));
 		goto out;
 	}
-	if (plumb_sandbox_enter(&a->user, PLUMB_SANDBOX_FETCH, &keep, 1,
+	if (plumb_sandbox_enter(&a->user, tls ? PLUMB_SANDBOX_FETCH : PLUMB_SANDBOX_FETCH_PLAIN, &keep, 1,
 				plumb_git_local_remote(a->url, remote_dir, sizeof(remote_dir)) ? extra : NULL, &e) != 0) {
 		snprintf(s->err, sizeof(s->err), "cannot confine the fetch process: %.400s", e.msg);
 		goto out;
 	}
+	if (!tls && start_libgit2(s, a) != 0)
+		goto out;
 	clear_stale();
 	if (git_repository_open_bare(&s->repo, a->cache) != 0 && git_repository_init(&s->repo, a->cache, 1) != 0) {
 		snprintf(s->err, sizeof(s->err), "cannot create the cache repository '%.200s': %.200s", a->cache, git_msg());

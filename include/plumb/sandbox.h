@@ -20,7 +20,8 @@ struct plumb_sandbox_user {
 };
 
 enum plumb_sandbox_profile {
-	PLUMB_SANDBOX_FETCH,       /* libgit2: files in its cache, sockets, DNS */
+	PLUMB_SANDBOX_FETCH,       /* libgit2: files in its cache, sockets, DNS, CA bundles */
+	PLUMB_SANDBOX_FETCH_PLAIN, /* the same over ssh, git:// or a local path: no CA bundle readable */
 	PLUMB_SANDBOX_SEND,        /* libcurl: sockets, DNS, its resolver threads; no directory of its own */
 	PLUMB_SANDBOX_SPOOL,       /* plumb-send's spool keeper: root, its spool (the working directory) only */
 };

@@ -161,6 +161,7 @@ static void clear_stale(void)
 /* --- sending ---------------------------------------------------------------- */
 
 struct sender {
+	struct plumb_frame_out *out;   /* fd 3, buffered */
 	git_repository *repo;
 	git_odb *odb;
 	struct plumb_idset skip;   /* the parent has these (the stored anchor's tree) or they were sent */
@@ -204,8 +205,8 @@ static int send_object(struct sender *s, const git_oid *id, git_object_t want)
 		snprintf(s->err, sizeof(s->err), "object %.12s is not a %s", git_oid_tostr_s(id), git_object_type2string(want));
 		s->status = PLUMB_FETCH_FAILED;
 		r = -1;
-	} else if (plumb_frame_write(PLUMB_FETCHER_FD, obj_type(git_odb_object_type(o)), id->id, git_odb_object_data(o),
-				     git_odb_object_size(o)) != 0) {
+	} else if (plumb_frame_out_add(s->out, obj_type(git_odb_object_type(o)), id->id, git_odb_object_data(o),
+				       git_odb_object_size(o)) != 0) {
 		snprintf(s->err, sizeof(s->err), "cannot write to the parent: %s", strerror(errno));
 		s->status = PLUMB_FETCH_FAILED;
 		r = -1;
@@ -372,14 +373,14 @@ static int send_all(struct sender *s, const struct fetch_args *a, const git_oid 
 		 * second parent): the parent decides from first parents alone. */
 		unsigned char d = git_oid_equal(&commit, &anchor) || git_graph_descendant_of(s->repo, &commit, &anchor) == 1;
 
-		if (plumb_frame_write(PLUMB_FETCHER_FD, PLUMB_FRAME_NOTE, NULL, &d, 1) != 0)
+		if (plumb_frame_out_add(s->out, PLUMB_FRAME_NOTE, NULL, &d, 1) != 0)
 			goto wfail;
 	}
 	if (!git_oid_equal(&commit, tip) && send_object(s, tip, GIT_OBJECT_TAG) != 0)
 		goto out;
 	r = 0;
 tipframe:
-	if (r == 0 && plumb_frame_write(PLUMB_FETCHER_FD, PLUMB_FRAME_TIP, tip->id, NULL, 0) != 0)
+	if (r == 0 && plumb_frame_out_add(s->out, PLUMB_FRAME_TIP, tip->id, NULL, 0) != 0)
 		goto wfail;
 	return r;
 wfail:
@@ -597,11 +598,14 @@ static int parse_args(struct fetch_args *a, int argc, char **argv)
 
 int plumb_fetcher_main(int argc, char **argv)
 {
+	static struct plumb_frame_out out;   /* 64 KiB: not on the stack */
 	struct fetch_args a;
 	struct sender s;
 	int r;
 
 	memset(&s, 0, sizeof(s));
+	plumb_frame_out_init(&out, PLUMB_FETCHER_FD);
+	s.out = &out;
 	signal(SIGPIPE, SIG_IGN);      /* a parent gone: a write error, not a silent death */
 	if (parse_args(&a, argc, argv) != 0) {
 		static const char msg[] = "\001plumb-fetch: bad arguments (it is run by plumb and plumbd only)";
@@ -613,7 +617,7 @@ int plumb_fetcher_main(int argc, char **argv)
 	 * this outlives a parent that died without doing so. */
 	alarm((unsigned)(a.timeout_s + 5));
 	r = do_fetch(&a, &s);
-	if (r == 0 && plumb_frame_write(PLUMB_FETCHER_FD, PLUMB_FRAME_DONE, NULL, NULL, 0) == 0) {
+	if (r == 0 && plumb_frame_out_add(s.out, PLUMB_FRAME_DONE, NULL, NULL, 0) == 0 && plumb_frame_out_flush(s.out) == 0) {
 		r = 0;
 	} else {
 		unsigned char msg[1 + sizeof(s.err)];
@@ -628,7 +632,9 @@ int plumb_fetcher_main(int argc, char **argv)
 			n = (size_t)snprintf(s.err, sizeof(s.err), "fetch failed");
 		msg[0] = (unsigned char)s.status;
 		memcpy(msg + 1, s.err, n);
-		(void)plumb_frame_write(PLUMB_FETCHER_FD, PLUMB_FRAME_FAIL, NULL, msg, n + 1);
+		/* After what was sent (the parent sweeps it): the reason last. */
+		if (plumb_frame_out_add(s.out, PLUMB_FRAME_FAIL, NULL, msg, n + 1) == 0)
+			(void)plumb_frame_out_flush(s.out);
 		r = s.status;
 	}
 	plumb_idset_free(&s.skip);

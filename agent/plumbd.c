@@ -1,7 +1,6 @@
 /* plumbd.c - the long-running agent: plumbd [options], or --once for one
  * fetch+apply. Parses arguments and hands over to libplumb's daemon loop. */
 #include <getopt.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,11 +50,6 @@ int main(int argc, char **argv)
 	struct plumb_err err;
 
 	plumb_log_set_ident("plumbd");
-	/* A long-lived process whose runs allocate per file (1.2 MB of jobs
-	 * at 10,000 files, even for one dirty file): with glibc's dynamic
-	 * threshold, the first such block freed would move the next ones into
-	 * the heap for good. Fixed, they are mapped and unmapped per run. */
-	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	while ((c = getopt_long(argc, argv, "c:vqVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.config_path = optarg; break;

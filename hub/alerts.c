@@ -282,6 +282,32 @@ const char *alert_status_of(const char *alertname)
 	return "drifting";
 }
 
+/* Whether standing's covers holds resource's kind (what precedes its ':'). */
+static int covers_kind(const json_t *standing, const char *resource)
+{
+	const json_t *cov = json_object_get(standing, "covers"), *x;
+	const char *colon = strchr(resource, ':');
+	size_t i, n = colon ? (size_t)(colon - resource) : strlen(resource);
+
+	json_array_foreach(cov, i, x) {
+		const char *k = json_string_value(x);
+		if (k && strlen(k) == n && !strncmp(k, resource, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether one of evs is about resource. */
+static int report_names(const json_t *evs, const char *resource)
+{
+	for (size_t i = 0; i < json_array_size(evs); i++) {
+		const char *res = json_string_value(json_object_get(json_array_get(evs, i), "resource"));
+		if (res && !strcmp(res, resource))
+			return 1;
+	}
+	return 0;
+}
+
 int hub_alerts_ingest(struct hub_conn *c, const json_t *doc, time_t now, struct plumb_err *err)
 {
 	struct hub_alerts_cfg *cfg = alerts_cfg_get();
@@ -290,6 +316,11 @@ int hub_alerts_ingest(struct hub_conn *c, const json_t *doc, time_t now, struct 
 	const char *host = json_string_value(json_object_get(doc, "host"));
 	const char *run = json_string_value(json_object_get(json_object_get(doc, "run"), "id"));
 	const json_t *evs = json_object_get(doc, "events");
+	/* plumbd's reports say what stands (validate.c): a partial run clears
+	 * no per-resource alert it did not look at, and a standing refusal
+	 * keeps PlumbBaselineRefused until a tip is accepted. */
+	const json_t *standing = json_object_get(doc, "standing");
+	const char *still_refused = json_string_value(json_object_get(standing, "refused"));
 	struct open_list open = {0};
 	struct host_state hs = {0};
 	const char *hp[] = {host};
@@ -335,14 +366,26 @@ int hub_alerts_ingest(struct hub_conn *c, const json_t *doc, time_t now, struct 
 				goto out;
 		}
 	}
+	if (still_refused != NULL) {
+		snprintf(summary, sizeof(summary), "%s baseline refused: %s", host, still_refused);
+		plumb_utf8_trim(summary);
+		struct alert_key k = {host, "PlumbBaselineRefused", "baseline", "refused", summary};
+		if ((r = raise_alert(c, cfg, &open, &k, run, now, err)) != 0)
+			goto out;
+	}
 	/* What this report no longer shows clears: host-wide alerts at once
 	 * (silent too: the host reported), per-resource ones when the report
-	 * belongs to another run than the one that raised them. */
+	 * belongs to another run than the one that raised them and, with
+	 * standing, covers their kind or names them (a standing refusal is
+	 * decided by standing alone). */
 	for (size_t i = 0; i < open.n; i++) {
 		struct open_alert *a = &open.v[i];
 		if (a->keep)
 			continue;
 		if (is_per_resource(a->alertname) && run && a->run_id && !strcmp(a->run_id, run))
+			continue;
+		if (standing && is_per_resource(a->alertname) && strcmp(a->alertname, "PlumbBaselineRefused") != 0 &&
+		    !covers_kind(standing, a->resource) && !report_names(evs, a->resource))
 			continue;
 		if ((r = clear_alert(c, cfg, host, a, now, err)) != 0)
 			goto out;

@@ -83,6 +83,10 @@ static int ingest_rows(struct hub_conn *c, const json_t *doc, const char *body, 
 	const json_t *b = json_object_get(doc, "baseline"), *evs = json_object_get(doc, "events");
 	const char *id = opt_str(doc, "id"), *host = opt_str(doc, "host");
 	const json_t *serial = json_object_get(b, "serial");
+	/* plumbd's reports say what stands (validate.c): its unresolved count
+	 * and refusal replace what this report's own events would say, since
+	 * a partial run is silent about what it did not look at. */
+	const json_t *standing = json_object_get(doc, "standing");
 	size_t nev = json_array_size(evs);
 	long long unres = 0, rev = 0, fail = 0;
 	time_t last_drift = 0;
@@ -95,6 +99,10 @@ static int ingest_rows(struct hub_conn *c, const json_t *doc, const char *body, 
 	if (json_is_integer(serial))
 		NUM(s_serial, json_integer_value(serial));
 	refused_reason(refused, evs);
+	if (standing != NULL && opt_str(standing, "refused") != NULL) {
+		snprintf(refused, sizeof(refused), "baseline refused: %s", opt_str(standing, "refused"));
+		plumb_utf8_trim(refused);
+	}
 	unprotected_reason(unprot, doc);
 	const char *rp[] = {id, host, s_now, s_fin, opt_str(b, "commit"), json_is_integer(serial) ? s_serial : NULL,
 			    s_nev, body, s_len};
@@ -148,6 +156,8 @@ static int ingest_rows(struct hub_conn *c, const json_t *doc, const char *body, 
 		if (r != 0)
 			goto fail;
 	}
+	if (standing != NULL)
+		unres = (long long)json_integer_value(json_object_get(standing, "unresolved"));
 	NUM(s_unres, unres);
 	NUM(s_rev, rev);
 	NUM(s_fail, fail);
@@ -183,7 +193,9 @@ static int ingest_rows(struct hub_conn *c, const json_t *doc, const char *body, 
 			    s_unres,
 			    refused[0] ? refused : NULL,
 			    unprot[0] ? unprot : NULL,
-			    opt_str(json_object_get(doc, "run"), "id")};
+			    /* with standing, every part says the same host-wide
+			     * figure: replaced, not added (never a match) */
+			    standing != NULL ? id : opt_str(json_object_get(doc, "run"), "id")};
 	/* Parts of one run (run.id) add up: unresolved drift and a refusal in
 	 * an earlier part stay until a report of another run arrives. */
 	if ((r = hub_conn_exec(c,

@@ -321,6 +321,37 @@ static int check_baseline(const json_t *b, struct plumb_err *err)
  * and checked here before it (the walk runs first). */
 /* "confinement": why the agent's children are confined less than designed
  * (docs/PRIVSEP.md): weaker, 1 to 3 distinct known reasons; detail, text. */
+/* "standing" (plumbd's reports): scope, what is unresolved now, a standing
+ * refusal. */
+static int check_standing(const json_t *st, struct plumb_err *err)
+{
+	static const char *const skeys[] = {"covers", "unresolved", "refused", NULL};
+	static const char *const required[] = {"covers", "unresolved", NULL};
+	static const char *const kinds[] = {"file", "firewall", "sysctl", "service", "module", "package", NULL};
+	const json_t *v, *x;
+	size_t i, k;
+	int r;
+
+	if ((r = keys(st, "standing", skeys, required, err)) != 0)
+		return r;
+	v = json_object_get(st, "covers");
+	if (!json_is_array(v) || json_array_size(v) > 6)
+		return bad(err, "standing.covers", "must be an array of at most 6 kinds");
+	json_array_foreach(v, i, x) {
+		if (!json_is_string(x) || !in_set(json_string_value(x), kinds))
+			return bad(err, "standing.covers", "must hold file, firewall, sysctl, service, module or package");
+		for (k = 0; k < i; k++)
+			if (json_equal(x, json_array_get(v, k)))
+				return bad(err, "standing.covers", "must not repeat a kind");
+	}
+	if ((r = uint_field(st, "unresolved", "standing", 0, 0, err)) != 0)
+		return r;
+	if ((v = json_object_get(st, "refused")) && (!json_is_string(v) || json_string_length(v) == 0 ||
+						     json_string_length(v) > 4096))
+		return bad(err, "standing.refused", "must be a string of 1 to 4096 bytes");
+	return 0;
+}
+
 static int check_confinement(const json_t *c, struct plumb_err *err)
 {
 	static const char *const ckeys[] = {"weaker", "detail", NULL};
@@ -396,7 +427,7 @@ int hub_report_validate(const json_t *doc, const struct hub_report_limits *lim, 
 	time_t t = 0;
 	static const char *const allowed[] = {"schema", "id", "host", "agent_version", "mode", "started_at",
 					      "finished_at", "baseline", "events", "summary", "spool", "run",
-					      "confinement", NULL};
+					      "confinement", "standing", NULL};
 	static const char *const required[] = {"schema", "id", "host", "agent_version", "mode", "started_at",
 					       "finished_at", "baseline", "events", "summary", NULL};
 	static const char *const modes[] = {"enforce", "audit", "check", NULL};
@@ -465,6 +496,8 @@ int hub_report_validate(const json_t *doc, const struct hub_report_limits *lim, 
 			return bad(err, "run.part", "must be at most run.parts");
 	}
 	if ((v = json_object_get(doc, "confinement")) && (r = check_confinement(v, err)) != 0)
+		return r;
+	if ((v = json_object_get(doc, "standing")) && (r = check_standing(v, err)) != 0)
 		return r;
 	if ((v = json_object_get(doc, "spool"))) {
 		if ((r = keys(v, "spool", spool_keys, NULL, err)) != 0)

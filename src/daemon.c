@@ -34,6 +34,7 @@
 #include "plumb/run.h"
 #include "plumb/helper.h"
 #include "plumb/journal.h"
+#include "plumb/livejob.h"
 #include "plumb/select.h"
 #include "plumb/spool.h"
 #include "plumb/source.h"
@@ -75,8 +76,13 @@ struct plumb_daemon {
 	 * deadline the T_FETCH timer */
 	struct plumb_git_fetch *fetch;
 	int fetch_fd;
-	int guard_pending, rolled_back;    /* the lock-out guard for a new baseline */
+	int guard_pending;         /* the lock-out guard for a new baseline */
 	int anchor_pending;        /* a new git baseline whose anchor is not yet recorded */
+	/* The lock-out probe: a fetch (in d->fetch while PROBE_OUT) through the
+	 * new firewall, whose end decides between the anchor and a rollback
+	 * to probe_undo. Enforcement goes on meanwhile. */
+	enum { PROBE_NONE, PROBE_DUE, PROBE_OUT } probe;
+	struct plumb_fw_undo probe_undo;
 	/* the state lock: who kept us from running, and the retry backoff */
 	unsigned lock_failures;    /* consecutive */
 	uint64_t lock_failures_total;
@@ -91,7 +97,16 @@ struct plumb_daemon {
 	char *live_said;           /* what the last live-state run reported (see live_repeats) */
 	int journal_unsettled;     /* the journal may hold what no report has yet */
 	unsigned fw_unresolved;    /* owned tables the last firewall run left drifted */
-	unsigned live_unresolved;  /* sysctl/service/package/module resources likewise */
+	unsigned live_unresolved;  /* sysctl/service/module resources likewise */
+	unsigned pkg_unresolved;   /* package resources the last package run left failing */
+	/* Live state (sysctl:, services:, modules:, and packages: with full
+	 * scans) runs in a child (livejob.c): its answer is an fd event, so a
+	 * slow systemctl or apt-get never holds up a file revert. */
+	struct plumb_livejob *live;
+	int live_fd;
+	int live_due;              /* asked for while one ran: 1, 2 with packages */
+	int scanned;               /* the start-up full scan ran */
+	int live_startup;          /* its live-state run is out: plumb.prom waits for it */
 	time_t last_run, last_fetch_ok;
 };
 
@@ -318,7 +333,33 @@ static void on_inotify(struct plumb_daemon *d)
 	}
 }
 
+static void live_request(struct plumb_daemon *d, int packages);
+static void live_cancel(struct plumb_daemon *d);
+
 /* --- runs -------------------------------------------------------------------- */
+
+/* What is drifted, failing or contested now, across every run (what
+ * track_unresolved keeps): plumb_unresolved, and "standing" in reports. */
+static uint64_t unresolved_now(const struct plumb_daemon *d)
+{
+	uint64_t n = d->fw_unresolved + d->live_unresolved + d->pkg_unresolved;
+
+	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
+		n += d->cs[i].unresolved;
+	return n;
+}
+
+/* Every plumbd report says what stands beyond its own events (the kinds
+ * it covers, unresolved now, a standing refusal): a control plane must not
+ * take a dirty-set run's silence about a failed package for a resolve. */
+static void stand(const struct plumb_daemon *d, struct plumb_report *rep, unsigned covers)
+{
+	rep->has_standing = 1;
+	rep->covers = covers;
+	rep->unresolved = unresolved_now(d);
+	free(rep->refused);
+	rep->refused = d->last_refusal != NULL ? strdup(d->last_refusal) : NULL;
+}
 
 static void write_metrics(struct plumb_daemon *d)
 {
@@ -330,14 +371,14 @@ static void write_metrics(struct plumb_daemon *d)
 	double now = now_mono();
 	int n;
 
+	if (d->live_startup)
+		return;     /* the start-up catch-up is not over until its live state is */
 	memset(&m, 0, sizeof(m));
 	m.resources = d->have_sel ? d->sel.b->nfiles : 0;
-	m.unresolved = d->fw_unresolved + d->live_unresolved;
-	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++) {
+	m.unresolved = unresolved_now(d);
+	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
 		if (plumb_contest_paused(&d->cs[i], now))
 			m.contested++;
-		m.unresolved += d->cs[i].unresolved;
-	}
 	m.drifted = d->drifted_last;
 	m.failed = d->failed_last;
 	m.reverted_total = d->reverted_total;
@@ -516,8 +557,6 @@ static void track_unresolved(struct plumb_daemon *d, const struct plumb_report *
 			d->cs[i].unresolved = 0;
 	if (full == 1 || full == -1)
 		d->fw_unresolved = 0;
-	if (full == 1 || full == -2)
-		d->live_unresolved = 0;
 	for (size_t k = 0; k < rep->nevents; k++) {
 		const struct plumb_event *ev = &rep->events[k];
 		int open = ev->action == PLUMB_ACT_DETECTED || ev->action == PLUMB_ACT_FAILED ||
@@ -528,8 +567,24 @@ static void track_unresolved(struct plumb_daemon *d, const struct plumb_report *
 			d->cs[i].unresolved = (unsigned char)open;
 		else if (strncmp(ev->resource, "firewall:", 9) == 0 && open)
 			d->fw_unresolved++;
-		else if (open && strcmp(ev->resource, "baseline") != 0 && strncmp(ev->resource, "file:", 5) != 0)
-			d->live_unresolved++;   /* sysctl:, service:, package:, module: */
+	}
+}
+
+/* The same for a live-state run (packages: it covered them too). */
+static void track_live(struct plumb_daemon *d, const struct plumb_report *rep, int packages)
+{
+	d->live_unresolved = 0;
+	if (packages)
+		d->pkg_unresolved = 0;
+	for (size_t k = 0; k < rep->nevents; k++) {
+		const struct plumb_event *ev = &rep->events[k];
+
+		if (ev->action != PLUMB_ACT_DETECTED && ev->action != PLUMB_ACT_FAILED && ev->action != PLUMB_ACT_CONTESTED)
+			continue;
+		if (strncmp(ev->resource, "package:", 8) == 0)
+			d->pkg_unresolved++;
+		else if (strcmp(ev->resource, "baseline") != 0)
+			d->live_unresolved++;   /* sysctl:, service:, module: */
 	}
 }
 
@@ -563,8 +618,9 @@ static int live_repeats(struct plumb_daemon *d, const struct plumb_report *rep)
 	return same;
 }
 
-/* Runs the engine over the dirty set (full 0), everything (1), the firewall
- * alone (-1) or live kernel state alone (-2), and reports. */
+/* Runs the engine over the dirty set (full 0), files and firewall (1), or
+ * the firewall alone (-1), and reports; live state goes to its child
+ * (live_request). */
 struct after_engine {
 	struct plumb_daemon *d;
 	const unsigned char *only;
@@ -582,16 +638,18 @@ static void after_engine(void *ctx, struct plumb_report *rep)
 }
 
 /* One of plumbd's runs through the one run (plumb_run_selected): full > 0
- * a full scan, 0 the inotify dirty set, -1 firewall-only, -2 live state. */
+ * a full scan (its live state then goes to the live-state child), 0 the
+ * inotify dirty set, -1 firewall-only. */
 static void run_engine(struct plumb_daemon *d, int full)
 {
 	/* The firewall goes with full scans and firewall-only runs; a run over
 	 * the inotify dirty set touches files only. (The daemon always passes
 	 * an `only` set, so "with full runs" must be said explicitly.) */
 	struct plumb_run_scope sc = {.repair = d->cfg.mode == PLUMB_MODE_ENFORCE, .threads = d->o->threads,
-				     .firewall = full > 0 || full == -1 ? 1 : 0, .live = full > 0 || full == -2 ? 1 : -1,
-				     .packages = full > 0 ? 1 : -1, .guard = d->guard_pending,
-				     .anchor = d->anchor_pending && full > 0, .after_engine = after_engine};
+				     .firewall = full > 0 || full == -1 ? 1 : 0, .live = -1, .packages = -1,
+				     .guard = d->guard_pending ? PLUMB_GUARD_DEFER : PLUMB_GUARD_NONE,
+				     .anchor = d->anchor_pending && full > 0 && d->probe == PROBE_NONE,
+				     .after_engine = after_engine};
 	struct after_engine ae = {d, NULL, full};
 	struct plumb_run_result res;
 	unsigned char *only = NULL;
@@ -649,9 +707,12 @@ static void run_engine(struct plumb_daemon *d, int full)
 			plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
 		if (d->guard_pending) {
 			d->guard_pending = 0;
-			d->rolled_back = res.rolled_back;
+			if (res.probe) {
+				d->probe_undo = res.undo;   /* probed from the loop: probe_start */
+				d->probe = PROBE_DUE;
+			}
 		}
-		if (d->anchor_pending && (res.rolled_back || res.anchored))
+		if (d->anchor_pending && res.anchored)
 			d->anchor_pending = 0;     /* durable before the report says so; else retried next full run */
 		rep.finished_at = time(NULL);
 		d->last_run = rep.finished_at;
@@ -666,10 +727,12 @@ static void run_engine(struct plumb_daemon *d, int full)
 		}
 		log_events(&rep);
 		plumb_log(PLUMB_LOG_DEBUG, "%s run: %llu resources, %zu events, %.1f ms",
-			  full > 0 ? "full" : full == -1 ? "firewall" : full == -2 ? "live" : "dirty-set",
+			  full > 0 ? "full" : full == -1 ? "firewall" : "dirty-set",
 			  (unsigned long long)rep.resources,
 			  rep.nevents, (now_mono() - now) * 1e3);
-		if (full > 0 || (rep.nevents > 0 && !(full == -2 && live_repeats(d, &rep)))) {
+		if (full > 0 || rep.nevents > 0) {
+			stand(d, &rep, full > 0 ? PLUMB_COVERS_FILE | PLUMB_COVERS_FIREWALL :
+				       full == -1 ? PLUMB_COVERS_FIREWALL : 0);
 			/* saved and spooled now, sent by the child */
 			if (plumb_run_report(d->st, &d->cfg, &rep, 0, NULL) == 0) {
 				if (sc.repair || d->journal_unsettled)
@@ -683,8 +746,14 @@ static void run_engine(struct plumb_daemon *d, int full)
 	}
 	plumb_state_unlock(d->st);
 	free(only);
+	if (full > 0 && !d->scanned) {
+		d->scanned = 1;     /* the start-up catch-up: plumb.prom once its live state is done too */
+		d->live_startup = 1;
+	}
 	write_metrics(d);
 	send_reports(d);
+	if (full > 0)
+		live_request(d, 1);
 	/* A run frees what it held per file (jobs, events, JSON; the first
 	 * one a fetch's frames before it), and malloc keeps freed pages in
 	 * the middle of its heap: given back after each run (20-30 us at
@@ -704,6 +773,7 @@ static void report_baseline_event(struct plumb_daemon *d, enum plumb_action acti
 		(void)plumb_run_header(&rep, &d->sel);
 	(void)plumb_report_baseline_event(&rep, action, why);
 	rep.finished_at = time(NULL);
+	stand(d, &rep, 0);
 	log_events(&rep);
 	plumb_run_report(d->st, &d->cfg, &rep, 0, NULL);
 	plumb_report_release(&rep);
@@ -725,6 +795,8 @@ static void report_refusal(struct plumb_daemon *d, const char *why, int tip)
 }
 
 static void back_to_anchor(struct plumb_daemon *d);
+static void probe_start(struct plumb_daemon *d);
+static void probe_cancel(struct plumb_daemon *d);
 
 /* Makes sel (taken) the enforced baseline unless it is the one enforced
  * already, and runs a full scan over it. accepted: sel is a tip that was
@@ -742,7 +814,10 @@ static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accep
 		plumb_selection_release(sel);   /* unchanged */
 		return;
 	}
-	/* A new baseline (or the first, or a re-read directory): switch over. */
+	/* A new baseline (or the first, or a re-read directory): switch over.
+	 * A probe of the one it replaces no longer decides anything. */
+	probe_cancel(d);
+	live_cancel(d);     /* its answer would be about the baseline being replaced */
 	{
 		size_t n = sel->b->nfiles;
 		unsigned char *dirty = calloc(n ? n : 1, 1);
@@ -776,14 +851,9 @@ static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accep
 	watches_arm(d);
 	d->guard_pending = d->sel.from_git && d->sel.is_new && d->cfg.mode == PLUMB_MODE_ENFORCE;
 	d->anchor_pending = d->guard_pending && accepted;
-	d->rolled_back = 0;
 	run_engine(d, 1);
-	if (d->rolled_back) {
-		/* Back to the anchor at once (no fetch: the remote is what this
-		 * firewall cut off); the rolled-back commit is now refused. */
-		d->rolled_back = 0;
-		back_to_anchor(d);
-	}
+	if (d->probe == PROBE_DUE)
+		probe_start(d);
 }
 
 /* Takes the state lock for a baseline switch; on failure plans a retry
@@ -879,6 +949,227 @@ static struct plumb_git_fetch *fetch_detach(struct plumb_daemon *d)
 	return f;
 }
 
+/* --- live state, in a child ------------------------------------------------ */
+
+/* Starts a live-state run (packages: with packages, as full scans have),
+ * or, while one is out, asks for another when it is done. */
+static void live_request(struct plumb_daemon *d, int packages)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int close_fds[T_COUNT + 5];
+	const struct plumb_baseline *b;
+	struct plumb_err e;
+	size_t n = 0;
+
+	if (!d->have_sel || d->stop)
+		goto none;
+	b = d->sel.b;
+	if (b->nsysctl == 0 && b->nservices == 0 && b->nmodules == 0 && (!packages || b->npackages == 0))
+		goto none;
+	if (d->live != NULL) {
+		d->live_due = packages || d->live_due == 2 ? 2 : 1;
+		return;
+	}
+	close_fds[n++] = d->epfd;
+	close_fds[n++] = d->sfd;
+	close_fds[n++] = d->ws.ifd;
+	close_fds[n++] = d->sender_fd;
+	close_fds[n++] = d->fetch_fd;
+	for (int t = 0; t < T_COUNT; t++)
+		close_fds[n++] = d->timers[t];
+	if (plumb_livejob_start(&d->live, &d->cfg, d->st, &d->sel, d->rootfd, d->cfg.mode == PLUMB_MODE_ENFORCE,
+				packages, close_fds, n, &e) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s; live state is checked again at the next interval", e.msg);
+		d->live = NULL;
+		goto none;
+	}
+	d->live_fd = plumb_livejob_fd(d->live);
+	ev.data.fd = d->live_fd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->live_fd, &ev);
+	return;
+none:
+	if (d->live_startup) {
+		d->live_startup = 0;
+		write_metrics(d);
+	}
+}
+
+static struct plumb_livejob *live_detach(struct plumb_daemon *d)
+{
+	struct plumb_livejob *j = d->live;
+
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->live_fd, NULL);
+	d->live = NULL;
+	d->live_fd = -1;
+	return j;
+}
+
+/* Stops a live-state run (a new baseline, or plumbd stops). */
+static void live_cancel(struct plumb_daemon *d)
+{
+	if (d->live != NULL)
+		plumb_livejob_abort(live_detach(d));
+	d->live_due = 0;
+}
+
+/* The live-state child answered: its events become plumbd's (tracked,
+ * logged, reported as a run of their own), and a run asked for meanwhile
+ * starts. */
+static void on_live(struct plumb_daemon *d)
+{
+	struct plumb_livejob *j;
+	struct plumb_report rep;
+	struct plumb_err e;
+	unsigned before = d->live_unresolved + d->pkg_unresolved;
+	int packages, due;
+
+	if (!plumb_livejob_pump(d->live))
+		return;
+	j = live_detach(d);
+	packages = plumb_livejob_packages(j);
+	d->live_startup = 0;
+	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) != 0) {
+		plumb_livejob_abort(j);
+		goto next;
+	}
+	(void)plumb_run_header(&rep, &d->sel);
+	if (plumb_livejob_finish(j, &rep, &e) != 0) {
+		plumb_log(PLUMB_LOG_ERROR, "%s; live state is checked again at the next interval", e.msg);
+		plumb_report_release(&rep);
+		goto next;
+	}
+	track_live(d, &rep, packages);
+	rep.finished_at = time(NULL);
+	d->last_run = rep.finished_at;
+	log_events(&rep);
+	/* A full scan's always goes (it clears what was fixed meanwhile), an
+	 * interval's when it has news: not the same failures as last time
+	 * (a read-only /proc/sys in a container), or fewer open. */
+	if (packages || (rep.nevents > 0 && !live_repeats(d, &rep)) ||
+	    d->live_unresolved + d->pkg_unresolved < before) {
+		if (plumb_state_lock(d->st, 5, &e) == 0) {
+			lock_regained(d);
+			stand(d, &rep, PLUMB_COVERS_LIVE | (packages ? PLUMB_COVERS_PACKAGE : 0));
+			(void)plumb_run_report(d->st, &d->cfg, &rep, 0, NULL);
+			plumb_state_unlock(d->st);
+		} else {
+			plumb_log(PLUMB_LOG_ERROR, "%s; this live-state run is not reported (its events are logged above)",
+				  e.msg);
+		}
+	}
+	plumb_report_release(&rep);
+next:
+	write_metrics(d);
+	send_reports(d);
+	if ((due = d->live_due) != 0) {
+		d->live_due = 0;
+		live_request(d, due == 2);
+	}
+}
+
+/* --- the lock-out probe ---------------------------------------------------- */
+
+/* Starts the probe (due: a new baseline's firewall replaced the tables).
+ * A fetch in flight, or a cache lock another fetch holds, puts it off to
+ * the end of that fetch or to the next poll tick. */
+static void probe_start(struct plumb_daemon *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct plumb_git_opts go;
+	struct plumb_err e;
+
+	if (d->probe != PROBE_DUE || d->fetch != NULL)
+		return;
+	plumb_select_probe_opts(&go, &d->cfg);
+	go.cancel_fd = -1;
+	if (plumb_git_fetch_start(&d->fetch, &go, d->cfg.state_dir, 0, &e) != 0) {
+		d->fetch = NULL;
+		plumb_log(PLUMB_LOG_WARN, "%s; probing the git remote again in 2 s", e.msg);
+		arm(d, T_POLL, 2, (double)d->cfg.poll);
+		return;
+	}
+	d->probe = PROBE_OUT;
+	d->fetch_fd = plumb_git_fetch_fd(d->fetch);
+	ev.data.fd = d->fetch_fd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->fetch_fd, &ev);
+	arm(d, T_FETCH, (double)go.timeout_s, 0);
+	plumb_log(PLUMB_LOG_INFO, "probing the git remote through the new firewall of commit %.12s (at most %u s)",
+		  d->sel.tip.commit, (unsigned)go.timeout_s);
+}
+
+/* Drops a probe (a newer baseline replaces the one probed, or plumbd stops). */
+static void probe_cancel(struct plumb_daemon *d)
+{
+	if (d->probe == PROBE_OUT && d->fetch != NULL)
+		(void)plumb_git_fetch_abort(fetch_detach(d), 0, NULL);
+	d->probe = PROBE_NONE;
+	plumb_fw_undo_release(&d->probe_undo);
+}
+
+/* The probe's fetch ended with r (e): the remote answered, so the new
+ * commit becomes the anchor; or it did not, so the previous tables come
+ * back, the commit is recorded as rolled back and plumbd goes back to
+ * the anchor (no fetch: the remote is what this firewall cut off). */
+static void probe_done(struct plumb_daemon *d, int r, const struct plumb_err *e)
+{
+	struct plumb_report rep;
+	struct plumb_err le;
+	int answered = plumb_select_probe_answered(r);
+
+	d->probe = PROBE_DUE;      /* until decided below */
+	if (plumb_state_lock(d->st, 5, &le) != 0) {
+		double wait = lock_backoff(d);
+
+		/* Nothing can be recorded either way: probe again, soon. */
+		plumb_log(PLUMB_LOG_WARN, "%s; the lock-out probe is repeated in %.0f s", le.msg, wait);
+		arm(d, T_POLL, wait, (double)d->cfg.poll);
+		write_metrics(d);
+		return;
+	}
+	lock_regained(d);
+	if (plumb_report_init(&rep, "enforce", &le) != 0) {
+		plumb_state_unlock(d->st);
+		plumb_log(PLUMB_LOG_ERROR, "%s; the lock-out probe is repeated at the next poll", le.msg);
+		return;
+	}
+	(void)plumb_run_header(&rep, &d->sel);
+	if (answered) {
+		plumb_log(PLUMB_LOG_INFO, "the git remote still answers through the firewall of commit %.12s",
+			  d->sel.tip.commit);
+		if (d->anchor_pending && plumb_select_commit_anchor(&d->sel, d->st, &rep) == 0)
+			d->anchor_pending = 0;
+	} else {
+		plumb_select_lockout_rollback(&d->sel, d->st, &d->probe_undo, e->msg, &rep);
+		d->anchor_pending = 0;
+	}
+	d->probe = PROBE_NONE;
+	plumb_fw_undo_release(&d->probe_undo);
+	rep.finished_at = time(NULL);
+	if (rep.nevents > 0) {
+		stand(d, &rep, 0);
+		log_events(&rep);
+		(void)plumb_run_report(d->st, &d->cfg, &rep, 0, NULL);
+	}
+	plumb_report_release(&rep);
+	plumb_state_unlock(d->st);
+	write_metrics(d);
+	send_reports(d);
+	if (!answered)
+		back_to_anchor(d);  /* the rolled-back commit is refused from now on */
+}
+
+/* A fetch ended (timed_out: its deadline did it): the probe's decides the
+ * rollback; a poll's brings a tip to judge (and lets a due probe start). */
+static void fetch_done(struct plumb_daemon *d, int r, const struct plumb_err *e, int timed_out)
+{
+	if (d->probe == PROBE_OUT) {
+		probe_done(d, r, e);
+		return;
+	}
+	judge_baseline(d, r, e, timed_out);
+	probe_start(d);
+}
+
 /* The fetch child wrote or closed its end: judge the tip once it is done. */
 static void on_fetch(struct plumb_daemon *d)
 {
@@ -890,7 +1181,7 @@ static void on_fetch(struct plumb_daemon *d)
 		return;
 	f = fetch_detach(d);
 	r = plumb_git_fetch_finish(f, &e);
-	judge_baseline(d, r, &e, 0);
+	fetch_done(d, r, &e, 0);
 }
 
 /* source.timeout passed: the child is killed, the fetch is a refusal. */
@@ -902,7 +1193,7 @@ static void on_fetch_timeout(struct plumb_daemon *d)
 	if (d->fetch == NULL)
 		return;
 	r = plumb_git_fetch_abort(fetch_detach(d), 1, &e);
-	judge_baseline(d, r, &e, 1);
+	fetch_done(d, r, &e, 1);
 }
 
 /* Starts fetching the baseline, or re-reads the directory. Never waits on
@@ -919,6 +1210,10 @@ static void refresh_baseline(struct plumb_daemon *d)
 	}
 	if (d->fetch != NULL) {
 		plumb_log(PLUMB_LOG_DEBUG, "a baseline fetch is still in flight");
+		return;
+	}
+	if (d->probe == PROBE_DUE) {
+		probe_start(d);     /* the lock-out probe first: it decides what is enforced */
 		return;
 	}
 	plumb_select_git_opts(&go, &d->cfg);
@@ -973,7 +1268,6 @@ static void reload(struct plumb_daemon *d)
 	}
 	plumb_config_release(&d->cfg);
 	d->cfg = cfg;
-	d->cfg.cancel_fd = d->sfd;
 	plumb_log(PLUMB_LOG_INFO, "SIGHUP: configuration reloaded from %s", d->cfg.path ? d->cfg.path : "defaults");
 	arm_intervals(d);
 	refresh_baseline(d);
@@ -982,6 +1276,20 @@ static void reload(struct plumb_daemon *d)
 
 /* --- the loop -------------------------------------------------------------- */
 
+/* plumbd inside a helper's wait (apt-get, systemctl, modprobe, notify:
+ * commands run inside a run, bounded by their deadlines): the watchdog is
+ * still pinged, and a pending SIGTERM or SIGINT ends the wait (the loop
+ * reads the signal right after the run). */
+static int helper_waiting(void *arg)
+{
+	struct plumb_daemon *d = arg;
+	sigset_t pending;
+
+	if (d->watchdog_usec > 0)
+		plumb_notify("WATCHDOG=1");
+	return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
 static int setup(struct plumb_daemon *d, struct plumb_err *err)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -989,7 +1297,7 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	int r;
 
 	plumb_watch_init(&d->ws);
-	d->epfd = d->sfd = d->rootfd = d->sender_fd = d->fetch_fd = -1;
+	d->epfd = d->sfd = d->rootfd = d->sender_fd = d->fetch_fd = d->live_fd = -1;
 	for (int t = 0; t < T_COUNT; t++)
 		d->timers[t] = -1;
 	if ((r = load_config(&d->cfg, d->o, err)) != 0)
@@ -1006,7 +1314,6 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	signal(SIGPIPE, SIG_IGN);
 	if ((d->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || (d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set up the event loop");
-	d->cfg.cancel_fd = d->sfd;   /* the lock-out guard's probe still fetches in place */
 	ev.data.fd = d->sfd;
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &ev);
 	for (int t = 0; t < T_COUNT; t++) {
@@ -1017,11 +1324,15 @@ static int setup(struct plumb_daemon *d, struct plumb_err *err)
 	}
 	if ((d->watchdog_usec = plumb_notify_watchdog_usec()) > 0)
 		arm(d, T_WATCHDOG, d->watchdog_usec / 2e6, d->watchdog_usec / 2e6);
+	plumb_helper_set_waiting(helper_waiting, d);
 	return 0;
 }
 
 static void teardown(struct plumb_daemon *d)
 {
+	plumb_helper_set_waiting(NULL, NULL);
+	live_cancel(d);
+	probe_cancel(d);
 	if (d->fetch != NULL)
 		(void)plumb_git_fetch_abort(fetch_detach(d), 0, NULL);   /* the cache is cleaned by the next fetch */
 	if (d->sender_pid > 0) {
@@ -1146,8 +1457,9 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 				if (d.have_sel && d.sel.b->firewall != NULL)
 					run_engine(&d, -1);
 			} else if (fd == d.timers[T_LIVE] && timer_fired(fd)) {
-				if (d.have_sel && (d.sel.b->nsysctl > 0 || d.sel.b->nservices > 0 || d.sel.b->nmodules > 0))
-					run_engine(&d, -2);
+				live_request(&d, 0);
+			} else if (d.live != NULL && fd == d.live_fd) {
+				on_live(&d);
 			} else if (fd == d.timers[T_POLL] && timer_fired(fd)) {
 				refresh_baseline(&d);
 			} else if (fd == d.timers[T_BACKOFF] && timer_fired(fd)) {

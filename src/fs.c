@@ -333,15 +333,36 @@ int plumb_fs_write_all(int fd, const void *p, size_t len)
 	while (len > 0) {
 		ssize_t n = write(fd, c, len);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;    /* no progress: never loop on it */
 			return PLUMB_E_IO;
 		}
 		c += n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+ssize_t plumb_fs_read_upto(int fd, void *buf, size_t len, off_t off)
+{
+	char *c = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = off >= 0 ? pread(fd, c + got, len - got, off + (off_t)got) : read(fd, c + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
 }
 
 int plumb_fs_fill_mem(void *ctx, int fd, struct plumb_err *err)

@@ -628,7 +628,10 @@ out:
 	return r;
 }
 
-int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb_err *err)
+/* Prunes the store to what keep (hex, or NULL), the fetched tip (with
+ * keep_fetched) and trust.json's anchor reach; skipped (0) while a fetch
+ * is in flight, when its objects are being staged. */
+static int prune_store(const char *state_dir, const char *keep, int keep_fetched, struct plumb_err *err)
 {
 	struct plumb_objstore *s = NULL;
 	unsigned char roots[3][20];
@@ -637,24 +640,22 @@ int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb
 	size_t n = 0, removed = 0;
 	int dirfd, lockfd = -1, r, desc;
 
-	/* The fetcher keeps it reachable in its cache (it is told the anchor at
-	 * every fetch); here the store drops what neither the anchor nor the
-	 * fetched tip reaches: history commits, refused tips, old baselines. */
-	if (plumb_oid_parse(roots[n], commit) != 0)
-		return plumb_err_set(err, PLUMB_E_INVALID, "bad commit id '%.40s'", commit);
-	n++;
+	if (keep != NULL) {
+		if (plumb_oid_parse(roots[n], keep) != 0)
+			return plumb_err_set(err, PLUMB_E_INVALID, "bad commit id '%.40s'", keep);
+		n++;
+	}
 	if ((dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open '%s'", state_dir);
 	snprintf(shown, sizeof(shown), "%s/%s", state_dir, PLUMB_GIT_CACHE_LOCK);
-	/* Never under a fetch in flight: its objects are being staged. */
 	if (plumb_lock_file(&lockfd, dirfd, PLUMB_GIT_CACHE_LOCK, shown, 0, NULL, err) != 0) {
 		close(dirfd);
-		return 0;       /* pruned after the next anchor */
+		return 0;       /* pruned after the next anchor or refusal */
 	}
 	if ((r = open_store(&s, state_dir, err)) == 0) {
 		struct plumb_err e;
 
-		if (fetched_tip(s, roots[n], &desc, &e) == 0)
+		if (keep_fetched && fetched_tip(s, roots[n], &desc, &e) == 0)
 			n++;
 		/* And whatever trust.json names (the caller pins after saving it;
 		 * kept also if it did not): never prune below a recorded anchor. */
@@ -668,6 +669,59 @@ int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb
 	close(lockfd);
 	close(dirfd);
 	return r;
+}
+
+int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb_err *err)
+{
+	/* The fetcher keeps it reachable in its cache (it is told the anchor at
+	 * every fetch); here the store drops what neither the anchor nor the
+	 * fetched tip reaches: history commits, old baselines. */
+	return prune_store(state_dir, commit, 1, err);
+}
+
+/* Bytes the tree below name occupies (st_blocks), by fd, following no
+ * symlink; stops counting past limit. */
+static uint64_t usage_at(int at, const char *name, unsigned depth, uint64_t limit)
+{
+	struct dirent *de;
+	struct stat sb;
+	uint64_t sum;
+	DIR *d;
+	int fd;
+
+	if (fstatat(at, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		return 0;
+	sum = (uint64_t)sb.st_blocks * 512;
+	if (!S_ISDIR(sb.st_mode) || depth > 64 ||
+	    (fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return sum;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return sum;
+	}
+	while ((de = readdir(d)) != NULL && sum <= limit)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			sum += usage_at(dirfd(d), de->d_name, depth + 1, limit);
+	closedir(d);
+	return sum;
+}
+
+int plumb_git_forget_refused(const char *state_dir, const char *held, uint64_t max_bytes, struct plumb_err *err)
+{
+	uint64_t used;
+	int dirfd, r;
+
+	if ((r = prune_store(state_dir, held, 0, err)) != 0)
+		return r;
+	if ((dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open '%s'", state_dir);
+	used = usage_at(dirfd, PLUMB_GIT_CACHE, 0, max_bytes);
+	close(dirfd);
+	if (used <= max_bytes)
+		return 0;
+	plumb_log(PLUMB_LOG_WARN, "the git cache holds more than source.max_size (%llu bytes) after a refused tip: "
+		  "discarded, the next fetch rebuilds it", (unsigned long long)max_bytes);
+	return plumb_git_cache_discard(state_dir, err);
 }
 
 /* The first parent of commit id, or *has = 0 for a root commit. */

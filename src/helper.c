@@ -137,6 +137,34 @@ int plumb_helper_fetch(const char *const args[], const char *home, int *out_fd, 
 	return pid;
 }
 
+int plumb_helper_fork(void (*fn)(void *arg, int wfd), void *arg, const int *close_fds, size_t nclose, int *out_fd,
+		      struct plumb_err *err)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot create a pipe");
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot fork");
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		for (size_t i = 0; i < nclose; i++)
+			if (close_fds[i] >= 0 && close_fds[i] != fds[1])
+				close(close_fds[i]);
+		(void)setpgid(0, 0);
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+		fn(arg, fds[1]);
+		_exit(0);
+	}
+	close(fds[1]);
+	*out_fd = fds[0];
+	return pid;
+}
+
 int plumb_helper_wait(int pid, unsigned timeout_s)
 {
 	struct timespec ts = {0, 20 * 1000 * 1000};
@@ -162,12 +190,33 @@ int plumb_helper_wait(int pid, unsigned timeout_s)
 
 /* --- running a program from an argv array, with a deadline ---------------- */
 
+static int (*waiting_fn)(void *);
+static void *waiting_arg;
+
+void plumb_helper_set_waiting(int (*fn)(void *arg), void *arg)
+{
+	waiting_fn = fn;
+	waiting_arg = arg;
+}
+
 static long mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The waiting hook, at most every 500 ms (*last: when it last ran);
+ * nonzero: give up now. */
+static int waiting_says_stop(long *last)
+{
+	long now = mono_ms();
+
+	if (waiting_fn == NULL || now - *last < 500)
+		return 0;
+	*last = now;
+	return waiting_fn(waiting_arg) != 0;
 }
 
 /* Appends what fits under b->max, drops the rest (the output is capped,
@@ -193,8 +242,8 @@ int plumb_helper_spawn(const struct plumb_helper_spec *sp, struct plumb_err *err
 {
 	const char *envp[24];
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, pst[2] = {-1, -1};
-	int st = 0, k = 0, timed_out = 0, child_errno = 0;
-	long deadline = mono_ms() + (long)sp->timeout_ms;
+	int st = 0, k = 0, timed_out = 0, cancelled = 0, child_errno = 0;
+	long deadline = mono_ms() + (long)sp->timeout_ms, hooked = mono_ms();
 	size_t inoff = 0;
 	pid_t pid;
 	const char *what = sp->argv != NULL ? sp->argv[0] : sp->name;
@@ -271,7 +320,11 @@ int plumb_helper_spawn(const struct plumb_helper_spec *sp, struct plumb_err *err
 			timed_out = 1;
 			break;
 		}
-		if (poll(p, 3, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
+		if (waiting_says_stop(&hooked)) {
+			cancelled = timed_out = 1;
+			break;
+		}
+		if (poll(p, 3, (int)(left > 500 ? 500 : left)) < 0 && errno != EINTR)
 			break;
 		if (pin[1] >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			ssize_t w = write(pin[1], sp->in + inoff, sp->inlen - inoff);
@@ -316,7 +369,8 @@ int plumb_helper_spawn(const struct plumb_helper_spec *sp, struct plumb_err *err
 
 		if (w == pid || (w < 0 && errno != EINTR))
 			break;
-		if (w == 0 && mono_ms() >= deadline) {
+		if (w == 0 && (mono_ms() >= deadline || waiting_says_stop(&hooked))) {
+			cancelled = mono_ms() < deadline;
 			timed_out = 1;
 			kill(-pid, SIGKILL);
 			continue;
@@ -330,6 +384,8 @@ int plumb_helper_spawn(const struct plumb_helper_spec *sp, struct plumb_err *err
 	if (read(pst[0], &child_errno, sizeof(child_errno)) != (ssize_t)sizeof(child_errno))
 		child_errno = 0;
 	close(pst[0]);
+	if (cancelled)
+		return plumb_err_set(err, PLUMB_E_IO, "'%s' was killed: plumb is stopping", what);
 	if (timed_out)
 		return plumb_err_set(err, PLUMB_E_IO, "'%s' took longer than %u ms and was killed", what, sp->timeout_ms);
 	if (child_errno != 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plumb/fs.h"
 #include "plumb/helper.h"
 #include "plumb/module.h"
 #include "plumb/util.h"
@@ -45,14 +46,10 @@ static char *read_modules(const char *path, size_t *len, char *msg, size_t msgle
 		free(t);
 		return NULL;
 	}
-	while (off < PLUMB_PROC_MODULES_MAX) {
-		ssize_t n = read(fd, t + off, PLUMB_PROC_MODULES_MAX - off);
+	{
+		ssize_t n = plumb_fs_read_upto(fd, t, PLUMB_PROC_MODULES_MAX, -1);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
+		off = n > 0 ? (size_t)n : 0;
 	}
 	close(fd);
 	t[off] = '\0';

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
+#include "plumb/fs.h"
 #include "plumb/gitobj.h"
 #include "plumb/objstore.h"
 #include "banned.h"
@@ -254,23 +255,6 @@ int plumb_frames_eof(const struct plumb_frames *r, struct plumb_err *err)
 	return 0;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void frame_head(unsigned char h[PLUMB_FRAME_HEAD], int kind, const unsigned char id[20], size_t len)
 {
 	h[0] = (unsigned char)kind;
@@ -291,7 +275,7 @@ int plumb_frame_write(int fd, int kind, const unsigned char id[20], const void *
 	if (len > UINT32_MAX)
 		return -1;
 	frame_head(h, kind, id, len);
-	return write_all(fd, h, sizeof(h)) != 0 || (len > 0 && write_all(fd, data, len) != 0) ? -1 : 0;
+	return plumb_fs_write_all(fd, h, sizeof(h)) != 0 || (len > 0 && plumb_fs_write_all(fd, data, len) != 0) ? -1 : 0;
 }
 
 void plumb_frame_out_init(struct plumb_frame_out *o, int fd)
@@ -302,10 +286,10 @@ void plumb_frame_out_init(struct plumb_frame_out *o, int fd)
 
 int plumb_frame_out_flush(struct plumb_frame_out *o)
 {
-	int r = o->n > 0 ? write_all(o->fd, o->buf, o->n) : 0;
+	int r = o->n > 0 ? plumb_fs_write_all(o->fd, o->buf, o->n) : 0;
 
 	o->n = 0;
-	return r;
+	return r != 0 ? -1 : 0;
 }
 
 int plumb_frame_out_add(struct plumb_frame_out *o, int kind, const unsigned char id[20], const void *data,
@@ -694,14 +678,10 @@ int plumb_objstore_read(struct plumb_objstore *s, const unsigned char id[20], in
 		close(fd);
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 	}
-	while (off < size) {
-		ssize_t n = read(fd, buf + off, size - off);
+	{
+		ssize_t n = plumb_fs_read_upto(fd, buf, size, -1);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
+		off = n > 0 ? (size_t)n : 0;     /* short or failed: damaged, below */
 	}
 	close(fd);
 	buf[off] = '\0';
@@ -751,21 +731,9 @@ static int write_file_at(int dirfd, const char *name, const void *h, size_t hl, 
 
 	if (fd < 0)
 		return -1;
-	for (int k = 0; k < 2 && r == 0; k++) {
-		size_t off = 0;
-
-		while (off < lens[k]) {
-			ssize_t n = write(fd, parts[k] + off, lens[k] - off);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				r = -1;
-				break;
-			}
-			off += (size_t)n;
-		}
-	}
+	for (int k = 0; k < 2 && r == 0; k++)
+		if (plumb_fs_write_all(fd, parts[k], lens[k]) != 0)
+			r = -1;
 	if (close(fd) != 0)
 		r = -1;
 	return r;

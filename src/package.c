@@ -129,14 +129,17 @@ static int read_status(char **text, size_t *len, int rootfd, char *msg, size_t m
 		close(fd);
 		return PLUMB_E_NOMEM;
 	}
-	while (off < (size_t)st.st_size) {
-		ssize_t n = pread(fd, t + off, (size_t)st.st_size - off, (off_t)off);
+	{
+		ssize_t n = plumb_fs_read_upto(fd, t, (size_t)st.st_size, 0);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;       /* shrank: what was read is judged */
-		off += (size_t)n;
+		if (n < 0) {
+			/* never judged from part of it: every package would look missing */
+			snprintf(msg, msglen, "cannot read /%s: %s", PLUMB_DPKG_STATUS, strerror(errno));
+			close(fd);
+			free(t);
+			return PLUMB_E_IO;
+		}
+		off = (size_t)n;   /* shrank: what was read is judged */
 	}
 	close(fd);
 	t[off] = '\0';

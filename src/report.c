@@ -131,6 +131,7 @@ void plumb_report_release(struct plumb_report *r)
 	free(r->commit);
 	free(r->signer);
 	free(r->fingerprint);
+	free(r->refused);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -291,6 +292,21 @@ json_t *plumb_report_json(const struct plumb_report *r)
 		if (r->spool_set_aside)
 			json_object_set_new(sp, "stats_set_aside", json_integer((json_int_t)r->spool_set_aside));
 		json_object_set_new(o, "spool", sp);
+	}
+	if (r->has_standing) {
+		static const char *const kinds[] = {"file", "firewall", "sysctl", "service", "module", "package"};
+		json_t *cov = json_array();
+		json_t *st = cov ? json_pack("{s:o, s:I}", "covers", cov, "unresolved", (json_int_t)r->unresolved) : NULL;
+
+		for (size_t i = 0; st != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (r->covers & (1u << i))
+				json_array_append_new(cov, json_string(kinds[i]));
+		if (st != NULL && r->refused != NULL)
+			json_object_set_new(st, "refused", json_string(r->refused));
+		if (st == NULL || json_object_set_new(o, "standing", st) != 0) {
+			json_decref(o);
+			return NULL;
+		}
 	}
 	if (r->confinement.weaker) {
 		json_t *c = json_object(), *w = json_array();

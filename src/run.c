@@ -210,6 +210,16 @@ int plumb_run_header(struct plumb_report *rep, const struct plumb_selection *sel
 	return 0;
 }
 
+static int scope_has_files(const struct plumb_run_scope *sc, const struct plumb_selection *sel)
+{
+	if (sc->only == NULL)
+		return sel->b->nfiles > 0;
+	for (size_t i = 0; i < sel->b->nfiles; i++)
+		if (sc->only[i])
+			return 1;
+	return 0;
+}
+
 int plumb_run_selected(struct plumb_report *rep, const struct plumb_config *cfg, struct plumb_state *st,
 		       const struct plumb_selection *sel, int rootfd, const struct plumb_run_scope *sc,
 		       struct plumb_run_result *res, struct plumb_err *err)
@@ -223,21 +233,29 @@ int plumb_run_selected(struct plumb_report *rep, const struct plumb_config *cfg,
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	if (sc->repair && plumb_run_quarantine_open(&q, st, cfg, &e) != 0) {
+	/* The quarantine and the journal are for file repairs: a run over no
+	 * file (plumbd's live-state child, which writes nothing in state_dir)
+	 * opens neither. */
+	if (sc->repair && scope_has_files(sc, sel) && plumb_run_quarantine_open(&q, st, cfg, &e) != 0) {
 		plumb_log(PLUMB_LOG_WARN, "%s; drifted content will not be kept", e.msg);
 		q = NULL;
 	}
-	if (sc->repair && plumb_journal_open(&journal, st, rep, &e) != 0)
+	if (sc->repair && scope_has_files(sc, sel) && plumb_journal_open(&journal, st, rep, &e) != 0)
 		plumb_log(PLUMB_LOG_WARN, "%s; reverts are not journaled", e.msg);
 	eo.journal = journal;
 	if ((r = plumb_engine_run(rep, sel->b, sel->src, rootfd, q, &eo, err)) == 0) {
 		if (sc->after_engine != NULL)
 			sc->after_engine(sc->ctx, rep);
-		if (sc->guard && sc->repair)
+		if (sc->guard == PLUMB_GUARD_DEFER && sc->repair && plumb_select_lockout_needed(sel, cfg, &undo)) {
+			res->probe = 1;
+			res->undo = undo;           /* the caller's now */
+			undo.batch = NULL;
+		} else if (sc->guard == PLUMB_GUARD_IN_PLACE && sc->repair) {
 			res->rolled_back = plumb_select_lockout_guard(sel, cfg, st, &undo, rep);
+		}
 		/* Applied: the anchor moves forward to this commit, durably before
 		 * the run reports; a failure is a failed event (retried next run). */
-		if (sc->anchor && sc->repair && !res->rolled_back)
+		if (sc->anchor && sc->repair && !res->rolled_back && !res->probe)
 			res->anchored = plumb_select_commit_anchor(sel, st, rep) == 0;
 	}
 	plumb_journal_free(journal);
@@ -293,7 +311,8 @@ int plumb_run(const struct plumb_config *cfg, const struct plumb_run_opts *o,
 	}
 	if (selected) {
 		struct plumb_run_scope sc = {.repair = o->apply && cfg->mode == PLUMB_MODE_ENFORCE, .threads = o->threads,
-					     .firewall = -1, .guard = sel.from_git && sel.is_new && refusal == NULL,
+					     .firewall = -1, .guard = sel.from_git && sel.is_new && refusal == NULL ?
+						      PLUMB_GUARD_IN_PLACE : PLUMB_GUARD_NONE,
 					     .anchor = sel.from_git && sel.is_new && refusal == NULL};
 		struct plumb_run_result res;
 

@@ -143,7 +143,14 @@ static int judge_or_heal(struct plumb_selection *sel, const struct plumb_config 
 	int r;
 
 	*discarded = 0;
-	if ((r = judge_tip(sel, cfg, trust, fetch_r, fetch_err, held, err)) != PLUMB_E_CORRUPT)
+	r = judge_tip(sel, cfg, trust, fetch_r, fetch_err, held, err);
+	if (r != 0 && r != PLUMB_E_CORRUPT && fetch_r == 0) {
+		/* A refused tip: what it brought is not kept (a remote serving
+		 * refused tips must not fill the disk). */
+		if (plumb_git_forget_refused(cfg->state_dir, held, cfg->source_max_size, &e) != 0)
+			plumb_log(PLUMB_LOG_WARN, "after a refused tip: %s", e.msg);
+	}
+	if (r != PLUMB_E_CORRUPT)
 		return r;
 	if (plumb_git_cache_discard(cfg->state_dir, &e) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "the git cache is damaged and cannot be discarded: %s", e.msg);
@@ -375,44 +382,67 @@ int plumb_select_commit_anchor(const struct plumb_selection *sel, struct plumb_s
 	return r;
 }
 
-int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct plumb_config *cfg,
-			       struct plumb_state *st, const struct plumb_fw_undo *undo, struct plumb_report *rep)
+int plumb_select_lockout_needed(const struct plumb_selection *sel, const struct plumb_config *cfg,
+				const struct plumb_fw_undo *undo)
 {
-	struct plumb_git_opts go;
-	const struct plumb_firewall *fw = sel->b->firewall;
-	struct plumb_err probe, e;
-	char why[PLUMB_ERR_MAX + 160], *text;
-	json_t *j;
-	int r;
+	return sel->from_git && sel->is_new && undo != NULL && undo->batch != NULL && sel->b->firewall != NULL &&
+	       cfg->source_url != NULL && strstr(cfg->source_url, "://") != NULL &&
+	       strncmp(cfg->source_url, "file://", 7) != 0;
+}
 
-	if (!sel->from_git || !sel->is_new || undo == NULL || undo->batch == NULL || fw == NULL ||
-	    strstr(cfg->source_url, "://") == NULL || strncmp(cfg->source_url, "file://", 7) == 0)
-		return 0;
-	plumb_select_git_opts(&go, cfg);
-	if (go.timeout_s > 30)
-		go.timeout_s = 30;
-	r = plumb_git_fetch(&go, cfg->state_dir, &probe);
-	if (r == 0 || r == PLUMB_E_NOTFOUND)
-		return 0;    /* the remote still answers (even without the ref): keep the new firewall */
+void plumb_select_probe_opts(struct plumb_git_opts *go, const struct plumb_config *cfg)
+{
+	plumb_select_git_opts(go, cfg);
+	if (go->timeout_s == 0 || go->timeout_s > PLUMB_LOCKOUT_PROBE_MAX_S)
+		go->timeout_s = PLUMB_LOCKOUT_PROBE_MAX_S;
+}
+
+int plumb_select_probe_answered(int probe_r)
+{
+	return probe_r == 0 || probe_r == PLUMB_E_NOTFOUND;   /* it answered, even without the ref */
+}
+
+void plumb_select_lockout_rollback(const struct plumb_selection *sel, struct plumb_state *st,
+				   const struct plumb_fw_undo *undo, const char *reason, struct plumb_report *rep)
+{
+	const struct plumb_firewall *fw = sel->b->firewall;
+	char why[PLUMB_ERR_MAX + 160], *text;
+	struct plumb_err e;
+	json_t *j;
+
 	plumb_log(PLUMB_LOG_ERROR, "the new firewall of commit %.12s cut this host off from its git remote (%s): "
-		  "restoring the previous tables", sel->tip.commit, probe.msg);
+		  "restoring the previous tables", sel->tip.commit, reason);
 	if (plumb_firewall_restore(undo, &e) != 0)
 		plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
 	snprintf(why, sizeof(why), "commit %.12s cut this host off from its git remote (%s); the previous tables "
-		 "are restored and the commit is refused until a newer one arrives", sel->tip.commit, probe.msg);
-	for (size_t i = 0; i < fw->ntables; i++) {
+		 "are restored and the commit is refused until a newer one arrives", sel->tip.commit, reason);
+	for (size_t i = 0; fw != NULL && i < fw->ntables; i++) {
 		char id[300];
 
 		/* the table's own backend (this said nftables for iptables tables too) */
 		snprintf(id, sizeof(id), "firewall:%s:%s", fw->backend, fw->tables[i]);
 		(void)plumb_report_event(rep, id, PLUMB_DRIFT_RULES, PLUMB_ACT_ROLLED_BACK, NULL, NULL, why);
 	}
-	if ((j = json_pack("{s:s, s:s}", "commit", sel->tip.commit, "reason", probe.msg)) != NULL &&
+	if ((j = json_pack("{s:s, s:s}", "commit", sel->tip.commit, "reason", reason)) != NULL &&
 	    (text = json_dumps(j, JSON_COMPACT)) != NULL) {
 		if (plumb_state_write(st, PLUMB_LOCKOUT_FILE, text, strlen(text), &e) != 0)
 			plumb_log(PLUMB_LOG_ERROR, "cannot record the rolled-back commit: %s", e.msg);
 		free(text);
 	}
 	json_decref(j);
+}
+
+int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct plumb_config *cfg,
+			       struct plumb_state *st, const struct plumb_fw_undo *undo, struct plumb_report *rep)
+{
+	struct plumb_git_opts go;
+	struct plumb_err probe;
+
+	if (!plumb_select_lockout_needed(sel, cfg, undo))
+		return 0;
+	plumb_select_probe_opts(&go, cfg);
+	if (plumb_select_probe_answered(plumb_git_fetch(&go, cfg->state_dir, &probe)))
+		return 0;    /* the remote still answers: keep the new firewall */
+	plumb_select_lockout_rollback(sel, st, undo, probe.msg, rep);
 	return 1;
 }

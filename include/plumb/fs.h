@@ -77,6 +77,12 @@ int plumb_fs_has_acl(int dirfd, const char *name, int is_dir);
 /* Writes all of len bytes to fd. Returns 0 or PLUMB_E_IO (errno kept). */
 int plumb_fs_write_all(int fd, const void *p, size_t len);
 
+/* Reads from fd into buf until len bytes or end of file, retrying EINTR
+ * and short reads; at offset off with pread when off >= 0 (the file
+ * offset is then untouched). Returns the bytes read, or -1 when a read
+ * failed (errno kept; what was read before is in buf). */
+ssize_t plumb_fs_read_upto(int fd, void *buf, size_t len, off_t off);
+
 /* Convenience fill for plumb_fs_replace from memory. */
 struct plumb_fs_mem {
 	const void *data;

@@ -122,6 +122,15 @@ int plumb_git_check_history(const char *state_dir, const char *commit, const cha
  * at its next fetch (it is told the anchor). */
 int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb_err *err);
 
+/* Called after a fetched tip was refused: what it brought goes. The store
+ * is pruned to what held (the commit the caller enforces, or NULL) and
+ * trust.json's anchor reach, and the fetcher's cache is discarded when it
+ * occupies more than max_bytes (source.max_size). So a remote that keeps
+ * serving refused tips costs at most about 2 x source.max_size on disk
+ * (the store at most one fetch's worth, the cache at most two), never a
+ * full disk. Both steps are skipped while a fetch is in flight. */
+int plumb_git_forget_refused(const char *state_dir, const char *held, uint64_t max_bytes, struct plumb_err *err);
+
 /* Checks that commit (verified by the caller) and its whole tree are in
  * the parent's store (objects.plumb/, plumb/objstore.h), each tree re-read
  * and re-hashed: they arrived with the fetch, capped at source.max_size

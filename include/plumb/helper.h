@@ -20,6 +20,18 @@ int plumb_helper_send(const char *cfg_path, const char *state_dir, unsigned budg
  * negative code. */
 int plumb_helper_fetch(const char *const args[], const char *home, int *out_fd, struct plumb_err *err);
 
+/* Forks a child of plumbd's own that calls fn(arg, wfd) and exits 0 (or
+ * what fn _exits with): wfd is the write end of a pipe whose read end
+ * (O_CLOEXEC, blocking) is returned in *out_fd; the nclose fds in
+ * close_fds are closed in the child first (the loop's own: epoll,
+ * inotify, signalfd, timers). The child keeps the caller's signal mask
+ * (plumbd's: SIGTERM blocked, so the waiting hook sees it pending), gets
+ * a process group of its own and SIGTERM when its parent dies. Returns
+ * its pid, or a negative code. For work that may wait on programs
+ * (plumbd's live-state runs): the loop reads the pipe, never waits. */
+int plumb_helper_fork(void (*fn)(void *arg, int wfd), void *arg, const int *close_fds, size_t nclose, int *out_fd,
+		      struct plumb_err *err);
+
 /* Waits for pid at most timeout_s seconds, then kills it. Returns its exit
  * status (0..255), or -1 when it had to be killed or died of a signal. */
 int plumb_helper_wait(int pid, unsigned timeout_s);
@@ -67,5 +79,13 @@ struct plumb_helper_spec {
 	unsigned timeout_ms;
 };
 int plumb_helper_spawn(const struct plumb_helper_spec *sp, struct plumb_err *err);
+
+/* While plumb_helper_spawn (and so plumb_helper_run) waits for a program,
+ * fn(arg) is called about every 500 ms; nonzero gives up at once: the
+ * program's group is killed and the call returns PLUMB_E_IO ("plumb is
+ * stopping"). plumbd pings its watchdog there and gives up on a pending
+ * SIGTERM, so a slow apt-get, systemctl or notify: command (deadlines up to
+ * 10 min) neither trips WatchdogSec nor holds up a stop. NULL: none. */
+void plumb_helper_set_waiting(int (*fn)(void *arg), void *arg);
 
 #endif

@@ -55,6 +55,18 @@ struct plumb_event {
 	time_t at;
 };
 
+/* Kinds of resource a run looked at in full ("covers" in "standing"): a
+ * control plane clears what such a report does not show only for these. */
+enum {
+	PLUMB_COVERS_FILE = 1u << 0,
+	PLUMB_COVERS_FIREWALL = 1u << 1,
+	PLUMB_COVERS_SYSCTL = 1u << 2,
+	PLUMB_COVERS_SERVICE = 1u << 3,
+	PLUMB_COVERS_MODULE = 1u << 4,
+	PLUMB_COVERS_PACKAGE = 1u << 5,
+	PLUMB_COVERS_LIVE = PLUMB_COVERS_SYSCTL | PLUMB_COVERS_SERVICE | PLUMB_COVERS_MODULE,
+};
+
 struct plumb_report {
 	char id[37];
 	char host[256];
@@ -71,6 +83,13 @@ struct plumb_report {
 	uint64_t spool_dropped, spool_write_errors, spool_rejected;
 	uint64_t spool_set_aside;   /* damaged stats files kept aside: counters before them are in those files */
 	struct plumb_confinement confinement;   /* weaker than designed: "confinement" in the JSON */
+	/* "standing" in the JSON (plumbd's reports): what holds for the host
+	 * when the report was made, beyond this run's events, so a control
+	 * plane never takes a partial run's silence for a resolve. */
+	int has_standing;
+	unsigned covers;            /* PLUMB_COVERS_*: the kinds of resource this run looked at, all of them */
+	uint64_t unresolved;        /* drifted, failing or contested now, host-wide */
+	char *refused;              /* the newest tip's refusal while it stands, or NULL */
 };
 
 /* Starts a report: fresh UUID, host name, started_at = now. */

@@ -8,6 +8,7 @@
 
 #include "plumb/config.h"
 #include "plumb/error.h"
+#include "plumb/firewall.h"
 #include "plumb/gitsrc.h"
 #include "plumb/report.h"
 #include "plumb/trust.h"
@@ -41,16 +42,28 @@ struct plumb_run_scope {
 	int threads;
 	const unsigned char *only;  /* per file resource; NULL: every one */
 	int firewall, live, packages;   /* as struct plumb_engine_opts */
-	int guard;                  /* a new git baseline: run the lock-out guard after its firewall repair */
-	int anchor;                 /* record sel as the anchor once applied (not when rolled back) */
+	int guard;                  /* a new git baseline: PLUMB_GUARD_* after its firewall repair */
+	int anchor;                 /* record sel as the anchor once applied (not when rolled back,
+				     * nor while a deferred probe is out) */
 	/* called after the engine, before the guard (plumbd counts reverts there) */
 	void (*after_engine)(void *ctx, struct plumb_report *rep);
 	void *ctx;
 };
 
+enum {
+	PLUMB_GUARD_NONE = 0,
+	PLUMB_GUARD_IN_PLACE = 1,   /* probe the remote here, waiting (plumb apply) */
+	PLUMB_GUARD_DEFER = 2,      /* the caller probes (plumbd, from its loop): see probe */
+};
+
 struct plumb_run_result {
 	int rolled_back;            /* the lock-out guard put the old firewall back */
 	int anchored;               /* sel is now the anchor */
+	/* PLUMB_GUARD_DEFER and the probe is needed: the anchor is not
+	 * recorded, and undo (the caller's to release) holds the previous
+	 * tables for plumb_select_lockout_rollback */
+	int probe;
+	struct plumb_fw_undo undo;
 };
 
 /* The report header from a selection: commit, signer, fingerprint,

@@ -72,12 +72,38 @@ int plumb_select_commit_anchor(const struct plumb_selection *sel, struct plumb_s
 
 /* The lock-out guard (after iptables-apply's idea, automated): sel is a new
  * git baseline whose firewall repair undo can revert. When the source is a
- * network URL and the remote cannot be reached any more, restores the old
- * tables, adds a rolled-back event per owned table to rep, and records the
- * commit in state_dir/lockout.json so it is refused until a newer one
- * arrives. Returns 1 when it rolled back, 0 otherwise. */
+ * network URL and the remote cannot be reached any more through the new
+ * tables, the old tables are restored, a rolled-back event per owned table
+ * goes to rep, and the commit is recorded in state_dir/lockout.json so it
+ * is refused until a newer one arrives.
+ *
+ * In three steps, so plumbd can probe from its loop (a fetch child whose
+ * end is an fd event) and never wait on the network: */
 struct plumb_fw_undo;
 struct plumb_report;
+struct plumb_git_opts;
+
+/* The probe is needed: a new git tip, tables changed (undo->batch), a
+ * network source. */
+int plumb_select_lockout_needed(const struct plumb_selection *sel, const struct plumb_config *cfg,
+				const struct plumb_fw_undo *undo);
+
+#define PLUMB_LOCKOUT_PROBE_MAX_S 30
+/* The probe's fetch options: the source's, the deadline capped at
+ * PLUMB_LOCKOUT_PROBE_MAX_S. */
+void plumb_select_probe_opts(struct plumb_git_opts *go, const struct plumb_config *cfg);
+
+/* Whether a probe fetch that returned probe_r reached the remote. */
+int plumb_select_probe_answered(int probe_r);
+
+/* The probe failed (reason): restores undo, adds the events, records the
+ * commit as rolled back. */
+void plumb_select_lockout_rollback(const struct plumb_selection *sel, struct plumb_state *st,
+				   const struct plumb_fw_undo *undo, const char *reason, struct plumb_report *rep);
+
+/* All three in place (one-shot commands: the probe waits here, at most
+ * PLUMB_LOCKOUT_PROBE_MAX_S, cut short by cfg->cancel_fd). Returns 1 when
+ * it rolled back, 0 otherwise. */
 int plumb_select_lockout_guard(const struct plumb_selection *sel, const struct plumb_config *cfg,
 			       struct plumb_state *st, const struct plumb_fw_undo *undo, struct plumb_report *rep);
 

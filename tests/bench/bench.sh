@@ -114,7 +114,7 @@ daemon_case() {
 	printf '  full scan: %s s (plumb_last_full_scan_seconds)\n' "$(awk '/^plumb_last_full_scan_seconds/{print $2}' "$d/dstate/plumb.prom")"
 	python3 "$HERE/latency.py" "$d/list0" 1000
 	printf '  RSS: %s\n' "$(awk '/VmRSS|VmHWM/{printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$pid/status")"
-	kill "$pid"; wait "$pid" 2>/dev/null
+	kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
 # attacker_case: a hostile local user against plumbd (issue 12): time to
@@ -182,16 +182,32 @@ P
 	printf 'report:\n  url: https://localhost:%s/v1/reports\n  ca_file: %s\n' "$port" "$d/tls/ca.pem" > "$d/live.yaml"
 	local t0 t1 t2
 	t0=$(date +%s%N)
-	"$PLUMB" -c "$d/live.yaml" --state-dir "$d/state" -q deliver >/dev/null
+	"$PLUMB" -c "$d/live.yaml" --state-dir "$d/state" -q deliver >/dev/null &
+	local dpid=$! keeper=0 net=0 sp np h
+	# the peak RSS (VmHWM) of plumb-send and of its network child, sampled every 10 ms
+	while kill -0 "$dpid" 2>/dev/null; do
+		for sp in $(pgrep -P "$dpid" -x plumb-send); do
+			h=$(awk '/VmHWM/{print $2}' "/proc/$sp/status" 2>/dev/null || echo 0)
+			[ "${h:-0}" -gt "$keeper" ] && keeper=$h
+			for np in $(pgrep -P "$sp" -x plumb-send); do
+				h=$(awk '/VmHWM/{print $2}' "/proc/$np/status" 2>/dev/null || echo 0)
+				[ "${h:-0}" -gt "$net" ] && net=$h
+			done
+		done
+		sleep 0.01
+	done
+	wait "$dpid"
 	t1=$(date +%s%N)
 	python3 "$HERE/post_client.py" localhost "$port" "$d/tls/ca.pem" "$d/copies/list"
 	t2=$(date +%s%N)
-	kill "$p"; wait "$p" 2>/dev/null
+	kill "$p"; wait "$p" 2>/dev/null || true
 	printf '\nreport delivery, %s spooled drift reports to an HTTPS server on loopback:\n' "$n"
 	printf '  typical report: %s bytes with one reverted event and its diff; heartbeat: %s bytes\n' "$size" "$hb"
 	awk -v a=$((t1 - t0)) -v b=$((t2 - t1)) -v n="$n" 'BEGIN{
 		printf "  plumb deliver: %.2f s = %.0f reports/s; keep-alive python client, same files and server: %.2f s = %.0f/s; ratio %.2fx\n",
 		a/1e9, n/(a/1e9), b/1e9, n/(b/1e9), a/b }'
+	printf '  RSS while delivering (VmHWM, sampled every 10 ms): plumb-send %.1f MiB, its network child %.1f MiB\n' \
+		"$(awk -v k="$keeper" 'BEGIN{print k/1024}')" "$(awk -v k="$net" 'BEGIN{print k/1024}')"
 }
 
 # firewall_case: an owned nftables table of 1,000 rules in a namespace the
@@ -434,18 +450,7 @@ hung_fetch_case() {
 		-days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null
 	printf 'source:\n  url: https://localhost:%s/b.git\n  allowed_signers: %s\n  ca_file: %s\n  timeout: 20s\ninterval:\n  poll: 5s\nstate_dir: %s\nroot: %s\n' \
 		"$(cat "$d/port")" "$d/allowed_signers" "$d/ca.pem" "$d/state" "$d/root" > "$d/agent.yaml"
-	python3 - "$d/notify.sock" "$d/notify.log" 50 <<'P' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1]); s.settimeout(0.1)
-end = time.time() + float(sys.argv[3])
-with open(sys.argv[2], "w", buffering=1) as log:
-    while time.time() < end:
-        try:
-            log.write("%.3f %s\n" % (time.monotonic(), s.recv(4096).decode()))
-        except socket.timeout:
-            pass
-P
+	python3 "$HERE/../lib/notify_listen.py" "$d/notify.sock" "$d/notify.log" 50 &
 	lis=$!
 	for _ in $(seq 1 100); do [ -S "$d/notify.sock" ] && break; sleep 0.05; done
 	NOTIFY_SOCKET=$d/notify.sock WATCHDOG_USEC=4000000 "$PLUMBD" -c "$d/agent.yaml" -q >/dev/null 2>&1 &

@@ -107,3 +107,28 @@ wait_until 5 '[ "$(cat "$ROOT/etc/a.conf")" = a ]' || fail "plumbd did not rever
 wait_until 5 '[ "$(runs)" -gt "$before" ]' || fail "plumbd's revert did not notify"
 [ "$(runs)" = $((before + 1)) ] || fail "plumbd notified $(( $(runs) - before )) times for one revert"
 stop_plumbd
+
+# plumbd inside a slow action (a 60 s deadline, an action that would take
+# 30 s): the watchdog is still pinged, and SIGTERM ends the wait (and the
+# action's process group) at once instead of after the action.
+write_baseline "  - path: /etc/slow.conf
+    content: \"s\\n\"
+    notify:
+      - exec: [\"/bin/sleep\", \"31\"]
+        timeout: 60"
+printf 's\n' > "$ROOT/etc/slow.conf"           # in place: the start-up scan changes nothing
+notify_listen "$T/wd.sock" "$T/wd.log" 30
+WD=$NL
+NOTIFY_SOCKET=$T/wd.sock WATCHDOG_USEC=400000 start_plumbd --baseline-dir "$BL"
+echo intruder > "$ROOT/etc/slow.conf"
+wait_until 5 'pgrep -f "/bin/sleep 31" >/dev/null' || fail "plumbd's revert of slow.conf did not run its action"
+sleep 2                                         # inside the action's wait
+gap=$(watchdog_gap "$T/wd.log"); gap=${gap#* }   # the silence up to now counts too
+note "watchdog during a slow notify action: longest gap $gap s (interval 0.2 s)"
+awk -v g="$gap" 'BEGIN { exit !(g <= 1.0) }' || fail "watchdog gap $gap s > 1 s inside a slow notify action"
+t0=$(date +%s%N); kill -TERM "$PD"; wait "$PD"; PD=
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+note "SIGTERM inside a slow notify action: stopped in $ms ms"
+[ "$ms" -lt 2000 ] || fail "SIGTERM took $ms ms inside a slow notify action"
+pgrep -f "/bin/sleep 31" >/dev/null && fail "the action outlived plumbd"
+kill "$WD" 2>/dev/null; wait "$WD" 2>/dev/null || true

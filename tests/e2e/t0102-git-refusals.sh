@@ -117,3 +117,33 @@ expect_err "WARNING: rollback protection re-anchored by operator: forgot commit 
 run_cfg apply
 expect_rc 2 "apply after re-anchoring"
 expect_content "$ROOT/etc/motd" A
+
+# A remote that keeps serving refused tips must not fill the disk: what a
+# refused tip brought leaves the parent's store, and the fetcher's cache is
+# discarded once it holds more than source.max_size (here 3 MiB). 12
+# force-pushed unsigned tips of 1 MiB of fresh junk each used to leave
+# 12 MiB in each.
+write_cfg "  max_size: 3M"
+A2=$(head_commit)
+base=$(du -sk "$STATE/objects.plumb" | cut -f1)
+for i in $(seq 1 12); do
+	git -C "$REPO" reset -q --hard "$A2"     # force-pushed: each tip a fresh 1 MiB on the anchor
+	head -c 1048576 /dev/urandom > "$REPO/files/junk"
+	commit_unsigned $((100 + i)) "evil $i"
+	run_cfg apply
+	expect_rc 1 "apply of refused junk tip $i"
+	expect_err "is not signed"
+	expect_content "$ROOT/etc/motd" A
+done
+store=$(du -sk "$STATE/objects.plumb" | cut -f1)
+cache=$(du -sk "$STATE/cache.git" 2>/dev/null | cut -f1)
+note "after 12 refused 1 MiB tips: store $store KiB (was $base), cache ${cache:-0} KiB (max_size 3 MiB)"
+[ "$store" -le $((base + 256)) ] || fail "refused tips' objects stay in the store: $store KiB (was $base)"
+[ "${cache:-0}" -le 7168 ] || fail "the fetcher's cache grew to $cache KiB with refused tips (max_size 3 MiB)"
+[ "$(json_get "$STATE/trust.json" 'd["commit"]')" = "$A2" ] || fail "the anchor moved during the junk tips"
+# and the next good tip is fetched and enforced from the pruned store
+git -C "$REPO" reset -q --hard "$A2"
+commit_signed good 200 "after junk"
+run_cfg apply
+expect_rc 2 "a good tip after the junk"
+expect_content "$ROOT/etc/motd" "after junk"

@@ -12,23 +12,11 @@ files:
     content: "hello\n"
 Y
 # a stand-in service manager: records what arrives on NOTIFY_SOCKET
-python3 - "$T/notify.sock" "$T/notify.log" <<'P' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1]); s.settimeout(0.2)
-end = time.time() + 30
-with open(sys.argv[2], "a", buffering=1) as log:
-    while time.time() < end:
-        try:
-            log.write(s.recv(4096).decode() + "\n")
-        except socket.timeout:
-            pass
-P
-N=$!
-wait_until 5 '[ -S "$T/notify.sock" ]' || fail "notify socket"
+notify_listen "$T/notify.sock" "$T/notify.log" 30
+N=$NL
 NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=200000 start_plumbd --baseline-dir "$BL"
-wait_until 5 'grep -q "^READY=1$" $T/notify.log' || fail "no READY=1"
-wait_until 5 '[ "$(grep -c "^WATCHDOG=1$" $T/notify.log)" -ge 3 ]' || fail "no watchdog pings"
+wait_until 5 'grep -q " READY=1$" $T/notify.log' || fail "no READY=1"
+wait_until 5 '[ "$(grep -c " WATCHDOG=1$" $T/notify.log)" -ge 3 ]' || fail "no watchdog pings"
 
 # overflow: stop plumbd, make far more events than the queue holds, drift
 kill -STOP "$PD"
@@ -44,7 +32,7 @@ kill -CONT "$PD"
 wait_until 10 'grep -q "inotify queue overflowed" $DLOG' || fail "overflow not noticed"
 wait_until 5 '[ "$(cat $ROOT/etc/motd)" = hello ]' || fail "drift not found by the fallback scan"
 stop_plumbd
-grep -q '^STOPPING=1$' "$T/notify.log" || fail "no STOPPING=1"
+grep -q ' STOPPING=1$' "$T/notify.log" || fail "no STOPPING=1"
 kill "$N" 2>/dev/null; wait "$N" 2>/dev/null
 
 # --once: one apply, plumb apply's exit codes

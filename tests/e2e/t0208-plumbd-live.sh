@@ -4,7 +4,10 @@
 # fake /proc/sys tree: PLUMB_SYSCTL_DIR, for tests only) is put back within
 # the interval, and the revert is reported. A key that fails the same way
 # every interval (here: one the kernel lacks) is reported once, not again
-# each second.
+# each second. Live state runs in a child of plumbd: while its systemctl
+# hangs (a stand-in that sleeps 25 s: PLUMB_SYSTEMCTL, for tests only), file
+# drift is still reverted at once, and SIGTERM stops plumbd and the
+# stand-in within 2 s.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$TESTS_DIR/lib/daemon.sh"
 P=$T/proc/sys
@@ -37,3 +40,32 @@ after=$(stat -c %Y.%N "$STATE/last-report.json" 2>/dev/null; sha256sum < "$STATE
 grep -q "kernel.no_such_key" "$STATE/last-report.json" || fail "the failing key was never reported"
 stop_plumbd
 [ "$(grep -c "sysctl:kernel.kptr_restrict: reverted value" "$DLOG")" -ge 2 ] || fail "expected the catch-up and the timer's revert"
+
+# a systemctl that hangs once asked to (the start-up scan's answer comes at once)
+cat > "$T/systemctl" <<EOF2
+#!/bin/sh
+[ -e "$T/hang" ] && exec sleep 25
+exit 1
+EOF2
+chmod +x "$T/systemctl"
+cat >> "$BL/baseline.yaml" <<'Y'
+services:
+  - unit: slow.service
+    state: enabled
+Y
+export PLUMB_SYSTEMCTL=$T/systemctl
+start_plumbd -c "$T/agent.yaml" --baseline-dir "$BL"
+touch "$T/hang"
+wait_until 5 'pgrep -f "sleep 25" >/dev/null' || fail "the live-state run did not reach the hanging systemctl"
+for i in 1 2 3; do
+	echo "intruder $i" > "$ROOT/etc/motd"
+	wait_until 3 '[ "$(cat "$ROOT/etc/motd")" = hello ]' ||
+		fail "drift $i of a file was not reverted while the live-state run waited for systemctl"
+	sleep 0.3
+done
+pgrep -f "sleep 25" >/dev/null || fail "test premise: systemctl no longer hangs"
+t0=$(date +%s%N); kill -TERM "$PD"; wait "$PD"; PD=
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+note "3 file reverts while systemctl hung; SIGTERM then stopped plumbd in $ms ms"
+[ "$ms" -lt 3000 ] || fail "SIGTERM took $ms ms while the live-state run waited for systemctl"
+wait_until 3 '! pgrep -f "sleep 25" >/dev/null' || fail "the hanging systemctl outlived plumbd"

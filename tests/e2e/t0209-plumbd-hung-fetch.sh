@@ -26,19 +26,8 @@ interval:
   poll: 1s"
 
 # a stand-in service manager: timestamps what arrives on NOTIFY_SOCKET
-python3 - "$T/notify.sock" "$T/notify.log" <<'P' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1]); s.settimeout(0.1)
-end = time.time() + 40
-with open(sys.argv[2], "a", buffering=1) as log:
-    while time.time() < end:
-        try:
-            log.write("%.3f %s\n" % (time.monotonic(), s.recv(4096).decode()))
-        except socket.timeout:
-            pass
-P
-N=$!
+notify_listen "$T/notify.sock" "$T/notify.log" 40
+N=$NL
 trap 'stop_plumbd; kill $SRV $N 2>/dev/null; wait $SRV $N 2>/dev/null; cleanup' EXIT
 wait_until 5 '[ -S "$T/notify.sock" ]' || fail "notify socket"
 
@@ -68,8 +57,7 @@ wait_until 3 '[ -n "$(pgrep -P $PD)" ]' || fail "no new fetch after the timeout"
 FETCHER=$(pgrep -P "$PD" | head -1)
 
 # (b) the watchdog: every gap between pings (and from READY) at most 1 s
-gap=$(awk '$2 == "WATCHDOG=1" || $2 == "READY=1" { if (p) { g = $1 - p; if (g > m) m = g } p = $1; n++ }
-	END { printf "%d %.3f\n", n, m }' "$T/notify.log")
+gap=$(watchdog_gap "$T/notify.log")
 pings=${gap% *}; maxgap=${gap#* }
 note "watchdog: $pings pings, longest gap $maxgap s (interval 0.2 s)"
 [ "$pings" -ge 30 ] || fail "only $pings watchdog pings in ~10 s"

@@ -26,6 +26,20 @@ wait_until() {
 	done
 	eval "$2"
 }
+# notify_listen SOCK LOG SECONDS: a stand-in service manager in the
+# background ($NL: its pid), each message on SOCK as "MONOTONIC MESSAGE" in LOG.
+notify_listen() {
+	python3 "$TESTS_DIR/lib/notify_listen.py" "$1" "$2" "$3" &
+	NL=$!
+	wait_until 5 "[ -S '$1' ]" || fail "notify socket $1 did not appear"
+}
+# watchdog_gap LOG: "PINGS LONGEST-GAP" over READY=1 and WATCHDOG=1 in LOG,
+# the silence up to now included.
+watchdog_gap() {
+	python3 "$TESTS_DIR/lib/notify_listen.py" --now "$1"
+	awk '$2 == "WATCHDOG=1" || $2 == "READY=1" || $2 == "NOW" { if (p) { g = $1 - p; if (g > m) m = g } p = $1 }
+		$2 == "WATCHDOG=1" { n++ } END { printf "%d %.3f\n", n, m }' "$1"
+}
 # cpu_ticks PID: user+system clock ticks used so far
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 trap 'stop_plumbd; cleanup' EXIT

@@ -1,6 +1,7 @@
 /* test_helper.c - plumb_helper_run: argv exec'd as is (no shell), output
  * captured and capped, exit status and signals, the deadline kills the
- * whole process group, a program that cannot run is an error. */
+ * whole process group, a program that cannot run is an error, the waiting
+ * hook runs while a program is waited for and can end the wait. */
 #include "testlib.h"
 
 #include <time.h>
@@ -53,6 +54,36 @@ static void deadline_kills_group(void **state)
 	assert_non_null(strstr(e.msg, "took longer than 300 ms"));
 }
 
+static int hook_calls;
+
+/* Says "stop" at its third call. */
+static int stop_third(void *arg)
+{
+	(void)arg;
+	return ++hook_calls >= 3;
+}
+
+static void waiting_hook_stops(void **state)
+{
+	const char *argv[] = {"/bin/sh", "-c", "sleep 30 & sleep 30", NULL};
+	const char *quick[] = {"/bin/true", NULL};
+	struct timespec a, b;
+	struct plumb_err e;
+
+	(void)state;
+	plumb_helper_set_waiting(stop_third, NULL);
+	hook_calls = 0;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(plumb_helper_run(argv, NULL, NULL, 60000, NULL, 0, &e), PLUMB_E_IO);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_int_equal(hook_calls, 3);            /* about every 500 ms, then it gave up */
+	assert_true(b.tv_sec - a.tv_sec < 10);
+	assert_non_null(strstr(e.msg, "plumb is stopping"));
+	hook_calls = 0;
+	assert_int_equal(plumb_helper_run(quick, NULL, NULL, 5000, NULL, 0, &e), 0);
+	plumb_helper_set_waiting(NULL, NULL);
+}
+
 static void cannot_run(void **state)
 {
 	const char *missing[] = {"/nonexistent/prog", NULL};
@@ -72,6 +103,7 @@ int main(void)
 		cmocka_unit_test(status_env_cwd_cap),
 		cmocka_unit_test(deadline_kills_group),
 		cmocka_unit_test(cannot_run),
+		cmocka_unit_test(waiting_hook_stops),
 	};
 
 	return cmocka_run_group_tests_name("helper", tests, NULL, NULL);

@@ -1,9 +1,10 @@
 /* test_hub_alerts_state.c - alert evaluation on a real SQLite file, below
  * HTTP: the alerts a report raises and clears (host-wide and per resource,
  * parts of one run adding up), one open alert per host + alertname +
- * resource, routes deciding the outbox rows, the silent timer, and the
+ * resource, routes deciding the outbox rows, the silent timer, the
  * outbox written in the ingest's own transaction (a failure keeps neither
- * the report nor its alerts). */
+ * the report nor its alerts), and plumbd's "standing": a partial run
+ * clears nothing it did not look at, a standing refusal stays. */
 #include "testlib.h"
 
 #include <stdio.h>
@@ -61,8 +62,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Ingests a report of host with events "resource=action,..." in run (NULL: none). */
-static int ingest(const char *host, const char *run, const char *events, time_t now)
+/* Ingests a report of host with events "resource=action,..." in run (NULL:
+ * none), with extra top-level members (",\"standing\":{...}" or ""). */
+static int ingestx(const char *host, const char *run, const char *events, const char *extra, time_t now)
 {
 	char text[8192], evs[4096] = "", id[37], runs[128] = "";
 	struct plumb_err e = {0};
@@ -90,8 +92,8 @@ static int ingest(const char *host, const char *run, const char *events, time_t 
 		 "\"mode\":\"enforce\",\"started_at\":\"2026-01-01T00:00:00Z\",\"finished_at\":\"2026-01-01T00:00:00Z\","
 		 "\"baseline\":{\"commit\":\"0123456789abcdef0123456789abcdef01234567\",\"signer\":\"ci\","
 		 "\"fingerprint\":null,\"serial\":3},\"events\":[%s],"
-		 "\"summary\":{\"resources\":2,\"drifted\":1,\"reverted\":0,\"failed\":0}%s}",
-		 id, host, evs, runs);
+		 "\"summary\":{\"resources\":2,\"drifted\":1,\"reverted\":0,\"failed\":0}%s%s}",
+		 id, host, evs, runs, extra);
 	json_t *doc = hub_report_parse(text, strlen(text), &e);
 	assert_non_null(doc);
 	if (hub_report_validate(doc, NULL, &fin, &e) != 0)
@@ -99,6 +101,11 @@ static int ingest(const char *host, const char *run, const char *events, time_t 
 	int r = hub_store_ingest(c, doc, text, strlen(text), fin, now, 0, &dup, &e);
 	json_decref(doc);
 	return r;
+}
+
+static int ingest(const char *host, const char *run, const char *events, time_t now)
+{
+	return ingestx(host, run, events, "", now);
 }
 
 static int num_row(void *ctx, int n, const char *const *v)
@@ -155,6 +162,70 @@ static void transitions(void **state)
 	assert_int_equal(q("SELECT COUNT(*) FROM alert_outbox WHERE state = 'resolved' AND receiver = 'refusals'"), 1);
 }
 
+#define STANDING(covers, n) ",\"standing\":{\"covers\":[" covers "],\"unresolved\":" #n
+#define ALL "\"file\",\"firewall\",\"sysctl\",\"service\",\"module\",\"package\""
+static void standing(void **state)
+{
+	(void)state;
+	time_t now = 1767225600;
+	/* a full scan: a package that cannot be installed */
+	assert_int_equal(ingestx("db1", NULL, "package:p=failed", STANDING(ALL, 1) "}", now), 0);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1' AND alertname = 'PlumbRepairFailed'"
+			   " AND resource = 'package:p'"), 1);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1' AND alertname = 'PlumbHostDrifting'"), 1);
+	/* then a dirty-set revert of a file: silent about the package, which
+	 * still fails (standing says 1): nothing resolves; nor with a full
+	 * scan's files and firewall (live state and packages come apart) */
+	assert_int_equal(ingestx("db1", NULL, "file:/etc/a=reverted", STANDING("", 1) "}", now + 1), 0);
+	assert_int_equal(q("SELECT unresolved FROM hosts WHERE host = 'db1'"), 1);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1'"), 2);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_outbox WHERE host = 'db1' AND state = 'resolved'"), 0);
+	assert_int_equal(ingestx("db1", NULL, "", STANDING("\"file\",\"firewall\"", 1) "}", now + 1), 0);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1'"), 2);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_outbox WHERE host = 'db1' AND state = 'resolved'"), 0);
+	/* a refusal, reported once; the next partial reports still carry it */
+	assert_int_equal(ingestx("db1", NULL, "baseline=refused", STANDING("", 1) ",\"refused\":\"tip x: not signed\"}",
+				 now + 2), 0);
+	assert_int_equal(ingestx("db1", NULL, "", STANDING("", 1) ",\"refused\":\"tip x: not signed\"}", now + 3), 0);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1' AND alertname = 'PlumbBaselineRefused'"), 1);
+	assert_int_equal(q("SELECT COUNT(*) FROM hosts WHERE host = 'db1' AND refused LIKE 'baseline refused: tip x%'"), 1);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1' AND alertname = 'PlumbRepairFailed'"), 1);
+	/* two parts of one run, each with the host-wide figure: replaced, not added */
+	assert_int_equal(ingestx("db1", RUN_A, "package:p=failed", STANDING(ALL, 2) "}", now + 4), 0);
+	assert_int_equal(ingestx("db1", RUN_A, "file:/etc/b=failed", STANDING(ALL, 2) "}", now + 5), 0);
+	assert_int_equal(q("SELECT unresolved FROM hosts WHERE host = 'db1'"), 2);
+	assert_int_equal(q("SELECT COUNT(*) FROM hosts WHERE host = 'db1' AND refused IS NULL"), 1);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1' AND alertname = 'PlumbBaselineRefused'"), 0);
+	/* a clean full scan: everything resolves */
+	assert_int_equal(ingestx("db1", NULL, "", STANDING(ALL, 0) "}", now + 6), 0);
+	assert_int_equal(q("SELECT unresolved FROM hosts WHERE host = 'db1'"), 0);
+	assert_int_equal(q("SELECT COUNT(*) FROM alert_state WHERE host = 'db1'"), 0);
+	/* what the validator refuses */
+	{
+		const char *bad[] = {STANDING("\"files\"", 1) "}", STANDING(ALL, -1) "}",
+				     ",\"standing\":{\"covers\":[]}", STANDING(ALL, 1) ",\"x\":1}",
+				     STANDING(ALL, 1) ",\"refused\":\"\"}", STANDING("\"file\",\"file\"", 1) "}",
+				     ",\"standing\":{\"covers\":\"file\",\"unresolved\":1}"};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char text[1024];
+			struct plumb_err e = {0};
+			time_t fin;
+			snprintf(text, sizeof(text),
+				 "{\"schema\":\"plumb.report/v1\",\"id\":\"00000000-0000-4000-8000-999999999999\","
+				 "\"host\":\"h\",\"agent_version\":\"0.1.0\",\"mode\":\"enforce\","
+				 "\"started_at\":\"2026-01-01T00:00:00Z\",\"finished_at\":\"2026-01-01T00:00:00Z\","
+				 "\"baseline\":{\"commit\":null,\"signer\":null,\"fingerprint\":null,\"serial\":null},"
+				 "\"events\":[],\"summary\":{\"resources\":0,\"drifted\":0,\"reverted\":0,\"failed\":0}%s}",
+				 bad[i]);
+			json_t *doc = hub_report_parse(text, strlen(text), &e);
+			assert_non_null(doc);
+			assert_int_not_equal(hub_report_validate(doc, NULL, &fin, &e), 0);
+			assert_non_null(strstr(e.msg, "standing"));
+			json_decref(doc);
+		}
+	}
+}
+
 static void silent_timer(void **state)
 {
 	(void)state;
@@ -203,6 +274,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(transitions),
+		cmocka_unit_test(standing),
 		cmocka_unit_test(silent_timer),
 		cmocka_unit_test(one_transaction),
 	};

@@ -45,6 +45,29 @@ static void shape(void **state)
 	assert_string_equal(json_string_value(json_array_get(json_object_get(ev, "drift"), 1)), "mode");
 	assert_non_null(strchr(json_string_value(json_object_get(ev, "at")), 'Z'));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "summary"), "resources")), 3);
+	assert_null(json_object_get(j, "standing"));     /* plumb apply and check: one whole run */
+	json_decref(j);
+	/* plumbd's: what stands beyond the run's events, in every part too */
+	r.has_standing = 1;
+	r.covers = PLUMB_COVERS_SYSCTL | PLUMB_COVERS_PACKAGE;
+	r.unresolved = 7;
+	r.refused = strdup("tip 0123: not signed");
+	j = plumb_report_json(&r);
+	assert_non_null(j);
+	{
+		json_t *st = json_object_get(j, "standing"), **v = NULL;
+		size_t n = 0;
+
+		assert_int_equal(json_array_size(json_object_get(st, "covers")), 2);
+		assert_string_equal(json_string_value(json_array_get(json_object_get(st, "covers"), 0)), "sysctl");
+		assert_string_equal(json_string_value(json_array_get(json_object_get(st, "covers"), 1)), "package");
+		assert_int_equal(json_integer_value(json_object_get(st, "unresolved")), 7);
+		assert_string_equal(json_string_value(json_object_get(st, "refused")), "tip 0123: not signed");
+		assert_int_equal(plumb_report_split(&v, &n, j, 1 << 20, &err), 0);
+		assert_int_equal(n, 1);
+		assert_true(json_equal(json_object_get(v[0], "standing"), st));
+		plumb_report_parts_free(v, n);
+	}
 	json_decref(j);
 	plumb_report_release(&r);
 }

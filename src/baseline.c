@@ -35,6 +35,42 @@ static void shrink_to_fit(void **v, size_t n, size_t size)
 		*v = nv;
 }
 
+/* The files' path and source strings, packed into blocks (doubling up to
+ * 64 KiB) that the baseline frees at once: 20,000 strings of 20 bytes at
+ * 10,000 files, each a 32-byte malloc chunk otherwise. */
+struct plumb_strblock {
+	struct plumb_strblock *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define STRBLOCK_MIN 1024
+#define STRBLOCK_MAX (64u << 10)
+
+static char *str_keep(struct plumb_strblock **head, const char *s, size_t n)
+{
+	struct plumb_strblock *b = *head;
+	char *p;
+
+	if (b == NULL || b->cap - b->used < n + 1) {
+		size_t cap = b == NULL ? STRBLOCK_MIN : b->cap * 2 > STRBLOCK_MAX ? STRBLOCK_MAX : b->cap * 2;
+
+		if (cap < n + 1)
+			cap = n + 1;
+		if ((b = malloc(sizeof(*b) + cap)) == NULL)
+			return NULL;
+		b->next = *head;
+		b->used = 0;
+		b->cap = cap;
+		*head = b;
+	}
+	p = b->data + b->used;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	b->used += n + 1;
+	return p;
+}
+
 static void notify_release(struct plumb_notify_res *n)
 {
 	free(n->unit);
@@ -48,9 +84,7 @@ static void file_release(struct plumb_file_res *f)
 	for (size_t i = 0; i < f->nnotify; i++)
 		notify_release(&f->notify[i]);
 	free(f->notify);
-	free(f->path);
 	free(f->content);
-	free(f->source);
 	free(f->target);
 	free(f->owner);
 	free(f->group);
@@ -228,13 +262,13 @@ static int parse_notify(struct plumb_yread *y, struct plumb_file_res *f, struct 
 	return 0;
 }
 
-static int parse_file(struct plumb_yread *y, struct plumb_file_res *f, const struct plumb_yev *start,
-		      struct plumb_err *err)
+static int parse_file(struct plumb_yread *y, struct plumb_file_res *f, struct plumb_strblock **strs,
+		      const struct plumb_yev *start, struct plumb_err *err)
 {
 	struct plumb_yev key, ev;
 	unsigned seen = 0;
 	const char *why;
-	int r;
+	int r, flag;
 
 	f->line = start->line;
 	f->col = start->col;
@@ -251,7 +285,7 @@ static int parse_file(struct plumb_yread *y, struct plumb_file_res *f, const str
 				return r;
 			if ((why = plumb_path_check_abs(ev.value, ev.len)) != NULL)
 				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "path '%s': %s", ev.value, why);
-			if ((f->path = strdup(ev.value)) == NULL)
+			if ((f->path = str_keep(strs, ev.value, strlen(ev.value))) == NULL)
 				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 		} else if (strcmp(k, "content") == 0) {
 			if ((r = seen_key(y, &at, &seen, K_CONTENT, err)) != 0 ||
@@ -274,7 +308,7 @@ static int parse_file(struct plumb_yread *y, struct plumb_file_res *f, const str
 				return r;
 			if ((why = plumb_path_check_rel(ev.value, ev.len)) != NULL)
 				return plumb_yread_fail(y, &ev, PLUMB_E_INVALID, err, "source '%s': %s", ev.value, why);
-			if ((f->source = strdup(ev.value)) == NULL)
+			if ((f->source = str_keep(strs, ev.value, strlen(ev.value))) == NULL)
 				return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 		} else if (strcmp(k, "mode") == 0) {
 			if ((r = seen_key(y, &at, &seen, K_MODE, err)) != 0 ||
@@ -294,8 +328,9 @@ static int parse_file(struct plumb_yread *y, struct plumb_file_res *f, const str
 				return r;
 		} else if (strcmp(k, "sensitive") == 0) {
 			if ((r = seen_key(y, &at, &seen, K_SENSITIVE, err)) != 0 ||
-			    (r = plumb_yread_bool(y, &f->sensitive, k, err)) != 0)
+			    (r = plumb_yread_bool(y, &flag, k, err)) != 0)
 				return r;
+			f->sensitive = (unsigned char)flag;
 		} else if (strcmp(k, "enforce") == 0) {
 			if ((r = seen_key(y, &at, &seen, K_ENFORCE, err)) != 0 ||
 			    (r = read_scalar(y, &ev, k, err)) != 0)
@@ -329,8 +364,9 @@ static int parse_file(struct plumb_yread *y, struct plumb_file_res *f, const str
 							"type: expected file, directory or symlink, found '%s'", ev.value);
 		} else if (strcmp(k, "purge") == 0) {
 			if ((r = seen_key(y, &at, &seen, K_PURGE, err)) != 0 ||
-			    (r = plumb_yread_bool(y, &f->purge, k, err)) != 0)
+			    (r = plumb_yread_bool(y, &flag, k, err)) != 0)
 				return r;
+			f->purge = (unsigned char)flag;
 		} else if (strcmp(k, "notify") == 0) {
 			if ((r = seen_key(y, &at, &seen, K_NOTIFY, err)) != 0 || (r = parse_notify(y, f, err)) != 0)
 				return r;
@@ -421,7 +457,7 @@ static int parse_files(struct plumb_yread *y, struct plumb_baseline *b, struct p
 		}
 		f = &b->files[b->nfiles++];
 		memset(f, 0, sizeof(*f));
-		if ((r = parse_file(y, f, &ev, err)) != 0)
+		if ((r = parse_file(y, f, &b->strs, &ev, err)) != 0)
 			return r;
 	}
 }
@@ -1029,6 +1065,12 @@ void plumb_baseline_free(struct plumb_baseline *b)
 	for (size_t i = 0; i < b->nfiles; i++)
 		file_release(&b->files[i]);
 	free(b->files);
+	while (b->strs != NULL) {
+		struct plumb_strblock *next = b->strs->next;
+
+		free(b->strs);
+		b->strs = next;
+	}
 	for (size_t i = 0; i < b->nsysctl; i++) {
 		free(b->sysctl[i].key);
 		free(b->sysctl[i].value);

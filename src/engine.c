@@ -19,6 +19,7 @@
 #include "plumb/package.h"
 #include "plumb/path.h"
 #include "plumb/service.h"
+#include "plumb/source.h"
 #include "plumb/sysctl.h"
 #include "plumb/users.h"
 #include "banned.h"
@@ -326,5 +327,6 @@ out:
 	free(jobs);
 	free(pend);
 	plumb_users_free(users);
+	plumb_source_trim(src);
 	return r;
 }

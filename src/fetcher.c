@@ -161,6 +161,7 @@ static void clear_stale(void)
 /* --- sending ---------------------------------------------------------------- */
 
 struct sender {
+	struct plumb_frame_out *out;   /* fd 3, buffered */
 	git_repository *repo;
 	git_odb *odb;
 	struct plumb_idset skip;   /* the parent has these (the stored anchor's tree) or they were sent */
@@ -204,8 +205,8 @@ static int send_object(struct sender *s, const git_oid *id, git_object_t want)
 		snprintf(s->err, sizeof(s->err), "object %.12s is not a %s", git_oid_tostr_s(id), git_object_type2string(want));
 		s->status = PLUMB_FETCH_FAILED;
 		r = -1;
-	} else if (plumb_frame_write(PLUMB_FETCHER_FD, obj_type(git_odb_object_type(o)), id->id, git_odb_object_data(o),
-				     git_odb_object_size(o)) != 0) {
+	} else if (plumb_frame_out_add(s->out, obj_type(git_odb_object_type(o)), id->id, git_odb_object_data(o),
+				       git_odb_object_size(o)) != 0) {
 		snprintf(s->err, sizeof(s->err), "cannot write to the parent: %s", strerror(errno));
 		s->status = PLUMB_FETCH_FAILED;
 		r = -1;
@@ -290,7 +291,7 @@ static int commit_tree(struct sender *s, const git_oid *commit, git_oid *tree)
 static int send_all(struct sender *s, const struct fetch_args *a, const git_oid *tip)
 {
 	git_oid commit, tree, anchor, cur, have;
-	int has_anchor = a->anchor != NULL && git_oid_fromstr(&anchor, a->anchor) == 0, r = -1;
+	int has_anchor = a->anchor != NULL && git_oid_fromstr(&anchor, a->anchor) == 0, need_anchor, r = -1;
 	unsigned long long n = 0;
 	git_odb_object *o = NULL;
 
@@ -320,10 +321,23 @@ static int send_all(struct sender *s, const struct fetch_args *a, const git_oid 
 	o = NULL;
 	/* What the parent has whole (--have: the anchor, or the previous tip)
 	 * is not sent; the anchor, when it is not that, is sent whole. */
-	if (a->have != NULL && git_oid_fromstr(&have, a->have) == 0 && git_odb_exists(s->odb, &have) &&
-	    (commit_tree(s, &have, &tree) != 0 || send_tree(s, &tree, 0, 1) != 0))
-		goto out;
-	if (has_anchor && git_odb_exists(s->odb, &anchor) && (a->have == NULL || strcmp(a->have, a->anchor) != 0)) {
+	need_anchor = has_anchor && git_odb_exists(s->odb, &anchor) && (a->have == NULL || strcmp(a->have, a->anchor) != 0);
+	if (a->have != NULL && git_oid_fromstr(&have, a->have) == 0 && git_odb_exists(s->odb, &have)) {
+		git_oid tip_tree;
+
+		if (commit_tree(s, &have, &tree) != 0 || commit_tree(s, &commit, &tip_tree) != 0)
+			goto out;
+		/* The tip's tree is the one the parent has (every poll of an
+		 * unchanged tip): nothing below it is sent, so nothing below it
+		 * is walked either (2,000 trees inflated at 10,000 files). */
+		if (!need_anchor && git_oid_equal(&tree, &tip_tree)) {
+			if (plumb_idset_add(&s->skip, tree.id) != 0)
+				goto out;
+		} else if (send_tree(s, &tree, 0, 1) != 0) {
+			goto out;
+		}
+	}
+	if (need_anchor) {
 		if (commit_tree(s, &anchor, &tree) != 0 || send_tree(s, &tree, 0, 0) != 0 ||
 		    send_object(s, &anchor, GIT_OBJECT_COMMIT) != 0)
 			goto out;
@@ -359,14 +373,14 @@ static int send_all(struct sender *s, const struct fetch_args *a, const git_oid 
 		 * second parent): the parent decides from first parents alone. */
 		unsigned char d = git_oid_equal(&commit, &anchor) || git_graph_descendant_of(s->repo, &commit, &anchor) == 1;
 
-		if (plumb_frame_write(PLUMB_FETCHER_FD, PLUMB_FRAME_NOTE, NULL, &d, 1) != 0)
+		if (plumb_frame_out_add(s->out, PLUMB_FRAME_NOTE, NULL, &d, 1) != 0)
 			goto wfail;
 	}
 	if (!git_oid_equal(&commit, tip) && send_object(s, tip, GIT_OBJECT_TAG) != 0)
 		goto out;
 	r = 0;
 tipframe:
-	if (r == 0 && plumb_frame_write(PLUMB_FETCHER_FD, PLUMB_FRAME_TIP, tip->id, NULL, 0) != 0)
+	if (r == 0 && plumb_frame_out_add(s->out, PLUMB_FRAME_TIP, tip->id, NULL, 0) != 0)
 		goto wfail;
 	return r;
 wfail:
@@ -379,6 +393,29 @@ out:
 }
 
 /* --- the fetch -------------------------------------------------------------- */
+
+static int start_libgit2(struct sender *s, const struct fetch_args *a)
+{
+	if (git_libgit2_init() < 0) {
+		snprintf(s->err, sizeof(s->err), "cannot initialise libgit2: %.200s", git_msg());
+		return -1;
+	}
+	/* Confined first (no TLS), the default bundle could not be read:
+	 * that error is nobody's. */
+	git_error_clear();
+	isolate();
+	/* Whole trees cached (the default skips trees over 4 KiB). The cache
+	 * is ours, a local remote anyone's: trusted by neither owner nor
+	 * config. Every object read is hash-checked (said so it stays so). */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)(8 << 20));
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+	if (a->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, a->ca_file, NULL) != 0) {
+		snprintf(s->err, sizeof(s->err), "cannot use source.ca_file '%.200s': %.200s", a->ca_file, git_msg());
+		return -1;
+	}
+	return 0;
+}
 
 static int do_fetch(const struct fetch_args *a, struct sender *s)
 {
@@ -395,34 +432,31 @@ static int do_fetch(const struct fetch_args *a, struct sender *s)
 	char spec[1024];
 	char *specs[1] = {spec};
 	git_strarray refspecs = {specs, 1};
-	int r = -1;
+	/* http:// needs no bundle either (redirects are not followed), but a
+	 * scheme in capitals, or a ca_file given, keeps the TLS order. */
+	int tls = strncasecmp(a->url, "https:", 6) == 0 || a->ca_file != NULL, r = -1;
 
 	s->status = PLUMB_FETCH_FAILED;
-	git_libgit2_init();
-	isolate();
-	/* Whole trees cached (the default skips trees over 4 KiB). The cache
-	 * is ours, a local remote anyone's: trusted by neither owner nor
-	 * config. Every object read is hash-checked (said so it stays so). */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)(8 << 20));
-	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
-	/* What needs root's eyes is read first: the CA bundle (parsed now by
-	 * mbedTLS) and the ssh key. Then the process confines itself for good. */
-	if (a->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, a->ca_file, NULL) != 0) {
-		snprintf(s->err, sizeof(s->err), "cannot use source.ca_file '%.200s': %.200s", a->ca_file, git_msg());
+	/* What needs root's eyes is read first: the CA bundles (parsed by
+	 * mbedTLS in git_libgit2_init() and for source.ca_file) and the ssh
+	 * key. Then the process confines itself for good. Without TLS no
+	 * bundle is needed: libgit2 starts after the confinement, which
+	 * leaves it none to parse. */
+	if (tls && start_libgit2(s, a) != 0)
 		goto out;
-	}
 	if (a->ssh_key != NULL)
 		ctx.ssh_key = read_secret(a->ssh_key);
 	if (chdir(a->cache) != 0) {
 		snprintf(s->err, sizeof(s->err), "cannot enter the cache '%.200s': %s", a->cache, strerror(errno));
 		goto out;
 	}
-	if (plumb_sandbox_enter(&a->user, PLUMB_SANDBOX_FETCH, &keep, 1,
+	if (plumb_sandbox_enter(&a->user, tls ? PLUMB_SANDBOX_FETCH : PLUMB_SANDBOX_FETCH_PLAIN, &keep, 1,
 				plumb_git_local_remote(a->url, remote_dir, sizeof(remote_dir)) ? extra : NULL, &e) != 0) {
 		snprintf(s->err, sizeof(s->err), "cannot confine the fetch process: %.400s", e.msg);
 		goto out;
 	}
+	if (!tls && start_libgit2(s, a) != 0)
+		goto out;
 	clear_stale();
 	if (git_repository_open_bare(&s->repo, a->cache) != 0 && git_repository_init(&s->repo, a->cache, 1) != 0) {
 		snprintf(s->err, sizeof(s->err), "cannot create the cache repository '%.200s': %.200s", a->cache, git_msg());
@@ -564,11 +598,14 @@ static int parse_args(struct fetch_args *a, int argc, char **argv)
 
 int plumb_fetcher_main(int argc, char **argv)
 {
+	static struct plumb_frame_out out;   /* 64 KiB: not on the stack */
 	struct fetch_args a;
 	struct sender s;
 	int r;
 
 	memset(&s, 0, sizeof(s));
+	plumb_frame_out_init(&out, PLUMB_FETCHER_FD);
+	s.out = &out;
 	signal(SIGPIPE, SIG_IGN);      /* a parent gone: a write error, not a silent death */
 	if (parse_args(&a, argc, argv) != 0) {
 		static const char msg[] = "\001plumb-fetch: bad arguments (it is run by plumb and plumbd only)";
@@ -580,7 +617,7 @@ int plumb_fetcher_main(int argc, char **argv)
 	 * this outlives a parent that died without doing so. */
 	alarm((unsigned)(a.timeout_s + 5));
 	r = do_fetch(&a, &s);
-	if (r == 0 && plumb_frame_write(PLUMB_FETCHER_FD, PLUMB_FRAME_DONE, NULL, NULL, 0) == 0) {
+	if (r == 0 && plumb_frame_out_add(s.out, PLUMB_FRAME_DONE, NULL, NULL, 0) == 0 && plumb_frame_out_flush(s.out) == 0) {
 		r = 0;
 	} else {
 		unsigned char msg[1 + sizeof(s.err)];
@@ -595,7 +632,9 @@ int plumb_fetcher_main(int argc, char **argv)
 			n = (size_t)snprintf(s.err, sizeof(s.err), "fetch failed");
 		msg[0] = (unsigned char)s.status;
 		memcpy(msg + 1, s.err, n);
-		(void)plumb_frame_write(PLUMB_FETCHER_FD, PLUMB_FRAME_FAIL, NULL, msg, n + 1);
+		/* After what was sent (the parent sweeps it): the reason last. */
+		if (plumb_frame_out_add(s.out, PLUMB_FRAME_FAIL, NULL, msg, n + 1) == 0)
+			(void)plumb_frame_out_flush(s.out);
 		r = s.status;
 	}
 	plumb_idset_free(&s.skip);

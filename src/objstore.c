@@ -255,12 +255,8 @@ int plumb_frames_eof(const struct plumb_frames *r, struct plumb_err *err)
 	return 0;
 }
 
-int plumb_frame_write(int fd, int kind, const unsigned char id[20], const void *data, size_t len)
+static void frame_head(unsigned char h[PLUMB_FRAME_HEAD], int kind, const unsigned char id[20], size_t len)
 {
-	unsigned char h[PLUMB_FRAME_HEAD];
-
-	if (len > UINT32_MAX)
-		return -1;
 	h[0] = (unsigned char)kind;
 	h[1] = (unsigned char)(len >> 24);
 	h[2] = (unsigned char)(len >> 16);
@@ -270,7 +266,48 @@ int plumb_frame_write(int fd, int kind, const unsigned char id[20], const void *
 		memcpy(h + 5, id, 20);
 	else
 		memset(h + 5, 0, 20);
+}
+
+int plumb_frame_write(int fd, int kind, const unsigned char id[20], const void *data, size_t len)
+{
+	unsigned char h[PLUMB_FRAME_HEAD];
+
+	if (len > UINT32_MAX)
+		return -1;
+	frame_head(h, kind, id, len);
 	return plumb_fs_write_all(fd, h, sizeof(h)) != 0 || (len > 0 && plumb_fs_write_all(fd, data, len) != 0) ? -1 : 0;
+}
+
+void plumb_frame_out_init(struct plumb_frame_out *o, int fd)
+{
+	o->fd = fd;
+	o->n = 0;
+}
+
+int plumb_frame_out_flush(struct plumb_frame_out *o)
+{
+	int r = o->n > 0 ? plumb_fs_write_all(o->fd, o->buf, o->n) : 0;
+
+	o->n = 0;
+	return r != 0 ? -1 : 0;
+}
+
+int plumb_frame_out_add(struct plumb_frame_out *o, int kind, const unsigned char id[20], const void *data,
+			size_t len)
+{
+	if (len > UINT32_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (PLUMB_FRAME_HEAD + len > sizeof(o->buf) - o->n && plumb_frame_out_flush(o) != 0)
+		return -1;
+	if (PLUMB_FRAME_HEAD + len > sizeof(o->buf))
+		return plumb_frame_write(o->fd, kind, id, data, len);
+	frame_head(o->buf + o->n, kind, id, len);
+	if (len > 0)
+		memcpy(o->buf + o->n + PLUMB_FRAME_HEAD, data, len);
+	o->n += PLUMB_FRAME_HEAD + len;
+	return 0;
 }
 
 /* --- trees and commits ----------------------------------------------------- */

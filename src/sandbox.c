@@ -240,15 +240,22 @@ int plumb_sandbox_landlock_abi(void)
 }
 
 /* What a child reads outside its own directory: libraries (NSS modules are loaded
- * at the first name lookup), the resolver's files, CA bundles. */
+ * at the first name lookup), the resolver's files; CA bundles below. */
 static const char *const fetch_reads[] = {
 	"/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf",
-	"/etc/gai.conf", "/etc/host.conf", "/etc/services", "/etc/ssl", "/etc/ca-certificates", "/etc/pki",
+	"/etc/gai.conf", "/etc/host.conf", "/etc/services",
 	"/dev/null", "/dev/urandom", "/sys/devices/system/cpu", "/proc/sys/vm/overcommit_memory",
 #if defined(__SANITIZE_ADDRESS__)
 	"/proc",     /* LeakSanitizer reads /proc/PID/task and maps at exit (test builds only) */
 #endif
 };
+
+/* CA bundles: for TLS only. A fetch without TLS reads OpenSSL's
+ * configuration alone (Debian's /usr/lib/ssl/openssl.cnf points there):
+ * libgit2 then initialises after the confinement, and its eager parse of
+ * the default bundle (3.5 ms of every poll) finds nothing it may open. */
+static const char *const tls_reads[] = {"/etc/ssl", "/etc/ca-certificates", "/etc/pki"};
+static const char *const plain_reads[] = {"/etc/ssl/openssl.cnf"};
 
 static int landlock_allow(int rs, const char *path, uint64_t dir_rights, struct plumb_err *err)
 {
@@ -273,7 +280,7 @@ static int landlock_allow(int rs, const char *path, uint64_t dir_rights, struct 
 /* Landlock where the kernel has it: the cache (the working directory) read
  * and written unless !own_dir, extra_ro and the list above read, the rest
  * of the file system (the managed root, state_dir, /etc/shadow) out of reach. */
-static int landlock_enter(const char *const *extra_ro, int own_dir, struct plumb_err *err)
+static int landlock_enter(const char *const *extra_ro, int own_dir, int tls, struct plumb_err *err)
 {
 	int abi = plumb_sandbox_landlock_abi(), rs, r = 0;
 	uint64_t all = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
@@ -297,6 +304,10 @@ static int landlock_enter(const char *const *extra_ro, int own_dir, struct plumb
 		r = landlock_allow(rs, ".", all, err);
 	for (size_t i = 0; r == 0 && i < sizeof(fetch_reads) / sizeof(fetch_reads[0]); i++)
 		r = landlock_allow(rs, fetch_reads[i], ro, err);
+	for (size_t i = 0; r == 0 && tls && i < sizeof(tls_reads) / sizeof(tls_reads[0]); i++)
+		r = landlock_allow(rs, tls_reads[i], ro, err);
+	for (size_t i = 0; r == 0 && !tls && i < sizeof(plain_reads) / sizeof(plain_reads[0]); i++)
+		r = landlock_allow(rs, plain_reads[i], ro, err);
 	for (size_t i = 0; r == 0 && extra_ro != NULL && extra_ro[i] != NULL; i++)
 		r = landlock_allow(rs, extra_ro[i], ro, err);
 	if (r == 0 && syscall(SYS_landlock_restrict_self, rs, 0) != 0)
@@ -321,7 +332,7 @@ static int enter(const struct plumb_sandbox_user *u, enum plumb_sandbox_profile 
 #endif
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot set no_new_privs");
-	if ((r = landlock_enter(extra_ro, profile != PLUMB_SANDBOX_SEND, err)) != 0)
+	if ((r = landlock_enter(extra_ro, profile != PLUMB_SANDBOX_SEND, profile != PLUMB_SANDBOX_FETCH_PLAIN, err)) != 0)
 		return r;
 	return load_filter(profile, child, err);
 }

@@ -179,6 +179,12 @@ int plumb_source_blob_id(struct plumb_source *s, const char *rel, unsigned char 
 	return s->ops->blob_id(s->self, rel, oid, err);
 }
 
+void plumb_source_trim(struct plumb_source *s)
+{
+	if (s != NULL && s->ops->trim != NULL)
+		s->ops->trim(s->self);
+}
+
 long plumb_blob_pread(const struct plumb_blob *b, void *buf, size_t len, uint64_t off)
 {
 	if (b->mem != NULL) {

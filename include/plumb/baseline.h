@@ -53,25 +53,28 @@ struct plumb_notify_res {
 };
 
 /* One `files:` entry. Unset optional fields are NULL / has_* = 0. */
+/* One per managed file, 10,000 of them in a large baseline: the flags are
+ * bytes and come last (104 bytes an entry, not 128). path and source live
+ * in the baseline's string blocks, not a malloc each. */
 struct plumb_file_res {
 	char *path;             /* absolute, normalized */
-	enum plumb_ftype type;
-	int absent;             /* state: absent */
-	int has_content;
 	char *content;          /* inline content (may hold NULs: use content_len) */
 	size_t content_len;
 	char *source;           /* relative path of a baseline file */
 	char *target;           /* symlink target */
-	int has_mode;
-	unsigned mode;          /* permission bits, 07777 */
 	char *owner;            /* name or number, resolved against the root */
 	char *group;
-	int sensitive;          /* marked `sensitive: true` */
-	int warn;               /* `enforce: warn`: report, never repair */
-	int purge;              /* type: directory, `purge: true`: entries not named are drift */
 	struct plumb_notify_res *notify;   /* run after a revert or a change; may be NULL */
 	size_t nnotify;
 	size_t line, col;       /* where the entry starts */
+	enum plumb_ftype type;
+	unsigned mode;          /* permission bits, 07777 */
+	unsigned char absent;   /* state: absent */
+	unsigned char has_content;
+	unsigned char has_mode;
+	unsigned char sensitive;   /* marked `sensitive: true` */
+	unsigned char warn;     /* `enforce: warn`: report, never repair */
+	unsigned char purge;    /* type: directory, `purge: true`: entries not named are drift */
 };
 
 /* One `sysctl:` entry: a kernel parameter of the agent's namespaces. */
@@ -127,8 +130,11 @@ struct plumb_module_res {
 	size_t line, col;
 };
 
+struct plumb_strblock;
+
 struct plumb_baseline {
 	char *name;             /* for messages */
+	struct plumb_strblock *strs;   /* the files' path and source strings */
 	uint64_t version;
 	int has_serial;
 	uint64_t serial;

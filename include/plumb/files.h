@@ -26,22 +26,13 @@ struct plumb_file_unmanaged {
 };
 
 /* The engine's working record for one file resource. */
+/* One per file of a run (10,000 at a time): the words first, the bytes
+ * last, 104 bytes and no padding between. */
 struct plumb_file_job {
 	const struct plumb_file_res *res;
-	/* desired owner and group, resolved against the root */
-	uid_t uid;
-	gid_t gid;
-	unsigned char has_uid, has_gid;
-	unsigned char skip;        /* not part of this run (engine's subset) */
 	/* observed by inspect */
-	unsigned char inspected;   /* inspect completed (no error) */
-	unsigned char exists;
-	mode_t st_mode;
-	uid_t st_uid;
-	gid_t st_gid;
 	uint64_t size;
 	uint64_t nlink;
-	unsigned char acl;         /* an extended/default ACL was found */
 	char *link;                /* actual symlink target, when a symlink */
 	/* purge: the baseline's resources (sorted by path), to tell which
 	 * entries it names; and what inspect found that it does not */
@@ -49,9 +40,20 @@ struct plumb_file_job {
 	size_t nall;
 	struct plumb_file_unmanaged *unmanaged;
 	size_t nunmanaged;
-	unsigned char unmanaged_more;   /* more than PLUMB_PURGE_MAX were found */
-	unsigned drift;            /* PLUMB_DRIFT_* */
 	char *error;               /* why it cannot be inspected or repaired */
+	/* desired owner and group, resolved against the root */
+	uid_t uid;
+	gid_t gid;
+	mode_t st_mode;
+	uid_t st_uid;
+	gid_t st_gid;
+	unsigned drift;            /* PLUMB_DRIFT_* */
+	unsigned char has_uid, has_gid;
+	unsigned char skip;        /* not part of this run (engine's subset) */
+	unsigned char inspected;   /* inspect completed (no error) */
+	unsigned char exists;
+	unsigned char acl;         /* an extended/default ACL was found */
+	unsigned char unmanaged_more;   /* more than PLUMB_PURGE_MAX were found */
 };
 
 /* Reports hash no more than this many bytes of a found file: beyond it

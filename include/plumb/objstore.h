@@ -109,6 +109,23 @@ int plumb_frames_eof(const struct plumb_frames *r, struct plumb_err *err);
 /* Writes one frame to fd (blocking, the fetcher's side). Returns 0 or -1. */
 int plumb_frame_write(int fd, int kind, const unsigned char id[20], const void *data, size_t len);
 
+/* The fetcher's frames through a buffer: what fits goes out with what
+ * comes next, one write(2) per PLUMB_FRAME_OUT_BUF bytes (and one wake-up
+ * of the parent's loop, not two per frame); a frame larger than the
+ * buffer is written through. Nothing waits in the buffer after _flush. */
+#define PLUMB_FRAME_OUT_BUF (64u << 10)
+struct plumb_frame_out {
+	int fd;
+	size_t n;
+	unsigned char buf[PLUMB_FRAME_OUT_BUF];
+};
+
+void plumb_frame_out_init(struct plumb_frame_out *o, int fd);
+/* Returns 0 or -1 (a write failed: errno says why). */
+int plumb_frame_out_add(struct plumb_frame_out *o, int kind, const unsigned char id[20], const void *data,
+			size_t len);
+int plumb_frame_out_flush(struct plumb_frame_out *o);
+
 /* --- strict parsers -------------------------------------------------------- */
 
 #define PLUMB_TREE_MODE_TREE 040000

@@ -20,7 +20,8 @@ struct plumb_sandbox_user {
 };
 
 enum plumb_sandbox_profile {
-	PLUMB_SANDBOX_FETCH,       /* libgit2: files in its cache, sockets, DNS */
+	PLUMB_SANDBOX_FETCH,       /* libgit2: files in its cache, sockets, DNS, CA bundles */
+	PLUMB_SANDBOX_FETCH_PLAIN, /* the same over ssh, git:// or a local path: no CA bundle readable */
 	PLUMB_SANDBOX_SEND,        /* libcurl: sockets, DNS, its resolver threads; no directory of its own */
 	PLUMB_SANDBOX_SPOOL,       /* plumb-send's spool keeper: root, its spool (the working directory) only */
 };
@@ -35,7 +36,8 @@ int plumb_sandbox_lookup(struct plumb_sandbox_user *out, const char *name, struc
  * groups cleared, real/effective/saved ids; checked that root cannot be
  * regained) when u->found; sets PR_SET_NO_NEW_PRIVS; Landlock where the
  * kernel has it (the working directory read and written; libraries,
- * resolver files, CA bundles and the NULL-ended extra_ro read; nothing
+ * resolver files, CA bundles (not for PLUMB_SANDBOX_FETCH_PLAIN: OpenSSL's
+ * configuration only) and the NULL-ended extra_ro read; nothing
  * else, even for root); loads profile's seccomp filter. A syscall
  * outside the allow-list fails with EPERM; a few that only an attacker
  * would make (execve, ptrace, process_vm_*) kill the process. Returns 0,

@@ -37,6 +37,9 @@ struct plumb_source_ops {
 	 * the blob, so a file can be compared by hashing only the file (the id
 	 * covers size and content). NULL where ids are unknown. */
 	int (*blob_id)(void *self, const char *rel, unsigned char oid[20], struct plumb_err *err);
+	/* Optional: drops what the source keeps only to make one pass fast
+	 * (the git source's parsed trees); the next lookup reads again. */
+	void (*trim)(void *self);
 	void (*free)(void *self);
 };
 
@@ -64,6 +67,10 @@ int plumb_source_blob_open(struct plumb_source *s, struct plumb_blob **out, cons
 /* The git blob id of rel. PLUMB_E_UNSUPPORTED where the source has no ids
  * (a plain directory). */
 int plumb_source_blob_id(struct plumb_source *s, const char *rel, unsigned char oid[20], struct plumb_err *err);
+
+/* Called when a pass over the baseline is done: a source enforced for
+ * days holds no per-pass cache between passes. Accepts NULL. */
+void plumb_source_trim(struct plumb_source *s);
 
 /* Reads up to len bytes at off. Returns bytes read (0 at the end) or -1 with errno. */
 long plumb_blob_pread(const struct plumb_blob *b, void *buf, size_t len, uint64_t off);

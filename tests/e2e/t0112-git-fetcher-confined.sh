@@ -82,6 +82,14 @@ if [ "$abi" -gt 0 ]; then
 read $T/outside: EACCES
 read /etc/passwd: EACCES" ] || fail "landlock ABI $abi, yet the fetcher reads outside its cache: $out"
 	note "landlock ABI $abi: the managed root and world-readable files outside the cache are out of reach"
+	# a fetch without TLS (this one: a local path) has no CA bundle to read
+	CA=/etc/ssl/certs/ca-certificates.crt
+	if [ -f "$CA" ]; then
+		out=$("$PROBE" "plain:$U" "$STATE/cache.git" read:"$CA" read:/etc/ssl/openssl.cnf 2>&1)
+		[ "$out" = "read $CA: EACCES
+read /etc/ssl/openssl.cnf: ok" ] || fail "a fetch without TLS reads the CA bundle (or not OpenSSL's config): $out"
+		[ "$(P read:"$CA")" = "read $CA: ok" ] || fail "a TLS fetch cannot read the CA bundle"
+	fi
 else
 	note "no landlock in this kernel: world-readable files under the managed root stay readable by the fetcher"
 fi

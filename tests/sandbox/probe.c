@@ -1,7 +1,8 @@
 /* probe.c - test-only: confines itself exactly as the git fetcher does
- * (plumb_sandbox_enter, fetch profile, in DIR as its cache), or with
- * USER written send:USER as plumb-send's network child does (send profile:
- * no directory of its own), then tries what argv asks and prints one
+ * (plumb_sandbox_enter, fetch profile, in DIR as its cache), with USER
+ * written plain:USER as a fetch without TLS does (no CA bundle), or
+ * send:USER as plumb-send's network child does (send profile: no
+ * directory of its own), then tries what argv asks and prints one
  * verdict per try: "ok" or the errno name. */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,13 +31,16 @@ int main(int argc, char **argv)
 	int fd;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: probe [send:]USER DIR [read:P|write:P|exec:P|unshare|mount|packet|status]...\n");
+		fprintf(stderr, "usage: probe [send:|plain:]USER DIR [read:P|write:P|exec:P|unshare|mount|packet|status]...\n");
 		return 2;
 	}
 	user = argv[1];
 	if (strncmp(user, "send:", 5) == 0) {
 		profile = PLUMB_SANDBOX_SEND;
 		user += 5;
+	} else if (strncmp(user, "plain:", 6) == 0) {
+		profile = PLUMB_SANDBOX_FETCH_PLAIN;
+		user += 6;
 	}
 	if (plumb_sandbox_lookup(&u, user, &err) != 0 || chdir(argv[2]) != 0 ||
 	    plumb_sandbox_enter(&u, profile, NULL, 0, NULL, &err) != 0) {

@@ -105,6 +105,62 @@ static void frames_good(void **state)
 	}
 }
 
+/* The fetcher's buffered writer puts out exactly what plumb_frame_write
+ * does, frame for frame, across the buffer's end and for a body larger
+ * than the buffer; small frames wait for the flush. */
+static void frames_buffered(void **state)
+{
+	static struct plumb_frame_out out;
+	static unsigned char big[100000];
+	char path_a[] = "/tmp/plumb-frames-a.XXXXXX", path_b[] = "/tmp/plumb-frames-b.XXXXXX";
+	int a = mkstemp(path_a), b = mkstemp(path_b);
+	unsigned char id[20], body[30];
+	struct stat sa, sb;
+
+	(void)state;
+	assert_true(a >= 0 && b >= 0);
+	memset(big, 'x', sizeof(big));
+	plumb_frame_out_init(&out, a);
+	for (int i = 0; i < 3000; i++) {
+		memset(body, 'a' + i % 26, sizeof(body));
+		plumb_obj_hash(PLUMB_OBJ_BLOB, body, (size_t)(i % 31), id);
+		assert_int_equal(plumb_frame_out_add(&out, PLUMB_OBJ_BLOB, id, body, (size_t)(i % 31)), 0);
+		assert_int_equal(plumb_frame_write(b, PLUMB_OBJ_BLOB, id, body, (size_t)(i % 31)), 0);
+		if (i == 10) {
+			assert_int_equal(fstat(a, &sa), 0);
+			assert_int_equal(sa.st_size, 0);      /* nothing written yet */
+		}
+		if (i == 1500) {
+			plumb_obj_hash(PLUMB_OBJ_BLOB, big, sizeof(big), id);
+			assert_int_equal(plumb_frame_out_add(&out, PLUMB_OBJ_BLOB, id, big, sizeof(big)), 0);
+			assert_int_equal(plumb_frame_write(b, PLUMB_OBJ_BLOB, id, big, sizeof(big)), 0);
+		}
+	}
+	assert_int_equal(plumb_frame_out_add(&out, PLUMB_FRAME_TIP, id, NULL, 0), 0);
+	assert_int_equal(plumb_frame_out_add(&out, PLUMB_FRAME_DONE, NULL, NULL, 0), 0);
+	assert_int_equal(plumb_frame_out_flush(&out), 0);
+	assert_int_equal(plumb_frame_write(b, PLUMB_FRAME_TIP, id, NULL, 0), 0);
+	assert_int_equal(plumb_frame_write(b, PLUMB_FRAME_DONE, NULL, NULL, 0), 0);
+	assert_int_equal(fstat(a, &sa), 0);
+	assert_int_equal(fstat(b, &sb), 0);
+	assert_int_equal(sa.st_size, sb.st_size);
+	{
+		unsigned char *x = malloc((size_t)sa.st_size), *y = malloc((size_t)sb.st_size);
+
+		assert_non_null(x);
+		assert_non_null(y);
+		assert_int_equal(pread(a, x, (size_t)sa.st_size, 0), sa.st_size);
+		assert_int_equal(pread(b, y, (size_t)sb.st_size, 0), sb.st_size);
+		assert_memory_equal(x, y, (size_t)sa.st_size);
+		free(x);
+		free(y);
+	}
+	close(a);
+	close(b);
+	unlink(path_a);
+	unlink(path_b);
+}
+
 static void frames_refused(void **state)
 {
 	unsigned char buf[8192], id[20], zero[20] = {0}, big[1200];
@@ -427,6 +483,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(oid_of_blob),
 		cmocka_unit_test(frames_good),
+		cmocka_unit_test(frames_buffered),
 		cmocka_unit_test(frames_refused),
 		cmocka_unit_test(tree_parser),
 		cmocka_unit_test(commit_parser),

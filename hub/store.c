@@ -69,13 +69,64 @@ static int bytes_row(void *ctx, int n, const char *const *v)
 	return 0;
 }
 
-/* One report's rows, inside a transaction the caller opened: 0 (stored,
- * or *duplicate set: the caller undoes nothing it must keep), else an
- * error after which the caller rolls back what this call wrote. */
-static int ingest_rows(struct hub_conn *c, const json_t *doc, const char *body, size_t len, time_t finished,
-		       time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err)
+/* Statements a batch runs before a report's own, in the same round trip
+ * (BEGIN, the previous report's RELEASE, this one's SAVEPOINT). */
+struct lead {
+	const char *sql[3];
+	int n;
+};
+
+#define SQL_INSERT_REPORT                                                                              \
+	"INSERT INTO reports (id, host, received_at, finished_at, commit_id, serial, nevents, body,"    \
+	" body_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (host, id) DO NOTHING"
+#define SQL_INSERT_EVENT                                                                       \
+	"INSERT INTO events (report_id, host, received_at, at, resource, action, body)"         \
+	" VALUES ($1, $2, $3, $4, $5, $6, $7)"
+#define SQL_UPSERT_HOST                                                                                     \
+	"INSERT INTO hosts (host, first_seen, last_seen, reports, events, reverted, failed, last_drift_at,"  \
+	" stored_bytes) VALUES ($1, $2, $2, 1, $3, $4, $5, $6, $7)"                                          \
+	" ON CONFLICT (host) DO UPDATE SET"                                                                  \
+	" last_seen = CASE WHEN excluded.last_seen > hosts.last_seen THEN excluded.last_seen"                \
+	" ELSE hosts.last_seen END,"                                                                         \
+	" reports = hosts.reports + 1, events = hosts.events + excluded.events,"                             \
+	" reverted = hosts.reverted + excluded.reverted, failed = hosts.failed + excluded.failed,"           \
+	" stored_bytes = hosts.stored_bytes + excluded.stored_bytes,"                                        \
+	" last_drift_at = CASE WHEN hosts.last_drift_at IS NULL OR"                                          \
+	" excluded.last_drift_at > hosts.last_drift_at THEN"                                                 \
+	" COALESCE(excluded.last_drift_at, hosts.last_drift_at) ELSE hosts.last_drift_at END"
+/* Parts of one run (run.id) add up: unresolved drift and a refusal in an
+ * earlier part stay until a report of another run arrives. The status
+ * rank (all but silence, which the clock decides) comes from the values
+ * just set (the right-hand sides see the old row, so they are spelt
+ * again): the fleet view pages and counts by it. */
+#define SQL_UPDATE_HOST                                                                                     \
+	"UPDATE hosts SET last_finished = $2, last_report = $3, commit_id = $4, serial = $5,"                \
+	" signer = $6, fingerprint = $7, stale = $8, mode = $9, agent_version = $10,"                        \
+	" unresolved = CASE WHEN last_run = $14 THEN unresolved + $11 ELSE $11 END,"                         \
+	" refused = CASE WHEN last_run = $14 THEN COALESCE(refused, $12) ELSE $12 END,"                      \
+	" unprotected = $13, last_run = $14,"                                                                \
+	" base_rank = CASE WHEN (CASE WHEN last_run = $14 THEN unresolved + CAST($11 AS BIGINT)"             \
+	" ELSE CAST($11 AS BIGINT) END) > 0 THEN 1 WHEN (CASE WHEN last_run = $14 THEN"                       \
+	" COALESCE(refused, CAST($12 AS TEXT)) ELSE CAST($12 AS TEXT) END) IS NOT NULL THEN 2"               \
+	" WHEN CAST($13 AS TEXT) IS NOT NULL THEN 3 WHEN CAST($8 AS INTEGER) = 1 THEN 4 ELSE 5 END"          \
+	" WHERE host = $1"
+
+/* Statements of one pipeline (hub_conn_exec_many) past which the events
+ * of a big report go in several. */
+#define EV_CHUNK 48
+
+/* One report's rows, inside a transaction the caller opened, in two round
+ * trips on PostgreSQL: the report row (with the lead statements before it)
+ * and its host's stored bytes, then, unless it is a duplicate or over
+ * quota, its events and the host's row. Returns 0 (stored, or *duplicate
+ * set: the caller undoes nothing it must keep), else an error after which
+ * the caller rolls back what this call wrote; *lead_failed is set when
+ * the error was a lead statement's (the batch's, not this report's). */
+static int ingest_rows(struct hub_conn *c, const struct lead *ld, int *lead_failed, const json_t *doc,
+		       const char *body, size_t len, time_t finished, time_t now, unsigned long long quota,
+		       int *duplicate, struct plumb_err *err)
 {
-	int r;
+	int r, failed = 0, nl = ld ? ld->n : 0;
 	long changes = 0;
 	char s_now[24], s_fin[24], s_nev[24], s_serial[24], s_unres[24], s_rev[24], s_fail[24], s_drift[24],
 		s_len[24];
@@ -86,8 +137,12 @@ static int ingest_rows(struct hub_conn *c, const json_t *doc, const char *body, 
 	size_t nev = json_array_size(evs);
 	long long unres = 0, rev = 0, fail = 0;
 	time_t last_drift = 0;
+	struct hub_stmt st[EV_CHUNK + 3];
+	int ns = 0;
 
 	*duplicate = 0;
+	if (lead_failed)
+		*lead_failed = 0;
 	NUM(s_now, now);
 	NUM(s_fin, finished);
 	NUM(s_nev, nev);
@@ -98,34 +153,39 @@ static int ingest_rows(struct hub_conn *c, const json_t *doc, const char *body, 
 	unprotected_reason(unprot, doc);
 	const char *rp[] = {id, host, s_now, s_fin, opt_str(b, "commit"), json_is_integer(serial) ? s_serial : NULL,
 			    s_nev, body, s_len};
-	if ((r = hub_conn_exec(c,
-			       "INSERT INTO reports (id, host, received_at, finished_at, commit_id, serial, nevents, body,"
-			       " body_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (host, id) DO NOTHING",
-			       9, rp, NULL, NULL, &changes, err)) != 0)
+	const char *qp[] = {host};
+	struct bytes_ctx have = {0};
+	for (int i = 0; i < nl; i++)
+		st[ns++] = (struct hub_stmt){.sql = ld->sql[i]};
+	st[ns++] = (struct hub_stmt){.sql = SQL_INSERT_REPORT, .nparams = 9, .params = rp, .changes = &changes};
+	/* read in the same round trip; only a stored report (changes) uses it */
+	if (quota)
+		st[ns++] = (struct hub_stmt){.sql = "SELECT stored_bytes FROM hosts WHERE host = $1", .nparams = 1,
+					     .params = qp, .row = bytes_row, .ctx = &have};
+	if ((r = hub_conn_exec_many(c, st, ns, &failed, err)) != 0) {
+		if (lead_failed && failed < nl)
+			*lead_failed = 1;
 		return r;
+	}
 	if (changes == 0) { /* a retry of a report this host already stored */
 		*duplicate = 1;
 		return 0;
 	}
-	if (quota) {
-		struct bytes_ctx have = {0};
-		const char *qp[] = {host};
-		if ((r = hub_conn_exec(c, "SELECT stored_bytes FROM hosts WHERE host = $1", 1, qp, bytes_row, &have,
-				       NULL, err)) != 0)
-			goto fail;
-		if ((unsigned long long)have.v + len > quota) {
-			r = plumb_err_set(err, PLUMB_E_TOOBIG, "host '%s' keeps %lld bytes of reports; its quota is %llu",
-					  host, have.v, quota);
-			goto fail;
-		}
-	}
+	/* the bytes read before this report's own row counted them */
+	if (quota && (unsigned long long)have.v + len > quota)
+		return plumb_err_set(err, PLUMB_E_TOOBIG, "host '%s' keeps %lld bytes of reports; its quota is %llu",
+				     host, have.v, quota);
+	/* Events, then the host's rows, EV_CHUNK statements a round trip. */
+	const char *ep[EV_CHUNK][7];
+	char s_at[EV_CHUNK][24];
+	char *evtext[EV_CHUNK];
+	int nt = 0;
+	ns = 0;
 	for (size_t i = 0; i < nev; i++) {
 		const json_t *ev = json_array_get(evs, i);
 		const char *action = opt_str(ev, "action");
 		time_t at = 0;
-		char s_at[24];
 		plumb_time_parse(&at, opt_str(ev, "at"));
-		NUM(s_at, at);
 		if (unresolved_action(action))
 			unres++;
 		if (!strcmp(action, "reverted"))
@@ -134,42 +194,32 @@ static int ingest_rows(struct hub_conn *c, const json_t *doc, const char *body, 
 			fail++;
 		if (strcmp(action, "refused") && at > last_drift)
 			last_drift = at;
-		char *evtext = json_dumps(ev, JSON_COMPACT);
-		if (!evtext) {
+		if (!(evtext[nt] = json_dumps(ev, JSON_COMPACT))) {
 			r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
-			goto fail;
+			goto out;
 		}
-		const char *ep[] = {id, host, s_now, s_at, opt_str(ev, "resource"), action, evtext};
-		r = hub_conn_exec(c,
-				  "INSERT INTO events (report_id, host, received_at, at, resource, action, body)"
-				  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-				  7, ep, NULL, NULL, NULL, err);
-		free(evtext);
-		if (r != 0)
-			goto fail;
+		NUM(s_at[nt], at);
+		const char *p[] = {id, host, s_now, s_at[nt], opt_str(ev, "resource"), action, evtext[nt]};
+		memcpy(ep[nt], p, sizeof(p));
+		st[ns++] = (struct hub_stmt){.sql = SQL_INSERT_EVENT, .nparams = 7, .params = ep[nt]};
+		nt++;
+		if (nt == EV_CHUNK && i + 1 < nev) {
+			r = hub_conn_exec_many(c, st, ns, NULL, err);
+			for (int k = 0; k < nt; k++)
+				free(evtext[k]);
+			nt = ns = 0;
+			if (r != 0)
+				return r;
+		}
 	}
 	NUM(s_unres, unres);
 	NUM(s_rev, rev);
 	NUM(s_fail, fail);
 	NUM(s_drift, last_drift);
 	const char *hp[] = {host, s_now, s_nev, s_rev, s_fail, last_drift ? s_drift : NULL, s_len};
-	if ((r = hub_conn_exec(c,
-			       "INSERT INTO hosts (host, first_seen, last_seen, reports, events, reverted, failed, last_drift_at,"
-			       " stored_bytes) VALUES ($1, $2, $2, 1, $3, $4, $5, $6, $7)"
-			       " ON CONFLICT (host) DO UPDATE SET"
-			       " last_seen = CASE WHEN excluded.last_seen > hosts.last_seen THEN excluded.last_seen"
-			       " ELSE hosts.last_seen END,"
-			       " reports = hosts.reports + 1, events = hosts.events + excluded.events,"
-			       " reverted = hosts.reverted + excluded.reverted, failed = hosts.failed + excluded.failed,"
-			       " stored_bytes = hosts.stored_bytes + excluded.stored_bytes,"
-			       " last_drift_at = CASE WHEN hosts.last_drift_at IS NULL OR"
-			       " excluded.last_drift_at > hosts.last_drift_at THEN"
-			       " COALESCE(excluded.last_drift_at, hosts.last_drift_at) ELSE hosts.last_drift_at END",
-			       7, hp, NULL, NULL, NULL, err)) != 0)
-		goto fail;
 	/* Receive order: this transaction holds the host's row (SQLite: the
-	 * write lock; PostgreSQL: the row lock the upsert above took), so the
-	 * last report to commit is the host's state. */
+	 * write lock; PostgreSQL: the row lock the upsert takes), so the last
+	 * report to commit is the host's state. */
 	const char *sp[] = {host,
 			    s_fin,
 			    id,
@@ -184,29 +234,16 @@ static int ingest_rows(struct hub_conn *c, const json_t *doc, const char *body, 
 			    refused[0] ? refused : NULL,
 			    unprot[0] ? unprot : NULL,
 			    opt_str(json_object_get(doc, "run"), "id")};
-	/* Parts of one run (run.id) add up: unresolved drift and a refusal in
-	 * an earlier part stay until a report of another run arrives. */
-	if ((r = hub_conn_exec(c,
-			       "UPDATE hosts SET last_finished = $2, last_report = $3, commit_id = $4, serial = $5,"
-			       " signer = $6, fingerprint = $7, stale = $8, mode = $9, agent_version = $10,"
-			       " unresolved = CASE WHEN last_run = $14 THEN unresolved + $11 ELSE $11 END,"
-			       " refused = CASE WHEN last_run = $14 THEN COALESCE(refused, $12) ELSE $12 END,"
-			       " unprotected = $13, last_run = $14,"
-			       /* the status rank (all but silence, which the clock
-				* decides) from the values just set (the right-hand
-				* sides see the old row, so they are spelt again):
-				* the fleet view pages and counts by it */
-			       " base_rank = CASE WHEN (CASE WHEN last_run = $14 THEN unresolved + CAST($11 AS BIGINT)"
-			       " ELSE CAST($11 AS BIGINT) END) > 0 THEN 1 WHEN (CASE WHEN last_run = $14 THEN"
-			       " COALESCE(refused, CAST($12 AS TEXT)) ELSE CAST($12 AS TEXT) END) IS NOT NULL THEN 2"
-			       " WHEN CAST($13 AS TEXT) IS NOT NULL THEN 3 WHEN CAST($8 AS INTEGER) = 1 THEN 4 ELSE 5 END"
-			       " WHERE host = $1",
-			       14, sp, NULL, NULL, NULL, err)) != 0)
-		goto fail;
+	st[ns++] = (struct hub_stmt){.sql = SQL_UPSERT_HOST, .nparams = 7, .params = hp};
+	st[ns++] = (struct hub_stmt){.sql = SQL_UPDATE_HOST, .nparams = 14, .params = sp};
+	r = hub_conn_exec_many(c, st, ns, NULL, err);
+out:
+	for (int k = 0; k < nt; k++)
+		free(evtext[k]);
+	if (r != 0)
+		return r;
 	/* Alerts this report raises or clears, in its own transaction. */
 	return hub_alerts_ingest(c, doc, now, err);
-fail:
-	return r;
 }
 
 int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, size_t len, time_t finished,
@@ -216,7 +253,7 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
 	*duplicate = 0;
 	if ((r = hub_conn_begin(c, err)) != 0)
 		return r;
-	r = ingest_rows(c, doc, body, len, finished, now, quota, duplicate, err);
+	r = ingest_rows(c, NULL, NULL, doc, body, len, finished, now, quota, duplicate, err);
 	if (r != 0 || *duplicate) {
 		hub_conn_rollback(c);
 		return r;
@@ -227,36 +264,39 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
 }
 
 /* ---- group commit ----
- * Every request thread queues its report; one of them (the leader) takes
- * the whole queue, stores each report under its own savepoint in one
- * transaction and commits once, then wakes the others. One fsync (SQLite's
- * WAL with synchronous=FULL, PostgreSQL's WAL flush) covers the batch, and
- * no request is answered before the COMMIT that holds its report returned:
- * an acknowledged report is as durable as before. A report that fails
+ * Request threads queue their reports (hub_committer_submit) and go on
+ * serving other connections; a committer thread takes every report queued,
+ * stores each under its own savepoint in one transaction and commits once,
+ * then tells each submitter its result. One fsync (SQLite's WAL with
+ * synchronous=FULL, PostgreSQL's WAL flush) covers the batch, and no
+ * report's result is given before the COMMIT that holds it returned: an
+ * acknowledged report is as durable as before. A report that fails
  * (quota, a bad row) is rolled back to its savepoint alone; a COMMIT that
  * fails fails every report of the batch. */
 #define GROUP_MAX 64
-#define GROUP_LEADERS_PG 2
+/* SQLite has one writer at a time; PostgreSQL's server works on two
+ * transactions at once (one commits while the other is written). */
+#define COMMITTERS_PG 2
+#define COMMITTERS_MAX 2
+/* Queued reports a committer looks at for its batch: past it, the rest
+ * wait for the next. */
+#define SCAN_MAX 256
 
-struct ingest_job {
+struct hub_committer {
 	struct hub_db *db;
-	const json_t *doc;
-	const char *body;
-	size_t len;
-	time_t finished, now;
-	unsigned long long quota;
-	int *duplicate;
-	struct plumb_err *err;
-	int r, done;
-	struct ingest_job *next;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct hub_ingest *head, **tail;
+	int stopping, nthreads, started;
+	pthread_t th[COMMITTERS_MAX];
+	/* the hosts of each committer's batch in progress: another batch
+	 * leaves their reports queued, so one host's reports commit in the
+	 * order they were queued */
+	const char *busy[COMMITTERS_MAX][GROUP_MAX];
+	int nbusy[COMMITTERS_MAX];
 };
 
-static pthread_mutex_t group_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t group_cv = PTHREAD_COND_INITIALIZER;
-static struct ingest_job *group_head, **group_tail = &group_head;
-static int group_leader;
-
-static const char *job_host(const struct ingest_job *j)
+static const char *job_host(const struct hub_ingest *j)
 {
 	const char *h = opt_str(j->doc, "host");
 	return h ? h : "";
@@ -264,11 +304,12 @@ static const char *job_host(const struct ingest_job *j)
 
 /* Stores a batch in one transaction and sets each job's result. Jobs run in
  * host order (stable: one host's reports keep their receive order), so two
- * hubs' batches on one PostgreSQL take host rows in the same order. */
-static void group_run(struct hub_db *db, struct ingest_job **jobs, int n)
+ * batches on one PostgreSQL (two committers, or two hubs) take host rows in
+ * the same order. */
+static void group_run(struct hub_db *db, struct hub_ingest **jobs, int n)
 {
 	for (int i = 1; i < n; i++) {
-		struct ingest_job *k = jobs[i];
+		struct hub_ingest *k = jobs[i];
 		int j = i;
 		for (; j > 0 && strcmp(job_host(jobs[j - 1]), job_host(k)) > 0; j--)
 			jobs[j] = jobs[j - 1];
@@ -276,89 +317,242 @@ static void group_run(struct hub_db *db, struct ingest_job **jobs, int n)
 	}
 	struct hub_conn *c = hub_db_acquire(db);
 	struct plumb_err e = {0};
-	int r = hub_conn_begin(c, &e), stored = 0;
+	int r = 0, stored = 0, began = 0, release = 0;
+	/* a batch of one needs no savepoint: the transaction is its */
+	int sp = n > 1;
 	for (int i = 0; i < n; i++) {
-		struct ingest_job *j = jobs[i];
-		*j->duplicate = 0;
+		struct hub_ingest *j = jobs[i];
+		j->duplicate = 0;
+		j->err = (struct plumb_err){0};
 		if (r != 0) {
 			j->r = r;
-			*j->err = e;
+			j->err = e;
 			continue;
 		}
-		/* a batch of one needs no savepoint: the transaction is its */
-		int sp = n > 1;
-		if (sp && (j->r = hub_conn_exec(c, "SAVEPOINT ingest", 0, NULL, NULL, NULL, NULL, j->err)) != 0) {
+		/* BEGIN, and the previous report's RELEASE, travel with this
+		 * report's first statements */
+		struct lead ld = {.n = 0};
+		if (!began)
+			ld.sql[ld.n++] = hub_conn_is_pg(c) ? "BEGIN" : "BEGIN IMMEDIATE";
+		if (release)
+			ld.sql[ld.n++] = "RELEASE SAVEPOINT ingest";
+		if (sp)
+			ld.sql[ld.n++] = "SAVEPOINT ingest";
+		int lead_failed = 0;
+		j->r = ingest_rows(c, &ld, &lead_failed, j->doc, j->body, j->len, j->finished, j->now, j->quota,
+				   &j->duplicate, &j->err);
+		began = 1;
+		release = 0;
+		if (lead_failed) { /* the batch's own statement: nothing of it holds */
 			r = j->r;
-			e = *j->err;
+			e = j->err;
 			continue;
 		}
-		j->r = ingest_rows(c, j->doc, j->body, j->len, j->finished, j->now, j->quota, j->duplicate, j->err);
-		if (j->r == 0 && !*j->duplicate) {
+		if (j->r == 0 && !j->duplicate) {
 			stored++;
-			if (sp && (r = hub_conn_exec(c, "RELEASE SAVEPOINT ingest", 0, NULL, NULL, NULL, NULL, &e)) != 0)
-				j->r = r, *j->err = e;
+			release = sp;
+		} else if (j->r == 0) { /* a duplicate wrote nothing */
+			release = sp;
 		} else if (sp) {
-			if (((r = hub_conn_exec(c, "ROLLBACK TO SAVEPOINT ingest", 0, NULL, NULL, NULL, NULL, &e)) != 0 ||
-			     (r = hub_conn_exec(c, "RELEASE SAVEPOINT ingest", 0, NULL, NULL, NULL, NULL, &e)) != 0) &&
-			    j->r == 0)
-				j->r = r, *j->err = e;
+			static const struct hub_stmt undo[] = {{.sql = "ROLLBACK TO SAVEPOINT ingest"},
+								{.sql = "RELEASE SAVEPOINT ingest"}};
+			r = hub_conn_exec_many(c, undo, 2, NULL, &e);
 		}
 	}
+	/* COMMIT releases the last savepoint with the rest */
 	if (r == 0 && stored)
 		r = hub_conn_commit(c, &e); /* a failed COMMIT has rolled back */
-	else
+	else if (began)
 		hub_conn_rollback(c); /* an error, or duplicates and refusals only */
 	hub_db_release(db, c);
 	if (r != 0) /* nothing of this batch is stored: none of it is acknowledged */
 		for (int i = 0; i < n; i++)
 			if (jobs[i]->r == 0) {
 				jobs[i]->r = r;
-				*jobs[i]->duplicate = 0;
-				*jobs[i]->err = e;
+				jobs[i]->duplicate = 0;
+				jobs[i]->err = e;
 			}
 	if (r == 0 && stored)
 		hub_alerts_kick();
 }
 
-int hub_store_ingest_group(struct hub_db *db, const json_t *doc, const char *body, size_t len, time_t finished,
-			   time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err)
+/* Takes committer me's next batch off the queue (under cm->mu): reports in
+ * queue order, but none of a host whose report is in another committer's
+ * batch, or was left queued just before. */
+static int take_batch(struct hub_committer *cm, int me, struct hub_ingest **jobs)
 {
-	struct ingest_job me = {.db = db, .doc = doc, .body = body, .len = len, .finished = finished, .now = now,
-				.quota = quota, .duplicate = duplicate, .err = err};
-	pthread_mutex_lock(&group_mu);
-	*group_tail = &me;
-	group_tail = &me.next;
-	/* SQLite has one writer at a time; PostgreSQL's server works on two
-	 * transactions at once (its round trips overlap) and flushes their
-	 * WAL together. */
-	int leaders = strcmp(hub_db_engine(db), "postgresql") ? 1 : GROUP_LEADERS_PG;
-	while (!me.done) {
-		if (group_leader >= leaders || !group_head || group_head->db != db) {
-			pthread_cond_wait(&group_cv, &group_mu);
+	const char *skipped[SCAN_MAX];
+	int n = 0, nskip = 0, scanned = 0;
+	struct hub_ingest **pp = &cm->head;
+	while (*pp && n < GROUP_MAX && scanned++ < SCAN_MAX) {
+		struct hub_ingest *j = *pp;
+		const char *h = job_host(j);
+		int wait = 0;
+		for (int t = 0; t < cm->nthreads && !wait; t++)
+			for (int k = 0; t != me && k < cm->nbusy[t] && !wait; k++)
+				wait = !strcmp(cm->busy[t][k], h);
+		for (int k = 0; k < nskip && !wait; k++)
+			wait = !strcmp(skipped[k], h);
+		if (wait) {
+			skipped[nskip++] = h;
+			pp = &j->next;
 			continue;
 		}
-		/* This job is not done and, as the queue is not empty, perhaps
-		 * still queued: lead a batch of what is queued. */
-		struct ingest_job *jobs[GROUP_MAX];
-		int n = 0;
-		group_leader++;
-		/* a batch is for one database (the hub has one; tests may not) */
-		while (group_head && n < GROUP_MAX && group_head->db == db) {
-			jobs[n++] = group_head;
-			group_head = group_head->next;
-		}
-		if (!group_head)
-			group_tail = &group_head;
-		pthread_mutex_unlock(&group_mu);
-		group_run(db, jobs, n);
-		pthread_mutex_lock(&group_mu);
-		for (int i = 0; i < n; i++)
-			jobs[i]->done = 1;
-		group_leader--;
-		pthread_cond_broadcast(&group_cv);
+		*pp = j->next;
+		j->next = NULL;
+		cm->busy[me][n] = h;
+		jobs[n++] = j;
 	}
-	pthread_mutex_unlock(&group_mu);
-	return me.r;
+	/* the tail moved if the last queued report was taken */
+	cm->tail = &cm->head;
+	while (*cm->tail)
+		cm->tail = &(*cm->tail)->next;
+	cm->nbusy[me] = n;
+	return n;
+}
+
+struct committer_arg {
+	struct hub_committer *cm;
+	int me;
+};
+
+static void *committer_main(void *p)
+{
+	struct committer_arg *a = p;
+	struct hub_committer *cm = a->cm;
+	int me = a->me;
+	free(a);
+	pthread_mutex_lock(&cm->mu);
+	for (;;) {
+		struct hub_ingest *jobs[GROUP_MAX];
+		int n = cm->head ? take_batch(cm, me, jobs) : 0;
+		if (n == 0) {
+			if (cm->stopping && !cm->head)
+				break;
+			/* nothing queued, or all of it waits for another batch,
+			 * whose end broadcasts */
+			pthread_cond_wait(&cm->cv, &cm->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&cm->mu);
+		group_run(cm->db, jobs, n);
+		pthread_mutex_lock(&cm->mu);
+		/* the batch committed: its hosts' next reports may go in any
+		 * batch now (before the answers: a job's memory is its
+		 * submitter's again once told) */
+		cm->nbusy[me] = 0;
+		pthread_cond_broadcast(&cm->cv);
+		pthread_mutex_unlock(&cm->mu);
+		for (int i = 0; i < n; i++)
+			jobs[i]->done(jobs[i]);
+		pthread_mutex_lock(&cm->mu);
+	}
+	pthread_mutex_unlock(&cm->mu);
+	return NULL;
+}
+
+int hub_committer_start(struct hub_committer **out, struct hub_db *db, struct plumb_err *err)
+{
+	struct hub_committer *cm = calloc(1, sizeof(*cm));
+	if (!cm)
+		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
+	cm->db = db;
+	cm->tail = &cm->head;
+	cm->nthreads = strcmp(hub_db_engine(db), "postgresql") ? 1 : COMMITTERS_PG;
+	pthread_mutex_init(&cm->mu, NULL);
+	pthread_cond_init(&cm->cv, NULL);
+	for (int i = 0; i < cm->nthreads; i++) {
+		struct committer_arg *a = malloc(sizeof(*a));
+		if (!a || (*a = (struct committer_arg){cm, i}, pthread_create(&cm->th[i], NULL, committer_main, a)) != 0) {
+			free(a);
+			hub_committer_free(cm);
+			return plumb_err_set(err, PLUMB_E_IO, "cannot start a thread");
+		}
+		cm->started = i + 1;
+	}
+	*out = cm;
+	return 0;
+}
+
+int hub_committer_submit(struct hub_committer *cm, struct hub_ingest *j)
+{
+	pthread_mutex_lock(&cm->mu);
+	if (cm->stopping) {
+		pthread_mutex_unlock(&cm->mu);
+		return -1;
+	}
+	j->next = NULL;
+	*cm->tail = j;
+	cm->tail = &j->next;
+	pthread_cond_broadcast(&cm->cv);
+	pthread_mutex_unlock(&cm->mu);
+	return 0;
+}
+
+void hub_committer_stop(struct hub_committer *cm)
+{
+	if (!cm)
+		return;
+	pthread_mutex_lock(&cm->mu);
+	cm->stopping = 1;
+	pthread_cond_broadcast(&cm->cv);
+	pthread_mutex_unlock(&cm->mu);
+	/* each thread stores what is queued before it ends */
+	for (int i = 0; i < cm->started; i++)
+		pthread_join(cm->th[i], NULL);
+	cm->started = 0;
+}
+
+void hub_committer_free(struct hub_committer *cm)
+{
+	if (!cm)
+		return;
+	hub_committer_stop(cm);
+	pthread_mutex_destroy(&cm->mu);
+	pthread_cond_destroy(&cm->cv);
+	free(cm);
+}
+
+/* hub_committer_submit, waiting for the result. */
+struct wait_job {
+	struct hub_ingest j;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void wait_done(struct hub_ingest *j)
+{
+	struct wait_job *w = (struct wait_job *)j;
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int hub_store_ingest_group(struct hub_committer *cm, const json_t *doc, const char *body, size_t len,
+			   time_t finished, time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err)
+{
+	struct wait_job w = {.j = {.doc = doc, .body = body, .len = len, .finished = finished, .now = now,
+				   .quota = quota, .done = wait_done}};
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	*duplicate = 0;
+	if (hub_committer_submit(cm, &w.j) != 0) {
+		pthread_mutex_destroy(&w.mu);
+		pthread_cond_destroy(&w.cv);
+		return plumb_err_set(err, PLUMB_E_IO, "the hub is stopping");
+	}
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	*duplicate = w.j.duplicate;
+	if (w.j.r != 0)
+		*err = w.j.err;
+	return w.j.r;
 }
 
 struct hosts_ctx {

@@ -406,7 +406,7 @@ static void fleet_page(void **state)
 #define G_THREADS 8
 #define G_EACH 25
 struct g_arg {
-	struct hub_db *db;
+	struct hub_committer *cm;
 	int t, stored, dups, toobig, other;
 };
 
@@ -435,7 +435,7 @@ static void *g_worker(void *p)
 				continue;
 			}
 			/* the last thread's host has a quota no report fits */
-			int r = hub_store_ingest_group(a->db, doc, text, strlen(text), f, 1000 + i,
+			int r = hub_store_ingest_group(a->cm, doc, text, strlen(text), f, 1000 + i,
 						       a->t == G_THREADS - 1 ? 10 : 0, &dup, &e);
 			json_decref(doc);
 			if (r == 0 && dup == 0)
@@ -468,12 +468,15 @@ static void group_commit(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/hub.db", dir);
 	assert_int_equal(hub_db_open(&db, path, 4, &e), 0);
+	struct hub_committer *cm = NULL;
+	assert_int_equal(hub_committer_start(&cm, db, &e), 0);
 	for (int t = 0; t < G_THREADS; t++) {
-		a[t] = (struct g_arg){.db = db, .t = t};
+		a[t] = (struct g_arg){.cm = cm, .t = t};
 		assert_int_equal(pthread_create(&th[t], NULL, g_worker, &a[t]), 0);
 	}
 	for (int t = 0; t < G_THREADS; t++)
 		pthread_join(th[t], NULL);
+	hub_committer_free(cm);
 	for (int t = 0; t < G_THREADS; t++) {
 		assert_int_equal(a[t].other, 0);
 		if (t == G_THREADS - 1) {

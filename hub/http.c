@@ -1240,7 +1240,7 @@ static enum MHD_Result handle_get_metrics(struct hub_server *s, struct MHD_Conne
 		hub_metrics_storage_error(&s->metrics);
 		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
 	}
-	if (hub_metrics_render(&s->metrics, counts, &b) != 0) {
+	if (hub_metrics_render(&s->metrics, counts, hub_committer_commits(s->committer), &b) != 0) {
 		plumb_buf_release(&b);
 		return respond_error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	}

@@ -3,6 +3,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,6 +295,7 @@ struct hub_committer {
 	 * order they were queued */
 	const char *busy[COMMITTERS_MAX][GROUP_MAX];
 	int nbusy[COMMITTERS_MAX];
+	atomic_ullong commits;
 };
 
 static const char *job_host(const struct hub_ingest *j)
@@ -306,7 +308,7 @@ static const char *job_host(const struct hub_ingest *j)
  * host order (stable: one host's reports keep their receive order), so two
  * batches on one PostgreSQL (two committers, or two hubs) take host rows in
  * the same order. */
-static void group_run(struct hub_db *db, struct hub_ingest **jobs, int n)
+static void group_run(struct hub_committer *cm, struct hub_ingest **jobs, int n)
 {
 	for (int i = 1; i < n; i++) {
 		struct hub_ingest *k = jobs[i];
@@ -315,6 +317,7 @@ static void group_run(struct hub_db *db, struct hub_ingest **jobs, int n)
 			jobs[j] = jobs[j - 1];
 		jobs[j] = k;
 	}
+	struct hub_db *db = cm->db;
 	struct hub_conn *c = hub_db_acquire(db);
 	struct plumb_err e = {0};
 	int r = 0, stored = 0, began = 0, release = 0;
@@ -372,8 +375,15 @@ static void group_run(struct hub_db *db, struct hub_ingest **jobs, int n)
 				jobs[i]->duplicate = 0;
 				jobs[i]->err = e;
 			}
-	if (r == 0 && stored)
+	if (r == 0 && stored) {
+		atomic_fetch_add(&cm->commits, 1);
 		hub_alerts_kick();
+	}
+}
+
+unsigned long long hub_committer_commits(struct hub_committer *cm)
+{
+	return atomic_load(&cm->commits);
 }
 
 /* Takes committer me's next batch off the queue (under cm->mu): reports in
@@ -435,7 +445,7 @@ static void *committer_main(void *p)
 			continue;
 		}
 		pthread_mutex_unlock(&cm->mu);
-		group_run(cm->db, jobs, n);
+		group_run(cm, jobs, n);
 		pthread_mutex_lock(&cm->mu);
 		/* the batch committed: its hosts' next reports may go in any
 		 * batch now (before the answers: a job's memory is its

@@ -63,6 +63,9 @@ void hub_committer_stop(struct hub_committer *cm);
 /* Stops cm if it was not, and frees it. */
 void hub_committer_free(struct hub_committer *cm);
 
+/* Transactions cm committed that stored reports, since it started. */
+unsigned long long hub_committer_commits(struct hub_committer *cm);
+
 /* hub_committer_submit, waiting for the result: hub_store_ingest's results,
  * returned once the COMMIT holding this report returned. */
 int hub_store_ingest_group(struct hub_committer *cm, const json_t *doc, const char *body, size_t len,

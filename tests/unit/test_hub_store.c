@@ -506,6 +506,99 @@ static void group_commit(void **state)
 	free(dir);
 }
 
+/* Batching across submitters that do not wait (the HTTP path: a suspended
+ * connection per report): reports queued while the committer is busy all
+ * go in its next transaction, each gets its own result, and one host's
+ * reports commit in the order they were queued (its newest is its state). */
+#define B_HOSTS 4
+#define B_EACH 10
+struct b_state {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void b_done(struct hub_ingest *j)
+{
+	struct b_state *b = j->arg;
+	pthread_mutex_lock(&b->mu);
+	b->done++;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static int b_text(void *ctx, int n, const char *const *v)
+{
+	snprintf(ctx, 64, "%s", n > 0 && v[0] ? v[0] : "");
+	return 0;
+}
+
+static void committer_batches(void **state)
+{
+	struct plumb_err e;
+	struct hub_db *db = NULL;
+	struct hub_committer *cm = NULL;
+	char *dir = t_mkdtemp(), path[512];
+	static char text[B_HOSTS * B_EACH][4096];
+	json_t *doc[B_HOSTS * B_EACH];
+	struct hub_ingest job[B_HOSTS * B_EACH];
+	struct hub_conn *held[4];
+	struct b_state b = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hub.db", dir);
+	assert_int_equal(hub_db_open(&db, path, 4, &e), 0);
+	assert_int_equal(hub_committer_start(&cm, db, &e), 0);
+	/* every connection held: the committer's first batch waits for one */
+	for (int i = 0; i < 4; i++)
+		held[i] = hub_db_acquire(db);
+	for (int i = 0; i < B_HOSTS * B_EACH; i++) {
+		char id[64], host[16], fin[32];
+		time_t f;
+		/* interleaved hosts */
+		snprintf(host, sizeof(host), "b%d", i % B_HOSTS);
+		snprintf(id, sizeof(id), "%08d-2222-4222-8222-%012d", i % B_HOSTS, i / B_HOSTS);
+		snprintf(fin, sizeof(fin), "2026-01-01T00:00:%02dZ", i / B_HOSTS);
+		snprintf(text[i], sizeof(text[i]), "%s", mk(id, host, fin, i % 2 ? "detected" : NULL));
+		assert_non_null(doc[i] = hub_report_parse(text[i], strlen(text[i]), &e));
+		assert_int_equal(hub_report_validate(doc[i], NULL, &f, &e), 0);
+		job[i] = (struct hub_ingest){.doc = doc[i], .body = text[i], .len = strlen(text[i]), .finished = f,
+					     .now = 1000, .done = b_done, .arg = &b};
+		assert_int_equal(hub_committer_submit(cm, &job[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		hub_db_release(db, held[i]);
+	pthread_mutex_lock(&b.mu);
+	while (b.done < B_HOSTS * B_EACH)
+		pthread_cond_wait(&b.cv, &b.mu);
+	pthread_mutex_unlock(&b.mu);
+	for (int i = 0; i < B_HOSTS * B_EACH; i++) {
+		assert_int_equal(job[i].r, 0);
+		assert_int_equal(job[i].duplicate, 0);
+		json_decref(doc[i]);
+	}
+	/* the first batch (what was queued when the committer woke), then
+	 * everything queued while it waited */
+	assert_true(hub_committer_commits(cm) <= 2);
+	hub_committer_free(cm);
+	struct hub_conn *c = hub_db_acquire(db);
+	for (int h = 0; h < B_HOSTS; h++) {
+		char host[16], last[64], want[64], n[64];
+		snprintf(host, sizeof(host), "b%d", h);
+		snprintf(want, sizeof(want), "%08d-2222-4222-8222-%012d", h, B_EACH - 1);
+		const char *qp[] = {host};
+		assert_int_equal(hub_conn_exec(c, "SELECT last_report FROM hosts WHERE host = $1", 1, qp, b_text, last,
+					       NULL, &e), 0);
+		assert_string_equal(last, want);
+		assert_int_equal(hub_conn_exec(c, "SELECT reports FROM hosts WHERE host = $1", 1, qp, b_text, n, NULL,
+					       &e), 0);
+		assert_string_equal(n, "10");
+	}
+	hub_db_release(db, c);
+	hub_db_close(db);
+	t_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -513,6 +606,7 @@ int main(void)
 		cmocka_unit_test(ingest_and_query),
 		cmocka_unit_test(fleet_page),
 		cmocka_unit_test(group_commit),
+		cmocka_unit_test(committer_batches),
 	};
 	return cmocka_run_group_tests_name("hub_store", tests, NULL, NULL);
 }

@@ -71,50 +71,97 @@ static int bytes_row(void *ctx, int n, const char *const *v)
 }
 
 /* Statements a batch runs before a report's own, in the same round trip
- * (BEGIN, the previous report's RELEASE, this one's SAVEPOINT). */
+ * (BEGIN, this report's SAVEPOINT). */
 struct lead {
-	const char *sql[3];
+	const char *sql[2];
 	int n;
 };
 
 #define SQL_INSERT_REPORT                                                                              \
 	"INSERT INTO reports (id, host, received_at, finished_at, commit_id, serial, nevents, body,"    \
 	" body_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (host, id) DO NOTHING"
-#define SQL_INSERT_EVENT                                                                       \
-	"INSERT INTO events (report_id, host, received_at, at, resource, action, body)"         \
-	" VALUES ($1, $2, $3, $4, $5, $6, $7)"
-#define SQL_UPSERT_HOST                                                                                     \
-	"INSERT INTO hosts (host, first_seen, last_seen, reports, events, reverted, failed, last_drift_at,"  \
-	" stored_bytes) VALUES ($1, $2, $2, 1, $3, $4, $5, $6, $7)"                                          \
-	" ON CONFLICT (host) DO UPDATE SET"                                                                  \
-	" last_seen = CASE WHEN excluded.last_seen > hosts.last_seen THEN excluded.last_seen"                \
-	" ELSE hosts.last_seen END,"                                                                         \
-	" reports = hosts.reports + 1, events = hosts.events + excluded.events,"                             \
-	" reverted = hosts.reverted + excluded.reverted, failed = hosts.failed + excluded.failed,"           \
-	" stored_bytes = hosts.stored_bytes + excluded.stored_bytes,"                                        \
-	" last_drift_at = CASE WHEN hosts.last_drift_at IS NULL OR"                                          \
-	" excluded.last_drift_at > hosts.last_drift_at THEN"                                                 \
-	" COALESCE(excluded.last_drift_at, hosts.last_drift_at) ELSE hosts.last_drift_at END"
-/* Parts of one run (run.id) add up: unresolved drift and a refusal in an
- * earlier part stay until a report of another run arrives. The status
- * rank (all but silence, which the clock decides) comes from the values
- * just set (the right-hand sides see the old row, so they are spelt
- * again): the fleet view pages and counts by it. */
-#define SQL_UPDATE_HOST                                                                                     \
-	"UPDATE hosts SET last_finished = $2, last_report = $3, commit_id = $4, serial = $5,"                \
-	" signer = $6, fingerprint = $7, stale = $8, mode = $9, agent_version = $10,"                        \
-	" unresolved = CASE WHEN last_run = $14 THEN unresolved + $11 ELSE $11 END,"                         \
-	" refused = CASE WHEN last_run = $14 THEN COALESCE(refused, $12) ELSE $12 END,"                      \
-	" unprotected = $13, last_run = $14,"                                                                \
-	" base_rank = CASE WHEN (CASE WHEN last_run = $14 THEN unresolved + CAST($11 AS BIGINT)"             \
-	" ELSE CAST($11 AS BIGINT) END) > 0 THEN 1 WHEN (CASE WHEN last_run = $14 THEN"                       \
-	" COALESCE(refused, CAST($12 AS TEXT)) ELSE CAST($12 AS TEXT) END) IS NOT NULL THEN 2"               \
-	" WHEN CAST($13 AS TEXT) IS NOT NULL THEN 3 WHEN CAST($8 AS INTEGER) = 1 THEN 4 ELSE 5 END"          \
-	" WHERE host = $1"
+/* The host's row, counters and state in one statement (a new host's state
+ * is this report's). Parts of one run (run.id) add up: unresolved drift
+ * and a refusal in an earlier part stay until a report of another run
+ * arrives. The status rank (all but silence, which the clock decides)
+ * comes from the values just set: the fleet view pages and counts by it. */
+#define HOST_UNRES "(CASE WHEN hosts.last_run = excluded.last_run THEN hosts.unresolved + excluded.unresolved" \
+		   " ELSE excluded.unresolved END)"
+#define HOST_REFUSED "(CASE WHEN hosts.last_run = excluded.last_run THEN" \
+		     " COALESCE(hosts.refused, excluded.refused) ELSE excluded.refused END)"
+#define SQL_UPSERT_HOST                                                                                        \
+	"INSERT INTO hosts (host, first_seen, last_seen, reports, events, reverted, failed, last_drift_at,"     \
+	" stored_bytes, last_finished, last_report, commit_id, serial, signer, fingerprint, stale, mode,"        \
+	" agent_version, unresolved, refused, unprotected, last_run, base_rank)"                                \
+	" VALUES ($1, $2, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19," \
+	" $20, CASE WHEN CAST($17 AS INTEGER) > 0 THEN 1 WHEN CAST($18 AS TEXT) IS NOT NULL THEN 2"              \
+	" WHEN CAST($19 AS TEXT) IS NOT NULL THEN 3 WHEN CAST($14 AS INTEGER) = 1 THEN 4 ELSE 5 END)"           \
+	" ON CONFLICT (host) DO UPDATE SET"                                                                     \
+	" last_seen = CASE WHEN excluded.last_seen > hosts.last_seen THEN excluded.last_seen"                   \
+	" ELSE hosts.last_seen END,"                                                                            \
+	" reports = hosts.reports + 1, events = hosts.events + excluded.events,"                                \
+	" reverted = hosts.reverted + excluded.reverted, failed = hosts.failed + excluded.failed,"              \
+	" stored_bytes = hosts.stored_bytes + excluded.stored_bytes,"                                           \
+	" last_drift_at = CASE WHEN hosts.last_drift_at IS NULL OR"                                             \
+	" excluded.last_drift_at > hosts.last_drift_at THEN"                                                    \
+	" COALESCE(excluded.last_drift_at, hosts.last_drift_at) ELSE hosts.last_drift_at END,"                  \
+	" last_finished = excluded.last_finished, last_report = excluded.last_report,"                          \
+	" commit_id = excluded.commit_id, serial = excluded.serial, signer = excluded.signer,"                  \
+	" fingerprint = excluded.fingerprint, stale = excluded.stale, mode = excluded.mode,"                    \
+	" agent_version = excluded.agent_version,"                                                              \
+	" unresolved = " HOST_UNRES ", refused = " HOST_REFUSED ","                                             \
+	" unprotected = excluded.unprotected, last_run = excluded.last_run,"                                    \
+	" base_rank = CASE WHEN CAST(" HOST_UNRES " AS BIGINT) > 0 THEN 1 WHEN " HOST_REFUSED " IS NOT NULL"    \
+	" THEN 2 WHEN excluded.unprotected IS NOT NULL THEN 3 WHEN CAST(excluded.stale AS INTEGER) = 1 THEN 4"   \
+	" ELSE 5 END"
 
-/* Statements of one pipeline (hub_conn_exec_many) past which the events
- * of a big report go in several. */
-#define EV_CHUNK 48
+/* Events go in multi-row INSERTs of 16, 8, 4, 2 or 1 rows (five statement
+ * texts, each prepared once), EV_BATCH events a round trip. */
+#define EV_ROWS 16
+#define EV_COLS 7
+#define EV_BATCH 64
+static char ev_sql_text[5][128 + EV_ROWS * 48];
+static pthread_once_t ev_sql_once = PTHREAD_ONCE_INIT;
+
+static void ev_sql_build(void)
+{
+	for (int i = 0, k = 1; k <= EV_ROWS; i++, k *= 2) {
+		char *t = ev_sql_text[i];
+		size_t cap = sizeof(ev_sql_text[i]);
+		int n = snprintf(t, cap, "INSERT INTO events (report_id, host, received_at, at, resource, action, body) VALUES");
+		for (int row = 0; row < k; row++) {
+			int p = row * EV_COLS;
+			n += snprintf(t + n, cap - (size_t)n, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d)", row ? ", " : " ",
+				      p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7);
+		}
+	}
+}
+
+/* The largest statement of at most n rows: its row count and text. */
+static const char *ev_sql(int n, int *rows)
+{
+	int i = 0, k = 1;
+	pthread_once(&ev_sql_once, ev_sql_build);
+	while (k * 2 <= n && k * 2 <= EV_ROWS)
+		k *= 2, i++;
+	*rows = k;
+	return ev_sql_text[i];
+}
+
+/* Sends the n events whose parameters ep holds (EV_COLS each), and the
+ * host's row if hp is not NULL, in one round trip. */
+static int ev_flush(struct hub_conn *c, const char **ep, int n, const char *const *hp, struct plumb_err *err)
+{
+	struct hub_stmt st[EV_BATCH / EV_ROWS + 6];
+	int ns = 0;
+	for (int off = 0, k; off < n; off += k) {
+		const char *sql = ev_sql(n - off, &k);
+		st[ns++] = (struct hub_stmt){.sql = sql, .nparams = EV_COLS * k, .params = ep + off * EV_COLS};
+	}
+	if (hp)
+		st[ns++] = (struct hub_stmt){.sql = SQL_UPSERT_HOST, .nparams = 20, .params = hp};
+	return hub_conn_exec_many(c, st, ns, NULL, err);
+}
 
 /* One report's rows, inside a transaction the caller opened, in two round
  * trips on PostgreSQL: the report row (with the lead statements before it)
@@ -138,7 +185,7 @@ static int ingest_rows(struct hub_conn *c, const struct lead *ld, int *lead_fail
 	size_t nev = json_array_size(evs);
 	long long unres = 0, rev = 0, fail = 0;
 	time_t last_drift = 0;
-	struct hub_stmt st[EV_CHUNK + 3];
+	struct hub_stmt st[5];
 	int ns = 0;
 
 	*duplicate = 0;
@@ -176,12 +223,11 @@ static int ingest_rows(struct hub_conn *c, const struct lead *ld, int *lead_fail
 	if (quota && (unsigned long long)have.v + len > quota)
 		return plumb_err_set(err, PLUMB_E_TOOBIG, "host '%s' keeps %lld bytes of reports; its quota is %llu",
 				     host, have.v, quota);
-	/* Events, then the host's rows, EV_CHUNK statements a round trip. */
-	const char *ep[EV_CHUNK][7];
-	char s_at[EV_CHUNK][24];
-	char *evtext[EV_CHUNK];
+	/* Events, then the host's row (with the last of them). */
+	const char *ep[EV_BATCH * EV_COLS];
+	char s_at[EV_BATCH][24];
+	char *evtext[EV_BATCH];
 	int nt = 0;
-	ns = 0;
 	for (size_t i = 0; i < nev; i++) {
 		const json_t *ev = json_array_get(evs, i);
 		const char *action = opt_str(ev, "action");
@@ -200,15 +246,14 @@ static int ingest_rows(struct hub_conn *c, const struct lead *ld, int *lead_fail
 			goto out;
 		}
 		NUM(s_at[nt], at);
-		const char *p[] = {id, host, s_now, s_at[nt], opt_str(ev, "resource"), action, evtext[nt]};
-		memcpy(ep[nt], p, sizeof(p));
-		st[ns++] = (struct hub_stmt){.sql = SQL_INSERT_EVENT, .nparams = 7, .params = ep[nt]};
+		const char *p[EV_COLS] = {id, host, s_now, s_at[nt], opt_str(ev, "resource"), action, evtext[nt]};
+		memcpy(&ep[nt * EV_COLS], p, sizeof(p));
 		nt++;
-		if (nt == EV_CHUNK && i + 1 < nev) {
-			r = hub_conn_exec_many(c, st, ns, NULL, err);
+		if (nt == EV_BATCH && i + 1 < nev) {
+			r = ev_flush(c, ep, nt, NULL, err);
 			for (int k = 0; k < nt; k++)
 				free(evtext[k]);
-			nt = ns = 0;
+			nt = 0;
 			if (r != 0)
 				return r;
 		}
@@ -217,11 +262,16 @@ static int ingest_rows(struct hub_conn *c, const struct lead *ld, int *lead_fail
 	NUM(s_rev, rev);
 	NUM(s_fail, fail);
 	NUM(s_drift, last_drift);
-	const char *hp[] = {host, s_now, s_nev, s_rev, s_fail, last_drift ? s_drift : NULL, s_len};
 	/* Receive order: this transaction holds the host's row (SQLite: the
 	 * write lock; PostgreSQL: the row lock the upsert takes), so the last
 	 * report to commit is the host's state. */
-	const char *sp[] = {host,
+	const char *hp[] = {host,
+			    s_now,
+			    s_nev,
+			    s_rev,
+			    s_fail,
+			    last_drift ? s_drift : NULL,
+			    s_len,
 			    s_fin,
 			    id,
 			    opt_str(b, "commit"),
@@ -235,9 +285,7 @@ static int ingest_rows(struct hub_conn *c, const struct lead *ld, int *lead_fail
 			    refused[0] ? refused : NULL,
 			    unprot[0] ? unprot : NULL,
 			    opt_str(json_object_get(doc, "run"), "id")};
-	st[ns++] = (struct hub_stmt){.sql = SQL_UPSERT_HOST, .nparams = 7, .params = hp};
-	st[ns++] = (struct hub_stmt){.sql = SQL_UPDATE_HOST, .nparams = 14, .params = sp};
-	r = hub_conn_exec_many(c, st, ns, NULL, err);
+	r = ev_flush(c, ep, nt, hp, err);
 out:
 	for (int k = 0; k < nt; k++)
 		free(evtext[k]);
@@ -320,7 +368,7 @@ static void group_run(struct hub_committer *cm, struct hub_ingest **jobs, int n)
 	struct hub_db *db = cm->db;
 	struct hub_conn *c = hub_db_acquire(db);
 	struct plumb_err e = {0};
-	int r = 0, stored = 0, began = 0, release = 0;
+	int r = 0, stored = 0, began = 0;
 	/* a batch of one needs no savepoint: the transaction is its */
 	int sp = n > 1;
 	for (int i = 0; i < n; i++) {
@@ -332,20 +380,19 @@ static void group_run(struct hub_committer *cm, struct hub_ingest **jobs, int n)
 			j->err = e;
 			continue;
 		}
-		/* BEGIN, and the previous report's RELEASE, travel with this
-		 * report's first statements */
+		/* BEGIN travels with the first report's first statements. A
+		 * stored report's savepoint is not released: the next one nests
+		 * in it (ROLLBACK TO goes to the newest of the name), and COMMIT
+		 * ends them all; that saves a statement a report. */
 		struct lead ld = {.n = 0};
 		if (!began)
 			ld.sql[ld.n++] = hub_conn_is_pg(c) ? "BEGIN" : "BEGIN IMMEDIATE";
-		if (release)
-			ld.sql[ld.n++] = "RELEASE SAVEPOINT ingest";
 		if (sp)
 			ld.sql[ld.n++] = "SAVEPOINT ingest";
 		int lead_failed = 0;
 		j->r = ingest_rows(c, &ld, &lead_failed, j->doc, j->body, j->len, j->finished, j->now, j->quota,
 				   &j->duplicate, &j->err);
 		began = 1;
-		release = 0;
 		if (lead_failed) { /* the batch's own statement: nothing of it holds */
 			r = j->r;
 			e = j->err;
@@ -353,16 +400,13 @@ static void group_run(struct hub_committer *cm, struct hub_ingest **jobs, int n)
 		}
 		if (j->r == 0 && !j->duplicate) {
 			stored++;
-			release = sp;
-		} else if (j->r == 0) { /* a duplicate wrote nothing */
-			release = sp;
-		} else if (sp) {
+		} else if (j->r != 0 && sp) { /* (a duplicate wrote nothing) */
 			static const struct hub_stmt undo[] = {{.sql = "ROLLBACK TO SAVEPOINT ingest"},
 								{.sql = "RELEASE SAVEPOINT ingest"}};
 			r = hub_conn_exec_many(c, undo, 2, NULL, &e);
 		}
 	}
-	/* COMMIT releases the last savepoint with the rest */
+	/* COMMIT ends the savepoints with the transaction */
 	if (r == 0 && stored)
 		r = hub_conn_commit(c, &e); /* a failed COMMIT has rolled back */
 	else if (began)

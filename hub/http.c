@@ -135,7 +135,7 @@ struct req {
 	json_t *doc;
 	struct hub_server *srv;
 	struct MHD_Connection *con;
-	int suspended, ing_slot;
+	int suspended, ing_slot, stopping;
 	atomic_int ing_done;
 	struct timespec t0;
 };
@@ -560,6 +560,12 @@ static enum MHD_Result answer_report(struct hub_server *s, struct MHD_Connection
 	struct timespec t1;
 	int r = q->ing.r, dup = q->ing.duplicate;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (q->stopping) { /* the agent keeps it spooled and sends it again */
+		hub_metrics_ingest(&s->metrics, HUB_INGEST_FAILED, 0);
+		json_decref(q->doc);
+		q->doc = NULL;
+		return respond_retry(con, MHD_HTTP_SERVICE_UNAVAILABLE, "the hub is stopping; retry", 5);
+	}
 	hub_metrics_ingest(&s->metrics, r == PLUMB_E_TOOBIG ? HUB_INGEST_THROTTLED : r != 0 ? HUB_INGEST_FAILED
 			   : dup ? HUB_INGEST_DUPLICATE : HUB_INGEST_STORED, since_s(&q->t0, &t1));
 	if (r != 0 && r != PLUMB_E_TOOBIG)
@@ -632,7 +638,8 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 	/* suspended before it is queued: the committer may resume it at once */
 	MHD_suspend_connection(con);
 	q->suspended = 1;
-	if (hub_committer_submit(s->committer, &q->ing) != 0) { /* stopping */
+	if (hub_committer_submit(s->committer, &q->ing) != 0) { /* stopping: not stored */
+		q->stopping = 1;
 		q->ing.r = plumb_err_set(&q->ing.err, PLUMB_E_IO, "the hub is stopping");
 		report_stored(&q->ing);
 	}

@@ -148,19 +148,119 @@ static const char *ev_sql(int n, int *rows)
 	return ev_sql_text[i];
 }
 
-/* Sends the n events whose parameters ep holds (EV_COLS each), and the
- * host's row if hp is not NULL, in one round trip. */
-static int ev_flush(struct hub_conn *c, const char **ep, int n, const char *const *hp, struct plumb_err *err)
+/* One report's statement parameters, as text, and what its statements
+ * return. Its pointers point into it and into the report: it stays put
+ * while its statements run. */
+struct rep_sql {
+	const json_t *doc;
+	char s_now[24], s_fin[24], s_nev[24], s_serial[24], s_unres[24], s_rev[24], s_fail[24], s_drift[24],
+		s_len[24];
+	char refused[HUB_REASON_MAX], unprot[HUB_REASON_MAX];
+	const char *rp[9], *qp[1], *dp[2], *hp[20];
+	size_t nev;
+	long changes;
+	struct bytes_ctx have;
+};
+
+#define SQL_STORED_BYTES "SELECT stored_bytes FROM hosts WHERE host = $1"
+
+/* The report row's, the quota read's and the host row's parameters; the
+ * host's counters from the events. */
+static void rep_sql_init(struct rep_sql *q, const json_t *doc, const char *body, size_t len, time_t finished,
+			 time_t now)
 {
-	struct hub_stmt st[EV_BATCH / EV_ROWS + 6];
-	int ns = 0;
+	const json_t *b = json_object_get(doc, "baseline"), *evs = json_object_get(doc, "events");
+	const char *id = opt_str(doc, "id"), *host = opt_str(doc, "host");
+	const json_t *serial = json_object_get(b, "serial");
+	long long unres = 0, rev = 0, fail = 0;
+	time_t last_drift = 0;
+
+	q->doc = doc;
+	q->nev = json_array_size(evs);
+	q->changes = 0;
+	q->have = (struct bytes_ctx){0};
+	NUM(q->s_now, now);
+	NUM(q->s_fin, finished);
+	NUM(q->s_nev, q->nev);
+	NUM(q->s_len, len);
+	if (json_is_integer(serial))
+		NUM(q->s_serial, json_integer_value(serial));
+	refused_reason(q->refused, evs);
+	unprotected_reason(q->unprot, doc);
+	for (size_t i = 0; i < q->nev; i++) {
+		const json_t *ev = json_array_get(evs, i);
+		const char *action = opt_str(ev, "action");
+		time_t at = 0;
+		plumb_time_parse(&at, opt_str(ev, "at"));
+		if (unresolved_action(action))
+			unres++;
+		if (!strcmp(action, "reverted"))
+			rev++;
+		if (!strcmp(action, "failed"))
+			fail++;
+		if (strcmp(action, "refused") && at > last_drift)
+			last_drift = at;
+	}
+	NUM(q->s_unres, unres);
+	NUM(q->s_rev, rev);
+	NUM(q->s_fail, fail);
+	NUM(q->s_drift, last_drift);
+	const char *rp[] = {id, host, q->s_now, q->s_fin, opt_str(b, "commit"),
+			    json_is_integer(serial) ? q->s_serial : NULL, q->s_nev, body, q->s_len};
+	memcpy(q->rp, rp, sizeof(rp));
+	q->qp[0] = host;
+	q->dp[0] = host;
+	q->dp[1] = id;
+	/* Receive order: this transaction holds the host's row (SQLite: the
+	 * write lock; PostgreSQL: the row lock the upsert takes), so the last
+	 * report to commit is the host's state. */
+	const char *hp[] = {host,
+			    q->s_now,
+			    q->s_nev,
+			    q->s_rev,
+			    q->s_fail,
+			    last_drift ? q->s_drift : NULL,
+			    q->s_len,
+			    q->s_fin,
+			    id,
+			    opt_str(b, "commit"),
+			    json_is_integer(serial) ? q->s_serial : NULL,
+			    opt_str(b, "signer"),
+			    opt_str(b, "fingerprint"),
+			    json_is_true(json_object_get(b, "stale")) ? "1" : "0",
+			    opt_str(doc, "mode"),
+			    opt_str(doc, "agent_version"),
+			    q->s_unres,
+			    q->refused[0] ? q->refused : NULL,
+			    q->unprot[0] ? q->unprot : NULL,
+			    opt_str(json_object_get(doc, "run"), "id")};
+	memcpy(q->hp, hp, sizeof(hp));
+}
+
+/* Event i of q's report: its EV_COLS parameters into ep (its text, to be
+ * freed, into *text; its time into s_at). Returns 0 or PLUMB_E_NOMEM. */
+static int ev_params(const struct rep_sql *q, size_t i, const char **ep, char s_at[24], char **text)
+{
+	const json_t *ev = json_array_get(json_object_get(q->doc, "events"), i);
+	time_t at = 0;
+	plumb_time_parse(&at, opt_str(ev, "at"));
+	if (!(*text = json_dumps(ev, JSON_COMPACT)))
+		return PLUMB_E_NOMEM;
+	snprintf(s_at, 24, "%lld", (long long)at);
+	const char *p[EV_COLS] = {q->rp[0], q->rp[1], q->s_now, s_at, opt_str(ev, "resource"), opt_str(ev, "action"),
+				  *text};
+	memcpy(ep, p, sizeof(p));
+	return 0;
+}
+
+/* The statements of n event rows whose parameters ep holds, appended to
+ * st at *ns. */
+static void ev_stmts(struct hub_stmt *st, int *ns, const char **ep, int n)
+{
 	for (int off = 0, k; off < n; off += k) {
 		const char *sql = ev_sql(n - off, &k);
-		st[ns++] = (struct hub_stmt){.sql = sql, .nparams = EV_COLS * k, .params = ep + off * EV_COLS};
+		st[(*ns)++] = (struct hub_stmt){.sql = sql, .nparams = EV_COLS * k, .params = ep + off * EV_COLS};
 	}
-	if (hp)
-		st[ns++] = (struct hub_stmt){.sql = SQL_UPSERT_HOST, .nparams = 20, .params = hp};
-	return hub_conn_exec_many(c, st, ns, NULL, err);
 }
 
 /* One report's rows, inside a transaction the caller opened, in two round
@@ -174,83 +274,50 @@ static int ingest_rows(struct hub_conn *c, const struct lead *ld, int *lead_fail
 		       const char *body, size_t len, time_t finished, time_t now, unsigned long long quota,
 		       int *duplicate, struct plumb_err *err)
 {
-	int r, failed = 0, nl = ld ? ld->n : 0;
-	long changes = 0;
-	char s_now[24], s_fin[24], s_nev[24], s_serial[24], s_unres[24], s_rev[24], s_fail[24], s_drift[24],
-		s_len[24];
-	char refused[HUB_REASON_MAX], unprot[HUB_REASON_MAX];
-	const json_t *b = json_object_get(doc, "baseline"), *evs = json_object_get(doc, "events");
-	const char *id = opt_str(doc, "id"), *host = opt_str(doc, "host");
-	const json_t *serial = json_object_get(b, "serial");
-	size_t nev = json_array_size(evs);
-	long long unres = 0, rev = 0, fail = 0;
-	time_t last_drift = 0;
-	struct hub_stmt st[5];
-	int ns = 0;
+	int r = 0, failed = 0, nl = ld ? ld->n : 0, ns = 0, nt = 0;
+	struct rep_sql q;
+	struct hub_stmt st[EV_BATCH / EV_ROWS + 6];
+	const char *ep[EV_BATCH * EV_COLS];
+	char s_at[EV_BATCH][24];
+	char *evtext[EV_BATCH];
 
 	*duplicate = 0;
 	if (lead_failed)
 		*lead_failed = 0;
-	NUM(s_now, now);
-	NUM(s_fin, finished);
-	NUM(s_nev, nev);
-	NUM(s_len, len);
-	if (json_is_integer(serial))
-		NUM(s_serial, json_integer_value(serial));
-	refused_reason(refused, evs);
-	unprotected_reason(unprot, doc);
-	const char *rp[] = {id, host, s_now, s_fin, opt_str(b, "commit"), json_is_integer(serial) ? s_serial : NULL,
-			    s_nev, body, s_len};
-	const char *qp[] = {host};
-	struct bytes_ctx have = {0};
+	rep_sql_init(&q, doc, body, len, finished, now);
 	for (int i = 0; i < nl; i++)
 		st[ns++] = (struct hub_stmt){.sql = ld->sql[i]};
-	st[ns++] = (struct hub_stmt){.sql = SQL_INSERT_REPORT, .nparams = 9, .params = rp, .changes = &changes};
+	st[ns++] = (struct hub_stmt){.sql = SQL_INSERT_REPORT, .nparams = 9, .params = q.rp, .changes = &q.changes};
 	/* read in the same round trip; only a stored report (changes) uses it */
 	if (quota)
-		st[ns++] = (struct hub_stmt){.sql = "SELECT stored_bytes FROM hosts WHERE host = $1", .nparams = 1,
-					     .params = qp, .row = bytes_row, .ctx = &have};
+		st[ns++] = (struct hub_stmt){.sql = SQL_STORED_BYTES, .nparams = 1, .params = q.qp, .row = bytes_row,
+					     .ctx = &q.have};
 	if ((r = hub_conn_exec_many(c, st, ns, &failed, err)) != 0) {
 		if (lead_failed && failed < nl)
 			*lead_failed = 1;
 		return r;
 	}
-	if (changes == 0) { /* a retry of a report this host already stored */
+	if (q.changes == 0) { /* a retry of a report this host already stored */
 		*duplicate = 1;
 		return 0;
 	}
 	/* the bytes read before this report's own row counted them */
-	if (quota && (unsigned long long)have.v + len > quota)
+	if (quota && (unsigned long long)q.have.v + len > quota)
 		return plumb_err_set(err, PLUMB_E_TOOBIG, "host '%s' keeps %lld bytes of reports; its quota is %llu",
-				     host, have.v, quota);
-	/* Events, then the host's row (with the last of them). */
-	const char *ep[EV_BATCH * EV_COLS];
-	char s_at[EV_BATCH][24];
-	char *evtext[EV_BATCH];
-	int nt = 0;
-	for (size_t i = 0; i < nev; i++) {
-		const json_t *ev = json_array_get(evs, i);
-		const char *action = opt_str(ev, "action");
-		time_t at = 0;
-		plumb_time_parse(&at, opt_str(ev, "at"));
-		if (unresolved_action(action))
-			unres++;
-		if (!strcmp(action, "reverted"))
-			rev++;
-		if (!strcmp(action, "failed"))
-			fail++;
-		if (strcmp(action, "refused") && at > last_drift)
-			last_drift = at;
-		if (!(evtext[nt] = json_dumps(ev, JSON_COMPACT))) {
+				     q.qp[0], q.have.v, quota);
+	/* Events, EV_BATCH a round trip, then the host's row with the last. */
+	for (size_t i = 0; i < q.nev; i++) {
+		if (ev_params(&q, i, &ep[nt * EV_COLS], s_at[nt], &evtext[nt]) != 0) {
 			r = plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 			goto out;
 		}
-		NUM(s_at[nt], at);
-		const char *p[EV_COLS] = {id, host, s_now, s_at[nt], opt_str(ev, "resource"), action, evtext[nt]};
-		memcpy(&ep[nt * EV_COLS], p, sizeof(p));
 		nt++;
-		if (nt == EV_BATCH && i + 1 < nev) {
-			r = ev_flush(c, ep, nt, NULL, err);
+		if (nt == EV_BATCH || i + 1 == q.nev) {
+			ns = 0;
+			ev_stmts(st, &ns, ep, nt);
+			if (i + 1 == q.nev)
+				st[ns++] = (struct hub_stmt){.sql = SQL_UPSERT_HOST, .nparams = 20, .params = q.hp};
+			r = hub_conn_exec_many(c, st, ns, NULL, err);
 			for (int k = 0; k < nt; k++)
 				free(evtext[k]);
 			nt = 0;
@@ -258,34 +325,8 @@ static int ingest_rows(struct hub_conn *c, const struct lead *ld, int *lead_fail
 				return r;
 		}
 	}
-	NUM(s_unres, unres);
-	NUM(s_rev, rev);
-	NUM(s_fail, fail);
-	NUM(s_drift, last_drift);
-	/* Receive order: this transaction holds the host's row (SQLite: the
-	 * write lock; PostgreSQL: the row lock the upsert takes), so the last
-	 * report to commit is the host's state. */
-	const char *hp[] = {host,
-			    s_now,
-			    s_nev,
-			    s_rev,
-			    s_fail,
-			    last_drift ? s_drift : NULL,
-			    s_len,
-			    s_fin,
-			    id,
-			    opt_str(b, "commit"),
-			    json_is_integer(serial) ? s_serial : NULL,
-			    opt_str(b, "signer"),
-			    opt_str(b, "fingerprint"),
-			    json_is_true(json_object_get(b, "stale")) ? "1" : "0",
-			    opt_str(doc, "mode"),
-			    opt_str(doc, "agent_version"),
-			    s_unres,
-			    refused[0] ? refused : NULL,
-			    unprot[0] ? unprot : NULL,
-			    opt_str(json_object_get(doc, "run"), "id")};
-	r = ev_flush(c, ep, nt, hp, err);
+	if (q.nev == 0 && (r = hub_conn_exec(c, SQL_UPSERT_HOST, 20, q.hp, NULL, NULL, NULL, err)) != 0)
+		return r;
 out:
 	for (int k = 0; k < nt; k++)
 		free(evtext[k]);

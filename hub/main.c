@@ -324,9 +324,9 @@ int main(int argc, char **argv)
 		}
 	}
 	/* a connection per worker thread (token and session lookups, reads),
-	 * one per committer (hub_committer_start: at most two) and one for
+	 * one for the committer (hub_committer_start) and one for
 	 * the timers */
-	if (hub_db_open(&db, dbspec, is_token ? 1 : (int)cfg.threads + 3, &e) != 0) {
+	if (hub_db_open(&db, dbspec, is_token ? 1 : (int)cfg.threads + 2, &e) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
 		return 1;
 	}

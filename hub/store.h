@@ -28,11 +28,10 @@
 int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, size_t len, time_t finished,
 		     time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err);
 
-/* Group commit: reports submitted from any thread are stored by committer
- * threads (one on SQLite, two on PostgreSQL), each taking every report
- * queued into one transaction and one COMMIT (each report under its own
- * savepoint). A report's result is known only after the COMMIT holding it
- * returned. One host's reports commit in the order they were submitted. */
+/* Group commit: reports submitted from any thread are stored by one
+ * committer thread, taking every report queued (up to 64) into one
+ * transaction and one COMMIT. A report's result is known only after the
+ * COMMIT holding it returned. Reports commit in the order submitted. */
 struct hub_committer;
 
 /* One report to store: the arguments of hub_store_ingest, and its result.
@@ -52,7 +51,7 @@ struct hub_ingest {
 	struct hub_ingest *next;   /* the committer's queue */
 };
 
-/* Starts the committer threads of db. Returns 0, PLUMB_E_NOMEM or PLUMB_E_IO. */
+/* Starts the committer thread of db. Returns 0, PLUMB_E_NOMEM or PLUMB_E_IO. */
 int hub_committer_start(struct hub_committer **out, struct hub_db *db, struct plumb_err *err);
 /* Queues j. Returns 0, or -1 once stopping (j is not queued; done is never
  * called). */

@@ -599,6 +599,66 @@ static void committer_batches(void **state)
 	free(dir);
 }
 
+/* A statement failing in a batch of distinct hosts (the two-round-trip
+ * path) undoes the batch, which is then stored report by report: only the
+ * failing report fails, the others are stored. */
+static void committer_failure_alone(void **state)
+{
+	struct plumb_err e;
+	struct hub_db *db = NULL;
+	struct hub_committer *cm = NULL;
+	char *dir = t_mkdtemp(), path[512];
+	static char text[4][4096];
+	json_t *doc[4];
+	struct hub_ingest job[4];
+	struct hub_conn *held[2];
+	struct b_state b = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hub.db", dir);
+	assert_int_equal(hub_db_open(&db, path, 2, &e), 0);
+	held[0] = hub_db_acquire(db);
+	/* the events of host f2 cannot be stored */
+	assert_int_equal(hub_conn_exec(held[0], "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.host = 'f2'"
+				       " BEGIN SELECT RAISE(ABORT, 'boom'); END", 0, NULL, NULL, NULL, NULL, &e), 0);
+	held[1] = hub_db_acquire(db);
+	assert_int_equal(hub_committer_start(&cm, db, &e), 0);
+	for (int i = 0; i < 4; i++) {
+		char id[64], host[16];
+		time_t f;
+		snprintf(host, sizeof(host), "f%d", i);
+		snprintf(id, sizeof(id), "%08d-3333-4333-8333-000000000000", i);
+		snprintf(text[i], sizeof(text[i]), "%s", mk(id, host, "2026-01-01T00:00:00Z", "detected"));
+		assert_non_null(doc[i] = hub_report_parse(text[i], strlen(text[i]), &e));
+		assert_int_equal(hub_report_validate(doc[i], NULL, &f, &e), 0);
+		job[i] = (struct hub_ingest){.doc = doc[i], .body = text[i], .len = strlen(text[i]), .finished = f,
+					     .now = 1000, .done = b_done, .arg = &b};
+		assert_int_equal(hub_committer_submit(cm, &job[i]), 0);
+	}
+	hub_db_release(db, held[0]);
+	hub_db_release(db, held[1]);
+	pthread_mutex_lock(&b.mu);
+	while (b.done < 4)
+		pthread_cond_wait(&b.cv, &b.mu);
+	pthread_mutex_unlock(&b.mu);
+	hub_committer_free(cm);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(job[i].r, i == 2 ? PLUMB_E_IO : 0);
+		assert_int_equal(job[i].duplicate, 0);
+		json_decref(doc[i]);
+	}
+	assert_non_null(strstr(job[2].err.msg, "boom"));
+	struct hub_conn *c = hub_db_acquire(db);
+	long n = -1;
+	assert_int_equal(hub_conn_exec(c, "SELECT COUNT(*) FROM reports", 0, NULL, g_count, &n, NULL, &e), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(hub_conn_exec(c, "SELECT COUNT(*) FROM hosts", 0, NULL, g_count, &n, NULL, &e), 0);
+	assert_int_equal(n, 3);
+	hub_db_release(db, c);
+	hub_db_close(db);
+	t_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +667,7 @@ int main(void)
 		cmocka_unit_test(fleet_page),
 		cmocka_unit_test(group_commit),
 		cmocka_unit_test(committer_batches),
+		cmocka_unit_test(committer_failure_alone),
 	};
 	return cmocka_run_group_tests_name("hub_store", tests, NULL, NULL);
 }

@@ -365,8 +365,7 @@ static int pg_result_rows(PGresult *res, const struct hub_stmt *st)
 	return r;
 }
 
-/* Most statements one pipeline carries (the ingest sends a few per report). */
-#define PIPE_MAX 64
+#define PIPE_MAX HUB_PIPE_MAX
 
 /* hub_conn_exec_many on PostgreSQL: every statement (and the PREPARE of
  * those not prepared yet on this connection) is sent, then one Sync, then

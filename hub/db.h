@@ -56,6 +56,8 @@ struct hub_stmt {
  * results. A failing statement inside a transaction aborts it, as with
  * hub_conn_exec. */
 int hub_conn_exec_many(struct hub_conn *c, const struct hub_stmt *v, int n, int *failed, struct plumb_err *err);
+/* Most statements one hub_conn_exec_many takes (more: PLUMB_E_INVALID). */
+#define HUB_PIPE_MAX 160
 
 /* 1 on PostgreSQL (for the few statements whose dialects differ). */
 int hub_conn_is_pg(const struct hub_conn *c);

@@ -364,6 +364,10 @@ int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, si
  * (quota, a bad row) is rolled back to its savepoint alone; a COMMIT that
  * fails fails every report of the batch. */
 #define GROUP_MAX 64
+/* a batch's pipelines (group_fast): a BEGIN and two statements a report;
+ * then up to a statement an event and one a report */
+_Static_assert(1 + 2 * GROUP_MAX <= HUB_PIPE_MAX && EV_BATCH + GROUP_MAX <= HUB_PIPE_MAX,
+	       "a group commit's pipeline exceeds HUB_PIPE_MAX");
 
 /* One committer thread: SQLite has one writer at a time, and on
  * PostgreSQL a second committer, measured, lost more to smaller batches

@@ -345,6 +345,141 @@ out:
 	return r;
 }
 
+/* The rows of one statement's result, and its changes, as pg_exec. */
+static int pg_result_rows(PGresult *res, const struct hub_stmt *st)
+{
+	int r = 0;
+	if (st->row) {
+		int nr = PQntuples(res), nc = PQnfields(res);
+		if (nc > 64)
+			nc = 64;
+		for (int i = 0; i < nr && r == 0; i++) {
+			const char *vals[64];
+			for (int j = 0; j < nc; j++)
+				vals[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
+			r = st->row(st->ctx, nc, vals);
+		}
+	}
+	if (st->changes)
+		*st->changes = atol(PQcmdTuples(res));
+	return r;
+}
+
+#define PIPE_MAX HUB_PIPE_MAX
+
+/* hub_conn_exec_many on PostgreSQL: every statement (and the PREPARE of
+ * those not prepared yet on this connection) is sent, then one Sync, then
+ * the results are read in order: one round trip instead of one each. The
+ * server stops at the first error and answers the rest "aborted". */
+static int pg_exec_many(struct hub_conn *c, const struct hub_stmt *v, int n, int *failed, struct plumb_err *err)
+{
+	/* per command sent: its statement, and the cache slot if it is that
+	 * statement's PREPARE (else -1) */
+	int cmd_stmt[2 * PIPE_MAX], cmd_slot[2 * PIPE_MAX], ncmd = 0, r = 0, bad = n, sent_ok = 1;
+	char name[16];
+	if (n > PIPE_MAX)
+		return plumb_err_set(err, PLUMB_E_INVALID, "postgresql: %d statements in one pipeline", n);
+	if (PQenterPipelineMode(c->pg) != 1)
+		return pg_fail(c->pg, "postgresql: pipeline", err);
+	for (int i = 0; i < n && sent_ok; i++) {
+		int slot = -1, fresh = 0;
+		for (int k = 0; k < STMT_CACHE; k++) {
+			if (c->pgcache[k] && !strcmp(c->pgcache[k], v[i].sql)) {
+				slot = k;
+				break;
+			}
+			if (!c->pgcache[k]) {
+				if ((c->pgcache[k] = strdup(v[i].sql)))
+					slot = k, fresh = 1;
+				break;
+			}
+		}
+		if (fresh) {
+			snprintf(name, sizeof(name), "p%d", slot);
+			if (!(sent_ok = PQsendPrepare(c->pg, name, v[i].sql, v[i].nparams, NULL))) {
+				free(c->pgcache[slot]);
+				c->pgcache[slot] = NULL;
+				break;
+			}
+			cmd_stmt[ncmd] = i;
+			cmd_slot[ncmd++] = slot;
+		}
+		if (slot >= 0) {
+			snprintf(name, sizeof(name), "p%d", slot);
+			sent_ok = PQsendQueryPrepared(c->pg, name, v[i].nparams, v[i].params, NULL, NULL, 0);
+		} else {
+			sent_ok = PQsendQueryParams(c->pg, v[i].sql, v[i].nparams, NULL, v[i].params, NULL, NULL, 0);
+		}
+		if (sent_ok) {
+			cmd_stmt[ncmd] = i;
+			cmd_slot[ncmd++] = -1;
+		}
+	}
+	if (!sent_ok) {
+		r = pg_fail(c->pg, "postgresql", err);
+		bad = 0; /* which one is unknown: none counts as done */
+	}
+	if (PQpipelineSync(c->pg) != 1) {
+		if (r == 0)
+			r = pg_fail(c->pg, "postgresql", err), bad = 0;
+		pg_reset(c); /* results cannot be read back in step: start afresh */
+		goto out;
+	}
+	for (int k = 0; k < ncmd; k++) {
+		PGresult *res = PQgetResult(c->pg);
+		ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		int i = cmd_stmt[k];
+		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+			if (cmd_slot[k] < 0 && r == 0 && (r = pg_result_rows(res, &v[i])) != 0)
+				bad = i;
+		} else {
+			if (cmd_slot[k] >= 0) { /* not prepared after all */
+				free(c->pgcache[cmd_slot[k]]);
+				c->pgcache[cmd_slot[k]] = NULL;
+			}
+			if (r == 0 && s != PGRES_PIPELINE_ABORTED) {
+				const char *m = res ? PQresultErrorMessage(res) : "";
+				if (m && *m)
+					r = plumb_err_set(err, PLUMB_E_IO, "postgresql: %.*s", (int)strcspn(m, "\n"), m);
+				else
+					r = pg_fail(c->pg, "postgresql", err);
+				bad = i;
+			}
+		}
+		PQclear(res);
+		if (!res) { /* the connection is gone */
+			if (r == 0)
+				r = pg_fail(c->pg, "postgresql", err), bad = i;
+			pg_reset(c);
+			goto out;
+		}
+		/* each command's results end with a NULL */
+		if ((res = PQgetResult(c->pg)) != NULL) {
+			PQclear(res);
+			if (r == 0)
+				r = plumb_err_set(err, PLUMB_E_IO, "postgresql: unexpected result in a pipeline"), bad = 0;
+			pg_reset(c);
+			goto out;
+		}
+	}
+	{
+		PGresult *res = PQgetResult(c->pg);
+		int synced = res && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+		if (!synced || PQexitPipelineMode(c->pg) != 1) {
+			if (r == 0)
+				r = pg_fail(c->pg, "postgresql: pipeline", err), bad = 0;
+			pg_reset(c);
+		}
+	}
+out:
+	if (r != 0 && PQstatus(c->pg) == CONNECTION_BAD)
+		pg_reset(c);
+	if (failed)
+		*failed = r ? bad : n;
+	return r;
+}
+
 static int pg_open(struct hub_conn *c, const char *uri, struct plumb_err *err)
 {
 	c->pg = PQconnectdb(uri);
@@ -363,6 +498,23 @@ int hub_conn_exec(struct hub_conn *c, const char *sql, int nparams, const char *
 	if (c->eng == ENG_PG)
 		return pg_exec(c, sql, nparams, params, row, ctx, changes, err);
 	return lite_exec(c, sql, nparams, params, row, ctx, changes, err);
+}
+
+int hub_conn_exec_many(struct hub_conn *c, const struct hub_stmt *v, int n, int *failed, struct plumb_err *err)
+{
+	if (c->eng == ENG_PG && n > 1)
+		return pg_exec_many(c, v, n, failed, err);
+	for (int i = 0; i < n; i++) {
+		int r = hub_conn_exec(c, v[i].sql, v[i].nparams, v[i].params, v[i].row, v[i].ctx, v[i].changes, err);
+		if (r != 0) {
+			if (failed)
+				*failed = i;
+			return r;
+		}
+	}
+	if (failed)
+		*failed = n;
+	return 0;
 }
 
 int hub_conn_is_pg(const struct hub_conn *c)

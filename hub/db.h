@@ -38,6 +38,27 @@ void hub_db_release(struct hub_db *db, struct hub_conn *c);
 int hub_conn_exec(struct hub_conn *c, const char *sql, int nparams, const char *const *params,
 		  hub_row_fn row, void *ctx, long *changes, struct plumb_err *err);
 
+/* One statement of hub_conn_exec_many, with hub_conn_exec's arguments. */
+struct hub_stmt {
+	const char *sql;
+	int nparams;
+	const char *const *params;
+	hub_row_fn row;
+	void *ctx;
+	long *changes;
+};
+
+/* Runs n statements in order, as hub_conn_exec would one after the other,
+ * and stops at the first that fails: its error is returned, *failed (if
+ * given) is its index (n when none failed) and the statements after it do
+ * not run. On PostgreSQL they go in one pipeline, one round trip for all:
+ * use it for statements whose parameters do not depend on each other's
+ * results. A failing statement inside a transaction aborts it, as with
+ * hub_conn_exec. */
+int hub_conn_exec_many(struct hub_conn *c, const struct hub_stmt *v, int n, int *failed, struct plumb_err *err);
+/* Most statements one hub_conn_exec_many takes (more: PLUMB_E_INVALID). */
+#define HUB_PIPE_MAX 160
+
 /* 1 on PostgreSQL (for the few statements whose dialects differ). */
 int hub_conn_is_pg(const struct hub_conn *c);
 

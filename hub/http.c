@@ -61,15 +61,16 @@ struct rate_slot {
 	size_t held; /* request bytes this host has buffered now; never evicted while held */
 };
 
-/* One per worker thread (--threads is at most 64): each runs one ingest at
- * a time. */
-#define INGEST_SLOTS 64
+/* Ingests in progress (queued for, or in, a group commit): at most one per
+ * connection, and most of those connections usually wait for one commit. */
+#define INGEST_SLOTS 256
 /* With an ingest in progress but no slot, the watermark steps back this far. */
 #define WATERMARK_MARGIN 60
 
 struct hub_server {
 	struct MHD_Daemon *mhd;
 	struct hub_db *db;
+	struct hub_committer *committer;
 	struct hub_server_cfg cfg;
 	char *cert, *key, *client_ca;
 	unsigned port;
@@ -128,6 +129,15 @@ struct req {
 	char method[8];
 	char path[128];
 	struct timespec start;
+	/* a report handed to the committer: the connection is suspended until
+	 * its COMMIT returned (ing_done), then answered */
+	struct hub_ingest ing;
+	json_t *doc;
+	struct hub_server *srv;
+	struct MHD_Connection *con;
+	int suspended, ing_slot, stopping;
+	atomic_int ing_done;
+	struct timespec t0;
 };
 
 static double since_s(const struct timespec *a, const struct timespec *b)
@@ -149,6 +159,16 @@ static void conn_answering(struct MHD_Connection *con, unsigned code)
 		slot->code = code;
 		atomic_store(&slot->receiving, 0);
 	}
+}
+
+/* The whole request arrived and waits for its answer (a commit): the
+ * receive clock stops, no answer is queued yet. */
+static void conn_waiting(struct MHD_Connection *con)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_slot *slot = ci ? ci->socket_context : NULL;
+	if (slot)
+		atomic_store(&slot->receiving, 0);
 }
 
 static void add_common_headers(struct MHD_Response *r)
@@ -520,9 +540,60 @@ static time_t delta_watermark(struct hub_server *s, time_t now)
 	return w;
 }
 
+/* Called by a committer thread once the report's COMMIT returned (or its
+ * batch failed): the connection resumes, and on_request answers. The
+ * request is not touched after the resume (MHD may end it at once). */
+static void report_stored(struct hub_ingest *j)
+{
+	struct req *q = j->arg;
+	struct hub_server *s = q->srv;
+	if (j->r == 0 && !j->duplicate)
+		atomic_fetch_add(&s->gen, 1);
+	ingest_end(s, q->ing_slot);
+	atomic_store(&q->ing_done, 1);
+	MHD_resume_connection(q->con);
+}
+
+/* The answer to a report whose storing ended (report_stored). */
+static enum MHD_Result answer_report(struct hub_server *s, struct MHD_Connection *con, struct req *q)
+{
+	struct timespec t1;
+	int r = q->ing.r, dup = q->ing.duplicate;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (q->stopping) { /* the agent keeps it spooled and sends it again */
+		hub_metrics_ingest(&s->metrics, HUB_INGEST_FAILED, 0);
+		json_decref(q->doc);
+		q->doc = NULL;
+		return respond_retry(con, MHD_HTTP_SERVICE_UNAVAILABLE, "the hub is stopping; retry", 5);
+	}
+	hub_metrics_ingest(&s->metrics, r == PLUMB_E_TOOBIG ? HUB_INGEST_THROTTLED : r != 0 ? HUB_INGEST_FAILED
+			   : dup ? HUB_INGEST_DUPLICATE : HUB_INGEST_STORED, since_s(&q->t0, &t1));
+	if (r != 0 && r != PLUMB_E_TOOBIG)
+		hub_metrics_storage_error(&s->metrics);
+	json_t *ans = json_pack("{s:s,s:b}", "id", json_string_value(json_object_get(q->doc, "id")), "duplicate", dup);
+	json_decref(q->doc);
+	q->doc = NULL;
+	if (r == PLUMB_E_TOOBIG) {
+		json_decref(ans);
+		plumb_log(PLUMB_LOG_DEBUG, "%s; report refused", q->ing.err.msg); /* a hostile token must not flood the log */
+		/* Retention frees room: come back after its next run. */
+		return respond_retry(con, MHD_HTTP_TOO_MANY_REQUESTS, "this host's storage quota (--host-quota) is used up",
+				     3600);
+	}
+	if (r != 0) {
+		json_decref(ans);
+		plumb_log(PLUMB_LOG_ERROR, "cannot store report from '%s': %s", q->subject, q->ing.err.msg);
+		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
+	}
+	return respond_json(con, dup ? MHD_HTTP_OK : MHD_HTTP_CREATED, ans);
+}
+
+/* Parses and checks a report, then hands it to the committer and suspends
+ * the connection: this thread goes on serving other connections while the
+ * report waits for its group commit, so one commit takes the reports of
+ * every connection, not only of as many as there are threads. */
 static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Connection *con, struct req *q)
 {
-	struct timespec t0, t1;
 	struct plumb_err e = {0};
 	char reason[PLUMB_ERR_MAX + 64];
 	time_t finished = 0, now = time(NULL);
@@ -531,7 +602,7 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 					.not_after = now + s->cfg.max_skew,
 					.not_before = now - s->cfg.retain};
 	json_t *doc = hub_report_parse(q->body.data ? q->body.data : "", q->body.len, &e);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_MONOTONIC, &q->t0);
 	if (!doc) {
 		snprintf(reason, sizeof(reason), "malformed JSON: %s", e.msg);
 		hub_metrics_ingest(&s->metrics, HUB_INGEST_REJECTED, 0);
@@ -557,32 +628,22 @@ static enum MHD_Result handle_post_report(struct hub_server *s, struct MHD_Conne
 		return respond_retry(con, MHD_HTTP_TOO_MANY_REQUESTS, "this host sends reports faster than --host-rate",
 				     wait);
 	}
-	int dup = 0, slot = ingest_begin(s, now);
-	int r = hub_store_ingest_group(s->db, doc, q->body.data, q->body.len, finished, now, s->cfg.host_quota,
-				       &dup, &e);
-	if (r == 0 && !dup)
-		atomic_fetch_add(&s->gen, 1);
-	ingest_end(s, slot);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	hub_metrics_ingest(&s->metrics, r == PLUMB_E_TOOBIG ? HUB_INGEST_THROTTLED : r != 0 ? HUB_INGEST_FAILED
-			   : dup ? HUB_INGEST_DUPLICATE : HUB_INGEST_STORED, since_s(&t0, &t1));
-	if (r != 0 && r != PLUMB_E_TOOBIG)
-		hub_metrics_storage_error(&s->metrics);
-	json_t *ans = json_pack("{s:s,s:b}", "id", json_string_value(json_object_get(doc, "id")), "duplicate", dup);
-	json_decref(doc);
-	if (r == PLUMB_E_TOOBIG) {
-		json_decref(ans);
-		plumb_log(PLUMB_LOG_DEBUG, "%s; report refused", e.msg); /* a hostile token must not flood the log */
-		/* Retention frees room: come back after its next run. */
-		return respond_retry(con, MHD_HTTP_TOO_MANY_REQUESTS, "this host's storage quota (--host-quota) is used up",
-				     3600);
+	q->doc = doc;
+	q->srv = s;
+	q->con = con;
+	q->ing = (struct hub_ingest){.doc = doc, .body = q->body.data, .len = q->body.len, .finished = finished,
+				     .now = now, .quota = s->cfg.host_quota, .done = report_stored, .arg = q};
+	q->ing_slot = ingest_begin(s, now);
+	conn_waiting(con);
+	/* suspended before it is queued: the committer may resume it at once */
+	MHD_suspend_connection(con);
+	q->suspended = 1;
+	if (hub_committer_submit(s->committer, &q->ing) != 0) { /* stopping: not stored */
+		q->stopping = 1;
+		q->ing.r = plumb_err_set(&q->ing.err, PLUMB_E_IO, "the hub is stopping");
+		report_stored(&q->ing);
 	}
-	if (r != 0) {
-		json_decref(ans);
-		plumb_log(PLUMB_LOG_ERROR, "cannot store report from '%s': %s", q->subject, e.msg);
-		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
-	}
-	return respond_json(con, dup ? MHD_HTTP_OK : MHD_HTTP_CREATED, ans);
+	return MHD_YES;
 }
 
 static const char *arg(struct MHD_Connection *con, const char *k)
@@ -1186,7 +1247,7 @@ static enum MHD_Result handle_get_metrics(struct hub_server *s, struct MHD_Conne
 		hub_metrics_storage_error(&s->metrics);
 		return respond_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "storage unavailable");
 	}
-	if (hub_metrics_render(&s->metrics, counts, &b) != 0) {
+	if (hub_metrics_render(&s->metrics, counts, hub_committer_commits(s->committer), &b) != 0) {
 		plumb_buf_release(&b);
 		return respond_error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	}
@@ -1566,6 +1627,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		}
 		return r == 0 ? MHD_YES : MHD_NO;
 	}
+	if (is_post && q->suspended) { /* resumed: the report's commit ended */
+		if (!atomic_load(&q->ing_done))
+			return MHD_YES;
+		q->suspended = 0;
+		enum MHD_Result ret = answer_report(s, con, q);
+		release_held(s, q);
+		return ret;
+	}
 	if (is_post) {
 		if (q->status)
 			return respond_verdict(con, q);
@@ -1588,8 +1657,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		 * and the host's bounds now, before the answer goes out. Released
 		 * only once the request was done (on_completed), a client that
 		 * sends its next report on the answer could find its previous
-		 * one still held (a spurious 429 in t0502 under load). */
-		release_held(s, q);
+		 * one still held (a spurious 429 in t0502 under load). A report
+		 * waiting for its commit still holds them. */
+		if (!q->suspended)
+			release_held(s, q);
 		return ret;
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
@@ -1635,6 +1706,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, 
 	if (q) {
 		release_held(s, q);
 		plumb_buf_release(&q->body);
+		json_decref(q->doc);
 		free(q);
 	}
 	*con_cls = NULL;
@@ -1809,7 +1881,11 @@ int hub_server_start(struct hub_server **out, struct hub_db *db, const struct hu
 		hub_server_stop(s);
 		return plumb_err_set(err, PLUMB_E_NOMEM, "out of memory");
 	}
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	if ((r = hub_committer_start(&s->committer, db, err)) != 0) {
+		hub_server_stop(s);
+		return r;
+	}
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (cfg->tls_cert) {
@@ -1875,8 +1951,13 @@ void hub_server_stop(struct hub_server *s)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->reaper, NULL);
 	}
+	/* Reports queued or being stored are stored and their connections
+	 * resumed (MHD must not stop with a connection suspended); one that
+	 * arrives from now on is answered 503. */
+	hub_committer_stop(s->committer);
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
+	hub_committer_free(s->committer);
 	free(s->rates);
 	crls_free(s->crls, s->ncrl);
 	pthread_rwlock_destroy(&s->crl_lock);

@@ -323,7 +323,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (hub_db_open(&db, dbspec, is_token ? 1 : (int)cfg.threads + 1, &e) != 0) {
+	/* a connection per worker thread (token and session lookups, reads),
+	 * one for the committer (hub_committer_start) and one for
+	 * the timers */
+	if (hub_db_open(&db, dbspec, is_token ? 1 : (int)cfg.threads + 2, &e) != 0) {
 		plumb_log(PLUMB_LOG_ERROR, "%s", e.msg);
 		return 1;
 	}

@@ -35,7 +35,8 @@ void hub_metrics_ingest(struct hub_metrics *m, enum hub_ingest_result r, double 
 	atomic_fetch_add(&m->latency_us, (unsigned long long)(seconds * 1e6));
 }
 
-int hub_metrics_render(const struct hub_metrics *m, const long long counts[HUB_NSTATUS], struct plumb_buf *b)
+int hub_metrics_render(const struct hub_metrics *m, const long long counts[HUB_NSTATUS], unsigned long long commits,
+		       struct plumb_buf *b)
 {
 	unsigned long long cum = 0, n;
 	int bad = 0;
@@ -72,5 +73,9 @@ int hub_metrics_render(const struct hub_metrics *m, const long long counts[HUB_N
 	bad |= plumb_buf_addf(b, "# HELP plumb_hub_storage_errors_total Statements the database refused or failed "
 			      "(answered 503).\n# TYPE plumb_hub_storage_errors_total counter\nplumb_hub_storage_errors_total %llu\n",
 			      (unsigned long long)atomic_load(&m->db_errors));
+	/* reports stored / this = reports per commit (per fsync) */
+	bad |= plumb_buf_addf(b, "# HELP plumb_hub_ingest_commits_total Transactions (group commits) that stored "
+			      "reports.\n# TYPE plumb_hub_ingest_commits_total counter\nplumb_hub_ingest_commits_total %llu\n",
+			      commits);
 	return bad ? PLUMB_E_NOMEM : 0;
 }

@@ -32,8 +32,10 @@ void hub_metrics_storage_error(struct hub_metrics *m);
 /* Counts one POST /v1/reports with its outcome and how long storing took. */
 void hub_metrics_ingest(struct hub_metrics *m, enum hub_ingest_result r, double seconds);
 
-/* Appends the text exposition (format 0.0.4): the counters, and hosts by
- * status (counts, from hub_store_status_counts). Returns 0 or the buffer's
- * error. */
-int hub_metrics_render(const struct hub_metrics *m, const long long counts[HUB_NSTATUS], struct plumb_buf *b);
+/* Appends the text exposition (format 0.0.4): the counters, hosts by
+ * status (counts, from hub_store_status_counts) and the group commits that
+ * stored reports (commits, from hub_committer_commits). Returns 0 or the
+ * buffer's error. */
+int hub_metrics_render(const struct hub_metrics *m, const long long counts[HUB_NSTATUS], unsigned long long commits,
+		       struct plumb_buf *b);
 #endif

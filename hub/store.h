@@ -28,12 +28,47 @@
 int hub_store_ingest(struct hub_conn *c, const json_t *doc, const char *body, size_t len, time_t finished,
 		     time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err);
 
-/* hub_store_ingest through group commit: reports from concurrent callers
- * share one transaction and one COMMIT (each under its own savepoint); it
- * returns, with the same results, only after the COMMIT holding this report
- * has returned. Borrows a connection from db itself. */
-int hub_store_ingest_group(struct hub_db *db, const json_t *doc, const char *body, size_t len, time_t finished,
-			   time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err);
+/* Group commit: reports submitted from any thread are stored by one
+ * committer thread, taking every report queued (up to 64) into one
+ * transaction and one COMMIT. A report's result is known only after the
+ * COMMIT holding it returned. Reports commit in the order submitted. */
+struct hub_committer;
+
+/* One report to store: the arguments of hub_store_ingest, and its result.
+ * The submitter keeps it (and doc, body) alive until done is called, from
+ * a committer thread, with r, duplicate and err set; after done returns,
+ * the committer never touches it again. */
+struct hub_ingest {
+	const json_t *doc;
+	const char *body;
+	size_t len;
+	time_t finished, now;
+	unsigned long long quota;
+	void (*done)(struct hub_ingest *j);
+	void *arg;                 /* the submitter's */
+	int r, duplicate;          /* as hub_store_ingest's return and *duplicate */
+	struct plumb_err err;
+	struct hub_ingest *next;   /* the committer's queue */
+};
+
+/* Starts the committer thread of db. Returns 0, PLUMB_E_NOMEM or PLUMB_E_IO. */
+int hub_committer_start(struct hub_committer **out, struct hub_db *db, struct plumb_err *err);
+/* Queues j. Returns 0, or -1 once stopping (j is not queued; done is never
+ * called). */
+int hub_committer_submit(struct hub_committer *cm, struct hub_ingest *j);
+/* Stores every report still queued (each gets its done), then ends the
+ * threads; a submit after it returns -1. */
+void hub_committer_stop(struct hub_committer *cm);
+/* Stops cm if it was not, and frees it. */
+void hub_committer_free(struct hub_committer *cm);
+
+/* Transactions cm committed that stored reports, since it started. */
+unsigned long long hub_committer_commits(struct hub_committer *cm);
+
+/* hub_committer_submit, waiting for the result: hub_store_ingest's results,
+ * returned once the COMMIT holding this report returned. */
+int hub_store_ingest_group(struct hub_committer *cm, const json_t *doc, const char *body, size_t len,
+			   time_t finished, time_t now, unsigned long long quota, int *duplicate, struct plumb_err *err);
 
 /* Cap on the fleet list's JSON (about 400 bytes a host). */
 #define HUB_HOSTS_JSON_MAX (512u << 20)

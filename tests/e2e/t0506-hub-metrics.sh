@@ -50,6 +50,8 @@ m() { awk -v k="$1" '$1 == k {print $2}' "$T/metrics"; }
 [ "$(m 'plumb_hub_http_responses_total{code="401"}')" -ge 2 ] || fail "401 answers not counted"
 [ "$(m 'plumb_hub_http_responses_total{code="201"}')" = 1 ] || fail "201 answers not counted"
 [ "$(m plumb_hub_ingest_seconds_count)" = 2 ] || fail "ingest histogram count: $(grep ingest_seconds "$T/metrics")"
+# one report stored, one group commit (a batch of only a duplicate commits nothing)
+[ "$(m plumb_hub_ingest_commits_total)" = 1 ] || fail "commits: $(grep ingest_commits "$T/metrics")"
 # the access log: a line per request, who asked, never a token
 n=$(grep -c 'access: 127.0.0.1 ' "$HUBLOG")
 [ "$n" -ge 8 ] || fail "only $n access lines for 8 requests: $(tail -5 "$HUBLOG")"

@@ -406,7 +406,7 @@ static void fleet_page(void **state)
 #define G_THREADS 8
 #define G_EACH 25
 struct g_arg {
-	struct hub_db *db;
+	struct hub_committer *cm;
 	int t, stored, dups, toobig, other;
 };
 
@@ -435,7 +435,7 @@ static void *g_worker(void *p)
 				continue;
 			}
 			/* the last thread's host has a quota no report fits */
-			int r = hub_store_ingest_group(a->db, doc, text, strlen(text), f, 1000 + i,
+			int r = hub_store_ingest_group(a->cm, doc, text, strlen(text), f, 1000 + i,
 						       a->t == G_THREADS - 1 ? 10 : 0, &dup, &e);
 			json_decref(doc);
 			if (r == 0 && dup == 0)
@@ -468,12 +468,15 @@ static void group_commit(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/hub.db", dir);
 	assert_int_equal(hub_db_open(&db, path, 4, &e), 0);
+	struct hub_committer *cm = NULL;
+	assert_int_equal(hub_committer_start(&cm, db, &e), 0);
 	for (int t = 0; t < G_THREADS; t++) {
-		a[t] = (struct g_arg){.db = db, .t = t};
+		a[t] = (struct g_arg){.cm = cm, .t = t};
 		assert_int_equal(pthread_create(&th[t], NULL, g_worker, &a[t]), 0);
 	}
 	for (int t = 0; t < G_THREADS; t++)
 		pthread_join(th[t], NULL);
+	hub_committer_free(cm);
 	for (int t = 0; t < G_THREADS; t++) {
 		assert_int_equal(a[t].other, 0);
 		if (t == G_THREADS - 1) {
@@ -503,6 +506,159 @@ static void group_commit(void **state)
 	free(dir);
 }
 
+/* Batching across submitters that do not wait (the HTTP path: a suspended
+ * connection per report): reports queued while the committer is busy all
+ * go in its next transaction, each gets its own result, and one host's
+ * reports commit in the order they were queued (its newest is its state). */
+#define B_HOSTS 4
+#define B_EACH 10
+struct b_state {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void b_done(struct hub_ingest *j)
+{
+	struct b_state *b = j->arg;
+	pthread_mutex_lock(&b->mu);
+	b->done++;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static int b_text(void *ctx, int n, const char *const *v)
+{
+	snprintf(ctx, 64, "%s", n > 0 && v[0] ? v[0] : "");
+	return 0;
+}
+
+static void committer_batches(void **state)
+{
+	struct plumb_err e;
+	struct hub_db *db = NULL;
+	struct hub_committer *cm = NULL;
+	char *dir = t_mkdtemp(), path[512];
+	static char text[B_HOSTS * B_EACH][4096];
+	json_t *doc[B_HOSTS * B_EACH];
+	struct hub_ingest job[B_HOSTS * B_EACH];
+	struct hub_conn *held[4];
+	struct b_state b = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hub.db", dir);
+	assert_int_equal(hub_db_open(&db, path, 4, &e), 0);
+	assert_int_equal(hub_committer_start(&cm, db, &e), 0);
+	/* every connection held: the committer's first batch waits for one */
+	for (int i = 0; i < 4; i++)
+		held[i] = hub_db_acquire(db);
+	for (int i = 0; i < B_HOSTS * B_EACH; i++) {
+		char id[64], host[16], fin[32];
+		time_t f;
+		/* interleaved hosts */
+		snprintf(host, sizeof(host), "b%d", i % B_HOSTS);
+		snprintf(id, sizeof(id), "%08d-2222-4222-8222-%012d", i % B_HOSTS, i / B_HOSTS);
+		snprintf(fin, sizeof(fin), "2026-01-01T00:00:%02dZ", i / B_HOSTS);
+		snprintf(text[i], sizeof(text[i]), "%s", mk(id, host, fin, i % 2 ? "detected" : NULL));
+		assert_non_null(doc[i] = hub_report_parse(text[i], strlen(text[i]), &e));
+		assert_int_equal(hub_report_validate(doc[i], NULL, &f, &e), 0);
+		job[i] = (struct hub_ingest){.doc = doc[i], .body = text[i], .len = strlen(text[i]), .finished = f,
+					     .now = 1000, .done = b_done, .arg = &b};
+		assert_int_equal(hub_committer_submit(cm, &job[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		hub_db_release(db, held[i]);
+	pthread_mutex_lock(&b.mu);
+	while (b.done < B_HOSTS * B_EACH)
+		pthread_cond_wait(&b.cv, &b.mu);
+	pthread_mutex_unlock(&b.mu);
+	for (int i = 0; i < B_HOSTS * B_EACH; i++) {
+		assert_int_equal(job[i].r, 0);
+		assert_int_equal(job[i].duplicate, 0);
+		json_decref(doc[i]);
+	}
+	/* the first batch (what was queued when the committer woke), then
+	 * everything queued while it waited */
+	assert_true(hub_committer_commits(cm) <= 2);
+	hub_committer_free(cm);
+	struct hub_conn *c = hub_db_acquire(db);
+	for (int h = 0; h < B_HOSTS; h++) {
+		char host[16], last[64], want[64], n[64];
+		snprintf(host, sizeof(host), "b%d", h);
+		snprintf(want, sizeof(want), "%08d-2222-4222-8222-%012d", h, B_EACH - 1);
+		const char *qp[] = {host};
+		assert_int_equal(hub_conn_exec(c, "SELECT last_report FROM hosts WHERE host = $1", 1, qp, b_text, last,
+					       NULL, &e), 0);
+		assert_string_equal(last, want);
+		assert_int_equal(hub_conn_exec(c, "SELECT reports FROM hosts WHERE host = $1", 1, qp, b_text, n, NULL,
+					       &e), 0);
+		assert_string_equal(n, "10");
+	}
+	hub_db_release(db, c);
+	hub_db_close(db);
+	t_rm_rf(dir);
+	free(dir);
+}
+
+/* A statement failing in a batch of distinct hosts (the two-round-trip
+ * path) undoes the batch, which is then stored report by report: only the
+ * failing report fails, the others are stored. */
+static void committer_failure_alone(void **state)
+{
+	struct plumb_err e;
+	struct hub_db *db = NULL;
+	struct hub_committer *cm = NULL;
+	char *dir = t_mkdtemp(), path[512];
+	static char text[4][4096];
+	json_t *doc[4];
+	struct hub_ingest job[4];
+	struct hub_conn *held[2];
+	struct b_state b = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	(void)state;
+	snprintf(path, sizeof(path), "%s/hub.db", dir);
+	assert_int_equal(hub_db_open(&db, path, 2, &e), 0);
+	held[0] = hub_db_acquire(db);
+	/* the events of host f2 cannot be stored */
+	assert_int_equal(hub_conn_exec(held[0], "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.host = 'f2'"
+				       " BEGIN SELECT RAISE(ABORT, 'boom'); END", 0, NULL, NULL, NULL, NULL, &e), 0);
+	held[1] = hub_db_acquire(db);
+	assert_int_equal(hub_committer_start(&cm, db, &e), 0);
+	for (int i = 0; i < 4; i++) {
+		char id[64], host[16];
+		time_t f;
+		snprintf(host, sizeof(host), "f%d", i);
+		snprintf(id, sizeof(id), "%08d-3333-4333-8333-000000000000", i);
+		snprintf(text[i], sizeof(text[i]), "%s", mk(id, host, "2026-01-01T00:00:00Z", "detected"));
+		assert_non_null(doc[i] = hub_report_parse(text[i], strlen(text[i]), &e));
+		assert_int_equal(hub_report_validate(doc[i], NULL, &f, &e), 0);
+		job[i] = (struct hub_ingest){.doc = doc[i], .body = text[i], .len = strlen(text[i]), .finished = f,
+					     .now = 1000, .done = b_done, .arg = &b};
+		assert_int_equal(hub_committer_submit(cm, &job[i]), 0);
+	}
+	hub_db_release(db, held[0]);
+	hub_db_release(db, held[1]);
+	pthread_mutex_lock(&b.mu);
+	while (b.done < 4)
+		pthread_cond_wait(&b.cv, &b.mu);
+	pthread_mutex_unlock(&b.mu);
+	hub_committer_free(cm);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(job[i].r, i == 2 ? PLUMB_E_IO : 0);
+		assert_int_equal(job[i].duplicate, 0);
+		json_decref(doc[i]);
+	}
+	assert_non_null(strstr(job[2].err.msg, "boom"));
+	struct hub_conn *c = hub_db_acquire(db);
+	long n = -1;
+	assert_int_equal(hub_conn_exec(c, "SELECT COUNT(*) FROM reports", 0, NULL, g_count, &n, NULL, &e), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(hub_conn_exec(c, "SELECT COUNT(*) FROM hosts", 0, NULL, g_count, &n, NULL, &e), 0);
+	assert_int_equal(n, 3);
+	hub_db_release(db, c);
+	hub_db_close(db);
+	t_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +666,8 @@ int main(void)
 		cmocka_unit_test(ingest_and_query),
 		cmocka_unit_test(fleet_page),
 		cmocka_unit_test(group_commit),
+		cmocka_unit_test(committer_batches),
+		cmocka_unit_test(committer_failure_alone),
 	};
 	return cmocka_run_group_tests_name("hub_store", tests, NULL, NULL);
 }

@@ -107,3 +107,27 @@ expect_rc 0 "status --json"
 [ "$(json_get "$T/out" 'd["summary"]["drifted"]')" = 5 ] || fail "status json"
 # no temp files left behind anywhere
 [ -z "$(find "$ROOT" -name '.plumb-*')" ] || fail "temp files left"
+
+# A large baseline runs in chunks of files (1,024 at a time): drift on both
+# sides of every chunk boundary is found and reverted, each event once and
+# in path order, and a notify: action shared by files in different chunks
+# still runs once for the run.
+printf '#!/bin/sh\necho run >> "%s"\n' "$T/notified" > "$T/mark"; chmod +x "$T/mark"
+{
+	printf 'version: 1\nfiles:\n'
+	for i in $(seq -w 0 2599); do
+		printf '  - path: /srv/many/f%s\n    content: "c%s\\n"\n' "$i" "$i"
+		case $i in 0000|1023|1024|2047|2048|2599) printf '    notify:\n      - exec: ["%s"]\n' "$T/mark";; esac
+	done
+} > "$BL/baseline.yaml"
+plumb_bl apply
+expect_rc 2 "apply of 2,600 files"
+rm -f "$T/notified"
+for i in 0000 1023 1024 2047 2048 2599; do echo intruder > "$ROOT/srv/many/f$i"; done
+plumb_bl apply --json
+expect_rc 2 "apply after drift across chunk boundaries"
+[ "$(json_get "$T/out" 'd["summary"]["resources"]')" = 2600 ] || fail "not every file was looked at"
+[ "$(json_get "$T/out" '",".join(e["resource"][len("file:/srv/many/f"):] for e in d["events"] if e["action"] == "reverted")')" = \
+	"0000,1023,1024,2047,2048,2599" ] || fail "reverts across chunks: $(json_get "$T/out" '[e["resource"] for e in d["events"]]')"
+[ "$(wc -l < "$T/notified")" = 1 ] || fail "the shared notify action ran $(wc -l < "$T/notified") times, not once"
+for i in 0000 1023 1024 2047 2048 2599; do expect_content "$ROOT/srv/many/f$i" "c$i"; done

@@ -367,7 +367,8 @@ static void teardown(struct plumb_daemon *d)
 	if (d->have_sel)
 		plumb_selection_release(&d->sel);
 	free(d->dirty);
-	free(d->cs);
+	free(d->unresolved);
+	plumb_contests_release(&d->cs);
 	free(d->notify_due);
 	free(d->last_reanchor);
 	free(d->last_refusal);
@@ -491,11 +492,15 @@ int plumb_daemon_run(const struct plumb_daemon_opts *o, struct plumb_err *err)
 				/* Paused resources are due: look at each once more. */
 				double now = plumbd_now_mono();
 
-				for (size_t i = 0; d.have_sel && i < d.sel.b->nfiles; i++)
-					if (d.cs[i].until > 0 && d.cs[i].until <= now) {
-						d.cs[i].until = 0;
+				for (size_t slot = 0; d.have_sel && slot < d.cs.cap; slot++) {
+					struct plumb_contest *c;
+					size_t i;
+
+					if ((c = plumb_contests_slot(&d.cs, slot, &i)) != NULL && c->until > 0 && c->until <= now) {
+						c->until = 0;
 						mark_dirty(&d, (long)i);
 					}
+				}
 			} else if (d.fetch != NULL && fd == d.fetch_fd) {
 				plumbd_on_fetch(&d);
 			} else if (fd == d.timers[T_FETCH] && timer_fired(fd)) {

@@ -35,11 +35,11 @@ static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accep
 	{
 		size_t n = sel->b->nfiles;
 		unsigned char *dirty = calloc(n ? n : 1, 1), *due = calloc(n ? n : 1, 1);
-		struct plumb_contest *cs = calloc(n ? n : 1, sizeof(*cs));
+		unsigned char *unresolved = calloc(n ? n : 1, 1);
 
-		if (dirty == NULL || cs == NULL || due == NULL) {
+		if (dirty == NULL || unresolved == NULL || due == NULL) {
 			free(dirty);
-			free(cs);
+			free(unresolved);
 			free(due);
 			plumb_selection_release(sel);
 			return;
@@ -47,13 +47,14 @@ static void adopt(struct plumb_daemon *d, struct plumb_selection *sel, int accep
 		if (d->have_sel)
 			plumb_selection_release(&d->sel);
 		free(d->dirty);
-		free(d->cs);
+		free(d->unresolved);
+		plumb_contests_release(&d->cs);
 		free(d->notify_due);
 		d->sel = *sel;
 		memset(sel, 0, sizeof(*sel));
 		d->have_sel = 1;
 		d->dirty = dirty;
-		d->cs = cs;
+		d->unresolved = unresolved;
 		d->notify_due = due;
 	}
 	if (d->sel.from_git)

@@ -29,7 +29,7 @@ static uint64_t unresolved_now(const struct plumb_daemon *d)
 	uint64_t n = d->fw_unresolved + d->live_unresolved + d->pkg_unresolved;
 
 	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
-		n += d->cs[i].unresolved;
+		n += d->unresolved[i];
 	return n;
 }
 
@@ -60,9 +60,13 @@ void plumbd_write_metrics(struct plumb_daemon *d)
 	memset(&m, 0, sizeof(m));
 	m.resources = d->have_sel ? d->sel.b->nfiles : 0;
 	m.unresolved = unresolved_now(d);
-	for (size_t i = 0; d->have_sel && i < d->sel.b->nfiles; i++)
-		if (plumb_contest_paused(&d->cs[i], now))
+	for (size_t k = 0; d->have_sel && k < d->cs.cap; k++) {
+		const struct plumb_contest *c;
+		size_t i;
+
+		if ((c = plumb_contests_slot(&d->cs, k, &i)) != NULL && plumb_contest_paused(c, now))
 			m.contested++;
+	}
 	m.drifted = d->drifted_last;
 	m.failed = d->failed_last;
 	m.reverted_total = d->reverted_total;
@@ -184,7 +188,8 @@ static void account(struct plumb_daemon *d, struct plumb_report *rep)
 		d->reverted_total++;
 		if ((i = plumbd_find_res(d, ev->resource + 5)) < 0)
 			continue;
-		c = &d->cs[i];
+		if ((c = plumb_contests_get(&d->cs, (size_t)i, 1)) == NULL)
+			continue;       /* out of memory: this revert is not counted */
 		if ((pause = plumb_contest_revert(c, now)) > 0) {
 			struct plumb_event cev;
 			char why[160];
@@ -238,7 +243,7 @@ static void track_unresolved(struct plumb_daemon *d, const struct plumb_report *
 {
 	for (size_t i = 0; full >= 0 && i < d->sel.b->nfiles; i++)
 		if (only[i])
-			d->cs[i].unresolved = 0;
+			d->unresolved[i] = 0;
 	if (full == 1 || full == -1)
 		d->fw_unresolved = 0;
 	for (size_t k = 0; k < rep->nevents; k++) {
@@ -248,7 +253,7 @@ static void track_unresolved(struct plumb_daemon *d, const struct plumb_report *
 		long i;
 
 		if (strncmp(ev->resource, "file:", 5) == 0 && (i = plumbd_find_res(d, ev->resource + 5)) >= 0)
-			d->cs[i].unresolved = (unsigned char)open;
+			d->unresolved[i] = (unsigned char)open;
 		else if (strncmp(ev->resource, "firewall:", 9) == 0 && open)
 			d->fw_unresolved++;
 	}
@@ -347,8 +352,11 @@ void plumbd_run_engine(struct plumb_daemon *d, int full)
 	n = d->sel.b->nfiles;
 	if ((only = calloc(n ? n : 1, 1)) == NULL)
 		return;
-	for (size_t i = 0; i < n && full >= 0; i++)
-		only[i] = (full || d->dirty[i]) && !plumb_contest_paused(&d->cs[i], now);
+	for (size_t i = 0; i < n && full >= 0; i++) {
+		const struct plumb_contest *c = plumb_contests_get(&d->cs, i, 0);
+
+		only[i] = (full || d->dirty[i]) && (c == NULL || !plumb_contest_paused(c, now));
+	}
 	if (full >= 0) {
 		memset(d->dirty, 0, n ? n : 1);
 		d->any_dirty = 0;

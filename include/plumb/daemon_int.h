@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "plumb/config.h"
+#include "plumb/contest.h"
 #include "plumb/daemon.h"
 #include "plumb/error.h"
 #include "plumb/firewall.h"
@@ -16,7 +17,6 @@
 #include "plumb/select.h"
 #include "plumb/watch.h"
 
-struct plumb_contest;
 struct plumb_git_fetch;
 struct plumb_livejob;
 struct plumb_state;
@@ -40,7 +40,8 @@ struct plumb_daemon {
 	int timers[T_COUNT];
 	struct plumb_watch_set ws;
 	unsigned char *dirty;      /* per file resource */
-	struct plumb_contest *cs;   /* per file resource */
+	struct plumb_contests cs;   /* file resources ever reverted */
+	unsigned char *unresolved; /* per file resource: the last run that looked left it drifted or failed */
 	int any_dirty, full_pending, rearm_pending, debounce_armed;
 	uint64_t watchdog_usec;
 	int stop;

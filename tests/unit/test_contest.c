@@ -1,6 +1,8 @@
 /* test_contest.c - contested-resource backoff: below the threshold nothing
  * pauses; at it the pause doubles per contest up to the cap; a revert
- * outside the window starts a new count; long calm starts afresh. */
+ * outside the window starts a new count; long calm starts afresh. The
+ * sparse table: entries by index, created on demand, kept across growth,
+ * every one seen once by the slot walk. */
 #include "testlib.h"
 
 #include "plumb/contest.h"
@@ -37,10 +39,54 @@ static void backoff(void **state)
 	assert_int_equal(c.level, 0);
 }
 
+static void table(void **state)
+{
+	struct plumb_contests t = {0};
+	size_t seen = 0, sum = 0, i;
+
+	(void)state;
+	assert_null(plumb_contests_get(&t, 7, 0));           /* none until asked to create */
+	assert_int_equal(t.cap, 0);
+	for (size_t k = 0; k < 5000; k += 5) {               /* 1,000 entries: grows several times */
+		struct plumb_contest *c = plumb_contests_get(&t, k, 1);
+
+		assert_non_null(c);
+		assert_int_equal(c->reverts, 0);
+		c->reverts = (uint32_t)k + 1;
+	}
+	assert_int_equal(t.n, 1000);
+	for (size_t k = 0; k < 5000; k++) {
+		struct plumb_contest *c = plumb_contests_get(&t, k, 0);
+
+		if (k % 5 == 0) {
+			assert_non_null(c);
+			assert_int_equal(c->reverts, k + 1);          /* kept across growth */
+			assert_ptr_equal(plumb_contests_get(&t, k, 1), c);
+		} else {
+			assert_null(c);
+		}
+	}
+	for (size_t k = 0; k < t.cap; k++) {
+		struct plumb_contest *c = plumb_contests_slot(&t, k, &i);
+
+		if (c != NULL) {
+			assert_int_equal(c->reverts, i + 1);
+			seen++;
+			sum += i;
+		}
+	}
+	assert_int_equal(seen, 1000);
+	assert_int_equal(sum, 5 * (999 * 1000 / 2));
+	assert_int_equal(t.n, 1000);
+	plumb_contests_release(&t);
+	assert_int_equal(t.cap, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(backoff),
+		cmocka_unit_test(table),
 	};
 
 	return cmocka_run_group_tests_name("contest", tests, NULL, NULL);

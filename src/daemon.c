@@ -352,6 +352,7 @@ static void teardown(struct plumb_daemon *d)
 {
 	plumb_helper_set_waiting(NULL, NULL);
 	plumbd_live_cancel(d);
+	plumbd_drop_held(d);
 	if (d->notifyjob != NULL)
 		plumb_livejob_abort(d->notifyjob);   /* plumbd stops: its actions are killed, as in a run */
 	plumbd_probe_cancel(d);

@@ -145,12 +145,61 @@ static void report_child_run(struct plumb_daemon *d, struct plumb_report *rep, u
 		return;
 	if (plumb_state_lock(d->st, 5, &e) == 0) {
 		plumbd_lock_regained(d);
+		plumbd_flush_held(d);
 		plumbd_stand(d, rep, covers);
 		(void)plumb_run_report(d->st, &d->cfg, rep, 0, NULL);
 		plumb_state_unlock(d->st);
-	} else {
-		plumb_log(PLUMB_LOG_ERROR, "%s; this run is not reported (its events are logged above)", e.msg);
+		return;
 	}
+	/* Its repairs are made: the report waits for the lock, and a retry
+	 * (an empty dirty-set run) is due after the usual backoff. */
+	if (d->nheld == PLUMBD_HELD_MAX) {
+		plumb_log(PLUMB_LOG_ERROR, "%s; %d reports wait for it already: the oldest is dropped (its events were "
+			  "logged)", e.msg, PLUMBD_HELD_MAX);
+		plumb_report_release(&d->held[0].rep);
+		memmove(&d->held[0], &d->held[1], (PLUMBD_HELD_MAX - 1) * sizeof(d->held[0]));
+		d->nheld--;
+	} else {
+		plumb_log(PLUMB_LOG_WARN, "%s; this run's report waits for the lock", e.msg);
+	}
+	d->held[d->nheld].rep = *rep;
+	d->held[d->nheld++].covers = covers;
+	memset(rep, 0, sizeof(*rep));     /* the caller's release is a no-op now */
+	d->any_dirty = 1;
+	if (!d->debounce_armed) {
+		plumbd_arm(d, T_DEBOUNCE, plumbd_lock_backoff(d), 0);
+		d->debounce_armed = 1;
+	}
+}
+
+/* With the state lock: the reports that waited for it, in order. */
+void plumbd_flush_held(struct plumb_daemon *d)
+{
+	for (size_t i = 0; i < d->nheld; i++) {
+		plumbd_stand(d, &d->held[i].rep, d->held[i].covers);
+		(void)plumb_run_report(d->st, &d->cfg, &d->held[i].rep, 0, NULL);
+		plumb_report_release(&d->held[i].rep);
+	}
+	d->nheld = 0;
+}
+
+/* plumbd stops: what still waits is spooled if the lock is free now. */
+void plumbd_drop_held(struct plumb_daemon *d)
+{
+	struct plumb_err e;
+
+	if (d->nheld == 0)
+		return;
+	if (plumb_state_lock(d->st, 0, &e) == 0) {
+		plumbd_flush_held(d);
+		plumb_state_unlock(d->st);
+		return;
+	}
+	plumb_log(PLUMB_LOG_ERROR, "%s; %zu reports that waited for it are lost (their events were logged)", e.msg,
+		  d->nheld);
+	for (size_t i = 0; i < d->nheld; i++)
+		plumb_report_release(&d->held[i].rep);
+	d->nheld = 0;
 }
 
 static int notify_marked(const struct plumb_daemon *d)

@@ -386,6 +386,7 @@ void plumbd_run_engine(struct plumb_daemon *d, int full)
 		return;
 	}
 	plumbd_lock_regained(d);
+	plumbd_flush_held(d);
 	if (plumb_report_init(&rep, d->cfg.mode == PLUMB_MODE_AUDIT ? "audit" : "enforce", &e) == 0) {
 		(void)plumb_run_header(&rep, &d->sel);
 		/* A killed plumbd's reverts, read before this run journals its own;

@@ -21,6 +21,9 @@ struct plumb_git_fetch;
 struct plumb_livejob;
 struct plumb_state;
 
+/* Child runs' reports kept while the state lock is held by another. */
+#define PLUMBD_HELD_MAX 16
+
 enum { T_POLL, T_FULL, T_DEBOUNCE, T_BACKOFF, T_WATCHDOG, T_SEND, T_FIREWALL, T_LIVE, T_FETCH, T_COUNT };
 
 /* Owned firewall tables are re-checked this often between full scans. */
@@ -91,6 +94,13 @@ struct plumb_daemon {
 	struct plumb_livejob *notifyjob;
 	int notify_fd;
 	int live_startup;          /* its live-state run is out: plumb.prom waits for it */
+	/* child runs' reports that found the state lock held: spooled by the
+	 * next run that takes it (their repairs are made: never dropped) */
+	struct held_report {
+		struct plumb_report rep;
+		unsigned covers;
+	} held[PLUMBD_HELD_MAX];
+	size_t nheld;
 	time_t last_run, last_fetch_ok;
 };
 
@@ -121,6 +131,8 @@ struct plumb_git_fetch *plumbd_fetch_detach(struct plumb_daemon *d);
 
 /* daemon_child.c: children that wait on programs */
 void plumbd_live_request(struct plumb_daemon *d, int packages);
+void plumbd_flush_held(struct plumb_daemon *d);
+void plumbd_drop_held(struct plumb_daemon *d);
 void plumbd_live_cancel(struct plumb_daemon *d);
 void plumbd_on_live(struct plumb_daemon *d);
 void plumbd_notify_request(struct plumb_daemon *d);

@@ -2,14 +2,21 @@
 # plumbd retries when another process holds the state lock (issue 13,
 # item 9): drift made while the lock is held is reverted once it is free,
 # long before the next full scan (30 min here), and the holder's pid is in
-# the log and in plumb.prom meanwhile.
+# the log and in plumb.prom meanwhile. A live-state revert (its child takes
+# no lock) made while the lock is held is reported once it is free, not
+# dropped.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$TESTS_DIR/lib/daemon.sh"
 trap 'kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null; stop_plumbd; cleanup' EXIT
 HOLDER=
 
-printf 'version: 1\nfiles:\n  - path: /etc/motd\n    content: "hello\\n"\n' > "$BL/baseline.yaml"
-printf 'interval:\n  full_scan: 30m\n' > "$T/agent.yaml"
+P=$T/proc/sys
+mkdir -p "$P/kernel"
+printf '2\n' > "$P/kernel/kptr_restrict"
+export PLUMB_SYSCTL_DIR=$P
+printf 'version: 1\nfiles:\n  - path: /etc/motd\n    content: "hello\\n"\nsysctl:\n  - key: kernel.kptr_restrict\n    value: "2"\n' > "$BL/baseline.yaml"
+# reports go to the spool (the control plane is down), so each stays to be read
+printf 'interval:\n  full_scan: 30m\n  live: 1s\nreport:\n  url: https://127.0.0.1:1/v1/reports\n' > "$T/agent.yaml"
 start_plumbd -c "$T/agent.yaml" --baseline-dir "$BL"
 expect_content "$ROOT/etc/motd" hello
 
@@ -25,12 +32,20 @@ wait_until 10 'grep -q "^plumb_state_lock_holder_pid $HOLDER$" "$STATE/plumb.pro
 grep -q '^plumb_state_lock_failures_total [1-9]' "$STATE/plumb.prom" || fail "lock failures not counted in plumb.prom"
 expect_content "$ROOT/etc/motd" drift            # nothing enforced while the lock is held
 note "lock held by pid $HOLDER: logged and in plumb.prom"
+# live state is repaired meanwhile (its child takes no lock); its report waits
+printf '0\n' > "$P/kernel/kptr_restrict"
+wait_until 10 '[ "$(cat "$P/kernel/kptr_restrict")" = 2 ]' || fail "the live-state child did not revert while the lock was held"
+wait_until 10 'grep -q "this run.s report waits for the lock" "$DLOG"' || fail "the live run's report was not kept: $(tail -3 "$DLOG")"
+! grep -qs "kptr_restrict.*reverted" "$STATE"/spool/*.json || fail "test premise: reported before the lock was free"
 
 # the holder goes away: the drift is reverted by the retry, not the full scan
 kill "$HOLDER"; wait "$HOLDER" 2>/dev/null; HOLDER=
 wait_until 90 '[ "$(cat "$ROOT/etc/motd")" = hello ]' || fail "drift not reverted after the lock was freed: $(tail -3 "$DLOG")"
 wait_until 10 'grep -q "^plumb_state_lock_holder_pid 0$" "$STATE/plumb.prom"' || fail "plumb.prom still shows a holder"
 note "reverted by the retry once the lock was free"
+wait_until 10 'grep -qs "kptr_restrict.*reverted" "$STATE"/spool/*.json' ||
+	fail "the live revert made while the lock was held was never reported: $(ls "$STATE/spool")"
+note "the live revert's report, kept while the lock was held, went out once it was free"
 
 # the lock is held when plumbd starts: the first baseline fetch is retried soon,
 # not left to the next poll (5 min)

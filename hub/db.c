@@ -285,6 +285,26 @@ static void pg_reset(struct hub_conn *c)
 	PQreset(c->pg);
 }
 
+/* The rows of one statement's result to st->row, and its changes. */
+static int pg_result_rows(PGresult *res, const struct hub_stmt *st)
+{
+	int r = 0;
+	if (st->row) {
+		int nr = PQntuples(res), nc = PQnfields(res);
+		if (nc > 64)
+			nc = 64;
+		for (int i = 0; i < nr && r == 0; i++) {
+			const char *vals[64];
+			for (int j = 0; j < nc; j++)
+				vals[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
+			r = st->row(st->ctx, nc, vals);
+		}
+	}
+	if (st->changes)
+		*st->changes = atol(PQcmdTuples(res));
+	return r;
+}
+
 static int pg_exec(struct hub_conn *c, const char *sql, int np, const char *const *p, hub_row_fn row,
 		   void *ctx, long *changes, struct plumb_err *err)
 {
@@ -327,41 +347,13 @@ static int pg_exec(struct hub_conn *c, const char *sql, int np, const char *cons
 			pg_reset(c); /* the next request gets a fresh connection */
 		goto out;
 	}
-	if (row) {
-		int nr = PQntuples(res), nc = PQnfields(res);
-		if (nc > 64)
-			nc = 64;
-		for (int i = 0; i < nr && r == 0; i++) {
-			const char *vals[64];
-			for (int j = 0; j < nc; j++)
-				vals[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
-			r = row(ctx, nc, vals);
-		}
+	{
+		const struct hub_stmt st = {.sql = sql, .nparams = np, .params = p, .row = row, .ctx = ctx,
+					    .changes = changes};
+		r = pg_result_rows(res, &st);
 	}
-	if (changes)
-		*changes = atol(PQcmdTuples(res));
 out:
 	PQclear(res);
-	return r;
-}
-
-/* The rows of one statement's result, and its changes, as pg_exec. */
-static int pg_result_rows(PGresult *res, const struct hub_stmt *st)
-{
-	int r = 0;
-	if (st->row) {
-		int nr = PQntuples(res), nc = PQnfields(res);
-		if (nc > 64)
-			nc = 64;
-		for (int i = 0; i < nr && r == 0; i++) {
-			const char *vals[64];
-			for (int j = 0; j < nc; j++)
-				vals[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
-			r = st->row(st->ctx, nc, vals);
-		}
-	}
-	if (st->changes)
-		*st->changes = atol(PQcmdTuples(res));
 	return r;
 }
 

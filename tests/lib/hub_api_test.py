@@ -9,10 +9,11 @@ import copy
 import http.client
 import json
 import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
+
+import hubtest
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--hub", required=True)
@@ -25,61 +26,9 @@ ap.add_argument("--max-string", type=int, required=True)
 ap.add_argument("--host-quota", type=int, required=True)
 args = ap.parse_args()
 u = urllib.parse.urlparse(args.url)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        print("FAIL:", what, file=sys.stderr)
-        sys.exit(1)
-
-
-def token(*a):
-    out = subprocess.run([args.hub, "--db", args.db, "token", *a], check=True,
-                         capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-LAST_HEADERS = {}
-
-
-def req(method, path, body=None, tok=None, headers=None, chunked=False):
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    h = dict(headers or {})
-    if tok:
-        h["Authorization"] = "Bearer " + tok
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body).encode()
-    if chunked:
-        c.putrequest(method, path)
-        for k, v in h.items():
-            c.putheader(k, v)
-        c.putheader("Transfer-Encoding", "chunked")
-        c.endheaders()
-        for i in range(0, len(body), 16384):
-            part = body[i:i + 16384]
-            try:
-                c.send(b"%x\r\n%s\r\n" % (len(part), part))
-            except (BrokenPipeError, ConnectionResetError):
-                break
-        try:
-            c.send(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-    else:
-        c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    LAST_HEADERS.clear()
-    LAST_HEADERS.update({k.lower(): v for k, v in r.getheaders()})
-    c.close()
-    try:
-        doc = json.loads(data) if data else None
-    except ValueError:
-        doc = data
-    return r.status, doc
+T = hubtest.Client(args.url, args.hub, args.db)
+check, token, req = T.check, T.token, T.req
+LAST_HEADERS = T.headers
 
 
 template = json.load(open(args.template))
@@ -428,4 +377,4 @@ check("http://" not in page and "https://" not in page, "page loads nothing from
 for a in ("/app.js", "/app.css"):
     check(req("GET", a)[0] == 200, "asset %s served" % a)
 check(req("DELETE", "/v1/hosts", tok=V)[0] == 405, "other methods are 405")
-print("hub API: %d checks passed" % checks)
+print("hub API: %d checks passed" % T.checks)

@@ -12,14 +12,13 @@ first failed check, naming it."""
 import argparse
 import copy
 import csv
-import http.client
 import io
 import json
-import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
+
+import hubtest
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--hub", required=True)
@@ -30,44 +29,9 @@ ap.add_argument("--bulk", type=int, required=True)
 ap.add_argument("--log", required=True, help="the hub's log file")
 args = ap.parse_args()
 u = urllib.parse.urlparse(args.url)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        print("FAIL:", what, file=sys.stderr)
-        sys.exit(1)
-
-
-def token(*a):
-    return subprocess.run([args.hub, "--db", args.db, "token", *a], check=True,
-                          capture_output=True, text=True).stdout.strip()
-
-
-H = {}
-
-
-def req(method, path, body=None, tok=None, headers=None, raw=False):
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    h = dict(headers or {})
-    if tok:
-        h["Authorization"] = "Bearer " + tok
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body).encode()
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    H.clear()
-    H.update({k.lower(): v for k, v in r.getheaders()})
-    c.close()
-    if raw:
-        return r.status, data
-    try:
-        return r.status, json.loads(data) if data else None
-    except ValueError:
-        return r.status, data
+T = hubtest.Client(args.url, args.hub, args.db)
+check, token, req = T.check, T.token, T.req
+H = T.headers
 
 
 def get(path, tok, **kw):
@@ -413,4 +377,4 @@ log = open(args.log, encoding="utf-8", errors="replace").read()
 for secret in (V, OP, AD, VC, OC, OCSRF) + tuple(posted.values()):
     check(secret not in log, "no token, cookie or CSRF token in the hub's log")
 check("auth: session opened for operator:page-op" in log, "sessions are logged by who, not by secret")
-print("hub page API: %d checks passed" % checks)
+print("hub page API: %d checks passed" % T.checks)

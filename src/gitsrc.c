@@ -680,8 +680,10 @@ int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb
 }
 
 /* Bytes the tree below name occupies (st_blocks), by fd, following no
- * symlink; stops counting past limit. */
-static uint64_t usage_at(int at, const char *name, unsigned depth, uint64_t limit)
+ * symlink; stops counting past limit, and past *entries more entries (the
+ * cache is another user's tree: a million empty files must not hold the
+ * loop up) counts as past limit. */
+static uint64_t usage_at(int at, const char *name, unsigned depth, uint64_t limit, size_t *entries)
 {
 	struct dirent *de;
 	struct stat sb;
@@ -689,6 +691,9 @@ static uint64_t usage_at(int at, const char *name, unsigned depth, uint64_t limi
 	DIR *d;
 	int fd;
 
+	if (*entries == 0)
+		return limit + 1;
+	(*entries)--;
 	if (fstatat(at, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
 		return 0;
 	sum = (uint64_t)sb.st_blocks * 512;
@@ -701,13 +706,14 @@ static uint64_t usage_at(int at, const char *name, unsigned depth, uint64_t limi
 	}
 	while ((de = readdir(d)) != NULL && sum <= limit)
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			sum += usage_at(dirfd(d), de->d_name, depth + 1, limit);
+			sum += usage_at(dirfd(d), de->d_name, depth + 1, limit, entries);
 	closedir(d);
 	return sum;
 }
 
 int plumb_git_forget_refused(const char *state_dir, const char *held, uint64_t max_bytes, struct plumb_err *err)
 {
+	size_t entries = PLUMB_GIT_CACHE_ENTRIES_MAX;
 	uint64_t used;
 	int dirfd, r;
 
@@ -715,12 +721,13 @@ int plumb_git_forget_refused(const char *state_dir, const char *held, uint64_t m
 		return r;
 	if ((dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return plumb_err_errno(err, PLUMB_E_IO, errno, "cannot open '%s'", state_dir);
-	used = usage_at(dirfd, PLUMB_GIT_CACHE, 0, max_bytes);
+	used = usage_at(dirfd, PLUMB_GIT_CACHE, 0, max_bytes, &entries);
 	close(dirfd);
 	if (used <= max_bytes)
 		return 0;
-	plumb_log(PLUMB_LOG_WARN, "the git cache holds more than source.max_size (%llu bytes) after a refused tip: "
-		  "discarded, the next fetch rebuilds it", (unsigned long long)max_bytes);
+	plumb_log(PLUMB_LOG_WARN, "the git cache holds more than source.max_size (%llu bytes) or %d files after a "
+		  "refused tip: discarded, the next fetch rebuilds it", (unsigned long long)max_bytes,
+		  PLUMB_GIT_CACHE_ENTRIES_MAX);
 	return plumb_git_cache_discard(state_dir, err);
 }
 

@@ -129,6 +129,7 @@ int plumb_git_pin_anchor(const char *state_dir, const char *commit, struct plumb
  * serving refused tips costs at most about 2 x source.max_size on disk
  * (the store at most one fetch's worth, the cache at most two), never a
  * full disk. Both steps are skipped while a fetch is in flight. */
+#define PLUMB_GIT_CACHE_ENTRIES_MAX 100000   /* a cache with more files than this is discarded too */
 int plumb_git_forget_refused(const char *state_dir, const char *held, uint64_t max_bytes, struct plumb_err *err);
 
 /* Checks that commit (verified by the caller) and its whole tree are in

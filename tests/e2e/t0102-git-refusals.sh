@@ -141,6 +141,17 @@ note "after 12 refused 1 MiB tips: store $store KiB (was $base), cache ${cache:-
 [ "$store" -le $((base + 256)) ] || fail "refused tips' objects stay in the store: $store KiB (was $base)"
 [ "${cache:-0}" -le 7168 ] || fail "the fetcher's cache grew to $cache KiB with refused tips (max_size 3 MiB)"
 [ "$(json_get "$STATE/trust.json" 'd["commit"]')" = "$A2" ] || fail "the anchor moved during the junk tips"
+# a cache of many tiny files (the fetcher's tree, another user's) is not
+# walked to its end: past 100,000 entries it is discarded too
+git -C "$REPO" reset -q --hard "$A2"
+commit_unsigned 150 "evil files"
+run_cfg apply                                    # the cache exists again
+python3 -c 'import os, sys
+d = os.path.join(sys.argv[1], "cache.git", "objects", "junk"); os.makedirs(d)
+for i in range(100001): open(os.path.join(d, str(i)), "w").close()' "$STATE"
+run_cfg apply
+expect_rc 1 "apply of a refused tip with a cache of 100,001 files"
+[ ! -e "$STATE/cache.git/objects/junk" ] || fail "a cache of 100,001 files was kept after a refused tip"
 # and the next good tip is fetched and enforced from the pruned store
 git -C "$REPO" reset -q --hard "$A2"
 commit_signed good 200 "after junk"

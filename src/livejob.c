@@ -6,8 +6,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -148,29 +146,13 @@ int plumb_livejob_pump(struct plumb_livejob *j)
 	return 0;
 }
 
-/* Reaps the child: at once if it is gone, else after SIGTERM, then
- * SIGKILL (its process group) past 2 s. Returns its wait status, or -1. */
+/* Reaps the child (after SIGTERM to its group with term), killing it
+ * past 2 s: its exit status, or -1 (killed, or it died of a signal). */
 static int reap(struct plumb_livejob *j, int term)
 {
-	struct timespec ts = {0, 10 * 1000 * 1000};
-	int st = -1;
-
 	if (term)
 		kill(-j->pid, SIGTERM);
-	for (int i = 0; i < 200; i++) {
-		pid_t w = waitpid(j->pid, &st, WNOHANG);
-
-		if (w == j->pid)
-			return st;
-		if (w < 0 && errno != EINTR)
-			return -1;
-		nanosleep(&ts, NULL);
-	}
-	kill(-j->pid, SIGKILL);
-	kill(j->pid, SIGKILL);
-	while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return -1;
+	return plumb_helper_wait(j->pid, 2);
 }
 
 static void job_free(struct plumb_livejob *j)
@@ -218,9 +200,9 @@ int plumb_livejob_finish(struct plumb_livejob *j, struct plumb_report *rep, stru
 	st = reap(j, j->toobig);
 	if (j->toobig) {
 		r = plumb_err_set(err, PLUMB_E_TOOBIG, "the live-state run answered more than %u bytes", PLUMB_LIVEJOB_MAX);
-	} else if (st == -1 || !WIFEXITED(st) || (WEXITSTATUS(st) != 0 && j->out.len == 0)) {
-		r = plumb_err_set(err, PLUMB_E_IO, "the live-state run %s", st != -1 && WIFSIGNALED(st) ?
-				  strsignal(WTERMSIG(st)) : "ended without an answer");
+	} else if (st == -1 || (st != 0 && j->out.len == 0)) {
+		r = plumb_err_set(err, PLUMB_E_IO, "the live-state run %s", st == -1 ? "died or was killed" :
+				  "ended without an answer");
 	} else if ((doc = json_loadb(j->out.data ? j->out.data : "", j->out.len, 0, &je)) == NULL) {
 		r = plumb_err_set(err, PLUMB_E_INVALID, "the live-state run's answer is not JSON: %s", je.text);
 	} else {
